@@ -1,0 +1,404 @@
+//! The default provider on RustCrypto crates: `aes-gcm`, `hkdf`, `sha2`, `p256`, `p384`.
+
+use super::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
+use crate::error::CryptoError;
+use crate::suite::{HashAlg, SignatureAlg};
+use aes::cipher::consts::U16;
+use aes::cipher::{BlockEncrypt, BlockSizeUser, KeyInit};
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{AesGcm, Nonce, Tag};
+use ghash::GHash;
+use ghash::universal_hash::UniversalHash;
+use rand_core::CryptoRngCore;
+use sha2::Digest as _;
+
+/// The pure-Rust default provider. Stateless and free to copy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RustCrypto;
+
+type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
+
+/// A prepared AES-GCM key (the key schedules zeroize on drop).
+pub struct RustCryptoAeadKey(KeyInner);
+
+enum KeyInner {
+    A128(aes_gcm::Aes128Gcm, aes::Aes128),
+    A192(Aes192Gcm, aes::Aes192),
+    A256(aes_gcm::Aes256Gcm, aes::Aes256),
+}
+
+impl core::fmt::Debug for RustCryptoAeadKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("RustCryptoAeadKey(<redacted>)")
+    }
+}
+
+/// Incremental GMAC over GHASH (`ghash` crate); key material zeroizes on drop.
+pub struct RustCryptoGmac {
+    ghash: GHash,
+    mask: [u8; 16],
+    carry: [u8; 16],
+    carry_len: usize,
+    total: u64,
+}
+
+impl core::fmt::Debug for RustCryptoGmac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("RustCryptoGmac(<redacted>)")
+    }
+}
+
+impl Drop for RustCryptoGmac {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.mask.zeroize();
+        self.carry.zeroize();
+    }
+}
+
+impl RustCryptoGmac {
+    fn new<C: BlockEncrypt + BlockSizeUser<BlockSize = U16>>(cipher: &C, iv: &[u8; 12]) -> Self {
+        let mut h = ghash::Block::default();
+        cipher.encrypt_block(&mut h);
+        let ghash = GHash::new(&h);
+        let mut j0 = ghash::Block::default();
+        j0[..12].copy_from_slice(iv);
+        j0[15] = 1;
+        cipher.encrypt_block(&mut j0);
+        let mut mask = [0u8; 16];
+        mask.copy_from_slice(&j0);
+        Self { ghash, mask, carry: [0; 16], carry_len: 0, total: 0 }
+    }
+}
+
+impl Gmac for RustCryptoGmac {
+    fn update(&mut self, aad: &[u8]) {
+        self.total = self.total.wrapping_add(aad.len() as u64);
+        let mut rest = aad;
+        if self.carry_len > 0 {
+            let take = (16 - self.carry_len).min(rest.len());
+            let (head, tail) = rest.split_at(take);
+            if let Some(dst) = self.carry.get_mut(self.carry_len..self.carry_len + take) {
+                dst.copy_from_slice(head);
+            }
+            self.carry_len += take;
+            rest = tail;
+            if self.carry_len == 16 {
+                self.ghash.update_padded(&self.carry);
+                self.carry_len = 0;
+            }
+        }
+        let bulk = rest.len() - rest.len() % 16;
+        let (full, tail) = rest.split_at(bulk);
+        if !full.is_empty() {
+            self.ghash.update_padded(full);
+        }
+        if !tail.is_empty() {
+            if let Some(dst) = self.carry.get_mut(..tail.len()) {
+                dst.copy_from_slice(tail);
+            }
+            self.carry_len = tail.len();
+        }
+    }
+
+    fn finalize(mut self) -> [u8; 16] {
+        if self.carry_len > 0 {
+            let n = self.carry_len;
+            let carry = self.carry;
+            self.ghash.update_padded(carry.get(..n).unwrap_or(&[]));
+        }
+        let mut len_block = ghash::Block::default();
+        len_block[..8].copy_from_slice(&self.total.wrapping_mul(8).to_be_bytes());
+        self.ghash.update(&[len_block]);
+        let s = self.ghash.clone().finalize();
+        let mut tag = [0u8; 16];
+        for ((t, a), b) in tag.iter_mut().zip(s.iter()).zip(self.mask.iter()) {
+            *t = a ^ b;
+        }
+        tag
+    }
+}
+
+impl AeadKey for RustCryptoAeadKey {
+    fn seal_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16], CryptoError> {
+        let nonce = Nonce::from_slice(iv);
+        let tag = match &self.0 {
+            KeyInner::A128(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A192(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A256(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
+        }
+        .map_err(|_| CryptoError::Other)?;
+        Ok(tag.into())
+    }
+
+    fn open_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<(), AuthFailed> {
+        let nonce = Nonce::from_slice(iv);
+        let tag = Tag::from_slice(tag);
+        // aes-gcm checks the tag before applying the keystream: on failure `buf` is untouched.
+        match &self.0 {
+            KeyInner::A128(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A192(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A256(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+        }
+        .map_err(|_| AuthFailed)
+    }
+
+    type Gmac = RustCryptoGmac;
+
+    fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {
+        Ok(match &self.0 {
+            KeyInner::A128(_, c) => RustCryptoGmac::new(c, iv),
+            KeyInner::A192(_, c) => RustCryptoGmac::new(c, iv),
+            KeyInner::A256(_, c) => RustCryptoGmac::new(c, iv),
+        })
+    }
+}
+
+/// Running SHA-256 or SHA-384.
+#[derive(Clone, Debug)]
+pub enum RustCryptoDigest {
+    /// SHA-256 (P-256 suites).
+    Sha256(sha2::Sha256),
+    /// SHA-384 (P-384 suites).
+    Sha384(sha2::Sha384),
+}
+
+impl RunningDigest for RustCryptoDigest {
+    #[inline]
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+        }
+    }
+}
+
+fn hkdf_any(hash: HashAlg, salt: &[u8], ikm: &[u8], outs: &mut [(&[&[u8]], &mut [u8])]) -> Result<(), CryptoError> {
+    let salt = if salt.is_empty() { None } else { Some(salt) };
+    macro_rules! run {
+        ($h:ty) => {{
+            let hk = hkdf::Hkdf::<$h>::new(salt, ikm);
+            for (info, okm) in outs.iter_mut() {
+                hk.expand_multi_info(info, okm).map_err(|_| CryptoError::Other)?;
+            }
+        }};
+    }
+    match hash {
+        HashAlg::Sha256 => run!(sha2::Sha256),
+        HashAlg::Sha384 => run!(sha2::Sha384),
+        HashAlg::Sha512 => run!(sha2::Sha512),
+    }
+    Ok(())
+}
+
+macro_rules! with_curve {
+    ($alg:expr, $c:ident => $body:expr) => {
+        match $alg {
+            SignatureAlg::EcdsaP256Sha256 => {
+                use p256 as $c;
+                $body
+            }
+            SignatureAlg::EcdsaP384Sha384 => {
+                use p384 as $c;
+                $body
+            }
+        }
+    };
+}
+
+impl CryptoProvider for RustCrypto {
+    type AeadKey = RustCryptoAeadKey;
+    type Digest = RustCryptoDigest;
+
+    fn aead_key(&self, key: &[u8]) -> Result<Self::AeadKey, CryptoError> {
+        let e = |_| CryptoError::InvalidKey;
+        Ok(RustCryptoAeadKey(match key.len() {
+            16 => KeyInner::A128(
+                aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?,
+                aes::Aes128::new_from_slice(key).map_err(e)?,
+            ),
+            24 => KeyInner::A192(Aes192Gcm::new_from_slice(key).map_err(e)?, aes::Aes192::new_from_slice(key).map_err(e)?),
+            32 => KeyInner::A256(
+                aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?,
+                aes::Aes256::new_from_slice(key).map_err(e)?,
+            ),
+            _ => return Err(CryptoError::InvalidKey),
+        }))
+    }
+
+    fn hkdf(&self, hash: HashAlg, salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError> {
+        hkdf_any(hash, salt, ikm, &mut [(info, okm)])
+    }
+
+    fn hkdf_two(
+        &self,
+        hash: HashAlg,
+        salt: &[u8],
+        ikm: &[u8],
+        info1: &[&[u8]],
+        okm1: &mut [u8],
+        info2: &[&[u8]],
+        okm2: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        hkdf_any(hash, salt, ikm, &mut [(info1, okm1), (info2, okm2)])
+    }
+
+    fn digest(&self, alg: SignatureAlg) -> Self::Digest {
+        match alg {
+            SignatureAlg::EcdsaP256Sha256 => RustCryptoDigest::Sha256(sha2::Sha256::new()),
+            SignatureAlg::EcdsaP384Sha384 => RustCryptoDigest::Sha384(sha2::Sha384::new()),
+        }
+    }
+
+    fn ecdsa_generate(&self, alg: SignatureAlg, rng: &mut dyn CryptoRngCore, secret: &mut [u8]) -> Result<(), CryptoError> {
+        with_curve!(alg, c => {
+            let sk = c::ecdsa::SigningKey::random(&mut &mut *rng);
+            let bytes = sk.to_bytes();
+            let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
+            dst.copy_from_slice(&bytes);
+            Ok(())
+        })
+    }
+
+    fn ecdsa_public_key(&self, alg: SignatureAlg, secret: &[u8], out: &mut [u8]) -> Result<usize, CryptoError> {
+        with_curve!(alg, c => {
+            let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
+            let point = sk.verifying_key().to_encoded_point(true);
+            let b = point.as_bytes();
+            let dst = out.get_mut(..b.len()).ok_or(CryptoError::InvalidKey)?;
+            dst.copy_from_slice(b);
+            Ok(b.len())
+        })
+    }
+
+    fn ecdsa_check_public_key(&self, alg: SignatureAlg, public_key: &[u8]) -> Result<(), CryptoError> {
+        with_curve!(alg, c => {
+            c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map(|_| ()).map_err(|_| CryptoError::InvalidKey)
+        })
+    }
+
+    fn ecdsa_sign(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        digest: Self::Digest,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+        let want = alg.fixed_signature_len();
+        let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
+        with_curve!(alg, c => {
+            let prehash = match (alg, digest) {
+                (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => h.finalize().to_vec_heapless(),
+                (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => h.finalize().to_vec_heapless(),
+                _ => return Err(CryptoError::UnsupportedAlgorithm),
+            };
+            let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
+            // Re-sign with fresh randomness until one of (s, n − s) gives the fixed DER length
+            // (one of r or s must need a leading zero byte): expected two attempts.
+            for _ in 0..64 {
+                let sig: c::ecdsa::Signature =
+                    sk.sign_prehash_with_rng(&mut &mut *rng, &prehash).map_err(|_| CryptoError::Signing)?;
+                let low = sig.normalize_s().unwrap_or(sig);
+                let (r, s) = low.split_scalars();
+                let high = c::ecdsa::Signature::from_scalars(r, -s).map_err(|_| CryptoError::Signing)?;
+                for candidate in [low, high] {
+                    let der = candidate.to_der();
+                    if der.as_bytes().len() == want {
+                        dst.copy_from_slice(der.as_bytes());
+                        return Ok(want);
+                    }
+                }
+            }
+            Err(CryptoError::Signing)
+        })
+    }
+
+    fn ecdsa_verify(&self, alg: SignatureAlg, public_key: &[u8], digest: Self::Digest, signature: &[u8]) -> Result<(), AuthFailed> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        with_curve!(alg, c => {
+            let prehash = match (alg, digest) {
+                (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => h.finalize().to_vec_heapless(),
+                (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => h.finalize().to_vec_heapless(),
+                _ => return Err(AuthFailed),
+            };
+            let vk = c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| AuthFailed)?;
+            let sig = c::ecdsa::Signature::from_der(signature).map_err(|_| AuthFailed)?;
+            vk.verify_prehash(&prehash, &sig).map_err(|_| AuthFailed)
+        })
+    }
+}
+
+trait ToHeaplessVec {
+    fn to_vec_heapless(&self) -> heapless::Vec<u8, 64>;
+}
+impl<N: aes_gcm::aead::generic_array::ArrayLength<u8>> ToHeaplessVec for aes_gcm::aead::generic_array::GenericArray<u8, N> {
+    fn to_vec_heapless(&self) -> heapless::Vec<u8, 64> {
+        heapless::Vec::from_slice(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gmac_matches_aes_gcm_for_any_split() {
+        let p = RustCrypto;
+        for key_len in [16usize, 24, 32] {
+            let key = p.aead_key(&[7u8; 32][..key_len]).unwrap();
+            let iv = [3u8; 12];
+            let aad: heapless::Vec<u8, 100> = (0..100u8).collect();
+            let expect = key.seal_in_place(&iv, &aad, &mut []).unwrap();
+            for a in 0..=aad.len() {
+                for b in a..=aad.len() {
+                    let mut mac = key.gmac(&iv).unwrap();
+                    mac.update(&aad[..a]);
+                    mac.update(&aad[a..b]);
+                    mac.update(&aad[b..]);
+                    assert_eq!(mac.finalize(), expect, "{a} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn open_fails_without_touching_buffer() {
+        let p = RustCrypto;
+        let key = p.aead_key(&[1u8; 32]).unwrap();
+        let mut buf = *b"hello world";
+        let tag = key.seal_in_place(&[0; 12], b"aad", &mut buf).unwrap();
+        let ct = buf;
+        let mut bad = tag;
+        bad[0] ^= 1;
+        assert_eq!(key.open_in_place(&[0; 12], b"aad", &mut buf, &bad), Err(AuthFailed));
+        assert_eq!(buf, ct);
+        key.open_in_place(&[0; 12], b"aad", &mut buf, &tag).unwrap();
+        assert_eq!(&buf, b"hello world");
+    }
+
+    #[test]
+    fn fixed_length_signatures_verify() {
+        let p = RustCrypto;
+        let mut rng = rand_core::OsRng;
+        for alg in [SignatureAlg::EcdsaP256Sha256, SignatureAlg::EcdsaP384Sha384] {
+            let mut sk = [0u8; 48];
+            let sk = &mut sk[..alg.secret_len()];
+            p.ecdsa_generate(alg, &mut rng, sk).unwrap();
+            let mut pk = [0u8; 49];
+            let n = p.ecdsa_public_key(alg, sk, &mut pk).unwrap();
+            assert_eq!(n, alg.compressed_public_key_len());
+            for i in 0..20u8 {
+                let mut d = p.digest(alg);
+                d.update(&[i; 10]);
+                let mut sig = [0u8; 104];
+                let len = p.ecdsa_sign(alg, sk, d.clone(), &mut rng, &mut sig).unwrap();
+                assert_eq!(len, alg.fixed_signature_len());
+                p.ecdsa_verify(alg, &pk[..n], d.clone(), &sig[..len]).unwrap();
+                sig[10] ^= 1;
+                assert!(p.ecdsa_verify(alg, &pk[..n], d, &sig[..len]).is_err());
+            }
+        }
+    }
+}

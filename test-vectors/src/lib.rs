@@ -1,0 +1,2 @@
+//! Runner and generator for the cross-implementation test-vector manifests.
+#![forbid(unsafe_code)]
