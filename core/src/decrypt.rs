@@ -463,6 +463,14 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         self.decryptor.config.commitment_policy
     }
 
+    /// Leaves the request unanswered for now without poisoning the machine: the next
+    /// [`Decryptor::process`] call with the same input returns `NeedMaterials` again. This lets an
+    /// asynchronous driver release its borrows while it awaits a key provider.
+    pub fn defer(mut self) {
+        self.answered = true;
+        self.decryptor.stage = Stage::Header { need: self.header_len };
+    }
+
     /// Refuses to continue; the decryptor fails with [`UsageError::Aborted`].
     pub fn abort(mut self) {
         self.answered = true;

@@ -1139,49 +1139,75 @@ mod tests {
             "RSA modulus of 1024 bits is below the minimum of 2048 bits"
         );
 
-        // Public keys above the rsa crate's default 4096-bit cap load and wrap
-        // (an odd modulus stands in for a real one: wrapping never factors it),
-        // up to MAX_MODULUS_BITS.
-        let e = BigUint::from(65_537u32);
-        let big = |bits: usize| -> Vec<u8> {
-            let n = (BigUint::from(1u8) << (bits - 1)) + BigUint::from(1u8);
-            rsa::RsaPublicKey::new_unchecked(n, e.clone())
-                .to_public_key_der()
-                .unwrap()
-                .into_vec()
+        // Public keys above the rsa crate's default size cap load and wrap (an
+        // odd modulus stands in for a real one: wrapping never factors it), up
+        // to MAX_MODULUS_BITS. The PKCS#1 DER is written by hand.
+        let modulus = |bits: usize, odd: bool| -> Vec<u8> {
+            let mut n = vec![0u8; bits / 8];
+            n[0] = 0x80;
+            n[bits / 8 - 1] |= u8::from(odd);
+            n
         };
-        // Numbers that are not an RSA public key at all.
-        let even = rsa::RsaPublicKey::new_unchecked(BigUint::from(1u8) << 2047, e.clone());
-        let der = even.to_public_key_der().unwrap();
-        assert_eq!(
-            RsaPublicKey::from_der(der.as_bytes()).unwrap_err(),
-            RsaKeyError::InvalidPublicKey
-        );
-        let n = (BigUint::from(1u8) << 2047) + BigUint::from(1u8);
-        let e_one = rsa::RsaPublicKey::new_unchecked(n, BigUint::from(1u8));
-        let der = e_one.to_pkcs1_der().unwrap();
-        assert_eq!(
-            RsaPublicKey::from_der(der.as_bytes()).unwrap_err(),
-            RsaKeyError::InvalidPublicKey
-        );
-
-        let key_8192 = RsaPublicKey::from_der(&big(8192)).unwrap();
+        let key_8192 =
+            RsaPublicKey::from_der(&pkcs1_public_der(&modulus(8192, true), &[1, 0, 1])).unwrap();
         assert_eq!(key_8192.modulus_bits(), 8192);
         let wrapped = key_8192
             .wrap(RsaPadding::OaepSha512, &[1; 32], &mut OsRng)
             .unwrap();
         assert_eq!(wrapped.len(), 1024);
+        let key_16384 = pkcs1_public_der(&modulus(16384, true), &[1, 0, 1]);
         assert_eq!(
-            RsaPublicKey::from_der(&big(16384)).unwrap().modulus_bits(),
+            RsaPublicKey::from_der(&key_16384).unwrap().modulus_bits(),
             16384
         );
         assert_eq!(
-            RsaPublicKey::from_der(&big(16392)).unwrap_err(),
+            RsaPublicKey::from_der(&pkcs1_public_der(&modulus(16392, true), &[1, 0, 1]))
+                .unwrap_err(),
             RsaKeyError::KeyTooLarge {
                 bits: 16392,
                 max: 16384
             }
         );
+        // Numbers that are not an RSA public key at all: an even modulus, and a
+        // public exponent of 1.
+        for (n, e) in [
+            (modulus(2048, false), vec![1, 0, 1]),
+            (modulus(2048, true), vec![1]),
+        ] {
+            assert_eq!(
+                RsaPublicKey::from_der(&pkcs1_public_der(&n, &e)).unwrap_err(),
+                RsaKeyError::InvalidPublicKey
+            );
+        }
+    }
+
+    /// DER of a PKCS#1 `RSAPublicKey` with the given big-endian numbers.
+    fn pkcs1_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            let len = content.len();
+            if len < 0x80 {
+                out.push(u8::try_from(len).unwrap());
+            } else {
+                let bytes = len.to_be_bytes();
+                let skip = bytes.iter().take_while(|&&b| b == 0).count();
+                out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap());
+                out.extend_from_slice(&bytes[skip..]);
+            }
+            out.extend_from_slice(content);
+            out
+        }
+        fn integer(be: &[u8]) -> Vec<u8> {
+            // A leading zero keeps a number with its top bit set positive.
+            let mut content = if be[0] & 0x80 != 0 {
+                vec![0u8]
+            } else {
+                Vec::new()
+            };
+            content.extend_from_slice(be);
+            tlv(0x02, &content)
+        }
+        tlv(0x30, &[integer(n), integer(e)].concat())
     }
 
     #[test]

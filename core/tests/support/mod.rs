@@ -2,10 +2,13 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
-use esdk_core::decrypt::DecryptState;
+use std::ops::Range;
+use esdk_core::decrypt::{DecryptState, MaterialsRequest};
 use esdk_core::edk::EdkRef;
 use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef, PUBLIC_KEY_FIELD};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
+use esdk_core::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
+use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor, EncryptConfig,
     EncryptionMaterials, Encryptor, Error, SigningKey,
@@ -27,6 +30,19 @@ pub enum Key<'a> {
     Data(&'a DataKey),
     /// Raw AES keyring: namespace, key name, wrapping key.
     RawAes(&'a str, &'a [u8], &'a [u8]),
+    /// The test answers the materials request itself (provide, abort or drop).
+    Custom(&'a dyn Fn(MaterialsRequest<'_, RustCrypto>) -> Result<(), Error>),
+}
+
+/// How a [`drive`] run ended, beyond its [`Outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub outcome: Outcome,
+    /// Message bytes handed to the decryptor when the run ended.
+    pub fed: usize,
+    /// `Some(min_len)` when the run stopped because every byte was fed, end of input was not
+    /// signalled and the decryptor asked for more.
+    pub waiting: Option<usize>,
 }
 
 /// Decrypts `msg`, feeding chunks whose sizes come from `next_chunk` (called with the
@@ -35,8 +51,21 @@ pub fn decrypt_chunked(
     msg: &[u8],
     key: Key<'_>,
     config: DecryptConfig,
-    mut next_chunk: impl FnMut(usize, usize) -> usize,
+    next_chunk: impl FnMut(usize, usize) -> usize,
 ) -> Outcome {
+    drive(msg, key, config, next_chunk, true).outcome
+}
+
+/// The general driver behind [`decrypt_chunked`]. With `signal_eof = false` the end of `msg`
+/// is never announced: the run stops at the first error, at `Done`, or when the decryptor waits
+/// for bytes that will not come (see [`Run::waiting`]).
+pub fn drive(
+    msg: &[u8],
+    key: Key<'_>,
+    config: DecryptConfig,
+    mut next_chunk: impl FnMut(usize, usize) -> usize,
+    signal_eof: bool,
+) -> Run {
     let mut dec = Decryptor::new(RustCrypto, config);
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0usize;
@@ -45,7 +74,7 @@ pub fn decrypt_chunked(
     loop {
         guard += 1;
         assert!(guard < 50_000_000, "decryptor made no progress");
-        let eof = fed == msg.len();
+        let eof = signal_eof && fed == msg.len();
         let mut feed: Option<usize> = None;
         let discard = {
             let st = dec.process(&mut buf, eof);
@@ -53,6 +82,9 @@ pub fn decrypt_chunked(
             match st.state {
                 Ok(DecryptState::NeedInput { min_len }) => {
                     assert!(!eof, "NeedInput at end of input");
+                    if fed == msg.len() {
+                        return Run { outcome: out, fed, waiting: Some(min_len) };
+                    }
                     feed = Some(min_len);
                 }
                 Ok(DecryptState::NeedMaterials(req)) => {
@@ -76,10 +108,11 @@ pub fn decrypt_chunked(
                                 }
                             }
                         }
+                        Key::Custom(answer) => answer(req),
                     };
                     if let Err(e) = res {
                         out.result = Err(e);
-                        return out;
+                        return Run { outcome: out, fed, waiting: None };
                     }
                 }
                 Ok(DecryptState::HeaderVerified(_)) => out.states.push("header"),
@@ -90,12 +123,12 @@ pub fn decrypt_chunked(
                 }
                 Ok(DecryptState::Done) => {
                     out.states.push("done");
-                    return out;
+                    return Run { outcome: out, fed, waiting: None };
                 }
                 Ok(_) => unreachable!(),
                 Err(e) => {
                     out.result = Err(e);
-                    return out;
+                    return Run { outcome: out, fed, waiting: None };
                 }
             }
             discard
@@ -147,9 +180,7 @@ pub fn encrypt_with(
     let mut ec: EncryptionContext = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let sk = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
     if let Some(sk) = &sk {
-        let vk = sk.public_key(&p).unwrap();
-        let mut b = [0u8; MAX_PUBLIC_KEY_B64_LEN];
-        ec.insert(PUBLIC_KEY_FIELD, vk.to_base64(&mut b).to_string());
+        ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
     }
     let ec_bytes = ec.serialize().unwrap();
     let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
@@ -157,14 +188,6 @@ pub fn encrypt_with(
     let (mut info, mut ct) = ([0u8; 64], [0u8; 64]);
     let (il, cl) = esdk_core::raw_aes::wrap(&p, wrapping_key, b"key", &ec_ref, &dk, &mut rng, &mut info, &mut ct).unwrap();
     let edks = [EdkRef { provider_id: "ns", provider_info: &info[..il], ciphertext: &ct[..cl] }];
-    let config = EncryptConfig {
-        commitment_policy: policy_for(suite),
-        suite: Some(suite),
-        frame_length,
-        legacy_non_framed: non_framed,
-        ..Default::default()
-    };
-    let enc = Encryptor::new(p, config).unwrap();
     let materials = EncryptionMaterials {
         suite,
         data_key: &dk,
@@ -173,6 +196,29 @@ pub fn encrypt_with(
         required_encryption_context_keys: &[],
         signing_key: sk.as_ref(),
     };
+    seal_message(materials, frame_length, non_framed, pt)
+}
+
+/// The base64 `aws-crypto-public-key` value of a signing key.
+pub fn public_key_b64(sk: &SigningKey) -> String {
+    let vk = sk.public_key(&RustCrypto).unwrap();
+    let mut b = [0u8; MAX_PUBLIC_KEY_B64_LEN];
+    vk.to_base64(&mut b).to_string()
+}
+
+/// Runs the encryptor typestate over `pt` with the given materials: regular frames while more
+/// than a frame is left, then `finish` with the rest (a full final frame for exact multiples).
+pub fn seal_message(materials: EncryptionMaterials<'_>, frame_length: u32, non_framed: bool, pt: &[u8]) -> Vec<u8> {
+    let mut rng = rand_core::OsRng;
+    let suite = materials.suite;
+    let config = EncryptConfig {
+        commitment_policy: policy_for(suite),
+        suite: Some(suite),
+        frame_length,
+        legacy_non_framed: non_framed,
+        ..Default::default()
+    };
+    let enc = Encryptor::new(RustCrypto, config).unwrap();
     let ready = enc.provide(materials, &mut rng).unwrap();
     let mut out = vec![0u8; ready.header_len()];
     let (mut frames, n) = ready.write_header(&mut out).unwrap();
@@ -192,4 +238,489 @@ pub fn encrypt_with(
     out.resize(start + frames.finish_len(rest.len()), 0);
     frames.finish(rest, &mut out[start..], &mut rng).unwrap();
     out
+}
+
+/// A message encrypted with a data key the test knows.
+#[derive(Debug)]
+pub struct Encrypted {
+    pub msg: Vec<u8>,
+    pub data_key: DataKey,
+    pub signing_key: Option<SigningKey>,
+    /// The full encryption context of the materials (stored, required and public key).
+    pub ec: EncryptionContext,
+}
+
+/// What to encrypt with [`encrypt_known`].
+#[derive(Debug, Clone, Copy)]
+pub struct Spec<'a> {
+    pub suite: AlgorithmSuite,
+    pub frame_length: u32,
+    pub non_framed: bool,
+    pub pairs: &'a [(&'a str, &'a str)],
+    /// Keys of `pairs` that are authenticated but not stored.
+    pub required: &'a [&'a str],
+}
+
+impl<'a> Spec<'a> {
+    pub fn new(suite: AlgorithmSuite, frame_length: u32) -> Self {
+        Self { suite, frame_length, non_framed: false, pairs: &[], required: &[] }
+    }
+    pub fn pairs(self, pairs: &'a [(&'a str, &'a str)]) -> Self {
+        Self { pairs, ..self }
+    }
+    pub fn non_framed(self) -> Self {
+        Self { non_framed: true, frame_length: 0, ..self }
+    }
+    pub fn required(self, required: &'a [&'a str]) -> Self {
+        Self { required, ..self }
+    }
+}
+
+/// Encrypts through the core API with a fresh data key the caller gets back (one opaque EDK,
+/// provider "ns"). Decrypt with `Key::Data(&e.data_key)`.
+pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
+    let p = RustCrypto;
+    let mut rng = rand_core::OsRng;
+    let suite = spec.suite;
+    let mut ec: EncryptionContext = spec.pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sk = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
+    if let Some(sk) = &sk {
+        ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
+    }
+    let ec_bytes = ec.serialize().unwrap();
+    let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
+    let dk = DataKey::generate(suite, &mut rng).unwrap();
+    let edks = [EdkRef { provider_id: "ns", provider_info: b"key", ciphertext: &[0xE0; 48] }];
+    let materials = EncryptionMaterials {
+        suite,
+        data_key: &dk,
+        encrypted_data_keys: &edks,
+        encryption_context: ec_ref,
+        required_encryption_context_keys: spec.required,
+        signing_key: sk.as_ref(),
+    };
+    let msg = seal_message(materials, spec.frame_length, spec.non_framed, pt);
+    Encrypted { msg, data_key: dk, signing_key: sk, ec }
+}
+
+/// A deterministic test plaintext.
+pub fn plaintext(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte layout, computed from the format description (spec-digest §2) independently of the parser.
+
+/// Offsets of the header fields of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderLayout {
+    pub version: u8,
+    pub suite_at: usize,
+    pub suite: u16,
+    pub message_id: Range<usize>,
+    pub aad_len_at: usize,
+    pub aad: Range<usize>,
+    pub edk_count_at: usize,
+    pub edks: Range<usize>,
+    pub content_type_at: usize,
+    /// v1 only.
+    pub reserved_at: Option<usize>,
+    /// v1 only.
+    pub iv_len_at: Option<usize>,
+    pub frame_length_at: usize,
+    pub frame_length: u32,
+    /// v2 only: the commit key.
+    pub suite_data: Option<Range<usize>>,
+    pub body_end: usize,
+    /// v1 only: the header IV.
+    pub header_iv: Option<Range<usize>>,
+    pub tag: Range<usize>,
+    pub len: usize,
+}
+
+fn be16(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
+}
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+pub fn header_layout(msg: &[u8]) -> HeaderLayout {
+    let version = msg[0];
+    let v1 = version == 1;
+    let suite_at = if v1 { 2 } else { 1 };
+    let suite = be16(msg, suite_at) as u16;
+    let id_len = if v1 { 16 } else { 32 };
+    let message_id = suite_at + 2..suite_at + 2 + id_len;
+    let aad_len_at = message_id.end;
+    let aad = aad_len_at + 2..aad_len_at + 2 + be16(msg, aad_len_at);
+    let edk_count_at = aad.end;
+    let mut pos = edk_count_at + 2;
+    for _ in 0..be16(msg, edk_count_at) {
+        for _ in 0..3 {
+            pos += 2 + be16(msg, pos);
+        }
+    }
+    let edks = edk_count_at + 2..pos;
+    let content_type_at = pos;
+    pos += 1;
+    let (reserved_at, iv_len_at) = if v1 {
+        pos += 5;
+        (Some(pos - 5), Some(pos - 1))
+    } else {
+        (None, None)
+    };
+    let frame_length_at = pos;
+    let frame_length = be32(msg, pos);
+    pos += 4;
+    let suite_data = (!v1).then(|| pos..pos + 32);
+    if !v1 {
+        pos += 32;
+    }
+    let body_end = pos;
+    let header_iv = v1.then(|| pos..pos + 12);
+    if v1 {
+        pos += 12;
+    }
+    let tag = pos..pos + 16;
+    HeaderLayout {
+        version,
+        suite_at,
+        suite,
+        message_id,
+        aad_len_at,
+        aad,
+        edk_count_at,
+        edks,
+        content_type_at,
+        reserved_at,
+        iv_len_at,
+        frame_length_at,
+        frame_length,
+        suite_data,
+        body_end,
+        header_iv,
+        tag: tag.clone(),
+        len: tag.end,
+    }
+}
+
+/// One frame (or the non-framed body) of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameLayout {
+    pub range: Range<usize>,
+    pub is_final: bool,
+    /// Where the plaintext length field is (final frames and non-framed bodies).
+    pub len_at: Option<usize>,
+    pub iv: Range<usize>,
+    pub content: Range<usize>,
+    pub tag: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub header: HeaderLayout,
+    pub frames: Vec<FrameLayout>,
+    /// Empty for unsigned suites.
+    pub footer: Range<usize>,
+}
+
+impl Layout {
+    pub fn final_frame(&self) -> &FrameLayout {
+        self.frames.last().unwrap()
+    }
+    pub fn regular_frames(&self) -> &[FrameLayout] {
+        &self.frames[..self.frames.len() - 1]
+    }
+}
+
+/// Walks a well-formed message.
+pub fn layout(msg: &[u8]) -> Layout {
+    let header = header_layout(msg);
+    let non_framed = msg[header.content_type_at] == 1;
+    let mut frames = vec![];
+    let mut pos = header.len;
+    if non_framed {
+        let len = u64::from_be_bytes(msg[pos + 12..pos + 20].try_into().unwrap()) as usize;
+        let end = pos + 36 + len;
+        frames.push(FrameLayout {
+            range: pos..end,
+            is_final: true,
+            len_at: Some(pos + 12),
+            iv: pos..pos + 12,
+            content: pos + 20..end - 16,
+            tag: end - 16..end,
+        });
+        pos = end;
+    } else {
+        loop {
+            if be32(msg, pos) == 0xFFFF_FFFF {
+                let len = be32(msg, pos + 20) as usize;
+                let end = pos + 40 + len;
+                frames.push(FrameLayout {
+                    range: pos..end,
+                    is_final: true,
+                    len_at: Some(pos + 20),
+                    iv: pos + 8..pos + 20,
+                    content: pos + 24..end - 16,
+                    tag: end - 16..end,
+                });
+                pos = end;
+                break;
+            }
+            let end = pos + 32 + header.frame_length as usize;
+            frames.push(FrameLayout {
+                range: pos..end,
+                is_final: false,
+                len_at: None,
+                iv: pos + 4..pos + 16,
+                content: pos + 16..end - 16,
+                tag: end - 16..end,
+            });
+            pos = end;
+        }
+    }
+    let footer = pos..msg.len();
+    if AlgorithmSuite::from_id(header.suite).unwrap().is_signed() {
+        assert_eq!(footer.len(), 2 + be16(msg, pos), "footer length");
+    } else {
+        assert!(footer.is_empty(), "bytes after the body");
+    }
+    Layout { header, frames, footer }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forge: builds messages field by field with correct tags and signatures, so that tests can
+// produce messages that are authenticated but break one structural rule (or that exercise
+// what the core's encryptor never writes: stored IVs that are not the sequence number,
+// unsorted contexts, `00 00` contexts, non-zero v1 header IVs).
+
+/// The IV the encryptor writes for frame `seq`.
+pub fn seq_iv(seq: u32) -> [u8; 12] {
+    let mut iv = [0u8; 12];
+    iv[8..].copy_from_slice(&seq.to_be_bytes());
+    iv
+}
+
+/// Serializes pairs exactly in the order given (no sorting, duplicates allowed).
+pub fn ec_bytes_raw(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    if pairs.is_empty() {
+        return vec![];
+    }
+    let mut out = (pairs.len() as u16).to_be_bytes().to_vec();
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
+        out.extend_from_slice(k);
+        out.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// Canonical serialization.
+pub fn ec_bytes(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let ec: EncryptionContext = pairs.iter().copied().collect();
+    ec.serialize().unwrap()
+}
+
+pub fn edk_entry(provider_id: &[u8], info: &[u8], ct: &[u8]) -> Vec<u8> {
+    let mut out = vec![];
+    for f in [provider_id, info, ct] {
+        out.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct Forge {
+    pub suite: AlgorithmSuite,
+    pub data_key: DataKey,
+    pub message_id: Vec<u8>,
+    /// The stored AAD field, raw.
+    pub aad: Vec<u8>,
+    pub edk_count: u16,
+    /// Serialized EDK entries, raw.
+    pub edks: Vec<u8>,
+    pub content_type: u8,
+    pub reserved: [u8; 4],
+    pub iv_len: u8,
+    pub frame_length: u32,
+    /// v1: the stored header IV, which is also the IV of the header tag.
+    pub header_iv: [u8; 12],
+    /// v2: replaces the computed commit key.
+    pub suite_data: Option<Vec<u8>>,
+    /// Appended to the header-auth AAD (serialized required encryption context).
+    pub auth_tail: Vec<u8>,
+    pub signing_key: Option<SigningKey>,
+}
+
+type AeadKeyOf = <RustCrypto as CryptoProvider>::AeadKey;
+
+impl Forge {
+    /// A well-formed framed message plan with canonical context `pairs` (plus the public key
+    /// for signed suites), one EDK and a random data key and message id.
+    pub fn new(suite: AlgorithmSuite, frame_length: u32, pairs: &[(&str, &str)]) -> Self {
+        let p = RustCrypto;
+        let mut rng = rand_core::OsRng;
+        let signing_key = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
+        let mut ec: EncryptionContext = pairs.iter().copied().collect();
+        if let Some(sk) = &signing_key {
+            ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
+        }
+        let mut message_id = vec![0u8; suite.message_format_version().message_id_len()];
+        rand_core::RngCore::fill_bytes(&mut rng, &mut message_id);
+        Self {
+            suite,
+            data_key: DataKey::generate(suite, &mut rng).unwrap(),
+            message_id,
+            aad: ec.serialize().unwrap(),
+            edk_count: 1,
+            edks: edk_entry(b"ns", b"key", &[0xE0; 48]),
+            content_type: 2,
+            reserved: [0; 4],
+            iv_len: 12,
+            frame_length,
+            header_iv: [0; 12],
+            suite_data: None,
+            auth_tail: vec![],
+            signing_key,
+        }
+    }
+
+    pub fn is_v1(&self) -> bool {
+        !self.suite.is_committing()
+    }
+
+    /// Encryption key and commit key (spec-digest §1.1), computed with the provider primitives.
+    pub fn keys(&self) -> (AeadKeyOf, Option<[u8; 32]>) {
+        let p = RustCrypto;
+        let dk = self.data_key.as_bytes();
+        let id = self.suite.id().to_be_bytes();
+        let mut key = vec![0u8; self.suite.key_len()];
+        let commit = match self.suite.kdf() {
+            Kdf::Identity => {
+                key.copy_from_slice(dk);
+                None
+            }
+            Kdf::Hkdf(h) => {
+                p.hkdf(h, &[], dk, &[&id, &self.message_id], &mut key).unwrap();
+                None
+            }
+            Kdf::CommittingHkdfSha512 => {
+                let mut c = [0u8; 32];
+                p.hkdf(HashAlg::Sha512, &self.message_id, dk, &[&id, b"DERIVEKEY"], &mut key).unwrap();
+                p.hkdf(HashAlg::Sha512, &self.message_id, dk, &[b"COMMITKEY"], &mut c).unwrap();
+                Some(c)
+            }
+        };
+        (p.aead_key(&key).unwrap(), commit)
+    }
+
+    pub fn header_body(&self) -> Vec<u8> {
+        let mut h = vec![];
+        if self.is_v1() {
+            h.extend_from_slice(&[1, 0x80]);
+        } else {
+            h.push(2);
+        }
+        h.extend_from_slice(&self.suite.id().to_be_bytes());
+        h.extend_from_slice(&self.message_id);
+        h.extend_from_slice(&(self.aad.len() as u16).to_be_bytes());
+        h.extend_from_slice(&self.aad);
+        h.extend_from_slice(&self.edk_count.to_be_bytes());
+        h.extend_from_slice(&self.edks);
+        h.push(self.content_type);
+        if self.is_v1() {
+            h.extend_from_slice(&self.reserved);
+            h.push(self.iv_len);
+        }
+        h.extend_from_slice(&self.frame_length.to_be_bytes());
+        if !self.is_v1() {
+            let commit = self.keys().1.unwrap();
+            h.extend_from_slice(self.suite_data.as_deref().unwrap_or(&commit));
+        }
+        h
+    }
+
+    /// Header body and authentication (tag over body ‖ auth_tail).
+    pub fn header(&self) -> Vec<u8> {
+        let mut h = self.header_body();
+        let (key, _) = self.keys();
+        let iv = if self.is_v1() { self.header_iv } else { [0; 12] };
+        let mut mac = key.gmac(&iv).unwrap();
+        mac.update(&h);
+        mac.update(&self.auth_tail);
+        let tag = mac.finalize();
+        if self.is_v1() {
+            h.extend_from_slice(&self.header_iv);
+        }
+        h.extend_from_slice(&tag);
+        h
+    }
+
+    fn seal(&self, iv: &[u8; 12], kind: &str, seq: u32, len: u64, pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
+        let mut aad = self.message_id.clone();
+        aad.extend_from_slice(kind.as_bytes());
+        aad.extend_from_slice(&seq.to_be_bytes());
+        aad.extend_from_slice(&len.to_be_bytes());
+        let mut ct = pt.to_vec();
+        let tag = self.keys().0.seal_in_place(iv, &aad, &mut ct).unwrap();
+        (ct, tag)
+    }
+
+    /// A regular frame (its AAD content length is the header frame length).
+    pub fn regular(&self, seq: u32, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
+        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Frame", seq, u64::from(self.frame_length), pt);
+        [&seq.to_be_bytes()[..], &iv, &ct, &tag].concat()
+    }
+
+    pub fn final_frame(&self, seq: u32, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
+        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Final Frame", seq, pt.len() as u64, pt);
+        [&[0xFF; 4][..], &seq.to_be_bytes(), &iv, &(pt.len() as u32).to_be_bytes(), &ct, &tag].concat()
+    }
+
+    pub fn non_framed(&self, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
+        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Single Block", 1, pt.len() as u64, pt);
+        [&iv[..], &(pt.len() as u64).to_be_bytes(), &ct, &tag].concat()
+    }
+
+    /// The footer over `signed` (everything before it); empty for unsigned suites.
+    pub fn footer(&self, signed: &[u8]) -> Vec<u8> {
+        let Some(sk) = &self.signing_key else { return vec![] };
+        let p = RustCrypto;
+        let alg = sk.algorithm();
+        let mut d = p.digest(alg);
+        d.update(signed);
+        let mut sig = [0u8; 104];
+        let n = p.ecdsa_sign(alg, sk.secret_bytes(), d, &mut rand_core::OsRng, &mut sig).unwrap();
+        [&(n as u16).to_be_bytes()[..], &sig[..n]].concat()
+    }
+
+    /// Appends the footer (signed suites) to `msg`.
+    pub fn signed(&self, mut msg: Vec<u8>) -> Vec<u8> {
+        let f = self.footer(&msg);
+        msg.extend_from_slice(&f);
+        msg
+    }
+
+    /// A complete message as the encryptor would lay it out (full final frame for exact
+    /// multiples), with frame IVs from `iv_of(seq)`.
+    pub fn message(&self, pt: &[u8], iv_of: impl Fn(u32) -> [u8; 12]) -> Vec<u8> {
+        let mut msg = self.header();
+        if self.content_type == 1 {
+            msg.extend_from_slice(&self.non_framed(iv_of(1), pt));
+        } else {
+            let f = self.frame_length as usize;
+            let mut rest = pt;
+            let mut seq = 1u32;
+            while rest.len() > f {
+                msg.extend_from_slice(&self.regular(seq, iv_of(seq), &rest[..f]));
+                rest = &rest[f..];
+                seq += 1;
+            }
+            msg.extend_from_slice(&self.final_frame(seq, iv_of(seq), rest));
+        }
+        self.signed(msg)
+    }
 }

@@ -1,0 +1,369 @@
+//! The one-shot client: configuration once, then `encrypt` / `decrypt` of byte slices.
+
+use crate::cmm::CryptographicMaterialsManager;
+use crate::cmm::default::{prepare_decrypt, prepare_encrypt};
+use crate::error::{Error, Result};
+use crate::keyring::AsyncKeyring;
+use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+use crate::stream::engine::{DecryptEngine, DecryptStep, EncryptEngine};
+use esdk_core::encryption_context::RESERVED_PREFIX;
+use esdk_core::{
+    AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig, EncryptedDataKey,
+    EncryptionContext, Header, HeaderRef, SignaturePolicy,
+};
+
+/// Where materials come from: a keyring (wrapped in the default materials manager) or a
+/// materials manager.
+#[derive(Clone, Copy, Debug)]
+pub enum MaterialsSource<'a> {
+    /// A keyring, used through the default materials manager.
+    Keyring(&'a dyn AsyncKeyring),
+    /// A materials manager.
+    Cmm(&'a dyn CryptographicMaterialsManager),
+}
+
+impl MaterialsSource<'_> {
+    pub(crate) async fn encryption_materials(&self, req: &EncryptionRequest) -> Result<EncryptionMaterials> {
+        match self {
+            Self::Keyring(k) => {
+                let m = prepare_encrypt(req)?;
+                k.on_encrypt(&m).await
+            }
+            Self::Cmm(c) => c.get_encryption_materials(req).await,
+        }
+    }
+    pub(crate) async fn decryption_materials(&self, req: &DecryptionRequest) -> Result<DecryptionMaterials> {
+        match self {
+            Self::Keyring(k) => {
+                let m = prepare_decrypt(req)?;
+                k.on_decrypt(&m, &req.encrypted_data_keys).await
+            }
+            Self::Cmm(c) => c.decrypt_materials(req).await,
+        }
+    }
+}
+
+/// Options of one encryption.
+#[derive(Clone, Debug)]
+pub struct EncryptOptions<'a> {
+    pub(crate) source: MaterialsSource<'a>,
+    pub(crate) encryption_context: EncryptionContext,
+    pub(crate) suite: Option<AlgorithmSuite>,
+    pub(crate) frame_length: Option<u32>,
+    pub(crate) plaintext_length: Option<u64>,
+}
+
+impl<'a> EncryptOptions<'a> {
+    /// Encrypt with a keyring (through the default materials manager).
+    pub fn keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
+        Self::from_source(MaterialsSource::Keyring(keyring))
+    }
+    /// Encrypt with a materials manager.
+    pub fn cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::from_source(MaterialsSource::Cmm(cmm))
+    }
+    /// Encrypt with a materials source.
+    pub fn from_source(source: MaterialsSource<'a>) -> Self {
+        Self { source, encryption_context: EncryptionContext::new(), suite: None, frame_length: None, plaintext_length: None }
+    }
+    /// The encryption context (keys starting with `aws-crypto-` are reserved).
+    pub fn encryption_context(mut self, ec: EncryptionContext) -> Self {
+        self.encryption_context = ec;
+        self
+    }
+    /// The algorithm suite (default: the commitment policy's default).
+    pub fn suite(mut self, suite: AlgorithmSuite) -> Self {
+        self.suite = Some(suite);
+        self
+    }
+    /// The frame length (default: the client's, 4096).
+    pub fn frame_length(mut self, frame_length: u32) -> Self {
+        self.frame_length = Some(frame_length);
+        self
+    }
+    /// For streams of unknown length: a bound on the plaintext length, given to the materials
+    /// manager; encryption fails as soon as the input exceeds it. (One-shot encryption knows the
+    /// length and ignores this.)
+    pub fn plaintext_length(mut self, max: u64) -> Self {
+        self.plaintext_length = Some(max);
+        self
+    }
+}
+
+/// Options of one decryption.
+#[derive(Clone, Debug)]
+pub struct DecryptOptions<'a> {
+    pub(crate) source: MaterialsSource<'a>,
+    pub(crate) reproduced_encryption_context: Option<EncryptionContext>,
+    pub(crate) unsigned_only: bool,
+}
+
+impl<'a> DecryptOptions<'a> {
+    /// Decrypt with a keyring (through the default materials manager).
+    pub fn keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
+        Self::from_source(MaterialsSource::Keyring(keyring))
+    }
+    /// Decrypt with a materials manager.
+    pub fn cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::from_source(MaterialsSource::Cmm(cmm))
+    }
+    /// Decrypt with a materials source.
+    pub fn from_source(source: MaterialsSource<'a>) -> Self {
+        Self { source, reproduced_encryption_context: None, unsigned_only: false }
+    }
+    /// The encryption context the caller expects: stored pairs must match it, and pairs that
+    /// were authenticated but not stored are taken from it.
+    pub fn reproduced_encryption_context(mut self, ec: EncryptionContext) -> Self {
+        self.reproduced_encryption_context = Some(ec);
+        self
+    }
+    /// Refuse signed suites, right after the header's suite id.
+    pub fn unsigned_only(mut self) -> Self {
+        self.unsigned_only = true;
+        self
+    }
+}
+
+/// An encrypted message.
+#[derive(Clone, Debug)]
+pub struct Encrypted {
+    /// The message bytes.
+    pub ciphertext: Vec<u8>,
+    /// Its header.
+    pub header: Header,
+}
+
+/// A decrypted message.
+#[derive(Clone, Debug)]
+pub struct Decrypted {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The message header.
+    pub header: Header,
+    /// The authenticated encryption context: stored pairs plus reproduced-only pairs.
+    pub encryption_context: EncryptionContext,
+}
+
+/// Client settings, fixed at build time. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Client {
+    commitment_policy: CommitmentPolicy,
+    max_encrypted_data_keys: Option<u16>,
+    limits: DecryptLimits,
+    frame_length: u32,
+}
+
+/// Builds a [`Client`].
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    inner: Client,
+}
+
+impl ClientBuilder {
+    /// The commitment policy (default `RequireEncryptRequireDecrypt`).
+    pub fn commitment_policy(mut self, p: CommitmentPolicy) -> Self {
+        self.inner.commitment_policy = p;
+        self
+    }
+    /// Maximum encrypted data keys on encrypt and decrypt (default: no limit).
+    pub fn max_encrypted_data_keys(mut self, n: u16) -> Self {
+        self.inner.max_encrypted_data_keys = Some(n);
+        self.inner.limits.max_encrypted_data_keys = n;
+        self
+    }
+    /// Decryption resource limits (header size, frame length, body length).
+    pub fn decrypt_limits(mut self, limits: DecryptLimits) -> Self {
+        let edks = self.inner.limits.max_encrypted_data_keys;
+        self.inner.limits = DecryptLimits { max_encrypted_data_keys: edks.min(limits.max_encrypted_data_keys), ..limits };
+        self
+    }
+    /// Default frame length for encryption (default 4096).
+    pub fn frame_length(mut self, n: u32) -> Self {
+        self.inner.frame_length = n;
+        self
+    }
+    /// The client.
+    pub fn build(self) -> Client {
+        self.inner
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::builder().build()
+    }
+}
+
+impl Client {
+    /// A builder with secure defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            inner: Client {
+                commitment_policy: CommitmentPolicy::default(),
+                max_encrypted_data_keys: None,
+                limits: DecryptLimits::default(),
+                frame_length: esdk_core::body::DEFAULT_FRAME_LENGTH,
+            },
+        }
+    }
+    /// The commitment policy.
+    pub fn commitment_policy(&self) -> CommitmentPolicy {
+        self.commitment_policy
+    }
+    /// Decryption limits.
+    pub fn decrypt_limits(&self) -> DecryptLimits {
+        self.limits
+    }
+
+    pub(crate) fn encryption_request(&self, opts: &EncryptOptions<'_>, len: Option<u64>) -> Result<EncryptionRequest> {
+        if let Some(k) = opts.encryption_context.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+            return Err(Error::Materials(format!("encryption context key `{k}` uses the reserved prefix `{RESERVED_PREFIX}`")));
+        }
+        if let Some(s) = opts.suite {
+            self.commitment_policy.check_encrypt(s)?;
+        }
+        if opts.frame_length == Some(0) || self.frame_length == 0 {
+            return Err(Error::Config("frame length must be at least 1".into()));
+        }
+        Ok(EncryptionRequest {
+            encryption_context: opts.encryption_context.clone(),
+            commitment_policy: self.commitment_policy,
+            suite: opts.suite,
+            max_plaintext_length: len,
+            required_encryption_context_keys: Vec::new(),
+        })
+    }
+
+    pub(crate) fn encrypt_config(&self, opts: &EncryptOptions<'_>) -> EncryptConfig {
+        EncryptConfig {
+            commitment_policy: self.commitment_policy,
+            suite: opts.suite,
+            frame_length: opts.frame_length.unwrap_or(self.frame_length),
+            max_encrypted_data_keys: self.max_encrypted_data_keys,
+            legacy_non_framed: false,
+        }
+    }
+
+    pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_>) -> DecryptConfig {
+        DecryptConfig {
+            commitment_policy: self.commitment_policy,
+            signature_policy: if opts.unsigned_only { SignaturePolicy::UnsignedOnly } else { SignaturePolicy::AllowSigned },
+            limits: self.limits,
+        }
+    }
+
+    /// Checks what a materials manager returned before it is used (CVE-2026-6550): whoever
+    /// produced it, the suite, policy and EDK count must hold.
+    pub(crate) fn check_encryption_materials(&self, req: &EncryptionRequest, m: &EncryptionMaterials) -> Result<()> {
+        self.commitment_policy.check_encrypt(m.suite)?;
+        if let Some(s) = req.suite {
+            if s != m.suite {
+                return Err(Error::Materials(format!("materials are for suite {}, {} was requested", m.suite, s)));
+            }
+        }
+        if let Some(max) = self.max_encrypted_data_keys {
+            if m.encrypted_data_keys.len() > usize::from(max) {
+                return Err(Error::Core(esdk_core::Error::Limit(esdk_core::error::LimitError {
+                    what: esdk_core::error::LimitKind::EncryptedDataKeys,
+                    limit: u64::from(max),
+                    actual: m.encrypted_data_keys.len() as u64,
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encrypts `plaintext` into one message.
+    ///
+    /// # Errors
+    /// Reserved encryption-context keys, a suite the policy forbids, materials failures, limits.
+    pub fn encrypt(&self, plaintext: &[u8], opts: &EncryptOptions<'_>) -> Result<Encrypted> {
+        crate::block_on(self.encrypt_async(plaintext, opts))
+    }
+
+    /// As [`Client::encrypt`], awaiting asynchronous key providers.
+    ///
+    /// # Errors
+    /// As [`Client::encrypt`].
+    pub async fn encrypt_async(&self, plaintext: &[u8], opts: &EncryptOptions<'_>) -> Result<Encrypted> {
+        let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
+        let m = opts.source.encryption_materials(&req).await?;
+        self.check_encryption_materials(&req, &m)?;
+        let config = self.encrypt_config(opts);
+        let hint = plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024;
+        let mut engine = EncryptEngine::new(&m, config, Some(plaintext.len() as u64), hint)?;
+        engine.push(plaintext)?;
+        engine.finish()?;
+        let (ciphertext, header) = engine.into_output();
+        Ok(Encrypted { ciphertext, header })
+    }
+
+    /// Decrypts one complete message.
+    ///
+    /// # Errors
+    /// Any must-fail condition of the format, materials failures, trailing data, truncation.
+    pub fn decrypt(&self, ciphertext: &[u8], opts: &DecryptOptions<'_>) -> Result<Decrypted> {
+        crate::block_on(self.decrypt_async(ciphertext, opts))
+    }
+
+    /// As [`Client::decrypt`], awaiting asynchronous key providers.
+    ///
+    /// # Errors
+    /// As [`Client::decrypt`].
+    pub async fn decrypt_async(&self, ciphertext: &[u8], opts: &DecryptOptions<'_>) -> Result<Decrypted> {
+        let mut engine = DecryptEngine::new(self.decrypt_config(opts), opts.reproduced_encryption_context.clone(), usize::MAX);
+        engine.push(ciphertext)?;
+        engine.set_eof();
+        let mut plaintext = Vec::with_capacity(ciphertext.len());
+        loop {
+            match engine.step()? {
+                DecryptStep::NeedInput(_) => return Err(esdk_core::Error::Truncated.into()),
+                DecryptStep::NeedMaterials(req) => {
+                    let m = opts.source.decryption_materials(&req).await?;
+                    engine.set_materials(m);
+                }
+                DecryptStep::Plaintext => {
+                    plaintext.extend_from_slice(engine.plaintext());
+                    let n = engine.plaintext().len();
+                    engine.consume_plaintext(n);
+                }
+                DecryptStep::Done => break,
+            }
+        }
+        let header = engine.header().cloned().ok_or_else(|| Error::Materials("no header".into()))?;
+        let encryption_context = engine.encryption_context().cloned().unwrap_or_default();
+        Ok(Decrypted { plaintext, header, encryption_context })
+    }
+
+    /// Parses the header of a message without any key. Nothing in it is authenticated.
+    ///
+    /// # Errors
+    /// A malformed or truncated header.
+    pub fn parse_header(&self, message: &[u8]) -> Result<Header> {
+        let opts = esdk_core::header::ParseOptions {
+            commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+            signature_policy: SignaturePolicy::AllowSigned,
+            limits: self.limits,
+        };
+        Ok(Header::from(&HeaderRef::parse(message, &opts)?.0))
+    }
+
+    /// The exact ciphertext length of an encryption, from the suite, the EDKs and full
+    /// encryption context the materials will carry (for signed suites including the
+    /// `aws-crypto-public-key` entry, 44 or 68 characters) and the frame length.
+    ///
+    /// # Errors
+    /// Overflow, or an encryption context that cannot be serialized.
+    pub fn ciphertext_len(
+        &self,
+        suite: AlgorithmSuite,
+        encrypted_data_keys: &[EncryptedDataKey],
+        encryption_context: &EncryptionContext,
+        frame_length: u32,
+        plaintext_len: u64,
+    ) -> Result<u64> {
+        let ec_len = esdk_core::encryption_context::serialized_len(encryption_context.iter())?;
+        let edks = encrypted_data_keys.iter().map(|e| e.as_ref());
+        Ok(esdk_core::ciphertext_len(suite, edks.map(|e: EdkRef<'_>| e), ec_len, frame_length, plaintext_len)?)
+    }
+}

@@ -1,0 +1,103 @@
+//! The error type of `esdk-std`.
+
+use std::fmt;
+
+/// Why one encrypted data key could not be used by a keyring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdkFailure {
+    /// The EDK's provider id.
+    pub provider_id: String,
+    /// The EDK's provider info, printable (UTF-8 where possible, else hex).
+    pub provider_info: String,
+    /// What went wrong. Never contains key material.
+    pub reason: String,
+}
+
+impl fmt::Display for EdkFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / {}: {}", self.provider_id, self.provider_info, self.reason)
+    }
+}
+
+impl EdkFailure {
+    /// Describes an EDK that failed for `reason`.
+    pub fn new(edk: &esdk_core::EncryptedDataKey, reason: impl Into<String>) -> Self {
+        Self { provider_id: edk.provider_id.clone(), provider_info: printable(&edk.provider_info), reason: reason.into() }
+    }
+}
+
+/// UTF-8 text when the bytes are printable UTF-8, hex otherwise.
+pub(crate) fn printable(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) if s.chars().all(|c| !c.is_control()) => s.to_owned(),
+        _ => b.iter().map(|x| format!("{x:02x}")).collect(),
+    }
+}
+
+/// Errors of keyrings, materials managers, the client and the stream adapters.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The message engine failed (format, policy, limits, authentication, ...).
+    #[error(transparent)]
+    Core(#[from] esdk_core::Error),
+    /// An I/O error of the underlying reader or writer.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// No keyring could decrypt any encrypted data key; lists every attempt.
+    #[error("no encrypted data key could be decrypted ({} tried){}", .0.len(), list(.0))]
+    NoDecryptableKey(Vec<EdkFailure>),
+    /// A keyring failed on encrypt.
+    #[error("keyring {keyring} failed: {reason}")]
+    Keyring {
+        /// Which keyring (namespace / key name or kind).
+        keyring: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A materials manager or its result broke a rule.
+    #[error("materials: {0}")]
+    Materials(String),
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An RSA key could not be loaded or used.
+    #[error(transparent)]
+    Rsa(#[from] crate::rsa_key::RsaKeyError),
+    /// A key provider outside this crate failed (e.g. AWS KMS); carries its source.
+    #[error("{context}: {source}")]
+    Provider {
+        /// Key and operation.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn list(v: &[EdkFailure]) -> String {
+    v.iter().map(|e| format!("; {e}")).collect()
+}
+
+impl Error {
+    /// The core error, if this is one.
+    pub fn core(&self) -> Option<&esdk_core::Error> {
+        match self {
+            Self::Core(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(io) => io,
+            Error::Core(esdk_core::Error::Truncated) => std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e),
+            other => std::io::Error::new(std::io::ErrorKind::InvalidData, other),
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

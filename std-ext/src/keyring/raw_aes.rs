@@ -1,0 +1,106 @@
+//! Raw AES keyring (`framework/raw-aes-keyring.md`), built on `esdk_core::raw_aes`.
+
+use super::Keyring;
+use crate::error::{EdkFailure, Error, Result};
+use crate::materials::{DecryptionMaterials, EncryptionMaterials};
+use esdk_core::crypto::rustcrypto::RustCrypto;
+use esdk_core::{DataKey, EncryptedDataKey, EncryptionContextRef};
+use zeroize::Zeroizing;
+
+/// Wraps data keys with a local AES-GCM key (128, 192 or 256 bits).
+///
+/// EDK provider id = the namespace; provider info = key name ‖ tag bits ‖ IV length ‖ IV; the
+/// encryption context is the AES-GCM AAD.
+pub struct RawAesKeyring {
+    namespace: String,
+    name: String,
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RawAesKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawAesKeyring")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("key_bits", &(self.key.len() * 8))
+            .finish()
+    }
+}
+
+impl RawAesKeyring {
+    /// A keyring for `(namespace, name)` with a 16-, 24- or 32-byte wrapping key.
+    ///
+    /// # Errors
+    /// A namespace starting with `aws-kms`, or a key of another length.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, wrapping_key: &[u8]) -> Result<Self> {
+        let namespace = namespace.into();
+        esdk_core::raw_aes::check_namespace(&namespace)?;
+        if !matches!(wrapping_key.len(), 16 | 24 | 32) {
+            return Err(Error::Config(format!(
+                "raw AES wrapping key must be 16, 24 or 32 bytes, got {}",
+                wrapping_key.len()
+            )));
+        }
+        Ok(Self { namespace, name: name.into(), key: Zeroizing::new(wrapping_key.to_vec()) })
+    }
+    /// The namespace (EDK provider id).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    fn label(&self) -> String {
+        format!("raw AES {}/{}", self.namespace, self.name)
+    }
+}
+
+impl Keyring for RawAesKeyring {
+    fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
+        let mut m = materials.clone();
+        let mut rng = rand_core::OsRng;
+        let dk = match &m.data_key {
+            Some(k) => k.clone(),
+            None => DataKey::generate(m.suite, &mut rng)?,
+        };
+        let ec = m.encryption_context.serialize()?;
+        let ec = EncryptionContextRef::parse(&ec)?;
+        let mut info = vec![0u8; self.name.len() + esdk_core::raw_aes::PROVIDER_INFO_OVERHEAD];
+        let mut ct = vec![0u8; dk.len() + 16];
+        esdk_core::raw_aes::wrap(&RustCrypto, &self.key, self.name.as_bytes(), &ec, &dk, &mut rng, &mut info, &mut ct)
+            .map_err(|e| Error::Keyring { keyring: self.label(), reason: e.to_string() })?;
+        m.encrypted_data_keys.push(EncryptedDataKey {
+            provider_id: self.namespace.clone(),
+            provider_info: info,
+            ciphertext: ct,
+        });
+        m.data_key = Some(dk);
+        Ok(m)
+    }
+
+    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+        if materials.data_key.is_some() {
+            return Err(Error::Materials("decryption materials already hold a data key".into()));
+        }
+        let ec = materials.encryption_context.serialize()?;
+        let ec = EncryptionContextRef::parse(&ec)?;
+        let mut failures = Vec::new();
+        for edk in edks {
+            match esdk_core::raw_aes::unwrap(&RustCrypto, &self.namespace, self.name.as_bytes(), &self.key, &ec, &edk.as_ref()) {
+                Ok(Some(dk)) if dk.len() == materials.suite.data_key_len() => {
+                    let mut m = materials.clone();
+                    m.data_key = Some(dk);
+                    return Ok(m);
+                }
+                Ok(Some(dk)) => failures.push(EdkFailure::new(
+                    edk,
+                    format!("{}: data key is {} bytes, the suite needs {}", self.label(), dk.len(), materials.suite.data_key_len()),
+                )),
+                Ok(None) => failures.push(EdkFailure::new(edk, format!("not for {}", self.label()))),
+                Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
+            }
+        }
+        Err(Error::NoDecryptableKey(failures))
+    }
+}

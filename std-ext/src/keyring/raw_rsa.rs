@@ -1,0 +1,116 @@
+//! Raw RSA keyring (`framework/raw-rsa-keyring.md`): PKCS#1 v1.5 or OAEP (SHA-1/256/384/512 with
+//! MGF1 on the same hash) wrapping with a local key pair.
+
+use super::Keyring;
+use crate::error::{EdkFailure, Error, Result};
+use crate::materials::{DecryptionMaterials, EncryptionMaterials};
+pub use crate::rsa_key::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+use esdk_core::{DataKey, EncryptedDataKey};
+
+/// Wraps data keys with an RSA public key and unwraps them with the private key.
+///
+/// A keyring with only a public key can only encrypt; one with only a private key can only
+/// decrypt (the public key is never derived from the private one).
+#[derive(Debug)]
+pub struct RawRsaKeyring {
+    namespace: String,
+    name: String,
+    padding: RsaPadding,
+    public_key: Option<RsaPublicKey>,
+    private_key: Option<RsaPrivateKey>,
+}
+
+impl RawRsaKeyring {
+    /// A keyring from keys already loaded (at least one of them).
+    ///
+    /// # Errors
+    /// A reserved namespace, or neither key given.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        padding: RsaPadding,
+        public_key: Option<RsaPublicKey>,
+        private_key: Option<RsaPrivateKey>,
+    ) -> Result<Self> {
+        let namespace = namespace.into();
+        esdk_core::raw_aes::check_namespace(&namespace)?;
+        if public_key.is_none() && private_key.is_none() {
+            return Err(Error::Config("a raw RSA keyring needs a public key, a private key, or both".into()));
+        }
+        Ok(Self { namespace, name: name.into(), padding, public_key, private_key })
+    }
+
+    /// A keyring from PEM text: SPKI / PKCS#1 public keys, PKCS#8 / PKCS#1 private keys.
+    ///
+    /// # Errors
+    /// Unparseable keys, a reserved namespace, or neither key given.
+    pub fn from_pem(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        padding: RsaPadding,
+        public_pem: Option<&str>,
+        private_pem: Option<&str>,
+    ) -> Result<Self> {
+        let public_key = public_pem.map(RsaPublicKey::from_pem).transpose()?;
+        let private_key = private_pem.map(RsaPrivateKey::from_pem).transpose()?;
+        Self::new(namespace, name, padding, public_key, private_key)
+    }
+
+    fn label(&self) -> String {
+        format!("raw RSA {}/{}", self.namespace, self.name)
+    }
+}
+
+impl Keyring for RawRsaKeyring {
+    fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
+        let Some(pk) = &self.public_key else {
+            return Err(Error::Keyring { keyring: self.label(), reason: "no public key: this keyring cannot encrypt".into() });
+        };
+        let mut m = materials.clone();
+        let mut rng = rand_core::OsRng;
+        let dk = match &m.data_key {
+            Some(k) => k.clone(),
+            None => DataKey::generate(m.suite, &mut rng)?,
+        };
+        let ct = pk
+            .wrap(self.padding, dk.as_bytes(), &mut rng)
+            .map_err(|e| Error::Keyring { keyring: self.label(), reason: e.to_string() })?;
+        m.encrypted_data_keys.push(EncryptedDataKey {
+            provider_id: self.namespace.clone(),
+            provider_info: self.name.as_bytes().to_vec(),
+            ciphertext: ct,
+        });
+        m.data_key = Some(dk);
+        Ok(m)
+    }
+
+    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+        if materials.data_key.is_some() {
+            return Err(Error::Materials("decryption materials already hold a data key".into()));
+        }
+        let Some(sk) = &self.private_key else {
+            let failures = edks.iter().map(|e| EdkFailure::new(e, format!("{}: no private key", self.label()))).collect();
+            return Err(Error::NoDecryptableKey(failures));
+        };
+        let mut failures = Vec::new();
+        for edk in edks {
+            if edk.provider_id != self.namespace || edk.provider_info != self.name.as_bytes() {
+                failures.push(EdkFailure::new(edk, format!("not for {}", self.label())));
+                continue;
+            }
+            match sk.unwrap(self.padding, &edk.ciphertext) {
+                Ok(pt) if pt.len() == materials.suite.data_key_len() => {
+                    let mut m = materials.clone();
+                    m.data_key = Some(DataKey::from_slice(&pt)?);
+                    return Ok(m);
+                }
+                Ok(pt) => failures.push(EdkFailure::new(
+                    edk,
+                    format!("{}: data key is {} bytes, the suite needs {}", self.label(), pt.len(), materials.suite.data_key_len()),
+                )),
+                Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
+            }
+        }
+        Err(Error::NoDecryptableKey(failures))
+    }
+}

@@ -1,0 +1,386 @@
+//! Owned-buffer engines over the core state machines, shared by the one-shot client and every
+//! stream adapter (sync and async): they hold the bytes, the adapters only move them.
+
+use crate::error::{Error, Result};
+use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials};
+use esdk_core::crypto::rustcrypto::RustCrypto;
+use esdk_core::decrypt::DecryptState;
+use esdk_core::{
+    CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext, EncryptionContextRef,
+    Encryptor, FrameEncryptor, Header, HeaderRef,
+};
+use zeroize::Zeroizing;
+
+/// Converts owned encryption materials to the core's borrowed form and runs `f` with them.
+fn with_core_encryption_materials<T>(
+    m: &EncryptionMaterials,
+    f: impl FnOnce(esdk_core::EncryptionMaterials<'_>) -> Result<T>,
+) -> Result<T> {
+    let data_key = m.data_key.as_ref().ok_or_else(|| Error::Materials("encryption materials have no data key".into()))?;
+    let ec = m.encryption_context.serialize()?;
+    let ec_ref = EncryptionContextRef::parse(&ec)?;
+    let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
+    let required: Vec<&str> = m.required_encryption_context_keys.iter().map(String::as_str).collect();
+    f(esdk_core::EncryptionMaterials {
+        suite: m.suite,
+        data_key,
+        encrypted_data_keys: &edks,
+        encryption_context: ec_ref,
+        required_encryption_context_keys: &required,
+        signing_key: m.signing_key.as_ref(),
+    })
+}
+
+/// Encrypts: header at construction, frames as plaintext arrives, final frame at `finish`.
+pub(crate) struct EncryptEngine {
+    frames: Option<FrameEncryptor<RustCrypto>>,
+    frame_len: usize,
+    legacy_non_framed: bool,
+    staged: Zeroizing<Vec<u8>>,
+    out: Vec<u8>,
+    out_pos: usize,
+    header: Header,
+    max_plaintext: Option<u64>,
+    total: u64,
+}
+
+impl std::fmt::Debug for EncryptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptEngine").field("frame_len", &self.frame_len).field("total", &self.total).finish()
+    }
+}
+
+impl EncryptEngine {
+    /// Checks the materials, writes the header. `output_hint` reserves output capacity.
+    pub(crate) fn new(
+        materials: &EncryptionMaterials,
+        config: EncryptConfig,
+        max_plaintext: Option<u64>,
+        output_hint: usize,
+    ) -> Result<Self> {
+        let mut rng = rand_core::OsRng;
+        let (frames, out) = with_core_encryption_materials(materials, |cm| {
+            let ready = Encryptor::new(RustCrypto, config)?.provide(cm, &mut rng)?;
+            let mut out = Vec::with_capacity(output_hint.max(ready.header_len()));
+            out.resize(ready.header_len(), 0);
+            let (frames, _) = ready.write_header(&mut out)?;
+            Ok((frames, out))
+        })?;
+        let opts = esdk_core::header::ParseOptions {
+            commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+            ..Default::default()
+        };
+        let header = Header::from(&HeaderRef::parse(&out, &opts)?.0);
+        let frame_len = frames.frame_length();
+        Ok(Self {
+            frames: Some(frames),
+            frame_len,
+            legacy_non_framed: config.legacy_non_framed,
+            staged: Zeroizing::new(Vec::with_capacity(if config.legacy_non_framed { 0 } else { frame_len })),
+            out,
+            out_pos: 0,
+            header,
+            max_plaintext,
+            total: 0,
+        })
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Stages plaintext; seals every frame that is full and followed by more plaintext.
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<()> {
+        let frames = self.frames.as_mut().ok_or(Error::Core(esdk_core::Error::Usage(esdk_core::error::UsageError::AlreadyDone)))?;
+        self.total = self.total.saturating_add(data.len() as u64);
+        if let Some(max) = self.max_plaintext {
+            if self.total > max {
+                return Err(Error::Core(esdk_core::Error::Limit(esdk_core::error::LimitError {
+                    what: esdk_core::error::LimitKind::Capacity,
+                    limit: max,
+                    actual: self.total,
+                })));
+            }
+        }
+        if self.legacy_non_framed {
+            self.staged.extend_from_slice(data);
+            return Ok(());
+        }
+        let f = self.frame_len;
+        while !data.is_empty() {
+            if self.staged.len() == f {
+                let start = self.out.len();
+                self.out.resize(start + frames.sealed_frame_len(), 0);
+                frames.seal_frame(&self.staged, &mut self.out[start..])?;
+                self.staged.clear();
+            }
+            if self.staged.is_empty() && data.len() > f {
+                // Seal straight from the caller's bytes, no staging copy.
+                let (chunk, rest) = data.split_at(f);
+                let start = self.out.len();
+                self.out.resize(start + frames.sealed_frame_len(), 0);
+                frames.seal_frame(chunk, &mut self.out[start..])?;
+                data = rest;
+                continue;
+            }
+            let take = (f - self.staged.len()).min(data.len());
+            let (head, rest) = data.split_at(take);
+            self.staged.extend_from_slice(head);
+            data = rest;
+        }
+        Ok(())
+    }
+
+    /// Writes the final frame (or non-framed body) and the footer.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        let frames = self.frames.take().ok_or(Error::Core(esdk_core::Error::Usage(esdk_core::error::UsageError::AlreadyDone)))?;
+        let start = self.out.len();
+        self.out.resize(start + frames.finish_len(self.staged.len()), 0);
+        frames.finish(&self.staged, &mut self.out[start..], &mut rand_core::OsRng)?;
+        self.staged.clear();
+        Ok(())
+    }
+
+    /// Ciphertext ready to be written out.
+    pub(crate) fn output(&self) -> &[u8] {
+        self.out.get(self.out_pos..).unwrap_or(&[])
+    }
+    /// Marks `n` output bytes as written; compacts the buffer once it is drained.
+    pub(crate) fn consume_output(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+    }
+    /// Takes the whole output (one-shot use).
+    pub(crate) fn into_output(mut self) -> (Vec<u8>, Header) {
+        let out = if self.out_pos == 0 { std::mem::take(&mut self.out) } else { self.out.split_off(self.out_pos) };
+        (out, self.header)
+    }
+    /// Whether the final frame has been written.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.frames.is_none()
+    }
+    /// Frame length.
+    pub(crate) fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+}
+
+/// What the decrypt engine needs next.
+#[derive(Debug)]
+pub(crate) enum DecryptStep {
+    /// At least this many more ciphertext bytes (or end of input).
+    NeedInput(usize),
+    /// Decryption materials for this request (then call `set_materials`).
+    NeedMaterials(Box<DecryptionRequest>),
+    /// Plaintext is available through `plaintext()` / `consume_plaintext()`.
+    Plaintext,
+    /// The message is complete and verified.
+    Done,
+}
+
+/// Decrypts from an owned, compacting input buffer.
+pub(crate) struct DecryptEngine {
+    dec: Decryptor<RustCrypto>,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    pt: std::ops::Range<usize>,
+    pending_discard: usize,
+    header: Option<Header>,
+    materials: Option<DecryptionMaterials>,
+    reproduced: Option<EncryptionContext>,
+    max_buffer: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for DecryptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecryptEngine").field("decryptor", &self.dec).field("buffered", &(self.buf.len() - self.start)).finish()
+    }
+}
+
+impl Drop for DecryptEngine {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.buf.zeroize();
+    }
+}
+
+impl DecryptEngine {
+    pub(crate) fn new(config: DecryptConfig, reproduced: Option<EncryptionContext>, max_buffer: usize) -> Self {
+        Self {
+            dec: Decryptor::new(RustCrypto, config),
+            buf: Vec::new(),
+            start: 0,
+            eof: false,
+            pt: 0..0,
+            pending_discard: 0,
+            header: None,
+            materials: None,
+            reproduced,
+            max_buffer,
+            done: false,
+        }
+    }
+
+    /// Appends ciphertext.
+    pub(crate) fn push(&mut self, data: &[u8]) -> Result<()> {
+        self.compact();
+        let live = self.buf.len() - self.start;
+        if live.saturating_add(data.len()) > self.max_buffer && !data.is_empty() {
+            return Err(Error::Config(format!(
+                "a frame or header needs more than the stream buffer limit of {} bytes; raise it with `max_buffer`",
+                self.max_buffer
+            )));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Space to read ciphertext into directly: returns a slice of `want` bytes at the end of
+    /// the buffer; call `commit(n)` with the number actually filled.
+    pub(crate) fn spare(&mut self, want: usize) -> Result<&mut [u8]> {
+        self.compact();
+        let live = self.buf.len() - self.start;
+        let want = want.min(self.max_buffer.saturating_sub(live)).max(1);
+        if live >= self.max_buffer {
+            return Err(Error::Config(format!(
+                "a frame or header needs more than the stream buffer limit of {} bytes; raise it with `max_buffer`",
+                self.max_buffer
+            )));
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + want, 0);
+        Ok(&mut self.buf[old..])
+    }
+
+    /// Keeps `n` of the bytes handed out by `spare` (drops the rest).
+    pub(crate) fn commit(&mut self, spare_len: usize, n: usize) {
+        let keep = self.buf.len() - spare_len + n.min(spare_len);
+        self.buf.truncate(keep);
+    }
+
+    fn compact(&mut self) {
+        if self.start > 0 && self.pt.is_empty() && (self.start >= self.buf.len() - self.start || self.start > 1 << 20) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// Signals end of input.
+    pub(crate) fn set_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Supplies the materials asked for by `DecryptStep::NeedMaterials`.
+    pub(crate) fn set_materials(&mut self, m: DecryptionMaterials) {
+        self.materials = Some(m);
+    }
+
+    /// The parsed header, once verified.
+    pub(crate) fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+
+    /// The authenticated encryption context (stored pairs plus reproduced-only pairs).
+    pub(crate) fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.materials.as_ref().map(|m| &m.encryption_context)
+    }
+
+    pub(crate) fn plaintext(&self) -> &[u8] {
+        self.buf.get(self.pt.clone()).unwrap_or(&[])
+    }
+
+    pub(crate) fn consume_plaintext(&mut self, n: usize) {
+        let n = n.min(self.pt.len());
+        if let Some(s) = self.buf.get_mut(self.pt.start..self.pt.start + n) {
+            use zeroize::Zeroize;
+            s.zeroize();
+        }
+        self.pt.start += n;
+    }
+
+    /// Copies available plaintext into `out`.
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        let avail = self.plaintext();
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume_plaintext(n);
+        n
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Runs the machine until it needs something or has plaintext.
+    pub(crate) fn step(&mut self) -> Result<DecryptStep> {
+        if !self.pt.is_empty() {
+            return Ok(DecryptStep::Plaintext);
+        }
+        if self.done {
+            return Ok(DecryptStep::Done);
+        }
+        loop {
+            self.start += std::mem::take(&mut self.pending_discard);
+            let base = self.buf.as_ptr() as usize;
+            let input = &mut self.buf[self.start..];
+            let avail = input.len();
+            let st = self.dec.process(input, self.eof);
+            let discard = st.discard;
+            match st.state? {
+                DecryptState::NeedInput { min_len } => return Ok(DecryptStep::NeedInput(min_len.saturating_sub(avail).max(1))),
+                DecryptState::NeedMaterials(req) => match &self.materials {
+                    Some(m) => {
+                        let ec = m.encryption_context.serialize()?;
+                        let required: Vec<&str> = m.required_encryption_context_keys.iter().map(String::as_str).collect();
+                        let data_key = m
+                            .data_key
+                            .as_ref()
+                            .ok_or_else(|| Error::Materials("decryption materials have no data key".into()))?;
+                        let cm = esdk_core::DecryptionMaterials {
+                            suite: m.suite,
+                            data_key,
+                            verification_key: m.verification_key,
+                            encryption_context: EncryptionContextRef::parse(&ec)?,
+                            required_encryption_context_keys: &required,
+                        };
+                        req.provide(&cm)?;
+                    }
+                    None => {
+                        let request = DecryptionRequest {
+                            suite: req.suite(),
+                            commitment_policy: req.commitment_policy(),
+                            encrypted_data_keys: req.encrypted_data_keys().iter().map(Into::into).collect(),
+                            encryption_context: req.encryption_context_unverified().into(),
+                            reproduced_encryption_context: self.reproduced.clone(),
+                        };
+                        req.defer();
+                        return Ok(DecryptStep::NeedMaterials(Box::new(request)));
+                    }
+                },
+                DecryptState::HeaderVerified(h) => {
+                    self.header = Some(Header::from(&h));
+                    self.pending_discard = discard;
+                }
+                DecryptState::Plaintext(p) => {
+                    let off = p.as_ptr() as usize - base;
+                    let len = p.len();
+                    self.pending_discard = discard;
+                    if len > 0 {
+                        self.pt = off..off + len;
+                        return Ok(DecryptStep::Plaintext);
+                    }
+                }
+                DecryptState::Done => {
+                    self.done = true;
+                    return Ok(DecryptStep::Done);
+                }
+                _ => return Err(Error::Materials("unexpected decryptor state".into())),
+            }
+        }
+    }
+}

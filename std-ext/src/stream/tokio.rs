@@ -1,0 +1,332 @@
+//! tokio `AsyncRead` / `AsyncWrite` adapters (feature `tokio`), the async twins of
+//! [`super::io`]: same engines, same guarantees.
+//!
+//! * [`AsyncEncryptingWriter`]: `shutdown()` writes the final frame and footer.
+//! * [`AsyncEncryptingReader`], [`AsyncDecryptingReader`] (end of stream = verified message).
+//! * [`AsyncDecryptingWriter`]: `shutdown()` verifies the end of the message.
+
+use super::engine::{DecryptEngine, DecryptStep, EncryptEngine};
+use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
+use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource};
+use crate::error::{Error, Result};
+use crate::keyring::BoxFuture;
+use crate::materials::DecryptionMaterials;
+use esdk_core::{EncryptionContext, Header};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+fn poll_drain<W: AsyncWrite + Unpin>(engine: &mut EncryptEngine, inner: &mut W, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    while !engine.output().is_empty() {
+        let n = ready!(Pin::new(&mut *inner).poll_write(cx, engine.output()))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        engine.consume_output(n);
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Encrypts what is written into an inner `AsyncWrite`. `shutdown()` finishes the message.
+#[derive(Debug)]
+pub struct AsyncEncryptingWriter<W> {
+    inner: W,
+    engine: EncryptEngine,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
+    /// Obtains the materials (awaiting asynchronous key providers).
+    ///
+    /// # Errors
+    /// Materials or configuration failures.
+    pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: W) -> Result<Self> {
+        Ok(Self { inner, engine: new_encrypt_engine_async(client, opts).await? })
+    }
+    /// The header of the message being written.
+    pub fn header(&self) -> &Header {
+        self.engine.header()
+    }
+    /// The inner writer (after `shutdown`).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        this.engine.push(buf).map_err(io::Error::from)?;
+        // Start writing; what is left goes out on the next call.
+        let _ = poll_drain(&mut this.engine, &mut this.inner, cx)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.engine.is_finished() {
+            ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+            this.engine.finish().map_err(io::Error::from)?;
+        }
+        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+/// Reads ciphertext: encrypts the plaintext of an inner `AsyncRead`.
+#[derive(Debug)]
+pub struct AsyncEncryptingReader<R> {
+    inner: R,
+    engine: EncryptEngine,
+    chunk: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
+    /// Obtains the materials.
+    ///
+    /// # Errors
+    /// Materials or configuration failures.
+    pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: R) -> Result<Self> {
+        let engine = new_encrypt_engine_async(client, opts).await?;
+        let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
+        Ok(Self { inner, engine, chunk })
+    }
+    /// The header of the message.
+    pub fn header(&self) -> &Header {
+        self.engine.header()
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let avail = this.engine.output();
+            if !avail.is_empty() {
+                let n = avail.len().min(out.remaining());
+                out.put_slice(&avail[..n]);
+                this.engine.consume_output(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.engine.is_finished() || out.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let mut rb = ReadBuf::new(&mut this.chunk);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+            let n = rb.filled().len();
+            if n == 0 {
+                this.engine.finish().map_err(io::Error::from)?;
+            } else {
+                this.engine.push(&this.chunk[..n]).map_err(io::Error::from)?;
+            }
+        }
+    }
+}
+
+/// Polls the inner reader for more ciphertext into the engine.
+fn poll_fill<R: AsyncRead + Unpin>(engine: &mut DecryptEngine, inner: &mut R, n: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let spare = engine.spare(n.max(READ_CHUNK)).map_err(io::Error::from)?;
+    let len = spare.len();
+    let mut rb = ReadBuf::new(spare);
+    match Pin::new(inner).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => {
+            let got = rb.filled().len();
+            engine.commit(len, got);
+            if got == 0 {
+                engine.set_eof();
+            }
+            Poll::Ready(Ok(()))
+        }
+        Poll::Ready(Err(e)) => {
+            engine.commit(len, 0);
+            Poll::Ready(Err(e))
+        }
+        Poll::Pending => {
+            engine.commit(len, 0);
+            Poll::Pending
+        }
+    }
+}
+
+/// Reads plaintext: decrypts the message of an inner `AsyncRead`. End of stream is reported
+/// only after the whole message, signature included, verified.
+#[derive(Debug)]
+pub struct AsyncDecryptingReader<R> {
+    inner: R,
+    engine: DecryptEngine,
+}
+
+impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
+    /// Reads and verifies the header (awaiting the materials) before returning.
+    ///
+    /// # Errors
+    /// Header must-fail conditions, materials failures, I/O errors.
+    pub async fn new(client: &Client, opts: &DecryptOptions<'_>, inner: R) -> Result<Self> {
+        Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER).await
+    }
+    /// As [`AsyncDecryptingReader::new`] with a cap on buffered bytes.
+    ///
+    /// # Errors
+    /// As [`AsyncDecryptingReader::new`].
+    pub async fn with_max_buffer(client: &Client, opts: &DecryptOptions<'_>, mut inner: R, max_buffer: usize) -> Result<Self> {
+        let mut engine = new_decrypt_engine(client, opts, max_buffer);
+        while engine.header().is_none() {
+            match engine.step()? {
+                DecryptStep::NeedInput(n) => {
+                    let spare = engine.spare(n.max(READ_CHUNK))?;
+                    let len = spare.len();
+                    let got = match inner.read(spare).await {
+                        Ok(g) => g,
+                        Err(e) => {
+                            engine.commit(len, 0);
+                            return Err(Error::Io(e));
+                        }
+                    };
+                    engine.commit(len, got);
+                    if got == 0 {
+                        engine.set_eof();
+                    }
+                }
+                DecryptStep::NeedMaterials(req) => {
+                    let m = opts.source.decryption_materials(&req).await?;
+                    engine.set_materials(m);
+                }
+                DecryptStep::Plaintext | DecryptStep::Done => break,
+            }
+        }
+        Ok(Self { inner, engine })
+    }
+    /// The verified header.
+    pub fn header(&self) -> Option<&Header> {
+        self.engine.header()
+    }
+    /// The authenticated encryption context.
+    pub fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.engine.encryption_context()
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if out.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            match this.engine.step().map_err(io::Error::from)? {
+                DecryptStep::Plaintext => {
+                    let avail = this.engine.plaintext();
+                    let n = avail.len().min(out.remaining());
+                    out.put_slice(&avail[..n]);
+                    this.engine.consume_plaintext(n);
+                    return Poll::Ready(Ok(()));
+                }
+                DecryptStep::Done => return Poll::Ready(Ok(())),
+                DecryptStep::NeedMaterials(_) => {
+                    return Poll::Ready(Err(Error::Materials("materials requested after the header".into()).into()));
+                }
+                DecryptStep::NeedInput(n) => ready!(poll_fill(&mut this.engine, &mut this.inner, n, cx))?,
+            }
+        }
+    }
+}
+
+/// Decrypts ciphertext written to it into an inner `AsyncWrite`. `shutdown()` verifies the end
+/// of the message; until it succeeds, treat what was written as unverified.
+pub struct AsyncDecryptingWriter<'a, W> {
+    inner: W,
+    engine: DecryptEngine,
+    source: MaterialsSource<'a>,
+    pending: Option<BoxFuture<'a, Result<DecryptionMaterials>>>,
+    eof_sent: bool,
+}
+
+impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncDecryptingWriter").field("engine", &self.engine).finish_non_exhaustive()
+    }
+}
+
+impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
+    /// A decrypting writer; materials are awaited when the header has arrived.
+    pub fn new(client: &Client, opts: &DecryptOptions<'a>, inner: W) -> Self {
+        Self {
+            inner,
+            engine: new_decrypt_engine(client, opts, DEFAULT_MAX_BUFFER),
+            source: opts.source,
+            pending: None,
+            eof_sent: false,
+        }
+    }
+    /// The verified header, once available.
+    pub fn header(&self) -> Option<&Header> {
+        self.engine.header()
+    }
+    /// The inner writer (after `shutdown`).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// Runs the engine: awaits materials, writes plaintext out; Ready when it needs input or is done.
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(fut) = self.pending.as_mut() {
+                let m = ready!(fut.as_mut().poll(cx)).map_err(io::Error::from)?;
+                self.pending = None;
+                self.engine.set_materials(m);
+            }
+            match self.engine.step().map_err(io::Error::from)? {
+                DecryptStep::Plaintext => {
+                    let n = ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                    self.engine.consume_plaintext(n);
+                }
+                DecryptStep::NeedMaterials(req) => {
+                    let source = self.source;
+                    self.pending = Some(Box::pin(async move { source.decryption_materials(&req).await }));
+                }
+                DecryptStep::NeedInput(_) | DecryptStep::Done => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_run(cx))?;
+        this.engine.push(buf).map_err(io::Error::from)?;
+        // Process now if possible; anything pending resumes on the next call.
+        if let Poll::Ready(Err(e)) = this.poll_run(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_run(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.eof_sent {
+            ready!(this.poll_run(cx))?;
+            this.engine.set_eof();
+            this.eof_sent = true;
+        }
+        ready!(this.poll_run(cx))?;
+        if !this.engine.is_done() {
+            return Poll::Ready(Err(Error::Core(esdk_core::Error::Truncated).into()));
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
