@@ -33,7 +33,8 @@ pub use client::{Client, ClientBuilder, DecryptOptions, Decrypted, EncryptOption
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
 pub use error::{EdkFailure, Error, Result};
 pub use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DecryptLimits, EncryptedDataKey, EncryptionContext, Header, SignaturePolicy,
+    AlgorithmSuite, CommitmentPolicy, DecryptLimits, EncryptedDataKey, EncryptionContext, Header,
+    SignaturePolicy,
 };
 pub use keyring::{AsyncKeyring, Keyring};
 pub use rsa_key::{RsaKeyError, RsaPadding, RsaPrivateKey, RsaPublicKey};

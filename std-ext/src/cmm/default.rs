@@ -3,7 +3,9 @@
 use super::CryptographicMaterialsManager;
 use crate::error::{Error, Result};
 use crate::keyring::{AsyncKeyring, BoxFuture};
-use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+use crate::materials::{
+    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
+};
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::PUBLIC_KEY_FIELD;
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
@@ -21,7 +23,9 @@ pub struct DefaultCmm {
 impl DefaultCmm {
     /// A default materials manager over `keyring` (any [`crate::keyring::Keyring`] works).
     pub fn new(keyring: impl AsyncKeyring + 'static) -> Self {
-        Self { keyring: Arc::new(keyring) }
+        Self {
+            keyring: Arc::new(keyring),
+        }
     }
     /// A default materials manager over a shared keyring.
     pub fn from_arc(keyring: Arc<dyn AsyncKeyring>) -> Self {
@@ -31,13 +35,17 @@ impl DefaultCmm {
 
 /// The default CMM's encryption steps before the keyring.
 pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMaterials> {
-    let suite = req.suite.unwrap_or_else(|| req.commitment_policy.default_suite());
+    let suite = req
+        .suite
+        .unwrap_or_else(|| req.commitment_policy.default_suite());
     req.commitment_policy.check_encrypt(suite)?;
     let mut ec = req.encryption_context.clone();
     let mut signing_key = None;
     if let Some(alg) = suite.signature() {
         if ec.contains_key(PUBLIC_KEY_FIELD) {
-            return Err(Error::Materials(format!("the encryption context already has `{PUBLIC_KEY_FIELD}`")));
+            return Err(Error::Materials(format!(
+                "the encryption context already has `{PUBLIC_KEY_FIELD}`"
+            )));
         }
         let sk = SigningKey::generate(&RustCrypto, alg, &mut rand_core::OsRng)?;
         let vk = sk.public_key(&RustCrypto)?;
@@ -47,7 +55,9 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
     }
     for k in &req.required_encryption_context_keys {
         if !ec.contains_key(k) {
-            return Err(Error::Core(esdk_core::Error::Materials(esdk_core::error::MaterialsError::RequiredKeyMissing)));
+            return Err(Error::Core(esdk_core::Error::Materials(
+                esdk_core::error::MaterialsError::RequiredKeyMissing,
+            )));
         }
     }
     let mut m = EncryptionMaterials::new(suite, ec);
@@ -78,8 +88,10 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
         }
     }
     let header_ec = req.encryption_context.serialize()?;
-    let verification_key =
-        esdk_core::materials::verification_key_from_context(req.suite, &EncryptionContextRef::parse(&header_ec)?)?;
+    let verification_key = esdk_core::materials::verification_key_from_context(
+        req.suite,
+        &EncryptionContextRef::parse(&header_ec)?,
+    )?;
     let mut m = DecryptionMaterials::new(req.suite, ec);
     m.required_encryption_context_keys = required;
     m.verification_key = verification_key;
@@ -87,21 +99,32 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
 }
 
 impl CryptographicMaterialsManager for DefaultCmm {
-    fn get_encryption_materials<'a>(&'a self, request: &'a EncryptionRequest) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let m = prepare_encrypt(request)?;
             let out = self.keyring.on_encrypt(&m).await?;
             if out.data_key.is_none() || out.encrypted_data_keys.is_empty() {
-                return Err(Error::Materials("the keyring returned no data key or no encrypted data key".into()));
+                return Err(Error::Materials(
+                    "the keyring returned no data key or no encrypted data key".into(),
+                ));
             }
             Ok(out)
         })
     }
 
-    fn decrypt_materials<'a>(&'a self, request: &'a DecryptionRequest) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             let m = prepare_decrypt(request)?;
-            let out = self.keyring.on_decrypt(&m, &request.encrypted_data_keys).await?;
+            let out = self
+                .keyring
+                .on_decrypt(&m, &request.encrypted_data_keys)
+                .await?;
             if out.data_key.is_none() {
                 return Err(Error::Materials("the keyring returned no data key".into()));
             }

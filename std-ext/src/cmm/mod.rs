@@ -6,27 +6,47 @@
 
 use crate::error::Result;
 use crate::keyring::BoxFuture;
-use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+use crate::materials::{
+    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
+};
 
+pub mod cache;
+pub mod caching;
 pub mod default;
 pub mod required;
 
+pub use cache::{CryptographicMaterialsCache, LocalCache, NullCache};
+pub use caching::CachingCmm;
 pub use default::DefaultCmm;
 pub use required::RequiredEncryptionContextCmm;
 
 /// Supplies encryption and decryption materials.
 pub trait CryptographicMaterialsManager: Send + Sync + std::fmt::Debug {
     /// Materials to encrypt one message.
-    fn get_encryption_materials<'a>(&'a self, request: &'a EncryptionRequest) -> BoxFuture<'a, Result<EncryptionMaterials>>;
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
     /// Materials to decrypt one message.
-    fn decrypt_materials<'a>(&'a self, request: &'a DecryptionRequest) -> BoxFuture<'a, Result<DecryptionMaterials>>;
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>>;
 }
 
-impl<C: CryptographicMaterialsManager + ?Sized> CryptographicMaterialsManager for std::sync::Arc<C> {
-    fn get_encryption_materials<'a>(&'a self, request: &'a EncryptionRequest) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+impl<C: CryptographicMaterialsManager + ?Sized> CryptographicMaterialsManager
+    for std::sync::Arc<C>
+{
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         (**self).get_encryption_materials(request)
     }
-    fn decrypt_materials<'a>(&'a self, request: &'a DecryptionRequest) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         (**self).decrypt_materials(request)
     }
 }

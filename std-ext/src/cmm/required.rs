@@ -4,7 +4,9 @@
 use super::CryptographicMaterialsManager;
 use crate::error::{Error, Result};
 use crate::keyring::BoxFuture;
-use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+use crate::materials::{
+    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
+};
 use std::sync::Arc;
 
 /// Requires configured encryption-context keys on every message: on encrypt they must be in the
@@ -20,19 +22,33 @@ impl RequiredEncryptionContextCmm {
     ///
     /// # Errors
     /// An empty key set.
-    pub fn new(keys: Vec<String>, underlying: Arc<dyn CryptographicMaterialsManager>) -> Result<Self> {
+    pub fn new(
+        keys: Vec<String>,
+        underlying: Arc<dyn CryptographicMaterialsManager>,
+    ) -> Result<Self> {
         if keys.is_empty() {
-            return Err(Error::Config("the required-encryption-context CMM needs at least one key".into()));
+            return Err(Error::Config(
+                "the required-encryption-context CMM needs at least one key".into(),
+            ));
         }
         Ok(Self { keys, underlying })
     }
 }
 
 impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
-    fn get_encryption_materials<'a>(&'a self, request: &'a EncryptionRequest) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
-            if let Some(k) = self.keys.iter().find(|k| !request.encryption_context.contains_key(k)) {
-                return Err(Error::Materials(format!("required encryption context key `{k}` is missing")));
+            if let Some(k) = self
+                .keys
+                .iter()
+                .find(|k| !request.encryption_context.contains_key(k))
+            {
+                return Err(Error::Materials(format!(
+                    "required encryption context key `{k}` is missing"
+                )));
             }
             let mut req = request.clone();
             for k in &self.keys {
@@ -41,22 +57,43 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                 }
             }
             let m = self.underlying.get_encryption_materials(&req).await?;
-            if let Some(k) = self.keys.iter().find(|k| !m.required_encryption_context_keys.contains(k)) {
-                return Err(Error::Materials(format!("the underlying CMM dropped required key `{k}`")));
+            if let Some(k) = self
+                .keys
+                .iter()
+                .find(|k| !m.required_encryption_context_keys.contains(k))
+            {
+                return Err(Error::Materials(format!(
+                    "the underlying CMM dropped required key `{k}`"
+                )));
             }
             Ok(m)
         })
     }
 
-    fn decrypt_materials<'a>(&'a self, request: &'a DecryptionRequest) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             let repro = request.reproduced_encryption_context.as_ref();
-            if let Some(k) = self.keys.iter().find(|k| !repro.is_some_and(|r| r.contains_key(k))) {
-                return Err(Error::Materials(format!("required encryption context key `{k}` was not reproduced")));
+            if let Some(k) = self
+                .keys
+                .iter()
+                .find(|k| !repro.is_some_and(|r| r.contains_key(k)))
+            {
+                return Err(Error::Materials(format!(
+                    "required encryption context key `{k}` was not reproduced"
+                )));
             }
             let m = self.underlying.decrypt_materials(request).await?;
-            if let Some(k) = self.keys.iter().find(|k| !m.encryption_context.contains_key(k)) {
-                return Err(Error::Materials(format!("decryption materials lack required key `{k}`")));
+            if let Some(k) = self
+                .keys
+                .iter()
+                .find(|k| !m.encryption_context.contains_key(k))
+            {
+                return Err(Error::Materials(format!(
+                    "decryption materials lack required key `{k}`"
+                )));
             }
             Ok(m)
         })

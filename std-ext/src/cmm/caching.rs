@@ -1,0 +1,361 @@
+//! The caching materials manager (`framework/caching-cmm.md`).
+//!
+//! Reuses materials from an underlying materials manager for a bounded time, number of
+//! messages and number of bytes, to cut calls to key providers such as AWS KMS. Concurrent
+//! misses for the same entry make a single call to the underlying manager; the others wait for
+//! it (stampede protection), without blocking an async executor.
+
+use super::CryptographicMaterialsManager;
+use super::cache::{CacheId, Clock, CryptographicMaterialsCache, SystemClock, UsageLimits};
+use crate::error::{Error, Result};
+use crate::keyring::BoxFuture;
+use crate::materials::{
+    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
+};
+use esdk_core::suite::Kdf;
+use sha2::{Digest, Sha384};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Default message limit per entry: 2^32.
+pub const DEFAULT_MAX_MESSAGES: u64 = 1 << 32;
+/// Default byte limit per entry: 2^63 − 1.
+pub const DEFAULT_MAX_BYTES: u64 = i64::MAX as u64;
+
+/// Caches materials of an underlying materials manager.
+#[derive(Debug, Clone)]
+pub struct CachingCmm {
+    underlying: Arc<dyn CryptographicMaterialsManager>,
+    cache: Arc<dyn CryptographicMaterialsCache>,
+    max_age: Duration,
+    limits: UsageLimits,
+    partition: Vec<u8>,
+    clock: Arc<dyn Clock>,
+    in_flight: Arc<Mutex<HashMap<CacheId, Arc<Flight>>>>,
+}
+
+/// Builds a [`CachingCmm`].
+#[derive(Debug)]
+pub struct CachingCmmBuilder {
+    underlying: Arc<dyn CryptographicMaterialsManager>,
+    cache: Arc<dyn CryptographicMaterialsCache>,
+    max_age: Duration,
+    max_messages: u64,
+    max_bytes: u64,
+    partition: Option<String>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CachingCmmBuilder {
+    /// Messages one entry may encrypt (1 … 2^32, default 2^32).
+    pub fn max_messages(mut self, n: u64) -> Self {
+        self.max_messages = n;
+        self
+    }
+    /// Plaintext bytes one entry may encrypt (default 2^63 − 1).
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.max_bytes = n;
+        self
+    }
+    /// Partition id (default: random per instance). Managers sharing a cache and a partition
+    /// share entries.
+    pub fn partition(mut self, id: impl Into<String>) -> Self {
+        self.partition = Some(id.into());
+        self
+    }
+    /// The time source (default: the monotonic system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// The caching materials manager.
+    ///
+    /// # Errors
+    /// A zero max age, a message limit of 0 or above 2^32, or a byte limit above 2^63 − 1.
+    pub fn build(self) -> Result<CachingCmm> {
+        if self.max_age.is_zero() {
+            return Err(Error::Config(
+                "the caching CMM's max age must be greater than 0".into(),
+            ));
+        }
+        if self.max_messages == 0 || self.max_messages > DEFAULT_MAX_MESSAGES {
+            return Err(Error::Config(format!(
+                "max messages must be 1 … 2^32, got {}",
+                self.max_messages
+            )));
+        }
+        if self.max_bytes > DEFAULT_MAX_BYTES {
+            return Err(Error::Config(format!(
+                "max bytes must be at most 2^63 - 1, got {}",
+                self.max_bytes
+            )));
+        }
+        let partition = match self.partition {
+            Some(p) => p.into_bytes(),
+            None => {
+                let mut b = [0u8; 16];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+                b.iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<String>()
+                    .into_bytes()
+            }
+        };
+        Ok(CachingCmm {
+            underlying: self.underlying,
+            cache: self.cache,
+            max_age: self.max_age,
+            limits: UsageLimits {
+                max_messages: self.max_messages,
+                max_bytes: self.max_bytes,
+            },
+            partition,
+            clock: self.clock,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+}
+
+impl CachingCmm {
+    /// A builder over `underlying` (any materials manager; wrap a keyring in
+    /// [`super::DefaultCmm`]) with `cache` and the required max age.
+    pub fn builder(
+        underlying: Arc<dyn CryptographicMaterialsManager>,
+        cache: Arc<dyn CryptographicMaterialsCache>,
+        max_age: Duration,
+    ) -> CachingCmmBuilder {
+        CachingCmmBuilder {
+            underlying,
+            cache,
+            max_age,
+            max_messages: DEFAULT_MAX_MESSAGES,
+            max_bytes: DEFAULT_MAX_BYTES,
+            partition: None,
+            clock: Arc::new(SystemClock::default()),
+        }
+    }
+
+    /// Cache id of an encryption request (MPL formula, SHA-384; required keys, when any, are
+    /// appended so requests that store different pairs never share materials).
+    pub fn encryption_cache_id(&self, req: &EncryptionRequest) -> Result<CacheId> {
+        let mut h = Sha384::new();
+        h.update([0x01, 0x00, 0x01, 0x00]);
+        h.update(&self.partition);
+        h.update([0x00]);
+        match req.suite {
+            None => h.update([0x00, 0x00]),
+            Some(s) => {
+                h.update([0x01, 0x00]);
+                h.update(s.id_bytes());
+                h.update([0x00]);
+            }
+        }
+        h.update(req.encryption_context.serialize()?);
+        if !req.required_encryption_context_keys.is_empty() {
+            let mut keys = req.required_encryption_context_keys.clone();
+            keys.sort();
+            for k in keys {
+                h.update([0x00]);
+                h.update(k.as_bytes());
+            }
+        }
+        Ok(h.finalize().into())
+    }
+
+    /// Cache id of a decryption request (MPL formula, SHA-384; a reproduced context, when
+    /// given, is appended because it changes the materials' context).
+    pub fn decryption_cache_id(&self, req: &DecryptionRequest) -> Result<CacheId> {
+        let mut h = Sha384::new();
+        h.update([0x01, 0x00, 0x02, 0x00]);
+        h.update(&self.partition);
+        h.update([0x00]);
+        h.update(req.suite.id_bytes());
+        h.update([0x00]);
+        let mut edks = req
+            .encrypted_data_keys
+            .iter()
+            .map(|e| e.serialize())
+            .collect::<Result<Vec<_>, _>>()?;
+        edks.sort();
+        for e in edks {
+            h.update(e);
+        }
+        h.update([0x00]);
+        h.update(req.encryption_context.serialize()?);
+        if let Some(r) = &req.reproduced_encryption_context {
+            h.update([0x00, 0x01]);
+            h.update(r.serialize()?);
+        }
+        Ok(h.finalize().into())
+    }
+
+    fn expiry(&self) -> Duration {
+        self.clock.now().saturating_add(self.max_age)
+    }
+
+    fn valid_encrypt(req: &EncryptionRequest, m: &EncryptionMaterials) -> bool {
+        req.commitment_policy.allows_encrypt(m.suite) && req.suite.is_none_or(|s| s == m.suite)
+    }
+
+    async fn encrypt(&self, req: &EncryptionRequest) -> Result<EncryptionMaterials> {
+        let bytes = match req.max_plaintext_length {
+            Some(n) if n < self.limits.max_bytes => n,
+            // Unknown length, or one no entry could serve: bypass the cache.
+            _ => return self.underlying.get_encryption_materials(req).await,
+        };
+        if req.suite.is_some_and(|s| s.kdf() == Kdf::Identity) {
+            return self.underlying.get_encryption_materials(req).await;
+        }
+        let id = self.encryption_cache_id(req)?;
+        loop {
+            if let Some(m) = self
+                .cache
+                .get_encryption(&id, bytes, self.limits, self.clock.now())
+            {
+                if Self::valid_encrypt(req, &m) {
+                    return Ok(m);
+                }
+                self.cache.remove(&id);
+            }
+            match self.join_or_lead(id) {
+                Role::Follower(f) => f.await,
+                Role::Leader(guard) => {
+                    let res = self.underlying.get_encryption_materials(req).await;
+                    if let Ok(m) = &res {
+                        if m.suite.kdf() != Kdf::Identity && Self::valid_encrypt(req, m) {
+                            self.cache
+                                .put_encryption(id, m.clone(), bytes, self.expiry());
+                        }
+                    }
+                    drop(guard);
+                    return res;
+                }
+            }
+        }
+    }
+
+    async fn decrypt(&self, req: &DecryptionRequest) -> Result<DecryptionMaterials> {
+        if req.suite.kdf() == Kdf::Identity {
+            return self.underlying.decrypt_materials(req).await;
+        }
+        let id = self.decryption_cache_id(req)?;
+        loop {
+            if let Some(m) = self.cache.get_decryption(&id, self.clock.now()) {
+                if req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite {
+                    return Ok(m);
+                }
+                self.cache.remove(&id);
+            }
+            match self.join_or_lead(id) {
+                Role::Follower(f) => f.await,
+                Role::Leader(guard) => {
+                    let res = self.underlying.decrypt_materials(req).await;
+                    if let Ok(m) = &res {
+                        if req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite {
+                            self.cache.put_decryption(id, m.clone(), self.expiry());
+                        }
+                    }
+                    drop(guard);
+                    return res;
+                }
+            }
+        }
+    }
+
+    fn join_or_lead(&self, id: CacheId) -> Role {
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = map.get(&id) {
+            return Role::Follower(Wait(f.clone()));
+        }
+        let flight = Arc::new(Flight::default());
+        map.insert(id, flight.clone());
+        Role::Leader(LeadGuard {
+            map: self.in_flight.clone(),
+            id,
+            flight,
+        })
+    }
+}
+
+/// One in-flight call to the underlying manager that others wait for.
+#[derive(Debug, Default)]
+struct Flight {
+    state: Mutex<(bool, Vec<Waker>)>,
+}
+
+enum Role {
+    Leader(LeadGuard),
+    Follower(Wait),
+}
+
+/// Ends a flight when dropped (also if the leader's future is cancelled): waiters wake and
+/// look at the cache again, and one of them leads the next call if the entry is not there.
+struct LeadGuard {
+    map: Arc<Mutex<HashMap<CacheId, Arc<Flight>>>>,
+    id: CacheId,
+    flight: Arc<Flight>,
+}
+
+impl Drop for LeadGuard {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+        let wakers = {
+            let mut s = self
+                .flight
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            s.0 = true;
+            std::mem::take(&mut s.1)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+struct Wait(Arc<Flight>);
+
+impl Future for Wait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self
+            .0
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.0 {
+            Poll::Ready(())
+        } else {
+            if !s.1.iter().any(|w| w.will_wake(cx.waker())) {
+                s.1.push(cx.waker().clone());
+            }
+            Poll::Pending
+        }
+    }
+}
+
+impl CryptographicMaterialsManager for CachingCmm {
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        Box::pin(self.encrypt(request))
+    }
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+        Box::pin(self.decrypt(request))
+    }
+}
