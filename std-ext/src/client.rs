@@ -4,12 +4,14 @@ use crate::cmm::CryptographicMaterialsManager;
 use crate::cmm::default::{prepare_decrypt, prepare_encrypt};
 use crate::error::{Error, Result};
 use crate::keyring::AsyncKeyring;
-use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest};
+use crate::materials::{
+    DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
+};
 use crate::stream::engine::{DecryptEngine, DecryptStep, EncryptEngine};
 use esdk_core::encryption_context::RESERVED_PREFIX;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig, EncryptedDataKey,
-    EncryptionContext, Header, HeaderRef, SignaturePolicy,
+    AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig,
+    EncryptedDataKey, EncryptionContext, Header, HeaderRef, SignaturePolicy,
 };
 
 /// Where materials come from: a keyring (wrapped in the default materials manager) or a
@@ -23,7 +25,10 @@ pub enum MaterialsSource<'a> {
 }
 
 impl MaterialsSource<'_> {
-    pub(crate) async fn encryption_materials(&self, req: &EncryptionRequest) -> Result<EncryptionMaterials> {
+    pub(crate) async fn encryption_materials(
+        &self,
+        req: &EncryptionRequest,
+    ) -> Result<EncryptionMaterials> {
         match self {
             Self::Keyring(k) => {
                 let m = prepare_encrypt(req)?;
@@ -32,7 +37,10 @@ impl MaterialsSource<'_> {
             Self::Cmm(c) => c.get_encryption_materials(req).await,
         }
     }
-    pub(crate) async fn decryption_materials(&self, req: &DecryptionRequest) -> Result<DecryptionMaterials> {
+    pub(crate) async fn decryption_materials(
+        &self,
+        req: &DecryptionRequest,
+    ) -> Result<DecryptionMaterials> {
         match self {
             Self::Keyring(k) => {
                 let m = prepare_decrypt(req)?;
@@ -64,7 +72,13 @@ impl<'a> EncryptOptions<'a> {
     }
     /// Encrypt with a materials source.
     pub fn from_source(source: MaterialsSource<'a>) -> Self {
-        Self { source, encryption_context: EncryptionContext::new(), suite: None, frame_length: None, plaintext_length: None }
+        Self {
+            source,
+            encryption_context: EncryptionContext::new(),
+            suite: None,
+            frame_length: None,
+            plaintext_length: None,
+        }
     }
     /// The encryption context (keys starting with `aws-crypto-` are reserved).
     pub fn encryption_context(mut self, ec: EncryptionContext) -> Self {
@@ -109,7 +123,11 @@ impl<'a> DecryptOptions<'a> {
     }
     /// Decrypt with a materials source.
     pub fn from_source(source: MaterialsSource<'a>) -> Self {
-        Self { source, reproduced_encryption_context: None, unsigned_only: false }
+        Self {
+            source,
+            reproduced_encryption_context: None,
+            unsigned_only: false,
+        }
     }
     /// The encryption context the caller expects: stored pairs must match it, and pairs that
     /// were authenticated but not stored are taken from it.
@@ -174,7 +192,10 @@ impl ClientBuilder {
     /// Decryption resource limits (header size, frame length, body length).
     pub fn decrypt_limits(mut self, limits: DecryptLimits) -> Self {
         let edks = self.inner.limits.max_encrypted_data_keys;
-        self.inner.limits = DecryptLimits { max_encrypted_data_keys: edks.min(limits.max_encrypted_data_keys), ..limits };
+        self.inner.limits = DecryptLimits {
+            max_encrypted_data_keys: edks.min(limits.max_encrypted_data_keys),
+            ..limits
+        };
         self
     }
     /// Default frame length for encryption (default 4096).
@@ -215,9 +236,19 @@ impl Client {
         self.limits
     }
 
-    pub(crate) fn encryption_request(&self, opts: &EncryptOptions<'_>, len: Option<u64>) -> Result<EncryptionRequest> {
-        if let Some(k) = opts.encryption_context.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-            return Err(Error::Materials(format!("encryption context key `{k}` uses the reserved prefix `{RESERVED_PREFIX}`")));
+    pub(crate) fn encryption_request(
+        &self,
+        opts: &EncryptOptions<'_>,
+        len: Option<u64>,
+    ) -> Result<EncryptionRequest> {
+        if let Some(k) = opts
+            .encryption_context
+            .keys()
+            .find(|k| k.starts_with(RESERVED_PREFIX))
+        {
+            return Err(Error::Materials(format!(
+                "encryption context key `{k}` uses the reserved prefix `{RESERVED_PREFIX}`"
+            )));
         }
         if let Some(s) = opts.suite {
             self.commitment_policy.check_encrypt(s)?;
@@ -247,27 +278,40 @@ impl Client {
     pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_>) -> DecryptConfig {
         DecryptConfig {
             commitment_policy: self.commitment_policy,
-            signature_policy: if opts.unsigned_only { SignaturePolicy::UnsignedOnly } else { SignaturePolicy::AllowSigned },
+            signature_policy: if opts.unsigned_only {
+                SignaturePolicy::UnsignedOnly
+            } else {
+                SignaturePolicy::AllowSigned
+            },
             limits: self.limits,
         }
     }
 
     /// Checks what a materials manager returned before it is used (CVE-2026-6550): whoever
     /// produced it, the suite, policy and EDK count must hold.
-    pub(crate) fn check_encryption_materials(&self, req: &EncryptionRequest, m: &EncryptionMaterials) -> Result<()> {
+    pub(crate) fn check_encryption_materials(
+        &self,
+        req: &EncryptionRequest,
+        m: &EncryptionMaterials,
+    ) -> Result<()> {
         self.commitment_policy.check_encrypt(m.suite)?;
         if let Some(s) = req.suite {
             if s != m.suite {
-                return Err(Error::Materials(format!("materials are for suite {}, {} was requested", m.suite, s)));
+                return Err(Error::Materials(format!(
+                    "materials are for suite {}, {} was requested",
+                    m.suite, s
+                )));
             }
         }
         if let Some(max) = self.max_encrypted_data_keys {
             if m.encrypted_data_keys.len() > usize::from(max) {
-                return Err(Error::Core(esdk_core::Error::Limit(esdk_core::error::LimitError {
-                    what: esdk_core::error::LimitKind::EncryptedDataKeys,
-                    limit: u64::from(max),
-                    actual: m.encrypted_data_keys.len() as u64,
-                })));
+                return Err(Error::Core(esdk_core::Error::Limit(
+                    esdk_core::error::LimitError {
+                        what: esdk_core::error::LimitKind::EncryptedDataKeys,
+                        limit: u64::from(max),
+                        actual: m.encrypted_data_keys.len() as u64,
+                    },
+                )));
             }
         }
         Ok(())
@@ -285,12 +329,18 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::encrypt`].
-    pub async fn encrypt_async(&self, plaintext: &[u8], opts: &EncryptOptions<'_>) -> Result<Encrypted> {
+    pub async fn encrypt_async(
+        &self,
+        plaintext: &[u8],
+        opts: &EncryptOptions<'_>,
+    ) -> Result<Encrypted> {
         let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
         let m = opts.source.encryption_materials(&req).await?;
         self.check_encryption_materials(&req, &m)?;
         let config = self.encrypt_config(opts);
-        let hint = plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024;
+        let hint = plaintext.len()
+            + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40
+            + 1024;
         let mut engine = EncryptEngine::new(&m, config, Some(plaintext.len() as u64), hint)?;
         engine.push(plaintext)?;
         engine.finish()?;
@@ -310,8 +360,16 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::decrypt`].
-    pub async fn decrypt_async(&self, ciphertext: &[u8], opts: &DecryptOptions<'_>) -> Result<Decrypted> {
-        let mut engine = DecryptEngine::new(self.decrypt_config(opts), opts.reproduced_encryption_context.clone(), usize::MAX);
+    pub async fn decrypt_async(
+        &self,
+        ciphertext: &[u8],
+        opts: &DecryptOptions<'_>,
+    ) -> Result<Decrypted> {
+        let mut engine = DecryptEngine::new(
+            self.decrypt_config(opts),
+            opts.reproduced_encryption_context.clone(),
+            usize::MAX,
+        );
         engine.push(ciphertext)?;
         engine.set_eof();
         let mut plaintext = Vec::with_capacity(ciphertext.len());
@@ -330,9 +388,16 @@ impl Client {
                 DecryptStep::Done => break,
             }
         }
-        let header = engine.header().cloned().ok_or_else(|| Error::Materials("no header".into()))?;
+        let header = engine
+            .header()
+            .cloned()
+            .ok_or_else(|| Error::Materials("no header".into()))?;
         let encryption_context = engine.encryption_context().cloned().unwrap_or_default();
-        Ok(Decrypted { plaintext, header, encryption_context })
+        Ok(Decrypted {
+            plaintext,
+            header,
+            encryption_context,
+        })
     }
 
     /// Parses the header of a message without any key. Nothing in it is authenticated.
@@ -364,6 +429,12 @@ impl Client {
     ) -> Result<u64> {
         let ec_len = esdk_core::encryption_context::serialized_len(encryption_context.iter())?;
         let edks = encrypted_data_keys.iter().map(|e| e.as_ref());
-        Ok(esdk_core::ciphertext_len(suite, edks.map(|e: EdkRef<'_>| e), ec_len, frame_length, plaintext_len)?)
+        Ok(esdk_core::ciphertext_len(
+            suite,
+            edks.map(|e: EdkRef<'_>| e),
+            ec_len,
+            frame_length,
+            plaintext_len,
+        )?)
     }
 }

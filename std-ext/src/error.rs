@@ -15,14 +15,22 @@ pub struct EdkFailure {
 
 impl fmt::Display for EdkFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} / {}: {}", self.provider_id, self.provider_info, self.reason)
+        write!(
+            f,
+            "{} / {}: {}",
+            self.provider_id, self.provider_info, self.reason
+        )
     }
 }
 
 impl EdkFailure {
     /// Describes an EDK that failed for `reason`.
     pub fn new(edk: &esdk_core::EncryptedDataKey, reason: impl Into<String>) -> Self {
-        Self { provider_id: edk.provider_id.clone(), provider_info: printable(&edk.provider_info), reason: reason.into() }
+        Self {
+            provider_id: edk.provider_id.clone(),
+            provider_info: printable(&edk.provider_info),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -93,7 +101,9 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Io(io) => io,
-            Error::Core(esdk_core::Error::Truncated) => std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e),
+            Error::Core(esdk_core::Error::Truncated) => {
+                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e)
+            }
             other => std::io::Error::new(std::io::ErrorKind::InvalidData, other),
         }
     }

@@ -2,7 +2,8 @@
 //! `framework/cmm-interface.md`).
 
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, EncryptedDataKey, EncryptionContext, SigningKey, VerificationKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, EncryptedDataKey, EncryptionContext, SigningKey,
+    VerificationKey,
 };
 
 /// Encryption materials, as keyrings and materials managers build them.

@@ -35,13 +35,20 @@ pub trait Keyring: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`crate::Error::NoDecryptableKey`] listing why each EDK failed (or was not this
     /// keyring's); fails as well if the materials already hold a data key.
-    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials>;
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<DecryptionMaterials>;
 }
 
 /// The asynchronous keyring interface.
 pub trait AsyncKeyring: Send + Sync + std::fmt::Debug {
     /// As [`Keyring::on_encrypt`].
-    fn on_encrypt<'a>(&'a self, materials: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>>;
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: &'a EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
     /// As [`Keyring::on_decrypt`].
     fn on_decrypt<'a>(
         &'a self,
@@ -51,7 +58,10 @@ pub trait AsyncKeyring: Send + Sync + std::fmt::Debug {
 }
 
 impl<K: Keyring + ?Sized> AsyncKeyring for K {
-    fn on_encrypt<'a>(&'a self, materials: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: &'a EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         let r = Keyring::on_encrypt(self, materials);
         Box::pin(std::future::ready(r))
     }
@@ -69,7 +79,11 @@ impl<K: Keyring + ?Sized> Keyring for std::sync::Arc<K> {
     fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
         (**self).on_encrypt(materials)
     }
-    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<DecryptionMaterials> {
         (**self).on_decrypt(materials, edks)
     }
 }

@@ -21,11 +21,19 @@ impl MultiKeyring {
     ///
     /// # Errors
     /// No generator and no children.
-    pub fn new(generator: Option<Arc<dyn Keyring>>, children: Vec<Arc<dyn Keyring>>) -> Result<Self> {
+    pub fn new(
+        generator: Option<Arc<dyn Keyring>>,
+        children: Vec<Arc<dyn Keyring>>,
+    ) -> Result<Self> {
         if generator.is_none() && children.is_empty() {
-            return Err(Error::Config("a multi-keyring needs a generator or at least one child".into()));
+            return Err(Error::Config(
+                "a multi-keyring needs a generator or at least one child".into(),
+            ));
         }
-        Ok(Self { generator, children })
+        Ok(Self {
+            generator,
+            children,
+        })
     }
 }
 
@@ -34,17 +42,23 @@ impl Keyring for MultiKeyring {
         let mut m = match &self.generator {
             Some(g) => {
                 if materials.data_key.is_some() {
-                    return Err(Error::Materials("the multi-keyring's generator needs materials without a data key".into()));
+                    return Err(Error::Materials(
+                        "the multi-keyring's generator needs materials without a data key".into(),
+                    ));
                 }
                 let m = g.on_encrypt(materials)?;
                 if m.data_key.is_none() {
-                    return Err(Error::Materials("the generator keyring did not produce a data key".into()));
+                    return Err(Error::Materials(
+                        "the generator keyring did not produce a data key".into(),
+                    ));
                 }
                 m
             }
             None => {
                 if materials.data_key.is_none() {
-                    return Err(Error::Materials("a multi-keyring without a generator needs a data key".into()));
+                    return Err(Error::Materials(
+                        "a multi-keyring without a generator needs a data key".into(),
+                    ));
                 }
                 materials.clone()
             }
@@ -55,9 +69,15 @@ impl Keyring for MultiKeyring {
         Ok(m)
     }
 
-    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
-            return Err(Error::Materials("decryption materials already hold a data key".into()));
+            return Err(Error::Materials(
+                "decryption materials already hold a data key".into(),
+            ));
         }
         let mut failures = Vec::new();
         for k in self.generator.iter().chain(self.children.iter()) {

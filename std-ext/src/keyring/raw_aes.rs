@@ -32,7 +32,11 @@ impl RawAesKeyring {
     ///
     /// # Errors
     /// A namespace starting with `aws-kms`, or a key of another length.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>, wrapping_key: &[u8]) -> Result<Self> {
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        wrapping_key: &[u8],
+    ) -> Result<Self> {
         let namespace = namespace.into();
         esdk_core::raw_aes::check_namespace(&namespace)?;
         if !matches!(wrapping_key.len(), 16 | 24 | 32) {
@@ -41,7 +45,11 @@ impl RawAesKeyring {
                 wrapping_key.len()
             )));
         }
-        Ok(Self { namespace, name: name.into(), key: Zeroizing::new(wrapping_key.to_vec()) })
+        Ok(Self {
+            namespace,
+            name: name.into(),
+            key: Zeroizing::new(wrapping_key.to_vec()),
+        })
     }
     /// The namespace (EDK provider id).
     pub fn namespace(&self) -> &str {
@@ -68,8 +76,20 @@ impl Keyring for RawAesKeyring {
         let ec = EncryptionContextRef::parse(&ec)?;
         let mut info = vec![0u8; self.name.len() + esdk_core::raw_aes::PROVIDER_INFO_OVERHEAD];
         let mut ct = vec![0u8; dk.len() + 16];
-        esdk_core::raw_aes::wrap(&RustCrypto, &self.key, self.name.as_bytes(), &ec, &dk, &mut rng, &mut info, &mut ct)
-            .map_err(|e| Error::Keyring { keyring: self.label(), reason: e.to_string() })?;
+        esdk_core::raw_aes::wrap(
+            &RustCrypto,
+            &self.key,
+            self.name.as_bytes(),
+            &ec,
+            &dk,
+            &mut rng,
+            &mut info,
+            &mut ct,
+        )
+        .map_err(|e| Error::Keyring {
+            keyring: self.label(),
+            reason: e.to_string(),
+        })?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),
             provider_info: info,
@@ -79,15 +99,28 @@ impl Keyring for RawAesKeyring {
         Ok(m)
     }
 
-    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
-            return Err(Error::Materials("decryption materials already hold a data key".into()));
+            return Err(Error::Materials(
+                "decryption materials already hold a data key".into(),
+            ));
         }
         let ec = materials.encryption_context.serialize()?;
         let ec = EncryptionContextRef::parse(&ec)?;
         let mut failures = Vec::new();
         for edk in edks {
-            match esdk_core::raw_aes::unwrap(&RustCrypto, &self.namespace, self.name.as_bytes(), &self.key, &ec, &edk.as_ref()) {
+            match esdk_core::raw_aes::unwrap(
+                &RustCrypto,
+                &self.namespace,
+                self.name.as_bytes(),
+                &self.key,
+                &ec,
+                &edk.as_ref(),
+            ) {
                 Ok(Some(dk)) if dk.len() == materials.suite.data_key_len() => {
                     let mut m = materials.clone();
                     m.data_key = Some(dk);
@@ -95,9 +128,16 @@ impl Keyring for RawAesKeyring {
                 }
                 Ok(Some(dk)) => failures.push(EdkFailure::new(
                     edk,
-                    format!("{}: data key is {} bytes, the suite needs {}", self.label(), dk.len(), materials.suite.data_key_len()),
+                    format!(
+                        "{}: data key is {} bytes, the suite needs {}",
+                        self.label(),
+                        dk.len(),
+                        materials.suite.data_key_len()
+                    ),
                 )),
-                Ok(None) => failures.push(EdkFailure::new(edk, format!("not for {}", self.label()))),
+                Ok(None) => {
+                    failures.push(EdkFailure::new(edk, format!("not for {}", self.label())))
+                }
                 Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
             }
         }

@@ -35,9 +35,17 @@ impl RawRsaKeyring {
         let namespace = namespace.into();
         esdk_core::raw_aes::check_namespace(&namespace)?;
         if public_key.is_none() && private_key.is_none() {
-            return Err(Error::Config("a raw RSA keyring needs a public key, a private key, or both".into()));
+            return Err(Error::Config(
+                "a raw RSA keyring needs a public key, a private key, or both".into(),
+            ));
         }
-        Ok(Self { namespace, name: name.into(), padding, public_key, private_key })
+        Ok(Self {
+            namespace,
+            name: name.into(),
+            padding,
+            public_key,
+            private_key,
+        })
     }
 
     /// A keyring from PEM text: SPKI / PKCS#1 public keys, PKCS#8 / PKCS#1 private keys.
@@ -64,7 +72,10 @@ impl RawRsaKeyring {
 impl Keyring for RawRsaKeyring {
     fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
         let Some(pk) = &self.public_key else {
-            return Err(Error::Keyring { keyring: self.label(), reason: "no public key: this keyring cannot encrypt".into() });
+            return Err(Error::Keyring {
+                keyring: self.label(),
+                reason: "no public key: this keyring cannot encrypt".into(),
+            });
         };
         let mut m = materials.clone();
         let mut rng = rand_core::OsRng;
@@ -74,7 +85,10 @@ impl Keyring for RawRsaKeyring {
         };
         let ct = pk
             .wrap(self.padding, dk.as_bytes(), &mut rng)
-            .map_err(|e| Error::Keyring { keyring: self.label(), reason: e.to_string() })?;
+            .map_err(|e| Error::Keyring {
+                keyring: self.label(),
+                reason: e.to_string(),
+            })?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),
             provider_info: self.name.as_bytes().to_vec(),
@@ -84,12 +98,21 @@ impl Keyring for RawRsaKeyring {
         Ok(m)
     }
 
-    fn on_decrypt(&self, materials: &DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<DecryptionMaterials> {
+    fn on_decrypt(
+        &self,
+        materials: &DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
-            return Err(Error::Materials("decryption materials already hold a data key".into()));
+            return Err(Error::Materials(
+                "decryption materials already hold a data key".into(),
+            ));
         }
         let Some(sk) = &self.private_key else {
-            let failures = edks.iter().map(|e| EdkFailure::new(e, format!("{}: no private key", self.label()))).collect();
+            let failures = edks
+                .iter()
+                .map(|e| EdkFailure::new(e, format!("{}: no private key", self.label())))
+                .collect();
             return Err(Error::NoDecryptableKey(failures));
         };
         let mut failures = Vec::new();
@@ -106,7 +129,12 @@ impl Keyring for RawRsaKeyring {
                 }
                 Ok(pt) => failures.push(EdkFailure::new(
                     edk,
-                    format!("{}: data key is {} bytes, the suite needs {}", self.label(), pt.len(), materials.suite.data_key_len()),
+                    format!(
+                        "{}: data key is {} bytes, the suite needs {}",
+                        self.label(),
+                        pt.len(),
+                        materials.suite.data_key_len()
+                    ),
                 )),
                 Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
             }

@@ -6,8 +6,8 @@ use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMateria
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
-    CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext, EncryptionContextRef,
-    Encryptor, FrameEncryptor, Header, HeaderRef,
+    CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext,
+    EncryptionContextRef, Encryptor, FrameEncryptor, Header, HeaderRef,
 };
 use zeroize::Zeroizing;
 
@@ -16,11 +16,18 @@ fn with_core_encryption_materials<T>(
     m: &EncryptionMaterials,
     f: impl FnOnce(esdk_core::EncryptionMaterials<'_>) -> Result<T>,
 ) -> Result<T> {
-    let data_key = m.data_key.as_ref().ok_or_else(|| Error::Materials("encryption materials have no data key".into()))?;
+    let data_key = m
+        .data_key
+        .as_ref()
+        .ok_or_else(|| Error::Materials("encryption materials have no data key".into()))?;
     let ec = m.encryption_context.serialize()?;
     let ec_ref = EncryptionContextRef::parse(&ec)?;
     let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
-    let required: Vec<&str> = m.required_encryption_context_keys.iter().map(String::as_str).collect();
+    let required: Vec<&str> = m
+        .required_encryption_context_keys
+        .iter()
+        .map(String::as_str)
+        .collect();
     f(esdk_core::EncryptionMaterials {
         suite: m.suite,
         data_key,
@@ -46,7 +53,10 @@ pub(crate) struct EncryptEngine {
 
 impl std::fmt::Debug for EncryptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EncryptEngine").field("frame_len", &self.frame_len).field("total", &self.total).finish()
+        f.debug_struct("EncryptEngine")
+            .field("frame_len", &self.frame_len)
+            .field("total", &self.total)
+            .finish()
     }
 }
 
@@ -76,7 +86,11 @@ impl EncryptEngine {
             frames: Some(frames),
             frame_len,
             legacy_non_framed: config.legacy_non_framed,
-            staged: Zeroizing::new(Vec::with_capacity(if config.legacy_non_framed { 0 } else { frame_len })),
+            staged: Zeroizing::new(Vec::with_capacity(if config.legacy_non_framed {
+                0
+            } else {
+                frame_len
+            })),
             out,
             out_pos: 0,
             header,
@@ -91,15 +105,22 @@ impl EncryptEngine {
 
     /// Stages plaintext; seals every frame that is full and followed by more plaintext.
     pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<()> {
-        let frames = self.frames.as_mut().ok_or(Error::Core(esdk_core::Error::Usage(esdk_core::error::UsageError::AlreadyDone)))?;
+        let frames = self
+            .frames
+            .as_mut()
+            .ok_or(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::AlreadyDone,
+            )))?;
         self.total = self.total.saturating_add(data.len() as u64);
         if let Some(max) = self.max_plaintext {
             if self.total > max {
-                return Err(Error::Core(esdk_core::Error::Limit(esdk_core::error::LimitError {
-                    what: esdk_core::error::LimitKind::Capacity,
-                    limit: max,
-                    actual: self.total,
-                })));
+                return Err(Error::Core(esdk_core::Error::Limit(
+                    esdk_core::error::LimitError {
+                        what: esdk_core::error::LimitKind::Capacity,
+                        limit: max,
+                        actual: self.total,
+                    },
+                )));
             }
         }
         if self.legacy_non_framed {
@@ -133,9 +154,15 @@ impl EncryptEngine {
 
     /// Writes the final frame (or non-framed body) and the footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        let frames = self.frames.take().ok_or(Error::Core(esdk_core::Error::Usage(esdk_core::error::UsageError::AlreadyDone)))?;
+        let frames = self
+            .frames
+            .take()
+            .ok_or(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::AlreadyDone,
+            )))?;
         let start = self.out.len();
-        self.out.resize(start + frames.finish_len(self.staged.len()), 0);
+        self.out
+            .resize(start + frames.finish_len(self.staged.len()), 0);
         frames.finish(&self.staged, &mut self.out[start..], &mut rand_core::OsRng)?;
         self.staged.clear();
         Ok(())
@@ -155,7 +182,11 @@ impl EncryptEngine {
     }
     /// Takes the whole output (one-shot use).
     pub(crate) fn into_output(mut self) -> (Vec<u8>, Header) {
-        let out = if self.out_pos == 0 { std::mem::take(&mut self.out) } else { self.out.split_off(self.out_pos) };
+        let out = if self.out_pos == 0 {
+            std::mem::take(&mut self.out)
+        } else {
+            self.out.split_off(self.out_pos)
+        };
         (out, self.header)
     }
     /// Whether the final frame has been written.
@@ -198,7 +229,10 @@ pub(crate) struct DecryptEngine {
 
 impl std::fmt::Debug for DecryptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecryptEngine").field("decryptor", &self.dec).field("buffered", &(self.buf.len() - self.start)).finish()
+        f.debug_struct("DecryptEngine")
+            .field("decryptor", &self.dec)
+            .field("buffered", &(self.buf.len() - self.start))
+            .finish()
     }
 }
 
@@ -210,7 +244,11 @@ impl Drop for DecryptEngine {
 }
 
 impl DecryptEngine {
-    pub(crate) fn new(config: DecryptConfig, reproduced: Option<EncryptionContext>, max_buffer: usize) -> Self {
+    pub(crate) fn new(
+        config: DecryptConfig,
+        reproduced: Option<EncryptionContext>,
+        max_buffer: usize,
+    ) -> Self {
         Self {
             dec: Decryptor::new(RustCrypto, config),
             buf: Vec::new(),
@@ -264,7 +302,10 @@ impl DecryptEngine {
     }
 
     fn compact(&mut self) {
-        if self.start > 0 && self.pt.is_empty() && (self.start >= self.buf.len() - self.start || self.start > 1 << 20) {
+        if self.start > 0
+            && self.pt.is_empty()
+            && (self.start >= self.buf.len() - self.start || self.start > 1 << 20)
+        {
             self.buf.drain(..self.start);
             self.start = 0;
         }
@@ -332,15 +373,20 @@ impl DecryptEngine {
             let st = self.dec.process(input, self.eof);
             let discard = st.discard;
             match st.state? {
-                DecryptState::NeedInput { min_len } => return Ok(DecryptStep::NeedInput(min_len.saturating_sub(avail).max(1))),
+                DecryptState::NeedInput { min_len } => {
+                    return Ok(DecryptStep::NeedInput(min_len.saturating_sub(avail).max(1)));
+                }
                 DecryptState::NeedMaterials(req) => match &self.materials {
                     Some(m) => {
                         let ec = m.encryption_context.serialize()?;
-                        let required: Vec<&str> = m.required_encryption_context_keys.iter().map(String::as_str).collect();
-                        let data_key = m
-                            .data_key
-                            .as_ref()
-                            .ok_or_else(|| Error::Materials("decryption materials have no data key".into()))?;
+                        let required: Vec<&str> = m
+                            .required_encryption_context_keys
+                            .iter()
+                            .map(String::as_str)
+                            .collect();
+                        let data_key = m.data_key.as_ref().ok_or_else(|| {
+                            Error::Materials("decryption materials have no data key".into())
+                        })?;
                         let cm = esdk_core::DecryptionMaterials {
                             suite: m.suite,
                             data_key,
@@ -354,7 +400,11 @@ impl DecryptEngine {
                         let request = DecryptionRequest {
                             suite: req.suite(),
                             commitment_policy: req.commitment_policy(),
-                            encrypted_data_keys: req.encrypted_data_keys().iter().map(Into::into).collect(),
+                            encrypted_data_keys: req
+                                .encrypted_data_keys()
+                                .iter()
+                                .map(Into::into)
+                                .collect(),
                             encryption_context: req.encryption_context_unverified().into(),
                             reproduced_encryption_context: self.reproduced.clone(),
                         };

@@ -22,11 +22,17 @@ const READ_CHUNK: usize = 64 * 1024;
 /// raise it with `with_max_buffer` for messages with larger frames.
 pub const DEFAULT_MAX_BUFFER: usize = 64 << 20;
 
-pub(crate) fn new_encrypt_engine(client: &Client, opts: &EncryptOptions<'_>) -> Result<EncryptEngine> {
+pub(crate) fn new_encrypt_engine(
+    client: &Client,
+    opts: &EncryptOptions<'_>,
+) -> Result<EncryptEngine> {
     crate::block_on(new_encrypt_engine_async(client, opts))
 }
 
-pub(crate) async fn new_encrypt_engine_async(client: &Client, opts: &EncryptOptions<'_>) -> Result<EncryptEngine> {
+pub(crate) async fn new_encrypt_engine_async(
+    client: &Client,
+    opts: &EncryptOptions<'_>,
+) -> Result<EncryptEngine> {
     let req = client.encryption_request(opts, opts.plaintext_length)?;
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
@@ -34,8 +40,16 @@ pub(crate) async fn new_encrypt_engine_async(client: &Client, opts: &EncryptOpti
     EncryptEngine::new(&m, config, opts.plaintext_length, 0)
 }
 
-pub(crate) fn new_decrypt_engine(client: &Client, opts: &DecryptOptions<'_>, max_buffer: usize) -> DecryptEngine {
-    DecryptEngine::new(client.decrypt_config(opts), opts.reproduced_encryption_context.clone(), max_buffer)
+pub(crate) fn new_decrypt_engine(
+    client: &Client,
+    opts: &DecryptOptions<'_>,
+    max_buffer: usize,
+) -> DecryptEngine {
+    DecryptEngine::new(
+        client.decrypt_config(opts),
+        opts.reproduced_encryption_context.clone(),
+        max_buffer,
+    )
 }
 
 fn drain<W: Write>(engine: &mut EncryptEngine, inner: &mut W) -> io::Result<()> {
@@ -63,7 +77,10 @@ impl<W: Write> EncryptingWriter<W> {
     /// # Errors
     /// Materials or configuration failures.
     pub fn new(client: &Client, opts: &EncryptOptions<'_>, inner: W) -> Result<Self> {
-        Ok(Self { inner, engine: new_encrypt_engine(client, opts)? })
+        Ok(Self {
+            inner,
+            engine: new_encrypt_engine(client, opts)?,
+        })
     }
     /// The header of the message being written.
     pub fn header(&self) -> &Header {
@@ -111,7 +128,11 @@ impl<R: Read> EncryptingReader<R> {
     pub fn new(client: &Client, opts: &EncryptOptions<'_>, inner: R) -> Result<Self> {
         let engine = new_encrypt_engine(client, opts)?;
         let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
-        Ok(Self { inner, engine, chunk })
+        Ok(Self {
+            inner,
+            engine,
+            chunk,
+        })
     }
     /// The header of the message.
     pub fn header(&self) -> &Header {
@@ -147,27 +168,36 @@ impl<R: Read> Read for EncryptingReader<R> {
             if n == 0 {
                 self.engine.finish().map_err(io::Error::from)?;
             } else {
-                self.engine.push(&self.chunk[..n]).map_err(io::Error::from)?;
+                self.engine
+                    .push(&self.chunk[..n])
+                    .map_err(io::Error::from)?;
             }
         }
     }
 }
 
 /// Drives a decrypt engine from a reader until it has plaintext, is done, or fails.
-fn pump<R: Read>(engine: &mut DecryptEngine, inner: &mut R, source: Option<&MaterialsSource<'_>>) -> Result<bool> {
+fn pump<R: Read>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    source: Option<&MaterialsSource<'_>>,
+) -> Result<bool> {
     loop {
         match engine.step()? {
             DecryptStep::Plaintext => return Ok(true),
             DecryptStep::Done => return Ok(false),
             DecryptStep::NeedMaterials(req) => {
                 let Some(src) = source else {
-                    return Err(Error::Materials("materials requested after the header".into()));
+                    return Err(Error::Materials(
+                        "materials requested after the header".into(),
+                    ));
                 };
                 let m = crate::block_on(src.decryption_materials(&req))?;
                 engine.set_materials(m);
             }
-            DecryptStep::NeedInput(n) => {
-                let want = n.max(READ_CHUNK);
+            DecryptStep::NeedInput(_) => {
+                // Grow only with bytes actually received: never size a buffer from a declared length.
+                let want = READ_CHUNK;
                 let spare = engine.spare(want)?;
                 let len = spare.len();
                 let got = loop {
@@ -209,7 +239,12 @@ impl<R: Read> DecryptingReader<R> {
     ///
     /// # Errors
     /// As [`DecryptingReader::new`].
-    pub fn with_max_buffer(client: &Client, opts: &DecryptOptions<'_>, mut inner: R, max_buffer: usize) -> Result<Self> {
+    pub fn with_max_buffer(
+        client: &Client,
+        opts: &DecryptOptions<'_>,
+        mut inner: R,
+        max_buffer: usize,
+    ) -> Result<Self> {
         let mut engine = new_decrypt_engine(client, opts, max_buffer);
         while engine.header().is_none() {
             if !pump(&mut engine, &mut inner, Some(&opts.source))? {
@@ -261,8 +296,17 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
         Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER)
     }
     /// As [`DecryptingWriter::new`] with a cap on buffered bytes.
-    pub fn with_max_buffer(client: &Client, opts: &DecryptOptions<'a>, inner: W, max_buffer: usize) -> Self {
-        Self { inner, engine: new_decrypt_engine(client, opts, max_buffer), source: opts.source }
+    pub fn with_max_buffer(
+        client: &Client,
+        opts: &DecryptOptions<'a>,
+        inner: W,
+        max_buffer: usize,
+    ) -> Self {
+        Self {
+            inner,
+            engine: new_decrypt_engine(client, opts, max_buffer),
+            source: opts.source,
+        }
     }
     /// The verified header, once available.
     pub fn header(&self) -> Option<&Header> {
@@ -280,7 +324,8 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
                     self.engine.consume_plaintext(n);
                 }
                 DecryptStep::NeedMaterials(req) => {
-                    let m = crate::block_on(self.source.decryption_materials(&req)).map_err(io::Error::from)?;
+                    let m = crate::block_on(self.source.decryption_materials(&req))
+                        .map_err(io::Error::from)?;
                     self.engine.set_materials(m);
                 }
                 DecryptStep::NeedInput(_) | DecryptStep::Done => return Ok(()),

@@ -19,7 +19,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 const READ_CHUNK: usize = 64 * 1024;
 
-fn poll_drain<W: AsyncWrite + Unpin>(engine: &mut EncryptEngine, inner: &mut W, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+fn poll_drain<W: AsyncWrite + Unpin>(
+    engine: &mut EncryptEngine,
+    inner: &mut W,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     while !engine.output().is_empty() {
         let n = ready!(Pin::new(&mut *inner).poll_write(cx, engine.output()))?;
         if n == 0 {
@@ -43,7 +47,10 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
     /// # Errors
     /// Materials or configuration failures.
     pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: W) -> Result<Self> {
-        Ok(Self { inner, engine: new_encrypt_engine_async(client, opts).await? })
+        Ok(Self {
+            inner,
+            engine: new_encrypt_engine_async(client, opts).await?,
+        })
     }
     /// The header of the message being written.
     pub fn header(&self) -> &Header {
@@ -56,7 +63,11 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
         this.engine.push(buf).map_err(io::Error::from)?;
@@ -96,7 +107,11 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
     pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: R) -> Result<Self> {
         let engine = new_encrypt_engine_async(client, opts).await?;
         let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
-        Ok(Self { inner, engine, chunk })
+        Ok(Self {
+            inner,
+            engine,
+            chunk,
+        })
     }
     /// The header of the message.
     pub fn header(&self) -> &Header {
@@ -105,7 +120,11 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
             let avail = this.engine.output();
@@ -124,15 +143,21 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
             if n == 0 {
                 this.engine.finish().map_err(io::Error::from)?;
             } else {
-                this.engine.push(&this.chunk[..n]).map_err(io::Error::from)?;
+                this.engine
+                    .push(&this.chunk[..n])
+                    .map_err(io::Error::from)?;
             }
         }
     }
 }
 
 /// Polls the inner reader for more ciphertext into the engine.
-fn poll_fill<R: AsyncRead + Unpin>(engine: &mut DecryptEngine, inner: &mut R, n: usize, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    let spare = engine.spare(n.max(READ_CHUNK)).map_err(io::Error::from)?;
+fn poll_fill<R: AsyncRead + Unpin>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let spare = engine.spare(READ_CHUNK).map_err(io::Error::from)?;
     let len = spare.len();
     let mut rb = ReadBuf::new(spare);
     match Pin::new(inner).poll_read(cx, &mut rb) {
@@ -175,12 +200,17 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     ///
     /// # Errors
     /// As [`AsyncDecryptingReader::new`].
-    pub async fn with_max_buffer(client: &Client, opts: &DecryptOptions<'_>, mut inner: R, max_buffer: usize) -> Result<Self> {
+    pub async fn with_max_buffer(
+        client: &Client,
+        opts: &DecryptOptions<'_>,
+        mut inner: R,
+        max_buffer: usize,
+    ) -> Result<Self> {
         let mut engine = new_decrypt_engine(client, opts, max_buffer);
         while engine.header().is_none() {
             match engine.step()? {
-                DecryptStep::NeedInput(n) => {
-                    let spare = engine.spare(n.max(READ_CHUNK))?;
+                DecryptStep::NeedInput(_) => {
+                    let spare = engine.spare(READ_CHUNK)?;
                     let len = spare.len();
                     let got = match inner.read(spare).await {
                         Ok(g) => g,
@@ -214,7 +244,11 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if out.remaining() == 0 {
             return Poll::Ready(Ok(()));
@@ -230,9 +264,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                 }
                 DecryptStep::Done => return Poll::Ready(Ok(())),
                 DecryptStep::NeedMaterials(_) => {
-                    return Poll::Ready(Err(Error::Materials("materials requested after the header".into()).into()));
+                    return Poll::Ready(Err(Error::Materials(
+                        "materials requested after the header".into(),
+                    )
+                    .into()));
                 }
-                DecryptStep::NeedInput(n) => ready!(poll_fill(&mut this.engine, &mut this.inner, n, cx))?,
+                DecryptStep::NeedInput(_) => {
+                    ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?
+                }
             }
         }
     }
@@ -250,7 +289,9 @@ pub struct AsyncDecryptingWriter<'a, W> {
 
 impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncDecryptingWriter").field("engine", &self.engine).finish_non_exhaustive()
+        f.debug_struct("AsyncDecryptingWriter")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
     }
 }
 
@@ -284,7 +325,8 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
             }
             match self.engine.step().map_err(io::Error::from)? {
                 DecryptStep::Plaintext => {
-                    let n = ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))?;
+                    let n =
+                        ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))?;
                     if n == 0 {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
@@ -292,7 +334,10 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
                 }
                 DecryptStep::NeedMaterials(req) => {
                     let source = self.source;
-                    self.pending = Some(Box::pin(async move { source.decryption_materials(&req).await }));
+                    self.pending =
+                        Some(Box::pin(
+                            async move { source.decryption_materials(&req).await },
+                        ));
                 }
                 DecryptStep::NeedInput(_) | DecryptStep::Done => return Poll::Ready(Ok(())),
             }
@@ -301,7 +346,11 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_run(cx))?;
         this.engine.push(buf).map_err(io::Error::from)?;
