@@ -375,7 +375,7 @@ impl Client {
         let mut plaintext = Vec::with_capacity(ciphertext.len());
         loop {
             match engine.step()? {
-                DecryptStep::NeedInput(_) => return Err(esdk_core::Error::Truncated.into()),
+                DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
                 DecryptStep::NeedMaterials(req) => {
                     let m = opts.source.decryption_materials(&req).await?;
                     engine.set_materials(m);

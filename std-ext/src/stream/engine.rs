@@ -202,8 +202,8 @@ impl EncryptEngine {
 /// What the decrypt engine needs next.
 #[derive(Debug)]
 pub(crate) enum DecryptStep {
-    /// At least this many more ciphertext bytes (or end of input).
-    NeedInput(usize),
+    /// More ciphertext (or end of input).
+    NeedInput,
     /// Decryption materials for this request (then call `set_materials`).
     NeedMaterials(Box<DecryptionRequest>),
     /// Plaintext is available through `plaintext()` / `consume_plaintext()`.
@@ -369,12 +369,11 @@ impl DecryptEngine {
             self.start += std::mem::take(&mut self.pending_discard);
             let base = self.buf.as_ptr() as usize;
             let input = &mut self.buf[self.start..];
-            let avail = input.len();
             let st = self.dec.process(input, self.eof);
             let discard = st.discard;
             match st.state? {
-                DecryptState::NeedInput { min_len } => {
-                    return Ok(DecryptStep::NeedInput(min_len.saturating_sub(avail).max(1)));
+                DecryptState::NeedInput { .. } => {
+                    return Ok(DecryptStep::NeedInput);
                 }
                 DecryptState::NeedMaterials(req) => match &self.materials {
                     Some(m) => {

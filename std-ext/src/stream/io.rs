@@ -195,7 +195,7 @@ fn pump<R: Read>(
                 let m = crate::block_on(src.decryption_materials(&req))?;
                 engine.set_materials(m);
             }
-            DecryptStep::NeedInput(_) => {
+            DecryptStep::NeedInput => {
                 // Grow only with bytes actually received: never size a buffer from a declared length.
                 let want = READ_CHUNK;
                 let spare = engine.spare(want)?;
@@ -328,7 +328,7 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
                         .map_err(io::Error::from)?;
                     self.engine.set_materials(m);
                 }
-                DecryptStep::NeedInput(_) | DecryptStep::Done => return Ok(()),
+                DecryptStep::NeedInput | DecryptStep::Done => return Ok(()),
             }
         }
     }

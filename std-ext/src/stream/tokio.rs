@@ -209,7 +209,7 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         let mut engine = new_decrypt_engine(client, opts, max_buffer);
         while engine.header().is_none() {
             match engine.step()? {
-                DecryptStep::NeedInput(_) => {
+                DecryptStep::NeedInput => {
                     let spare = engine.spare(READ_CHUNK)?;
                     let len = spare.len();
                     let got = match inner.read(spare).await {
@@ -269,7 +269,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                     )
                     .into()));
                 }
-                DecryptStep::NeedInput(_) => {
+                DecryptStep::NeedInput => {
                     ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?
                 }
             }
@@ -339,7 +339,7 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
                             async move { source.decryption_materials(&req).await },
                         ));
                 }
-                DecryptStep::NeedInput(_) | DecryptStep::Done => return Poll::Ready(Ok(())),
+                DecryptStep::NeedInput | DecryptStep::Done => return Poll::Ready(Ok(())),
             }
         }
     }
