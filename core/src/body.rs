@@ -47,7 +47,12 @@ pub(crate) fn body_aad<'b>(
     content_len: u64,
 ) -> &'b [u8] {
     let mut pos = 0usize;
-    for part in [message_id, kind.content_string(), &seq.to_be_bytes(), &content_len.to_be_bytes()] {
+    for part in [
+        message_id,
+        kind.content_string(),
+        &seq.to_be_bytes(),
+        &content_len.to_be_bytes(),
+    ] {
         let end = pos.saturating_add(part.len());
         if let Some(dst) = buf.get_mut(pos..end) {
             dst.copy_from_slice(part);
@@ -76,7 +81,10 @@ mod tests {
         assert_eq!(&aad[32..67], b"AWSKMSEncryptionClient Single Block");
         assert_eq!(&aad[67..71], &[0, 0, 0, 1]);
         assert_eq!(&aad[71..], &[0, 0, 0, 0, 0, 0, 0, 5]);
-        assert_eq!(body_aad(&mut buf, &[1; 16], BodyKind::Regular, 2, 0).len(), 16 + 28 + 12);
+        assert_eq!(
+            body_aad(&mut buf, &[1; 16], BodyKind::Regular, 2, 0).len(),
+            16 + 28 + 12
+        );
         assert_eq!(frame_iv(0x0102_0304), [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
     }
 }

@@ -4,7 +4,7 @@
 //! bytes in total are needed) from "the bytes are wrong" ([`Parse::Invalid`]); a streaming parser
 //! waits on the first and fails on the second.
 
-use crate::error::{Error, UsageError};
+use crate::error::{Error, LimitKind, UsageError};
 
 /// Outcome of a parse step that is not a success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,11 +26,29 @@ impl From<Error> for Parse {
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// No field may end past this offset; checked when the field's end is known, whether or
+    /// not its bytes are there yet, so the outcome does not depend on how much is buffered.
+    limit: usize,
+    limit_kind: LimitKind,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            buf,
+            pos: 0,
+            limit: usize::MAX,
+            limit_kind: LimitKind::Capacity,
+        }
+    }
+    /// A reader that fails with `kind` as soon as a field would end past `limit`.
+    pub(crate) fn with_limit(buf: &'a [u8], limit: usize, kind: LimitKind) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            limit,
+            limit_kind: kind,
+        }
     }
     /// Bytes consumed so far.
     pub(crate) fn pos(&self) -> usize {
@@ -46,6 +64,9 @@ impl<'a> Reader<'a> {
     /// Takes `n` bytes, or reports how many bytes in total would be needed.
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Parse> {
         let end = self.pos.saturating_add(n);
+        if end > self.limit {
+            return Err(Error::limit(self.limit_kind, self.limit as u64, end as u64).into());
+        }
         match self.buf.get(self.pos..end) {
             Some(s) => {
                 self.pos = end;
@@ -109,7 +130,7 @@ impl<'a> Writer<'a> {
     /// A u16-length-prefixed field; fails if `b` is longer than 65,535 bytes.
     pub(crate) fn vec16(&mut self, b: &[u8]) -> Result<(), Error> {
         let n = u16::try_from(b.len()).map_err(|_| {
-            Error::limit(crate::error::LimitKind::FieldLength, u64::from(u16::MAX), b.len() as u64)
+            Error::limit(LimitKind::FieldLength, u64::from(u16::MAX), b.len() as u64)
         })?;
         self.u16(n)?;
         self.bytes(b)
@@ -135,6 +156,18 @@ mod tests {
         assert!(r.is_empty());
         let mut r = Reader::new(&[]);
         assert_eq!(r.take(usize::MAX), Err(Parse::Incomplete(usize::MAX)));
+        // A limit is enforced from the length alone, with or without the bytes.
+        for buf in [&[0u8, 9][..], &[0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9]] {
+            let mut r = Reader::with_limit(buf, 10, LimitKind::HeaderLength);
+            assert_eq!(
+                r.vec16(),
+                Err(Parse::Invalid(Error::limit(
+                    LimitKind::HeaderLength,
+                    10,
+                    11
+                )))
+            );
+        }
     }
 
     #[test]

@@ -33,7 +33,9 @@ use crate::encryption_context::EncryptionContextRef;
 use crate::error::{AuthStage, Error, LimitKind, MaterialsError, UsageError};
 use crate::header::{ContentType, HeaderRef, ParseOptions, parse_partial};
 use crate::keys::{VerificationKey, derive};
-use crate::materials::{DecryptionMaterials, check_required_keys, feed_filtered, verification_key_from_context};
+use crate::materials::{
+    DecryptionMaterials, check_required_keys, feed_filtered, verification_key_from_context,
+};
 use crate::policy::{CommitmentPolicy, DecryptLimits, MAX_NON_FRAMED_CONTENT_LEN, SignaturePolicy};
 use crate::suite::{AlgorithmSuite, IV_LEN, MessageFormatVersion, TAG_LEN};
 use subtle::ConstantTimeEq;
@@ -144,18 +146,32 @@ impl<P: CryptoProvider> core::fmt::Debug for Decryptor<P> {
             Stage::Done => "done",
             Stage::Failed(_) => "failed",
         };
-        f.debug_struct("Decryptor").field("stage", &stage).field("stats", &self.stats).finish()
+        f.debug_struct("Decryptor")
+            .field("stage", &stage)
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 
-fn status<'a, P: CryptoProvider>(discard: usize, state: DecryptState<'a, P>) -> DecryptStatus<'a, P> {
-    DecryptStatus { discard, state: Ok(state) }
+fn status<'a, P: CryptoProvider>(
+    discard: usize,
+    state: DecryptState<'a, P>,
+) -> DecryptStatus<'a, P> {
+    DecryptStatus {
+        discard,
+        state: Ok(state),
+    }
 }
 
 impl<P: CryptoProvider> Decryptor<P> {
     /// A decryptor with the given provider and settings.
     pub fn new(provider: P, config: DecryptConfig) -> Self {
-        Self { provider, config, stage: Stage::Header { need: 1 }, stats: Stats::default() }
+        Self {
+            provider,
+            config,
+            stage: Stage::Header { need: 1 },
+            stats: Stats::default(),
+        }
     }
 
     /// Progress counters.
@@ -175,17 +191,26 @@ impl<P: CryptoProvider> Decryptor<P> {
 
     fn fail<'a>(&mut self, e: Error) -> DecryptStatus<'a, P> {
         self.stage = Stage::Failed(e);
-        DecryptStatus { discard: 0, state: Err(e) }
+        DecryptStatus {
+            discard: 0,
+            state: Err(e),
+        }
     }
 
     /// Advances the machine over `input` (the unconsumed bytes); `eof` says no more bytes follow.
     pub fn process<'a>(&'a mut self, input: &'a mut [u8], eof: bool) -> DecryptStatus<'a, P> {
-        let stage = core::mem::replace(&mut self.stage, Stage::Failed(Error::Usage(UsageError::Poisoned)));
+        let stage = core::mem::replace(
+            &mut self.stage,
+            Stage::Failed(Error::Usage(UsageError::Poisoned)),
+        );
         match stage {
             Stage::Failed(e) => self.fail(e),
             Stage::Done => {
                 self.stage = Stage::Done;
-                DecryptStatus { discard: 0, state: Err(Error::Usage(UsageError::AlreadyDone)) }
+                DecryptStatus {
+                    discard: 0,
+                    state: Err(Error::Usage(UsageError::AlreadyDone)),
+                }
             }
             Stage::Finished => {
                 if !input.is_empty() {
@@ -199,39 +224,70 @@ impl<P: CryptoProvider> Decryptor<P> {
             Stage::Verified(body) => {
                 let opts = self.config.parse_options();
                 match parse_partial(input, &opts) {
-                    Ok((h, len)) if len == body.header_len && bool::from(h.auth_tag().ct_eq(&body.header_tag)) => {
+                    Ok((h, len))
+                        if len == body.header_len
+                            && bool::from(h.auth_tag().ct_eq(&body.header_tag)) =>
+                    {
                         self.stage = Stage::Body(body);
                         self.stats.consumed = self.stats.consumed.saturating_add(len as u64);
                         status(len, DecryptState::HeaderVerified(h))
                     }
-                    _ => self.fail(Error::Usage(UsageError::InvalidInput("input changed after the header was verified"))),
+                    _ => self.fail(Error::Usage(UsageError::InvalidInput(
+                        "input changed after the header was verified",
+                    ))),
                 }
             }
             Stage::Body(body) => self.body(body, input, eof),
         }
     }
 
-    fn header<'a>(&'a mut self, input: &'a mut [u8], eof: bool, need: usize) -> DecryptStatus<'a, P> {
+    fn header<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        eof: bool,
+        need: usize,
+    ) -> DecryptStatus<'a, P> {
         if input.len() < need {
             self.stage = Stage::Header { need };
-            return if eof { self.fail(Error::Truncated) } else { status(0, DecryptState::NeedInput { min_len: need }) };
+            return if eof {
+                self.fail(Error::Truncated)
+            } else {
+                status(0, DecryptState::NeedInput { min_len: need })
+            };
         }
         let opts = self.config.parse_options();
         let input: &'a [u8] = input;
         match parse_partial(input, &opts) {
             Err(Parse::Incomplete(n)) => {
                 self.stage = Stage::Header { need: n };
-                if eof { self.fail(Error::Truncated) } else { status(0, DecryptState::NeedInput { min_len: n }) }
+                if eof {
+                    self.fail(Error::Truncated)
+                } else {
+                    status(0, DecryptState::NeedInput { min_len: n })
+                }
             }
             Err(Parse::Invalid(e)) => self.fail(e),
             Ok((header, len)) => {
                 self.stage = Stage::AwaitingMaterials;
-                status(0, DecryptState::NeedMaterials(MaterialsRequest { decryptor: self, header, header_len: len, answered: false }))
+                status(
+                    0,
+                    DecryptState::NeedMaterials(MaterialsRequest {
+                        decryptor: self,
+                        header,
+                        header_len: len,
+                        answered: false,
+                    }),
+                )
             }
         }
     }
 
-    fn body<'a>(&'a mut self, mut b: Body<P>, input: &'a mut [u8], eof: bool) -> DecryptStatus<'a, P> {
+    fn body<'a>(
+        &'a mut self,
+        mut b: Body<P>,
+        input: &'a mut [u8],
+        eof: bool,
+    ) -> DecryptStatus<'a, P> {
         let wait = |this: &mut Self, b: Body<P>, min_len: usize| -> DecryptStatus<'a, P> {
             this.stage = Stage::Body(b);
             status(0, DecryptState::NeedInput { min_len })
@@ -267,9 +323,15 @@ impl<P: CryptoProvider> Decryptor<P> {
                         return self.fail(Error::format("frame.sequence_number", "out of order"));
                     }
                     let f = b.frame_length as usize;
-                    let total = try_!(REGULAR_FRAME_OVERHEAD.checked_add(f).ok_or(too_big(b.frame_length.into())));
+                    let total = try_!(
+                        REGULAR_FRAME_OVERHEAD
+                            .checked_add(f)
+                            .ok_or(too_big(b.frame_length.into()))
+                    );
                     need!(total);
-                    let Some(frame) = input.get_mut(..total) else { return self.fail(Error::Truncated) };
+                    let Some(frame) = input.get_mut(..total) else {
+                        return self.fail(Error::Truncated);
+                    };
                     if let Some(d) = b.digest.as_mut() {
                         d.update(frame);
                     }
@@ -280,17 +342,24 @@ impl<P: CryptoProvider> Decryptor<P> {
                     self.stats.frames = self.stats.frames.saturating_add(1);
                     self.stats.released = self.stats.released.saturating_add(f as u64);
                     self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                    let pt = frame.get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f).unwrap_or_default();
+                    let pt = frame
+                        .get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
+                        .unwrap_or_default();
                     status(total, DecryptState::Plaintext(pt))
                 } else {
                     need!(FINAL_FRAME_CONTENT_OFFSET);
                     let seq = try_!(be_u32(input, 4));
                     if seq != b.next_seq {
-                        return self.fail(Error::format("final_frame.sequence_number", "out of order"));
+                        return self
+                            .fail(Error::format("final_frame.sequence_number", "out of order"));
                     }
                     let len = try_!(be_u32(input, 4 + 4 + IV_LEN));
                     if len > b.frame_length {
-                        return self.fail(Error::limit(LimitKind::FinalFrameLength, b.frame_length.into(), len.into()));
+                        return self.fail(Error::limit(
+                            LimitKind::FinalFrameLength,
+                            b.frame_length.into(),
+                            len.into(),
+                        ));
                     }
                     let len = len as usize;
                     let frame_total = FINAL_FRAME_OVERHEAD.saturating_add(len);
@@ -300,12 +369,20 @@ impl<P: CryptoProvider> Decryptor<P> {
             ContentType::NonFramed => {
                 need!(IV_LEN + 8);
                 let len = try_!(be_u64(input, IV_LEN));
-                let max = self.config.limits.max_body_len.min(MAX_NON_FRAMED_CONTENT_LEN);
+                let max = self
+                    .config
+                    .limits
+                    .max_body_len
+                    .min(MAX_NON_FRAMED_CONTENT_LEN);
                 if len > max {
                     return self.fail(Error::limit(LimitKind::BodyLength, max, len));
                 }
                 let len = try_!(usize::try_from(len).map_err(|_| too_big(len)));
-                let total = try_!(NON_FRAMED_OVERHEAD.checked_add(len).ok_or(too_big(len as u64)));
+                let total = try_!(
+                    NON_FRAMED_OVERHEAD
+                        .checked_add(len)
+                        .ok_or(too_big(len as u64))
+                );
                 self.finish_body(b, input, eof, total, 0, len, BodyKind::NonFramed, 1)
             }
         }
@@ -353,10 +430,18 @@ impl<P: CryptoProvider> Decryptor<P> {
             return self.wait_or_truncated(b, eof, total.saturating_add(1));
         }
         let (body, footer) = input.split_at_mut(body_total);
-        if let (Some(alg), Some(mut digest), Some(vk)) = (b.suite.signature(), b.digest.take(), b.verification_key) {
+        if let (Some(alg), Some(mut digest), Some(vk)) =
+            (b.suite.signature(), b.digest.take(), b.verification_key)
+        {
             digest.update(body);
-            let sig = footer.get(sig_range.start - body_total..sig_range.end - body_total).unwrap_or(&[]);
-            if self.provider.ecdsa_verify(alg, vk.as_bytes(), digest, sig).is_err() {
+            let sig = footer
+                .get(sig_range.start - body_total..sig_range.end - body_total)
+                .unwrap_or(&[]);
+            if self
+                .provider
+                .ecdsa_verify(alg, vk.as_bytes(), digest, sig)
+                .is_err()
+            {
                 return self.fail(Error::Authentication(AuthStage::Signature));
             }
         }
@@ -375,7 +460,12 @@ impl<P: CryptoProvider> Decryptor<P> {
         status(total, DecryptState::Plaintext(pt))
     }
 
-    fn wait_or_truncated<'a>(&mut self, b: Body<P>, eof: bool, min_len: usize) -> DecryptStatus<'a, P> {
+    fn wait_or_truncated<'a>(
+        &mut self,
+        b: Body<P>,
+        eof: bool,
+        min_len: usize,
+    ) -> DecryptStatus<'a, P> {
         if eof {
             return self.fail(Error::Truncated);
         }
@@ -389,22 +479,37 @@ fn too_big(n: u64) -> Error {
 }
 
 fn be_u16(b: &[u8], at: usize) -> Result<u16, Error> {
-    let s = b.get(at..at.saturating_add(2)).and_then(|s| <[u8; 2]>::try_from(s).ok()).ok_or(Error::Truncated)?;
+    let s = b
+        .get(at..at.saturating_add(2))
+        .and_then(|s| <[u8; 2]>::try_from(s).ok())
+        .ok_or(Error::Truncated)?;
     Ok(u16::from_be_bytes(s))
 }
 fn be_u32(b: &[u8], at: usize) -> Result<u32, Error> {
-    let s = b.get(at..at.saturating_add(4)).and_then(|s| <[u8; 4]>::try_from(s).ok()).ok_or(Error::Truncated)?;
+    let s = b
+        .get(at..at.saturating_add(4))
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .ok_or(Error::Truncated)?;
     Ok(u32::from_be_bytes(s))
 }
 fn be_u64(b: &[u8], at: usize) -> Result<u64, Error> {
-    let s = b.get(at..at.saturating_add(8)).and_then(|s| <[u8; 8]>::try_from(s).ok()).ok_or(Error::Truncated)?;
+    let s = b
+        .get(at..at.saturating_add(8))
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .ok_or(Error::Truncated)?;
     Ok(u64::from_be_bytes(s))
 }
 
 /// Decrypts `[iv (12) ‖ (len field) ‖ content (len) ‖ tag (16)]` found at `iv_offset` in `frame`.
 /// The content starts right after the IV and the length field, which is 4 bytes for framed and
 /// 8 bytes for non-framed bodies; it is located from the end (content ‖ tag close the slice).
-fn open<K: AeadKey>(key: &K, frame: &mut [u8], iv_offset: usize, len: usize, aad: &[u8]) -> Result<(), Error> {
+fn open<K: AeadKey>(
+    key: &K,
+    frame: &mut [u8],
+    iv_offset: usize,
+    len: usize,
+    aad: &[u8],
+) -> Result<(), Error> {
     let total = frame.len();
     let tag_start = total.checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
     let ct_start = tag_start.checked_sub(len).ok_or(Error::Truncated)?;
@@ -412,7 +517,10 @@ fn open<K: AeadKey>(key: &K, frame: &mut [u8], iv_offset: usize, len: usize, aad
         .get(iv_offset..iv_offset + IV_LEN)
         .and_then(|s| s.try_into().ok())
         .ok_or(Error::Truncated)?;
-    let tag: [u8; TAG_LEN] = frame.get(tag_start..).and_then(|s| s.try_into().ok()).ok_or(Error::Truncated)?;
+    let tag: [u8; TAG_LEN] = frame
+        .get(tag_start..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::Truncated)?;
     let ct = frame.get_mut(ct_start..tag_start).ok_or(Error::Truncated)?;
     if key.open_in_place(&iv, aad, ct, &tag).is_err() {
         // Whatever a provider left behind must not be mistaken for plaintext.
@@ -437,7 +545,9 @@ pub struct MaterialsRequest<'a, P: CryptoProvider> {
 
 impl<P: CryptoProvider> core::fmt::Debug for MaterialsRequest<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MaterialsRequest").field("suite", &self.header.suite()).finish_non_exhaustive()
+        f.debug_struct("MaterialsRequest")
+            .field("suite", &self.header.suite())
+            .finish_non_exhaustive()
     }
 }
 
@@ -468,7 +578,9 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
     /// asynchronous driver release its borrows while it awaits a key provider.
     pub fn defer(mut self) {
         self.answered = true;
-        self.decryptor.stage = Stage::Header { need: self.header_len };
+        self.decryptor.stage = Stage::Header {
+            need: self.header_len,
+        };
     }
 
     /// Refuses to continue; the decryptor fails with [`UsageError::Aborted`].
@@ -501,15 +613,22 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         let d = &*self.decryptor;
         let suite = h.suite();
         if m.suite != suite {
-            return Err(Error::Materials(MaterialsError::SuiteMismatch { expected: suite.id(), actual: m.suite.id() }));
+            return Err(Error::Materials(MaterialsError::SuiteMismatch {
+                expected: suite.id(),
+                actual: m.suite.id(),
+            }));
         }
         d.config.commitment_policy.check_decrypt(m.suite)?;
         m.data_key.check_suite(suite)?;
         check_required_keys(&m.encryption_context, m.required_encryption_context_keys)?;
         let from_header = verification_key_from_context(suite, &h.encryption_context())?;
         let verification_key = match (from_header, m.verification_key) {
-            (Some(hk), Some(mk)) if hk != mk => return Err(Error::Materials(MaterialsError::PublicKeyEntry)),
-            (None, Some(_)) => return Err(Error::Materials(MaterialsError::UnexpectedSignatureKey)),
+            (Some(hk), Some(mk)) if hk != mk => {
+                return Err(Error::Materials(MaterialsError::PublicKeyEntry));
+            }
+            (None, Some(_)) => {
+                return Err(Error::Materials(MaterialsError::UnexpectedSignatureKey));
+            }
             (k, _) => k,
         };
         if let Some(vk) = verification_key {
@@ -526,7 +645,11 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         let key = d.provider.aead_key(derived.as_bytes())?;
         let mut mac = key.gmac(h.auth_iv())?;
         mac.update(h.body_bytes());
-        feed_filtered(&mut mac, &m.encryption_context, m.required_encryption_context_keys)?;
+        feed_filtered(
+            &mut mac,
+            &m.encryption_context,
+            m.required_encryption_context_keys,
+        )?;
         let tag = mac.finalize();
         if !bool::from(tag.ct_eq(h.auth_tag())) {
             return Err(Error::Authentication(AuthStage::HeaderTag));
@@ -542,7 +665,10 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         });
         let mut message_id = [0u8; 32];
         let id = h.message_id();
-        message_id.get_mut(..id.len()).ok_or(Error::Truncated)?.copy_from_slice(id);
+        message_id
+            .get_mut(..id.len())
+            .ok_or(Error::Truncated)?
+            .copy_from_slice(id);
         Ok(Body {
             suite,
             message_id,

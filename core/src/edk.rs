@@ -52,7 +52,11 @@ impl<'a> EdkRef<'a> {
             .map_err(|_| Error::format("encrypted data key provider id", "invalid UTF-8"))?;
         let provider_info = r.vec16()?;
         let ciphertext = r.vec16()?;
-        Ok(Self { provider_id, provider_info, ciphertext })
+        Ok(Self {
+            provider_id,
+            provider_info,
+            ciphertext,
+        })
     }
 }
 
@@ -78,7 +82,10 @@ impl<'a> EdkList<'a> {
             }
         };
         if !r.is_empty() {
-            return Err(Error::format("encrypted data keys", "bytes after the last entry"));
+            return Err(Error::format(
+                "encrypted data keys",
+                "bytes after the last entry",
+            ));
         }
         Ok(list)
     }
@@ -90,7 +97,12 @@ impl<'a> EdkList<'a> {
             return Err(Error::format("encrypted data key count", "must be at least 1").into());
         }
         if count > max {
-            return Err(Error::limit(LimitKind::EncryptedDataKeys, u64::from(max), u64::from(count)).into());
+            return Err(Error::limit(
+                LimitKind::EncryptedDataKeys,
+                u64::from(max),
+                u64::from(count),
+            )
+            .into());
         }
         let start = r.pos();
         let mut sub = r.clone();
@@ -116,7 +128,10 @@ impl<'a> EdkList<'a> {
     }
     /// Iterates the entries.
     pub fn iter(&self) -> EdkIter<'a> {
-        EdkIter { reader: Reader::new(self.entries), remaining: self.count }
+        EdkIter {
+            reader: Reader::new(self.entries),
+            remaining: self.count,
+        }
     }
 }
 
@@ -211,7 +226,11 @@ mod tests {
     #[test]
     fn parse_and_iterate() {
         let mut buf = [0u8; 64];
-        let e = EdkRef { provider_id: "p", provider_info: b"info", ciphertext: &[9; 3] };
+        let e = EdkRef {
+            provider_id: "p",
+            provider_info: b"info",
+            ciphertext: &[9; 3],
+        };
         let mut w = Writer::new(&mut buf);
         w.u16(2).unwrap();
         e.write(&mut w).unwrap();
@@ -220,7 +239,10 @@ mod tests {
         let list = EdkList::parse(&buf[..n], 10).unwrap();
         assert_eq!(list.len(), 2);
         assert!(list.iter().all(|x| x == e));
-        assert_eq!(EdkList::parse(&buf[..n], 1), Err(Error::limit(LimitKind::EncryptedDataKeys, 1, 2)));
+        assert_eq!(
+            EdkList::parse(&buf[..n], 1),
+            Err(Error::limit(LimitKind::EncryptedDataKeys, 1, 2))
+        );
         assert!(EdkList::parse(&buf[..n - 1], 10).is_err());
         assert!(EdkList::parse(&[0, 0], 10).is_err());
     }
@@ -231,7 +253,11 @@ mod tests {
         let mut r = Reader::new(&[0, 5]);
         assert_eq!(
             EdkList::read(&mut r, 4),
-            Err(Parse::Invalid(Error::limit(LimitKind::EncryptedDataKeys, 4, 5)))
+            Err(Parse::Invalid(Error::limit(
+                LimitKind::EncryptedDataKeys,
+                4,
+                5
+            )))
         );
         let mut r = Reader::new(&[0, 5]);
         assert_eq!(EdkList::read(&mut r, 5), Err(Parse::Incomplete(4)));

@@ -11,9 +11,9 @@
 //! incomplete message that every decryptor rejects.
 
 use crate::body::{
-    BodyKind, DEFAULT_FRAME_LENGTH, END_OF_FRAMES, FINAL_FRAME_CONTENT_OFFSET, FINAL_FRAME_OVERHEAD,
-    MAX_BODY_AAD_LEN, NON_FRAMED_OVERHEAD, REGULAR_FRAME_CONTENT_OFFSET, REGULAR_FRAME_OVERHEAD,
-    body_aad, frame_iv,
+    BodyKind, DEFAULT_FRAME_LENGTH, END_OF_FRAMES, FINAL_FRAME_CONTENT_OFFSET,
+    FINAL_FRAME_OVERHEAD, MAX_BODY_AAD_LEN, NON_FRAMED_OVERHEAD, REGULAR_FRAME_CONTENT_OFFSET,
+    REGULAR_FRAME_OVERHEAD, body_aad, frame_iv,
 };
 use crate::codec::too_small;
 use crate::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
@@ -69,7 +69,9 @@ impl<P: CryptoProvider> Encryptor<P> {
     /// Frame length 0 (framed), or a requested suite the commitment policy forbids.
     pub fn new(provider: P, config: EncryptConfig) -> Result<Self, Error> {
         if !config.legacy_non_framed && config.frame_length == 0 {
-            return Err(Error::Usage(UsageError::InvalidConfig("frame length must be at least 1")));
+            return Err(Error::Usage(UsageError::InvalidConfig(
+                "frame length must be at least 1",
+            )));
         }
         if let Some(s) = config.suite {
             config.commitment_policy.check_encrypt(s)?;
@@ -98,7 +100,10 @@ impl<P: CryptoProvider> Encryptor<P> {
         self.config.commitment_policy.check_encrypt(suite)?;
         if let Some(req) = self.config.suite {
             if req != suite {
-                return Err(Error::Materials(MaterialsError::SuiteMismatch { expected: req.id(), actual: suite.id() }));
+                return Err(Error::Materials(MaterialsError::SuiteMismatch {
+                    expected: req.id(),
+                    actual: suite.id(),
+                }));
             }
         }
         m.data_key.check_suite(suite)?;
@@ -107,10 +112,16 @@ impl<P: CryptoProvider> Encryptor<P> {
         }
         let max = self.config.max_encrypted_data_keys.unwrap_or(u16::MAX);
         if m.encrypted_data_keys.len() > usize::from(max) {
-            return Err(Error::limit(LimitKind::EncryptedDataKeys, u64::from(max), m.encrypted_data_keys.len() as u64));
+            return Err(Error::limit(
+                LimitKind::EncryptedDataKeys,
+                u64::from(max),
+                m.encrypted_data_keys.len() as u64,
+            ));
         }
         check_required_keys(&m.encryption_context, m.required_encryption_context_keys)?;
-        if m.required_encryption_context_keys.contains(&PUBLIC_KEY_FIELD) {
+        if m.required_encryption_context_keys
+            .contains(&PUBLIC_KEY_FIELD)
+        {
             return Err(Error::Materials(MaterialsError::PublicKeyEntry));
         }
         match (suite.signature(), m.signing_key) {
@@ -125,7 +136,9 @@ impl<P: CryptoProvider> Encryptor<P> {
                 }
             }
             (Some(_), None) => return Err(Error::Materials(MaterialsError::MissingSignatureKey)),
-            (None, Some(_)) => return Err(Error::Materials(MaterialsError::UnexpectedSignatureKey)),
+            (None, Some(_)) => {
+                return Err(Error::Materials(MaterialsError::UnexpectedSignatureKey));
+            }
             (None, None) => {
                 if m.encryption_context.get(PUBLIC_KEY_FIELD).is_some() {
                     return Err(Error::Materials(MaterialsError::PublicKeyEntry));
@@ -137,10 +150,17 @@ impl<P: CryptoProvider> Encryptor<P> {
         let id_len = version.message_id_len();
         rng.try_fill_bytes(message_id.get_mut(..id_len).unwrap_or_default())
             .map_err(|_| Error::Crypto(crate::error::CryptoError::Rng))?;
-        let (derived, commit) = derive(&self.provider, suite, m.data_key, message_id.get(..id_len).unwrap_or(&[]))?;
+        let (derived, commit) = derive(
+            &self.provider,
+            suite,
+            m.data_key,
+            message_id.get(..id_len).unwrap_or(&[]),
+        )?;
         let key = self.provider.aead_key(derived.as_bytes())?;
         let stored_ec_len = crate::encryption_context::serialized_len(
-            m.encryption_context.iter().filter(|(k, _)| !m.required_encryption_context_keys.contains(k)),
+            m.encryption_context
+                .iter()
+                .filter(|(k, _)| !m.required_encryption_context_keys.contains(k)),
         )?;
         let body = body_len(suite, stored_ec_len, m.encrypted_data_keys.iter().copied());
         let header_len = body.saturating_add(auth_len(version));
@@ -169,7 +189,9 @@ pub struct HeaderReady<'m, P: CryptoProvider> {
 
 impl<P: CryptoProvider> core::fmt::Debug for HeaderReady<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HeaderReady").field("header_len", &self.header_len).finish_non_exhaustive()
+        f.debug_struct("HeaderReady")
+            .field("header_len", &self.header_len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,7 +202,15 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
     }
     /// The message id chosen for this message.
     pub fn message_id(&self) -> &[u8] {
-        self.message_id.get(..self.materials.suite.message_format_version().message_id_len()).unwrap_or(&[])
+        self.message_id
+            .get(
+                ..self
+                    .materials
+                    .suite
+                    .message_format_version()
+                    .message_id_len(),
+            )
+            .unwrap_or(&[])
     }
 
     /// Writes the header (body and authentication tag) to the start of `out`.
@@ -191,21 +221,40 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
         let m = &self.materials;
         let suite = m.suite;
         let version = suite.message_format_version();
-        let out = out.get_mut(..self.header_len).ok_or(too_small(self.header_len))?;
+        let out = out
+            .get_mut(..self.header_len)
+            .ok_or(too_small(self.header_len))?;
         let required = m.required_encryption_context_keys;
-        let stored = m.encryption_context.iter().filter(|(k, _)| !required.contains(k));
+        let stored = m
+            .encryption_context
+            .iter()
+            .filter(|(k, _)| !required.contains(k));
         let ec_len = crate::encryption_context::serialized_len(stored.clone())?;
         let fields = HeaderFields {
             suite,
-            message_id: self.message_id.get(..version.message_id_len()).unwrap_or(&[]),
+            message_id: self
+                .message_id
+                .get(..version.message_id_len())
+                .unwrap_or(&[]),
             edks: m.encrypted_data_keys.iter().copied(),
-            content_type: if self.config.legacy_non_framed { ContentType::NonFramed } else { ContentType::Framed },
-            frame_length: if self.config.legacy_non_framed { 0 } else { self.config.frame_length },
+            content_type: if self.config.legacy_non_framed {
+                ContentType::NonFramed
+            } else {
+                ContentType::Framed
+            },
+            frame_length: if self.config.legacy_non_framed {
+                0
+            } else {
+                self.config.frame_length
+            },
             commit_key: &self.commit,
         };
         let mut pos = write_prefix(&fields, ec_len, out)?;
         let ec_end = pos.saturating_add(ec_len);
-        crate::encryption_context::serialize_sorted(stored, out.get_mut(pos..ec_end).ok_or(too_small(ec_end))?)?;
+        crate::encryption_context::serialize_sorted(
+            stored,
+            out.get_mut(pos..ec_end).ok_or(too_small(ec_end))?,
+        )?;
         pos = ec_end;
         pos += write_suffix(&fields, out.get_mut(pos..).unwrap_or_default())?;
         let body_len = pos;
@@ -218,12 +267,18 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
         let tag = mac.finalize();
         let auth_bytes = match version {
             MessageFormatVersion::V1 => {
-                auth.get_mut(..IV_LEN).ok_or(too_small(self.header_len))?.copy_from_slice(&iv);
-                auth.get_mut(IV_LEN..IV_LEN + TAG_LEN).ok_or(too_small(self.header_len))?.copy_from_slice(&tag);
+                auth.get_mut(..IV_LEN)
+                    .ok_or(too_small(self.header_len))?
+                    .copy_from_slice(&iv);
+                auth.get_mut(IV_LEN..IV_LEN + TAG_LEN)
+                    .ok_or(too_small(self.header_len))?
+                    .copy_from_slice(&tag);
                 IV_LEN + TAG_LEN
             }
             MessageFormatVersion::V2 => {
-                auth.get_mut(..TAG_LEN).ok_or(too_small(self.header_len))?.copy_from_slice(&tag);
+                auth.get_mut(..TAG_LEN)
+                    .ok_or(too_small(self.header_len))?
+                    .copy_from_slice(&tag);
                 TAG_LEN
             }
         };
@@ -287,8 +342,15 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     }
     /// Bytes `finish` writes for a last chunk of `tail_len` bytes (final frame + footer).
     pub fn finish_len(&self, tail_len: usize) -> usize {
-        let body = if self.non_framed { NON_FRAMED_OVERHEAD } else { FINAL_FRAME_OVERHEAD };
-        let footer = self.suite.signature().map_or(0, |a| 2 + a.fixed_signature_len());
+        let body = if self.non_framed {
+            NON_FRAMED_OVERHEAD
+        } else {
+            FINAL_FRAME_OVERHEAD
+        };
+        let footer = self
+            .suite
+            .signature()
+            .map_or(0, |a| 2 + a.fixed_signature_len());
         body.saturating_add(tail_len).saturating_add(footer)
     }
     /// The suite.
@@ -308,7 +370,10 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     pub fn seal_frame(&mut self, plaintext: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         let f = self.frame_length();
         if plaintext.len() != f {
-            return Err(Error::Usage(UsageError::WrongFrameLength { expected: f, actual: plaintext.len() }));
+            return Err(Error::Usage(UsageError::WrongFrameLength {
+                expected: f,
+                actual: plaintext.len(),
+            }));
         }
         let total = self.sealed_frame_len();
         let record = out.get_mut(..total).ok_or(too_small(total))?;
@@ -338,18 +403,32 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
             }));
         }
         // A regular frame cannot carry 0xFFFFFFFF, and the final frame needs a number after it.
-        if self.next_seq >= END_OF_FRAMES {
-            return Err(Error::limit(LimitKind::FrameCount, u64::from(END_OF_FRAMES), u64::from(self.next_seq)));
+        if self.next_seq == END_OF_FRAMES {
+            return Err(Error::limit(
+                LimitKind::FrameCount,
+                u64::from(END_OF_FRAMES),
+                u64::from(self.next_seq),
+            ));
         }
         let seq = self.next_seq;
         let iv = frame_iv(seq);
         let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
-        let aad = body_aad(&mut aad_buf, self.message_id(), BodyKind::Regular, seq, f as u64);
+        let aad = body_aad(
+            &mut aad_buf,
+            self.message_id(),
+            BodyKind::Regular,
+            seq,
+            f as u64,
+        );
         let (head, rest) = record.split_at_mut(REGULAR_FRAME_CONTENT_OFFSET);
         let (content, tag_slot) = rest.split_at_mut(f);
         let tag = self.key.seal_in_place(&iv, aad, content)?;
-        head.get_mut(..4).ok_or(too_small(total))?.copy_from_slice(&seq.to_be_bytes());
-        head.get_mut(4..).ok_or(too_small(total))?.copy_from_slice(&iv);
+        head.get_mut(..4)
+            .ok_or(too_small(total))?
+            .copy_from_slice(&seq.to_be_bytes());
+        head.get_mut(4..)
+            .ok_or(too_small(total))?
+            .copy_from_slice(&iv);
         tag_slot.copy_from_slice(&tag);
         if let Some(d) = self.digest.as_mut() {
             d.update(record);
@@ -363,56 +442,118 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     ///
     /// # Errors
     /// A tail longer than the frame length, an output too small, or a signing failure.
-    pub fn finish(mut self, tail: &[u8], out: &mut [u8], rng: &mut dyn CryptoRngCore) -> Result<usize, Error> {
+    pub fn finish(
+        mut self,
+        tail: &[u8],
+        out: &mut [u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<usize, Error> {
         let total = self.finish_len(tail.len());
         let out = out.get_mut(..total).ok_or(too_small(total))?;
         let body_len = if self.non_framed {
             if tail.len() as u64 > MAX_NON_FRAMED_CONTENT_LEN {
-                return Err(Error::limit(LimitKind::BodyLength, MAX_NON_FRAMED_CONTENT_LEN, tail.len() as u64));
+                return Err(Error::limit(
+                    LimitKind::BodyLength,
+                    MAX_NON_FRAMED_CONTENT_LEN,
+                    tail.len() as u64,
+                ));
             }
             let iv = frame_iv(1);
             let len = tail.len();
             let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
-            let aad = body_aad(&mut aad_buf, self.message_id(), BodyKind::NonFramed, 1, len as u64);
+            let aad = body_aad(
+                &mut aad_buf,
+                self.message_id(),
+                BodyKind::NonFramed,
+                1,
+                len as u64,
+            );
             let (head, rest) = out.split_at_mut(IV_LEN + 8);
-            head.get_mut(..IV_LEN).ok_or(too_small(total))?.copy_from_slice(&iv);
-            head.get_mut(IV_LEN..).ok_or(too_small(total))?.copy_from_slice(&(len as u64).to_be_bytes());
+            head.get_mut(..IV_LEN)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&iv);
+            head.get_mut(IV_LEN..)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&(len as u64).to_be_bytes());
             let (content, rest) = rest.split_at_mut(len);
             content.copy_from_slice(tail);
             let tag = self.key.seal_in_place(&iv, aad, content)?;
-            rest.get_mut(..TAG_LEN).ok_or(too_small(total))?.copy_from_slice(&tag);
+            rest.get_mut(..TAG_LEN)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&tag);
             NON_FRAMED_OVERHEAD + len
         } else {
             let f = self.frame_length();
             if tail.len() > f {
-                return Err(Error::Usage(UsageError::WrongFrameLength { expected: f, actual: tail.len() }));
+                return Err(Error::Usage(UsageError::WrongFrameLength {
+                    expected: f,
+                    actual: tail.len(),
+                }));
             }
             let seq = self.next_seq;
             let len = tail.len();
             let iv = frame_iv(seq);
             let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
-            let aad = body_aad(&mut aad_buf, self.message_id(), BodyKind::Final, seq, len as u64);
+            let aad = body_aad(
+                &mut aad_buf,
+                self.message_id(),
+                BodyKind::Final,
+                seq,
+                len as u64,
+            );
             let (head, rest) = out.split_at_mut(FINAL_FRAME_CONTENT_OFFSET);
-            head.get_mut(..4).ok_or(too_small(total))?.copy_from_slice(&END_OF_FRAMES.to_be_bytes());
-            head.get_mut(4..8).ok_or(too_small(total))?.copy_from_slice(&seq.to_be_bytes());
-            head.get_mut(8..20).ok_or(too_small(total))?.copy_from_slice(&iv);
-            head.get_mut(20..24).ok_or(too_small(total))?.copy_from_slice(&(len as u32).to_be_bytes());
+            head.get_mut(..4)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&END_OF_FRAMES.to_be_bytes());
+            head.get_mut(4..8)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&seq.to_be_bytes());
+            head.get_mut(8..20)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&iv);
+            head.get_mut(20..24)
+                .ok_or(too_small(total))?
+                .copy_from_slice(
+                    &u32::try_from(len)
+                        .map_err(|_| {
+                            Error::Usage(UsageError::WrongFrameLength {
+                                expected: f,
+                                actual: len,
+                            })
+                        })?
+                        .to_be_bytes(),
+                );
             let (content, rest) = rest.split_at_mut(len);
             content.copy_from_slice(tail);
             let tag = self.key.seal_in_place(&iv, aad, content)?;
-            rest.get_mut(..TAG_LEN).ok_or(too_small(total))?.copy_from_slice(&tag);
+            rest.get_mut(..TAG_LEN)
+                .ok_or(too_small(total))?
+                .copy_from_slice(&tag);
             FINAL_FRAME_OVERHEAD + len
         };
-        if let (Some(alg), Some(mut digest), Some(sk)) = (self.suite.signature(), self.digest.take(), self.signing_key.as_ref()) {
+        if let (Some(alg), Some(mut digest), Some(sk)) = (
+            self.suite.signature(),
+            self.digest.take(),
+            self.signing_key.as_ref(),
+        ) {
             let (body, footer) = out.split_at_mut(body_len);
             digest.update(body);
             let sig_len = alg.fixed_signature_len();
             let sig_slot = footer.get_mut(2..2 + sig_len).ok_or(too_small(total))?;
-            let n = self.provider.ecdsa_sign(alg, sk.secret_bytes(), digest, rng, sig_slot)?;
+            let n = self
+                .provider
+                .ecdsa_sign(alg, sk.secret_bytes(), digest, rng, sig_slot)?;
             if n != sig_len {
                 return Err(Error::Crypto(crate::error::CryptoError::Signing));
             }
-            footer.get_mut(..2).ok_or(too_small(total))?.copy_from_slice(&(sig_len as u16).to_be_bytes());
+            footer
+                .get_mut(..2)
+                .ok_or(too_small(total))?
+                .copy_from_slice(
+                    &u16::try_from(sig_len)
+                        .map_err(|_| Error::Crypto(crate::error::CryptoError::Signing))?
+                        .to_be_bytes(),
+                );
         }
         Ok(total)
     }
@@ -435,15 +576,24 @@ pub fn ciphertext_len<'e>(
     plaintext_len: u64,
 ) -> Result<u64, Error> {
     let overflow = Error::limit(LimitKind::Capacity, u64::MAX, u64::MAX);
-    let header = body_len(suite, stored_ec_len, edks).saturating_add(auth_len(suite.message_format_version())) as u64;
-    let footer = suite.signature().map_or(0, |a| 2 + a.fixed_signature_len() as u64);
+    let header = body_len(suite, stored_ec_len, edks)
+        .saturating_add(auth_len(suite.message_format_version())) as u64;
+    let footer = suite
+        .signature()
+        .map_or(0, |a| 2 + a.fixed_signature_len() as u64);
     if frame_length == 0 {
-        return Err(Error::Usage(UsageError::InvalidConfig("frame length must be at least 1")));
+        return Err(Error::Usage(UsageError::InvalidConfig(
+            "frame length must be at least 1",
+        )));
     }
     let f = u64::from(frame_length);
     let frames = plaintext_len.div_ceil(f).max(1);
     if frames > u64::from(END_OF_FRAMES) {
-        return Err(Error::limit(LimitKind::FrameCount, u64::from(END_OF_FRAMES), frames));
+        return Err(Error::limit(
+            LimitKind::FrameCount,
+            u64::from(END_OF_FRAMES),
+            frames,
+        ));
     }
     let regular = frames - 1;
     let body = regular
@@ -451,5 +601,8 @@ pub fn ciphertext_len<'e>(
         .and_then(|r| r.checked_add(FINAL_FRAME_OVERHEAD as u64))
         .and_then(|r| r.checked_add(plaintext_len - regular * f))
         .ok_or(overflow)?;
-    header.checked_add(body).and_then(|v| v.checked_add(footer)).ok_or(overflow)
+    header
+        .checked_add(body)
+        .and_then(|v| v.checked_add(footer))
+        .ok_or(overflow)
 }

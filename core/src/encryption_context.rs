@@ -34,7 +34,10 @@ impl core::fmt::Debug for EncryptionContextRef<'_> {
 
 impl<'a> EncryptionContextRef<'a> {
     /// The empty context.
-    pub const EMPTY: EncryptionContextRef<'static> = EncryptionContextRef { bytes: &[], count: 0 };
+    pub const EMPTY: EncryptionContextRef<'static> = EncryptionContextRef {
+        bytes: &[],
+        count: 0,
+    };
 
     /// Validates a serialized context as found in a header's AAD field.
     ///
@@ -46,13 +49,18 @@ impl<'a> EncryptionContextRef<'a> {
             return Ok(Self::EMPTY);
         }
         let mut r = Reader::new(bytes);
-        let count = r.u16().map_err(|_| Error::format("encryption context", "count truncated"))?;
+        let count = r
+            .u16()
+            .map_err(|_| Error::format("encryption context", "count truncated"))?;
         if count == 0 {
             // Legacy writers emitted `00 00` for an empty context; accept exactly that.
             return if r.is_empty() {
                 Ok(Self { bytes, count: 0 })
             } else {
-                Err(Error::format("encryption context", "zero count with trailing bytes"))
+                Err(Error::format(
+                    "encryption context",
+                    "zero count with trailing bytes",
+                ))
             };
         }
         let mut sorted = true;
@@ -70,7 +78,10 @@ impl<'a> EncryptionContextRef<'a> {
             prev = Some(k);
         }
         if !r.is_empty() {
-            return Err(Error::format("encryption context", "bytes after the last entry"));
+            return Err(Error::format(
+                "encryption context",
+                "bytes after the last entry",
+            ));
         }
         let ec = Self { bytes, count };
         if !sorted && ec.has_duplicate_keys() {
@@ -107,9 +118,8 @@ impl<'a> EncryptionContextRef<'a> {
             return self.bytes.is_empty();
         }
         let mut it = self.iter();
-        let mut prev = match it.next() {
-            Some((k, _)) => k,
-            None => return true,
+        let Some((mut prev, _)) = it.next() else {
+            return true;
         };
         for (k, _) in it {
             if prev.as_bytes() >= k.as_bytes() {
@@ -129,7 +139,10 @@ impl<'a> EncryptionContextRef<'a> {
             let _ = r.u16();
             self.count
         };
-        EncryptionContextIter { reader: r, remaining }
+        EncryptionContextIter {
+            reader: r,
+            remaining,
+        }
     }
     /// Looks up the value of `key`.
     pub fn get(&self, key: &str) -> Option<&'a str> {
@@ -185,10 +198,17 @@ where
     for (k, v) in pairs {
         for field in [k, v] {
             if field.len() > usize::from(u16::MAX) {
-                return Err(Error::limit(LimitKind::FieldLength, u64::from(u16::MAX), field.len() as u64));
+                return Err(Error::limit(
+                    LimitKind::FieldLength,
+                    u64::from(u16::MAX),
+                    field.len() as u64,
+                ));
             }
         }
-        total = total.saturating_add(4).saturating_add(k.len()).saturating_add(v.len());
+        total = total
+            .saturating_add(4)
+            .saturating_add(k.len())
+            .saturating_add(v.len());
         count = count.saturating_add(1);
     }
     if count == 0 {
@@ -196,7 +216,11 @@ where
     }
     let total = total.saturating_add(2);
     if total > MAX_SERIALIZED_LEN || count > usize::from(u16::MAX) {
-        return Err(Error::limit(LimitKind::EncryptionContextLength, MAX_SERIALIZED_LEN as u64, total as u64));
+        return Err(Error::limit(
+            LimitKind::EncryptionContextLength,
+            MAX_SERIALIZED_LEN as u64,
+            total as u64,
+        ));
     }
     Ok(total)
 }
@@ -211,7 +235,9 @@ where
 pub fn serialize_pairs(pairs: &mut [(&str, &str)], out: &mut [u8]) -> Result<usize, Error> {
     pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     if pairs.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
-        return Err(Error::Usage(UsageError::InvalidInput("duplicate encryption context key")));
+        return Err(Error::Usage(UsageError::InvalidInput(
+            "duplicate encryption context key",
+        )));
     }
     serialize_sorted(pairs.iter().copied(), out)
 }
@@ -227,7 +253,13 @@ where
     }
     let count = pairs.clone().into_iter().count();
     let mut w = Writer::new(out);
-    w.u16(u16::try_from(count).map_err(|_| Error::limit(LimitKind::EncryptionContextLength, u64::from(u16::MAX), count as u64))?)?;
+    w.u16(u16::try_from(count).map_err(|_| {
+        Error::limit(
+            LimitKind::EncryptionContextLength,
+            u64::from(u16::MAX),
+            count as u64,
+        )
+    })?)?;
     for (k, v) in pairs {
         w.vec16(k.as_bytes())?;
         w.vec16(v.as_bytes())?;
@@ -259,7 +291,11 @@ mod owned {
             Self::default()
         }
         /// Inserts a pair, returning the previous value of the key.
-        pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
+        pub fn insert(
+            &mut self,
+            key: impl Into<String>,
+            value: impl Into<String>,
+        ) -> Option<String> {
             self.0.insert(key.into(), value.into())
         }
         /// Removes a key.
@@ -333,7 +369,11 @@ mod owned {
 
     impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EncryptionContext {
         fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-            Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+            Self(
+                iter.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            )
         }
     }
 
@@ -392,9 +432,10 @@ mod tests {
 
     #[test]
     fn length_limit() {
-        let big = "x".repeat(65_531);
-        assert!(serialized_len([(big.as_str(), "")]).is_ok());
-        let big = "x".repeat(65_532);
+        // count (2) + key length (2) + key + value length (2) must fit the u16 AAD length.
+        let big = "x".repeat(65_529);
+        assert_eq!(serialized_len([(big.as_str(), "")]), Ok(65_535));
+        let big = "x".repeat(65_530);
         assert!(serialized_len([(big.as_str(), "")]).is_err());
     }
 }

@@ -84,7 +84,11 @@ impl Error {
     }
 
     pub(crate) const fn limit(what: LimitKind, limit: u64, actual: u64) -> Self {
-        Self::Limit(LimitError { what, limit, actual })
+        Self::Limit(LimitError {
+            what,
+            limit,
+            actual,
+        })
     }
 }
 

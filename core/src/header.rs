@@ -11,6 +11,10 @@ use crate::error::{Error, LimitKind, PolicyError, Unsupported};
 use crate::policy::{CommitmentPolicy, DecryptLimits, SignaturePolicy};
 use crate::suite::{AlgorithmSuite, COMMIT_KEY_LEN, IV_LEN, MessageFormatVersion, TAG_LEN};
 
+/// The v1 IV-length field value.
+#[allow(clippy::cast_possible_truncation)] // 12
+const IV_LEN_BYTE: u8 = IV_LEN as u8;
+
 /// The v1 message type byte ("customer authenticated encrypted data").
 pub const MESSAGE_TYPE: u8 = 0x80;
 
@@ -141,14 +145,18 @@ pub const fn auth_len(version: MessageFormatVersion) -> usize {
 }
 
 /// Streaming parse: `Incomplete(n)` says at least `n` bytes are needed in total.
-pub(crate) fn parse_partial<'a>(bytes: &'a [u8], opt: &ParseOptions) -> Result<(HeaderRef<'a>, usize), Parse> {
+pub(crate) fn parse_partial<'a>(
+    bytes: &'a [u8],
+    opt: &ParseOptions,
+) -> Result<(HeaderRef<'a>, usize), Parse> {
+    // The header-length limit is enforced by the reader, field by field (see `parse_inner`);
+    // this is a second line of defence only.
     let res = parse_inner(bytes, opt);
     let max = opt.limits.max_header_len;
     match res {
-        Err(Parse::Incomplete(n)) if n as u64 > max => {
+        Ok((_, n)) if n as u64 > max => {
             Err(Error::limit(LimitKind::HeaderLength, max, n as u64).into())
         }
-        Ok((_, n)) if n as u64 > max => Err(Error::limit(LimitKind::HeaderLength, max, n as u64).into()),
         other => other,
     }
 }
@@ -167,7 +175,11 @@ fn check_base64(bytes: &[u8]) -> Result<(), Parse> {
 
 fn parse_inner<'a>(bytes: &'a [u8], opt: &ParseOptions) -> Result<(HeaderRef<'a>, usize), Parse> {
     check_base64(bytes)?;
-    let mut r = Reader::new(bytes);
+    // Every field end is checked against the header-length limit as soon as it is known, so a
+    // too-long header fails before its bytes are buffered, and with the same error however the
+    // input was chunked.
+    let max = usize::try_from(opt.limits.max_header_len).unwrap_or(usize::MAX);
+    let mut r = Reader::with_limit(bytes, max, LimitKind::HeaderLength);
     let version_byte = r.u8()?;
     let version = match version_byte {
         1 => MessageFormatVersion::V1,
@@ -182,11 +194,18 @@ fn parse_inner<'a>(bytes: &'a [u8], opt: &ParseOptions) -> Result<(HeaderRef<'a>
     }
     let suite = AlgorithmSuite::from_id(r.u16()?)?;
     if suite.message_format_version() != version {
-        return Err(Error::Unsupported(Unsupported::SuiteVersionMismatch { suite: suite.id(), version: version_byte }).into());
+        return Err(Error::Unsupported(Unsupported::SuiteVersionMismatch {
+            suite: suite.id(),
+            version: version_byte,
+        })
+        .into());
     }
     opt.commitment_policy.check_decrypt(suite)?;
     if suite.is_signed() && opt.signature_policy == SignaturePolicy::UnsignedOnly {
-        return Err(Error::Policy(PolicyError::SignedSuiteInUnsignedOnlyMode { suite: suite.id() }).into());
+        return Err(Error::Policy(PolicyError::SignedSuiteInUnsignedOnlyMode {
+            suite: suite.id(),
+        })
+        .into());
     }
     let message_id = r.take(version.message_id_len())?;
     let aad = r.vec16()?;
@@ -208,15 +227,26 @@ fn parse_inner<'a>(bytes: &'a [u8], opt: &ParseOptions) -> Result<(HeaderRef<'a>
     let frame_length = r.u32()?;
     match content_type {
         ContentType::Framed if frame_length == 0 => {
-            return Err(Error::format("header.frame_length", "framed content with frame length 0").into());
+            return Err(
+                Error::format("header.frame_length", "framed content with frame length 0").into(),
+            );
         }
         ContentType::NonFramed if frame_length != 0 => {
-            return Err(Error::format("header.frame_length", "non-framed content with a non-zero frame length").into());
+            return Err(Error::format(
+                "header.frame_length",
+                "non-framed content with a non-zero frame length",
+            )
+            .into());
         }
         _ => {}
     }
     if frame_length > opt.limits.max_frame_len {
-        return Err(Error::limit(LimitKind::FrameLength, u64::from(opt.limits.max_frame_len), u64::from(frame_length)).into());
+        return Err(Error::limit(
+            LimitKind::FrameLength,
+            u64::from(opt.limits.max_frame_len),
+            u64::from(frame_length),
+        )
+        .into());
     }
     let suite_data = r.take(suite.suite_data_len())?;
     let body_len = r.pos();
@@ -256,7 +286,11 @@ pub(crate) struct HeaderFields<'a, E> {
 }
 
 /// Length of the header body for the given field sizes.
-pub(crate) fn body_len<'e>(suite: AlgorithmSuite, ec_len: usize, edks: impl Iterator<Item = EdkRef<'e>>) -> usize {
+pub(crate) fn body_len<'e>(
+    suite: AlgorithmSuite,
+    ec_len: usize,
+    edks: impl Iterator<Item = EdkRef<'e>>,
+) -> usize {
     let edk_len = edks.fold(2usize, |acc, e| acc.saturating_add(e.serialized_len()));
     let fixed = match suite.message_format_version() {
         MessageFormatVersion::V1 => 1 + 1 + 2 + 16 + 2 + 1 + 4 + 1 + 4,
@@ -267,7 +301,11 @@ pub(crate) fn body_len<'e>(suite: AlgorithmSuite, ec_len: usize, edks: impl Iter
 
 /// Writes the fields before the encryption context (ending with the AAD length); returns the
 /// bytes written.
-pub(crate) fn write_prefix<E>(f: &HeaderFields<'_, E>, ec_len: usize, out: &mut [u8]) -> Result<usize, Error> {
+pub(crate) fn write_prefix<E>(
+    f: &HeaderFields<'_, E>,
+    ec_len: usize,
+    out: &mut [u8],
+) -> Result<usize, Error> {
     let version = f.suite.message_format_version();
     let mut w = Writer::new(out);
     w.u8(version.byte())?;
@@ -276,8 +314,13 @@ pub(crate) fn write_prefix<E>(f: &HeaderFields<'_, E>, ec_len: usize, out: &mut 
     }
     w.u16(f.suite.id())?;
     w.bytes(f.message_id)?;
-    let ec_len = u16::try_from(ec_len)
-        .map_err(|_| Error::limit(LimitKind::EncryptionContextLength, u64::from(u16::MAX), ec_len as u64))?;
+    let ec_len = u16::try_from(ec_len).map_err(|_| {
+        Error::limit(
+            LimitKind::EncryptionContextLength,
+            u64::from(u16::MAX),
+            ec_len as u64,
+        )
+    })?;
     w.u16(ec_len)?;
     Ok(w.pos())
 }
@@ -290,8 +333,13 @@ where
     let version = f.suite.message_format_version();
     let mut w = Writer::new(out);
     let count = f.edks.clone().count();
-    let count = u16::try_from(count)
-        .map_err(|_| Error::limit(LimitKind::EncryptedDataKeys, u64::from(u16::MAX), count as u64))?;
+    let count = u16::try_from(count).map_err(|_| {
+        Error::limit(
+            LimitKind::EncryptedDataKeys,
+            u64::from(u16::MAX),
+            count as u64,
+        )
+    })?;
     w.u16(count)?;
     for e in f.edks.clone() {
         e.write(&mut w)?;
@@ -299,7 +347,7 @@ where
     w.u8(f.content_type.byte())?;
     if version == MessageFormatVersion::V1 {
         w.u32(0)?;
-        w.u8(IV_LEN as u8)?;
+        w.u8(IV_LEN_BYTE)?;
     }
     w.u32(f.frame_length)?;
     if version == MessageFormatVersion::V2 {
@@ -310,13 +358,19 @@ where
 
 /// Writes the header body with an already serialized encryption context; returns its length.
 #[cfg(test)]
-pub(crate) fn write_body<'e, E>(f: &HeaderFields<'_, E>, ec: &[u8], out: &mut [u8]) -> Result<usize, Error>
+pub(crate) fn write_body<'e, E>(
+    f: &HeaderFields<'_, E>,
+    ec: &[u8],
+    out: &mut [u8],
+) -> Result<usize, Error>
 where
     E: Iterator<Item = EdkRef<'e>> + Clone,
 {
     let mut pos = write_prefix(f, ec.len(), out)?;
     let end = pos.saturating_add(ec.len());
-    out.get_mut(pos..end).ok_or(crate::codec::too_small(end))?.copy_from_slice(ec);
+    out.get_mut(pos..end)
+        .ok_or(crate::codec::too_small(end))?
+        .copy_from_slice(ec);
     pos = end;
     let rest = out.get_mut(pos..).unwrap_or_default();
     Ok(pos + write_suffix(f, rest)?)
@@ -371,11 +425,18 @@ mod tests {
     use super::*;
 
     fn opts() -> ParseOptions {
-        ParseOptions { commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt, ..Default::default() }
+        ParseOptions {
+            commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+            ..Default::default()
+        }
     }
 
     fn sample(suite: AlgorithmSuite) -> heapless::Vec<u8, 256> {
-        let edk = EdkRef { provider_id: "p", provider_info: b"i", ciphertext: b"c" };
+        let edk = EdkRef {
+            provider_id: "p",
+            provider_info: b"i",
+            ciphertext: b"c",
+        };
         let f = HeaderFields {
             suite,
             message_id: &[7u8; 32][..suite.message_format_version().message_id_len()],
@@ -395,7 +456,10 @@ mod tests {
 
     #[test]
     fn v1_and_v2_round_trip_and_report_needed_length() {
-        for suite in [AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256, AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY] {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
             let bytes = sample(suite);
             let (h, n) = HeaderRef::parse(&bytes, &opts()).unwrap();
             assert_eq!(n, bytes.len());
@@ -406,7 +470,9 @@ mod tests {
             assert_eq!(h.encrypted_data_keys().len(), 1);
             for cut in 0..bytes.len() {
                 match parse_partial(&bytes[..cut], &opts()) {
-                    Err(Parse::Incomplete(need)) => assert!(need > cut && need <= bytes.len(), "{cut} {need}"),
+                    Err(Parse::Incomplete(need)) => {
+                        assert!(need > cut && need <= bytes.len(), "{cut} {need}")
+                    }
                     other => panic!("cut {cut}: {other:?}"),
                 }
             }
@@ -416,7 +482,10 @@ mod tests {
     #[test]
     fn base64_detection() {
         for p in [&b"AYAAF"[..], b"AgR4abc", b"AgV4"] {
-            assert_eq!(parse_partial(p, &opts()), Err(Parse::Invalid(Error::LooksLikeBase64)));
+            assert_eq!(
+                parse_partial(p, &opts()),
+                Err(Parse::Invalid(Error::LooksLikeBase64))
+            );
         }
         assert_eq!(parse_partial(b"Ag", &opts()), Err(Parse::Incomplete(3)));
     }

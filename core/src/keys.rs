@@ -42,9 +42,15 @@ impl DataKey {
         let len = u8::try_from(key.len())
             .ok()
             .filter(|l| matches!(l, 16 | 24 | 32))
-            .ok_or(Error::Materials(MaterialsError::DataKeyLength { expected: MAX_KEY_LEN, actual: key.len() }))?;
+            .ok_or(Error::Materials(MaterialsError::DataKeyLength {
+                expected: MAX_KEY_LEN,
+                actual: key.len(),
+            }))?;
         let mut bytes = [0u8; MAX_KEY_LEN];
-        bytes.get_mut(..key.len()).ok_or(Error::Crypto(CryptoError::InvalidKey))?.copy_from_slice(key);
+        bytes
+            .get_mut(..key.len())
+            .ok_or(Error::Crypto(CryptoError::InvalidKey))?
+            .copy_from_slice(key);
         Ok(Self { bytes, len })
     }
     /// Generates a random data key for `suite`.
@@ -54,9 +60,14 @@ impl DataKey {
     pub fn generate(suite: AlgorithmSuite, rng: &mut dyn CryptoRngCore) -> Result<Self, Error> {
         let mut bytes = [0u8; MAX_KEY_LEN];
         let len = suite.data_key_len();
-        rng.try_fill_bytes(bytes.get_mut(..len).ok_or(Error::Crypto(CryptoError::Other))?)
-            .map_err(|_| Error::Crypto(CryptoError::Rng))?;
-        Ok(Self { bytes, len: len as u8 })
+        rng.try_fill_bytes(
+            bytes
+                .get_mut(..len)
+                .ok_or(Error::Crypto(CryptoError::Other))?,
+        )
+        .map_err(|_| Error::Crypto(CryptoError::Rng))?;
+        let len = u8::try_from(len).map_err(|_| Error::Crypto(CryptoError::Other))?;
+        Ok(Self { bytes, len })
     }
     /// The key bytes.
     pub fn as_bytes(&self) -> &[u8] {
@@ -75,7 +86,10 @@ impl DataKey {
         if self.len() == suite.data_key_len() {
             Ok(())
         } else {
-            Err(Error::Materials(MaterialsError::DataKeyLength { expected: suite.data_key_len(), actual: self.len() }))
+            Err(Error::Materials(MaterialsError::DataKeyLength {
+                expected: suite.data_key_len(),
+                actual: self.len(),
+            }))
         }
     }
 }
@@ -114,9 +128,19 @@ impl SigningKey {
     ///
     /// # Errors
     /// A provider or RNG failure.
-    pub fn generate<P: CryptoProvider>(provider: &P, alg: SignatureAlg, rng: &mut dyn CryptoRngCore) -> Result<Self, Error> {
+    pub fn generate<P: CryptoProvider>(
+        provider: &P,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Self, Error> {
         let mut bytes = [0u8; 48];
-        provider.ecdsa_generate(alg, rng, bytes.get_mut(..alg.secret_len()).ok_or(Error::Crypto(CryptoError::Other))?)?;
+        provider.ecdsa_generate(
+            alg,
+            rng,
+            bytes
+                .get_mut(..alg.secret_len())
+                .ok_or(Error::Crypto(CryptoError::Other))?,
+        )?;
         Ok(Self { alg, bytes })
     }
     /// The algorithm.
@@ -165,7 +189,10 @@ impl VerificationKey {
             return Err(Error::Materials(MaterialsError::InvalidSignatureKey));
         }
         let mut bytes = [0u8; 49];
-        bytes.get_mut(..point.len()).ok_or(Error::Materials(MaterialsError::InvalidSignatureKey))?.copy_from_slice(point);
+        bytes
+            .get_mut(..point.len())
+            .ok_or(Error::Materials(MaterialsError::InvalidSignatureKey))?
+            .copy_from_slice(point);
         Ok(Self { alg, bytes })
     }
     /// Decodes the base64 value of the `aws-crypto-public-key` encryption context entry.
@@ -178,12 +205,15 @@ impl VerificationKey {
         let n = base64::engine::general_purpose::STANDARD
             .decode_slice(b64.as_bytes(), &mut buf)
             .map_err(|_| Error::Materials(MaterialsError::PublicKeyEntry))?;
-        Self::from_bytes(alg, buf.get(..n).unwrap_or(&[])).map_err(|_| Error::Materials(MaterialsError::PublicKeyEntry))
+        Self::from_bytes(alg, buf.get(..n).unwrap_or(&[]))
+            .map_err(|_| Error::Materials(MaterialsError::PublicKeyEntry))
     }
     /// Encodes the key as the `aws-crypto-public-key` value, into `out`; returns the text.
     pub fn to_base64<'o>(&self, out: &'o mut [u8; MAX_PUBLIC_KEY_B64_LEN]) -> &'o str {
         use base64::Engine;
-        let n = base64::engine::general_purpose::STANDARD.encode_slice(self.as_bytes(), out).unwrap_or(0);
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(self.as_bytes(), out)
+            .unwrap_or(0);
         core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("")
     }
     /// The algorithm.
@@ -192,7 +222,9 @@ impl VerificationKey {
     }
     /// The compressed point.
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.alg.compressed_public_key_len()).unwrap_or(&[])
+        self.bytes
+            .get(..self.alg.compressed_public_key_len())
+            .unwrap_or(&[])
     }
 }
 
@@ -234,8 +266,14 @@ pub(crate) fn derive<P: CryptoProvider>(
 ) -> Result<(DerivedKey, Option<CommitKey>), Error> {
     data_key.check_suite(suite)?;
     let len = suite.key_len();
-    let mut key = DerivedKey { bytes: [0u8; MAX_KEY_LEN], len };
-    let out = key.bytes.get_mut(..len).ok_or(Error::Crypto(CryptoError::Other))?;
+    let mut key = DerivedKey {
+        bytes: [0u8; MAX_KEY_LEN],
+        len,
+    };
+    let out = key
+        .bytes
+        .get_mut(..len)
+        .ok_or(Error::Crypto(CryptoError::Other))?;
     let id = suite.id_bytes();
     match suite.kdf() {
         Kdf::Identity => {
@@ -281,23 +319,47 @@ mod tests {
     fn identity_and_hkdf_differ() {
         let p = RustCrypto;
         let dk = DataKey::from_slice(&[1; 16]).unwrap();
-        let (k0, c0) = derive(&p, AlgorithmSuite::AES_128_GCM_IV12_TAG16_NO_KDF, &dk, &[0; 16]).unwrap();
+        let (k0, c0) = derive(
+            &p,
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_NO_KDF,
+            &dk,
+            &[0; 16],
+        )
+        .unwrap();
         assert_eq!(k0.as_bytes(), &[1; 16]);
         assert!(c0.is_none());
-        let (k1, _) = derive(&p, AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256, &dk, &[0; 16]).unwrap();
+        let (k1, _) = derive(
+            &p,
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            &dk,
+            &[0; 16],
+        )
+        .unwrap();
         assert_ne!(k1.as_bytes(), &[1; 16]);
-        assert!(derive(&p, AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, &dk, &[0; 32]).is_err());
+        assert!(
+            derive(
+                &p,
+                AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                &dk,
+                &[0; 32]
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn public_key_base64_round_trip() {
         let p = RustCrypto;
-        let sk = SigningKey::generate(&p, SignatureAlg::EcdsaP384Sha384, &mut rand_core::OsRng).unwrap();
+        let sk =
+            SigningKey::generate(&p, SignatureAlg::EcdsaP384Sha384, &mut rand_core::OsRng).unwrap();
         let vk = sk.public_key(&p).unwrap();
         let mut buf = [0u8; MAX_PUBLIC_KEY_B64_LEN];
         let s = vk.to_base64(&mut buf);
         assert_eq!(s.len(), 68);
-        assert_eq!(VerificationKey::from_base64(SignatureAlg::EcdsaP384Sha384, s).unwrap(), vk);
+        assert_eq!(
+            VerificationKey::from_base64(SignatureAlg::EcdsaP384Sha384, s).unwrap(),
+            vk
+        );
         assert!(VerificationKey::from_base64(SignatureAlg::EcdsaP256Sha256, s).is_err());
     }
 }

@@ -62,7 +62,10 @@ pub struct EncryptionMaterials<'m> {
     pub signing_key: Option<&'m SigningKey>,
 }
 
-pub(crate) fn check_required_keys(ec: &EncryptionContextRef<'_>, required: &[&str]) -> Result<(), Error> {
+pub(crate) fn check_required_keys(
+    ec: &EncryptionContextRef<'_>,
+    required: &[&str],
+) -> Result<(), Error> {
     if !ec.is_canonical() {
         return Err(Error::Usage(crate::error::UsageError::InvalidInput(
             "materials encryption context must be canonically serialized",
@@ -76,17 +79,23 @@ pub(crate) fn check_required_keys(ec: &EncryptionContextRef<'_>, required: &[&st
 }
 
 /// Feeds `serialize(ec restricted to keep)` to a GMAC without building it in memory.
-pub(crate) fn feed_filtered<G: Gmac>(mac: &mut G, ec: &EncryptionContextRef<'_>, keep: &[&str]) -> Result<(), Error> {
+pub(crate) fn feed_filtered<G: Gmac>(
+    mac: &mut G,
+    ec: &EncryptionContextRef<'_>,
+    keep: &[&str],
+) -> Result<(), Error> {
     let selected = || ec.iter().filter(|(k, _)| keep.contains(k));
     let count = selected().count();
     if count == 0 {
         return Ok(());
     }
-    let count = u16::try_from(count).map_err(|_| Error::format("encryption context", "too many pairs"))?;
+    let count =
+        u16::try_from(count).map_err(|_| Error::format("encryption context", "too many pairs"))?;
     mac.update(&count.to_be_bytes());
     for (k, v) in selected() {
         for field in [k, v] {
-            let len = u16::try_from(field.len()).map_err(|_| Error::format("encryption context", "field too long"))?;
+            let len = u16::try_from(field.len())
+                .map_err(|_| Error::format("encryption context", "field too long"))?;
             mac.update(&len.to_be_bytes());
             mac.update(field.as_bytes());
         }

@@ -52,7 +52,10 @@ impl CommitmentPolicy {
         if self.allows_encrypt(suite) {
             Ok(())
         } else {
-            Err(Error::Policy(PolicyError::CommitmentPolicy { suite: suite.id(), policy: self }))
+            Err(Error::Policy(PolicyError::CommitmentPolicy {
+                suite: suite.id(),
+                policy: self,
+            }))
         }
     }
     /// Fails with [`PolicyError::CommitmentPolicy`] unless `suite` may be decrypted.
@@ -60,7 +63,10 @@ impl CommitmentPolicy {
         if self.allows_decrypt(suite) {
             Ok(())
         } else {
-            Err(Error::Policy(PolicyError::CommitmentPolicy { suite: suite.id(), policy: self }))
+            Err(Error::Policy(PolicyError::CommitmentPolicy {
+                suite: suite.id(),
+                policy: self,
+            }))
         }
     }
 }
@@ -115,15 +121,35 @@ mod tests {
     fn policy_table() {
         for s in AlgorithmSuite::ALL {
             let c = s.is_committing();
-            assert_eq!(CommitmentPolicy::ForbidEncryptAllowDecrypt.allows_encrypt(s), !c);
+            assert_eq!(
+                CommitmentPolicy::ForbidEncryptAllowDecrypt.allows_encrypt(s),
+                !c
+            );
             assert!(CommitmentPolicy::ForbidEncryptAllowDecrypt.allows_decrypt(s));
-            assert_eq!(CommitmentPolicy::RequireEncryptAllowDecrypt.allows_encrypt(s), c);
+            assert_eq!(
+                CommitmentPolicy::RequireEncryptAllowDecrypt.allows_encrypt(s),
+                c
+            );
             assert!(CommitmentPolicy::RequireEncryptAllowDecrypt.allows_decrypt(s));
-            assert_eq!(CommitmentPolicy::RequireEncryptRequireDecrypt.allows_encrypt(s), c);
-            assert_eq!(CommitmentPolicy::RequireEncryptRequireDecrypt.allows_decrypt(s), c);
+            assert_eq!(
+                CommitmentPolicy::RequireEncryptRequireDecrypt.allows_encrypt(s),
+                c
+            );
+            assert_eq!(
+                CommitmentPolicy::RequireEncryptRequireDecrypt.allows_decrypt(s),
+                c
+            );
         }
-        assert_eq!(CommitmentPolicy::default(), CommitmentPolicy::RequireEncryptRequireDecrypt);
+        assert_eq!(
+            CommitmentPolicy::default(),
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        );
         assert_eq!(CommitmentPolicy::default().default_suite().id(), 0x0578);
-        assert_eq!(CommitmentPolicy::ForbidEncryptAllowDecrypt.default_suite().id(), 0x0378);
+        assert_eq!(
+            CommitmentPolicy::ForbidEncryptAllowDecrypt
+                .default_suite()
+                .id(),
+            0x0378
+        );
     }
 }

@@ -218,7 +218,11 @@ impl AlgorithmSuite {
     }
     /// Length of the header's suite data (32 for committing suites, else 0).
     pub const fn suite_data_len(&self) -> usize {
-        if self.is_committing() { COMMIT_KEY_LEN } else { 0 }
+        if self.is_committing() {
+            COMMIT_KEY_LEN
+        } else {
+            0
+        }
     }
 }
 
@@ -247,7 +251,9 @@ mod tests {
             }
         }
         assert_eq!(accepted, 11);
-        for id in [0x0000, 0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x6700, 0x6701] {
+        for id in [
+            0x0000, 0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x6700, 0x6701,
+        ] {
             assert_eq!(
                 AlgorithmSuite::from_id(id),
                 Err(Error::Unsupported(Unsupported::Suite(id)))

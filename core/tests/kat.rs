@@ -1,20 +1,33 @@
 //! Known-answer tests: the 46 commitment KATs and the C SDK data files.
-#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::std_instead_of_core
+)]
 
 mod support;
 
 use base64::Engine;
-use esdk_core::{AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, ErrorCategory, HeaderRef};
+use esdk_core::{
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, ErrorCategory, HeaderRef,
+};
 use std::path::PathBuf;
 use support::{Key, allow_all, decrypt_all, decrypt_chunked};
 
 fn vectors() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/test-vectors"
+    ))
 }
 
 fn b64(s: &str) -> Vec<u8> {
     let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(clean).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .unwrap()
 }
 
 #[test]
@@ -51,10 +64,13 @@ fn commitment_kats() {
         // Header and commitment where the KAT gives them.
         if let (true, Some(h)) = (expect_ok, t["header"].as_str()) {
             let hb = b64(h);
-            if let Ok((hdr, n)) = HeaderRef::parse(&ct, &esdk_core::header::ParseOptions {
-                commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
-                ..Default::default()
-            }) {
+            if let Ok((hdr, n)) = HeaderRef::parse(
+                &ct,
+                &esdk_core::header::ParseOptions {
+                    commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+                    ..Default::default()
+                },
+            ) {
                 assert_eq!(&ct[..n], &hb[..], "{comment}: header bytes");
                 if let Some(c) = t["commitment"].as_str() {
                     assert_eq!(hdr.suite_data(), &b64(c)[..], "{comment}");
@@ -76,17 +92,31 @@ fn commitment_kats() {
 #[test]
 fn c_sdk_data() {
     let dir = vectors().join("kat/c-sdk-data");
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     eprintln!("{names:?}");
 }
 
 #[test]
 fn suite_is_rejected_before_materials_under_default_policy() {
-    let text = std::fs::read_to_string(vectors().join("kat/c-sdk-data/ct_x_aes128_hkdf_bad_header.bin"));
+    let text =
+        std::fs::read_to_string(vectors().join("kat/c-sdk-data/ct_x_aes128_hkdf_bad_header.bin"));
     let _ = text;
-    let msg = support::encrypt(AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256, 64, b"x", &[], &[0; 16]);
-    let out = decrypt_all(&msg, Key::RawAes("ns", b"key", &[0; 16]), DecryptConfig::default());
+    let msg = support::encrypt(
+        AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+        64,
+        b"x",
+        &[],
+        &[0; 16],
+    );
+    let out = decrypt_all(
+        &msg,
+        Key::RawAes("ns", b"key", &[0; 16]),
+        DecryptConfig::default(),
+    );
     assert_eq!(out.result.unwrap_err().category(), ErrorCategory::Policy);
     assert!(out.states.is_empty());
 }

@@ -1,5 +1,11 @@
 //! Round trips: every suite × framed/non-framed × frame lengths × plaintext lengths.
-#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::std_instead_of_core
+)]
 
 mod support;
 
@@ -20,16 +26,43 @@ fn every_suite_frame_and_length() {
             lens.dedup();
             for &n in &lens {
                 let pt = plaintext(n);
-                let msg = encrypt(suite, f as u32, &pt, &[("purpose", "test"), ("\u{0}\u{1}", "ctl")], &wk);
+                let msg = encrypt(
+                    suite,
+                    f as u32,
+                    &pt,
+                    &[("purpose", "test"), ("\u{0}\u{1}", "ctl")],
+                    &wk,
+                );
                 let wrapped = vec![0u8; suite.key_len() + 16];
-                let edk = esdk_core::EdkRef { provider_id: "ns", provider_info: &[0; 23], ciphertext: &wrapped };
-                let mut ec: esdk_core::EncryptionContext = [("purpose", "test"), ("\u{0}\u{1}", "ctl")].into_iter().collect();
+                let edk = esdk_core::EdkRef {
+                    provider_id: "ns",
+                    provider_info: &[0; 23],
+                    ciphertext: &wrapped,
+                };
+                let mut ec: esdk_core::EncryptionContext =
+                    [("purpose", "test"), ("\u{0}\u{1}", "ctl")]
+                        .into_iter()
+                        .collect();
                 if let Some(a) = suite.signature() {
-                    ec.insert("aws-crypto-public-key", "x".repeat(a.compressed_public_key_len().div_ceil(3) * 4));
+                    ec.insert(
+                        "aws-crypto-public-key",
+                        "x".repeat(a.compressed_public_key_len().div_ceil(3) * 4),
+                    );
                 }
                 let ec_len = ec.serialize().unwrap().len();
-                let len = esdk_core::ciphertext_len(suite, std::iter::once(edk), ec_len, f as u32, n as u64).unwrap();
-                assert_eq!(len, msg.len() as u64, "predicted length, suite {suite} f {f} n {n}");
+                let len = esdk_core::ciphertext_len(
+                    suite,
+                    std::iter::once(edk),
+                    ec_len,
+                    f as u32,
+                    n as u64,
+                )
+                .unwrap();
+                assert_eq!(
+                    len,
+                    msg.len() as u64,
+                    "predicted length, suite {suite} f {f} n {n}"
+                );
                 let out = decrypt_all(&msg, Key::RawAes("ns", b"key", &wk), allow_all());
                 assert_eq!(out.result, Ok(()), "suite {suite} f {f} n {n}");
                 assert_eq!(out.plaintext, pt, "suite {suite} f {f} n {n}");

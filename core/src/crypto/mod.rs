@@ -27,13 +27,24 @@ pub trait AeadKey {
     ///
     /// # Errors
     /// A provider failure.
-    fn seal_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16], CryptoError>;
+    fn seal_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError>;
 
     /// Verifies `tag` and, only if it verifies, decrypts `buf` in place.
     ///
     /// # Errors
     /// [`AuthFailed`] if the tag does not verify. `buf` must then hold no plaintext.
-    fn open_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<(), AuthFailed>;
+    fn open_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AuthFailed>;
 
     /// An incremental GMAC: the tag of an AES-GCM encryption of the empty plaintext whose AAD is
     /// everything later passed to [`Gmac::update`] (the header tag, whose AAD is not contiguous).
@@ -78,7 +89,14 @@ pub trait CryptoProvider {
     ///
     /// # Errors
     /// A provider failure or an output too long for HKDF.
-    fn hkdf(&self, hash: HashAlg, salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError>;
+    fn hkdf(
+        &self,
+        hash: HashAlg,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError>;
 
     /// Two HKDF expansions from one extraction (used for the committing key schedule).
     ///
@@ -106,19 +124,33 @@ pub trait CryptoProvider {
     ///
     /// # Errors
     /// A provider or RNG failure.
-    fn ecdsa_generate(&self, alg: SignatureAlg, rng: &mut dyn CryptoRngCore, secret: &mut [u8]) -> Result<(), CryptoError>;
+    fn ecdsa_generate(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+    ) -> Result<(), CryptoError>;
 
     /// Writes the SEC1 compressed public key of `secret` to `out`, returning its length.
     ///
     /// # Errors
     /// [`CryptoError::InvalidKey`] for a malformed scalar.
-    fn ecdsa_public_key(&self, alg: SignatureAlg, secret: &[u8], out: &mut [u8]) -> Result<usize, CryptoError>;
+    fn ecdsa_public_key(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
 
     /// Checks that `public_key` is a valid SEC1 point on `alg`'s curve.
     ///
     /// # Errors
     /// [`CryptoError::InvalidKey`] otherwise.
-    fn ecdsa_check_public_key(&self, alg: SignatureAlg, public_key: &[u8]) -> Result<(), CryptoError>;
+    fn ecdsa_check_public_key(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+    ) -> Result<(), CryptoError>;
 
     /// Signs the digest; the DER signature written to `out` must be exactly
     /// [`SignatureAlg::fixed_signature_len`] bytes, so ciphertext lengths are predictable.
@@ -138,7 +170,13 @@ pub trait CryptoProvider {
     ///
     /// # Errors
     /// [`AuthFailed`] if the key, the encoding or the signature is invalid.
-    fn ecdsa_verify(&self, alg: SignatureAlg, public_key: &[u8], digest: Self::Digest, signature: &[u8]) -> Result<(), AuthFailed>;
+    fn ecdsa_verify(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+        digest: Self::Digest,
+        signature: &[u8],
+    ) -> Result<(), AuthFailed>;
 }
 
 impl<P: CryptoProvider + ?Sized> CryptoProvider for &P {
@@ -147,7 +185,14 @@ impl<P: CryptoProvider + ?Sized> CryptoProvider for &P {
     fn aead_key(&self, key: &[u8]) -> Result<Self::AeadKey, CryptoError> {
         (**self).aead_key(key)
     }
-    fn hkdf(&self, hash: HashAlg, salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError> {
+    fn hkdf(
+        &self,
+        hash: HashAlg,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
         (**self).hkdf(hash, salt, ikm, info, okm)
     }
     fn hkdf_two(
@@ -165,13 +210,27 @@ impl<P: CryptoProvider + ?Sized> CryptoProvider for &P {
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
         (**self).digest(alg)
     }
-    fn ecdsa_generate(&self, alg: SignatureAlg, rng: &mut dyn CryptoRngCore, secret: &mut [u8]) -> Result<(), CryptoError> {
+    fn ecdsa_generate(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+    ) -> Result<(), CryptoError> {
         (**self).ecdsa_generate(alg, rng, secret)
     }
-    fn ecdsa_public_key(&self, alg: SignatureAlg, secret: &[u8], out: &mut [u8]) -> Result<usize, CryptoError> {
+    fn ecdsa_public_key(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
         (**self).ecdsa_public_key(alg, secret, out)
     }
-    fn ecdsa_check_public_key(&self, alg: SignatureAlg, public_key: &[u8]) -> Result<(), CryptoError> {
+    fn ecdsa_check_public_key(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+    ) -> Result<(), CryptoError> {
         (**self).ecdsa_check_public_key(alg, public_key)
     }
     fn ecdsa_sign(
@@ -184,7 +243,13 @@ impl<P: CryptoProvider + ?Sized> CryptoProvider for &P {
     ) -> Result<usize, CryptoError> {
         (**self).ecdsa_sign(alg, secret, digest, rng, out)
     }
-    fn ecdsa_verify(&self, alg: SignatureAlg, public_key: &[u8], digest: Self::Digest, signature: &[u8]) -> Result<(), AuthFailed> {
+    fn ecdsa_verify(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+        digest: Self::Digest,
+        signature: &[u8],
+    ) -> Result<(), AuthFailed> {
         (**self).ecdsa_verify(alg, public_key, digest, signature)
     }
 }

@@ -21,6 +21,8 @@ type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
 /// A prepared AES-GCM key (the key schedules zeroize on drop).
 pub struct RustCryptoAeadKey(KeyInner);
 
+// The variants differ by the AES key-schedule size; boxing would need an allocator (no_std).
+#[allow(clippy::large_enum_variant)]
 enum KeyInner {
     A128(aes_gcm::Aes128Gcm, aes::Aes128),
     A192(Aes192Gcm, aes::Aes192),
@@ -62,12 +64,22 @@ impl RustCryptoGmac {
         cipher.encrypt_block(&mut h);
         let ghash = GHash::new(&h);
         let mut j0 = ghash::Block::default();
-        j0[..12].copy_from_slice(iv);
-        j0[15] = 1;
+        for (d, s) in j0.iter_mut().zip(iv) {
+            *d = *s;
+        }
+        if let Some(last) = j0.last_mut() {
+            *last = 1;
+        }
         cipher.encrypt_block(&mut j0);
         let mut mask = [0u8; 16];
         mask.copy_from_slice(&j0);
-        Self { ghash, mask, carry: [0; 16], carry_len: 0, total: 0 }
+        Self {
+            ghash,
+            mask,
+            carry: [0; 16],
+            carry_len: 0,
+            total: 0,
+        }
     }
 }
 
@@ -108,7 +120,13 @@ impl Gmac for RustCryptoGmac {
             self.ghash.update_padded(carry.get(..n).unwrap_or(&[]));
         }
         let mut len_block = ghash::Block::default();
-        len_block[..8].copy_from_slice(&self.total.wrapping_mul(8).to_be_bytes());
+        // AAD length in bits (first 8 bytes); the ciphertext length is 0.
+        for (d, s) in len_block
+            .iter_mut()
+            .zip(self.total.wrapping_mul(8).to_be_bytes())
+        {
+            *d = s;
+        }
         self.ghash.update(&[len_block]);
         let s = self.ghash.clone().finalize();
         let mut tag = [0u8; 16];
@@ -120,7 +138,12 @@ impl Gmac for RustCryptoGmac {
 }
 
 impl AeadKey for RustCryptoAeadKey {
-    fn seal_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16], CryptoError> {
+    fn seal_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
         let nonce = Nonce::from_slice(iv);
         let tag = match &self.0 {
             KeyInner::A128(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
@@ -131,7 +154,13 @@ impl AeadKey for RustCryptoAeadKey {
         Ok(tag.into())
     }
 
-    fn open_in_place(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<(), AuthFailed> {
+    fn open_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AuthFailed> {
         let nonce = Nonce::from_slice(iv);
         let tag = Tag::from_slice(tag);
         // aes-gcm checks the tag before applying the keystream: on failure `buf` is untouched.
@@ -173,13 +202,19 @@ impl RunningDigest for RustCryptoDigest {
     }
 }
 
-fn hkdf_any(hash: HashAlg, salt: &[u8], ikm: &[u8], outs: &mut [(&[&[u8]], &mut [u8])]) -> Result<(), CryptoError> {
+fn hkdf_any(
+    hash: HashAlg,
+    salt: &[u8],
+    ikm: &[u8],
+    outs: &mut [(&[&[u8]], &mut [u8])],
+) -> Result<(), CryptoError> {
     let salt = if salt.is_empty() { None } else { Some(salt) };
     macro_rules! run {
         ($h:ty) => {{
             let hk = hkdf::Hkdf::<$h>::new(salt, ikm);
             for (info, okm) in outs.iter_mut() {
-                hk.expand_multi_info(info, okm).map_err(|_| CryptoError::Other)?;
+                hk.expand_multi_info(info, okm)
+                    .map_err(|_| CryptoError::Other)?;
             }
         }};
     }
@@ -217,7 +252,10 @@ impl CryptoProvider for RustCrypto {
                 aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?,
                 aes::Aes128::new_from_slice(key).map_err(e)?,
             ),
-            24 => KeyInner::A192(Aes192Gcm::new_from_slice(key).map_err(e)?, aes::Aes192::new_from_slice(key).map_err(e)?),
+            24 => KeyInner::A192(
+                Aes192Gcm::new_from_slice(key).map_err(e)?,
+                aes::Aes192::new_from_slice(key).map_err(e)?,
+            ),
             32 => KeyInner::A256(
                 aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?,
                 aes::Aes256::new_from_slice(key).map_err(e)?,
@@ -226,7 +264,14 @@ impl CryptoProvider for RustCrypto {
         }))
     }
 
-    fn hkdf(&self, hash: HashAlg, salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError> {
+    fn hkdf(
+        &self,
+        hash: HashAlg,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
         hkdf_any(hash, salt, ikm, &mut [(info, okm)])
     }
 
@@ -250,7 +295,12 @@ impl CryptoProvider for RustCrypto {
         }
     }
 
-    fn ecdsa_generate(&self, alg: SignatureAlg, rng: &mut dyn CryptoRngCore, secret: &mut [u8]) -> Result<(), CryptoError> {
+    fn ecdsa_generate(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+    ) -> Result<(), CryptoError> {
         with_curve!(alg, c => {
             let sk = c::ecdsa::SigningKey::random(&mut &mut *rng);
             let bytes = sk.to_bytes();
@@ -260,7 +310,12 @@ impl CryptoProvider for RustCrypto {
         })
     }
 
-    fn ecdsa_public_key(&self, alg: SignatureAlg, secret: &[u8], out: &mut [u8]) -> Result<usize, CryptoError> {
+    fn ecdsa_public_key(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
         with_curve!(alg, c => {
             let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
             let point = sk.verifying_key().to_encoded_point(true);
@@ -271,7 +326,11 @@ impl CryptoProvider for RustCrypto {
         })
     }
 
-    fn ecdsa_check_public_key(&self, alg: SignatureAlg, public_key: &[u8]) -> Result<(), CryptoError> {
+    fn ecdsa_check_public_key(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+    ) -> Result<(), CryptoError> {
         with_curve!(alg, c => {
             c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map(|_| ()).map_err(|_| CryptoError::InvalidKey)
         })
@@ -315,7 +374,13 @@ impl CryptoProvider for RustCrypto {
         })
     }
 
-    fn ecdsa_verify(&self, alg: SignatureAlg, public_key: &[u8], digest: Self::Digest, signature: &[u8]) -> Result<(), AuthFailed> {
+    fn ecdsa_verify(
+        &self,
+        alg: SignatureAlg,
+        public_key: &[u8],
+        digest: Self::Digest,
+        signature: &[u8],
+    ) -> Result<(), AuthFailed> {
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
         with_curve!(alg, c => {
             let prehash = match (alg, digest) {
@@ -333,7 +398,9 @@ impl CryptoProvider for RustCrypto {
 trait ToHeaplessVec {
     fn to_vec_heapless(&self) -> heapless::Vec<u8, 64>;
 }
-impl<N: aes_gcm::aead::generic_array::ArrayLength<u8>> ToHeaplessVec for aes_gcm::aead::generic_array::GenericArray<u8, N> {
+impl<N: aes_gcm::aead::generic_array::ArrayLength<u8>> ToHeaplessVec
+    for aes_gcm::aead::generic_array::GenericArray<u8, N>
+{
     fn to_vec_heapless(&self) -> heapless::Vec<u8, 64> {
         heapless::Vec::from_slice(self).unwrap_or_default()
     }
@@ -372,7 +439,10 @@ mod tests {
         let ct = buf;
         let mut bad = tag;
         bad[0] ^= 1;
-        assert_eq!(key.open_in_place(&[0; 12], b"aad", &mut buf, &bad), Err(AuthFailed));
+        assert_eq!(
+            key.open_in_place(&[0; 12], b"aad", &mut buf, &bad),
+            Err(AuthFailed)
+        );
         assert_eq!(buf, ct);
         key.open_in_place(&[0; 12], b"aad", &mut buf, &tag).unwrap();
         assert_eq!(&buf, b"hello world");
@@ -393,9 +463,12 @@ mod tests {
                 let mut d = p.digest(alg);
                 d.update(&[i; 10]);
                 let mut sig = [0u8; 104];
-                let len = p.ecdsa_sign(alg, sk, d.clone(), &mut rng, &mut sig).unwrap();
+                let len = p
+                    .ecdsa_sign(alg, sk, d.clone(), &mut rng, &mut sig)
+                    .unwrap();
                 assert_eq!(len, alg.fixed_signature_len());
-                p.ecdsa_verify(alg, &pk[..n], d.clone(), &sig[..len]).unwrap();
+                p.ecdsa_verify(alg, &pk[..n], d.clone(), &sig[..len])
+                    .unwrap();
                 sig[10] ^= 1;
                 assert!(p.ecdsa_verify(alg, &pk[..n], d, &sig[..len]).is_err());
             }

@@ -1,18 +1,26 @@
 //! Shared test drivers for the core state machines.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::std_instead_of_core
+)]
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
-use std::ops::Range;
+use esdk_core::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use esdk_core::decrypt::{DecryptState, MaterialsRequest};
 use esdk_core::edk::EdkRef;
 use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef, PUBLIC_KEY_FIELD};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
-use esdk_core::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor, EncryptConfig,
-    EncryptionMaterials, Encryptor, Error, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor,
+    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey,
 };
+use std::ops::Range;
 
 /// What a decryption produced, for comparisons across chunkings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +77,12 @@ pub fn drive(
     let mut dec = Decryptor::new(RustCrypto, config);
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0usize;
-    let mut out = Outcome { plaintext: vec![], states: vec![], result: Ok(()), chunks: vec![] };
+    let mut out = Outcome {
+        plaintext: vec![],
+        states: vec![],
+        result: Ok(()),
+        chunks: vec![],
+    };
     let mut guard = 0u64;
     loop {
         guard += 1;
@@ -83,7 +96,11 @@ pub fn drive(
                 Ok(DecryptState::NeedInput { min_len }) => {
                     assert!(!eof, "NeedInput at end of input");
                     if fed == msg.len() {
-                        return Run { outcome: out, fed, waiting: Some(min_len) };
+                        return Run {
+                            outcome: out,
+                            fed,
+                            waiting: Some(min_len),
+                        };
                     }
                     feed = Some(min_len);
                 }
@@ -98,7 +115,9 @@ pub fn drive(
                             let ser = owned.serialize().unwrap();
                             let canon = EncryptionContextRef::parse(&ser).unwrap();
                             let found = req.encrypted_data_keys().iter().find_map(|e| {
-                                esdk_core::raw_aes::unwrap(&RustCrypto, ns, name, wk, &canon, &e).ok().flatten()
+                                esdk_core::raw_aes::unwrap(&RustCrypto, ns, name, wk, &canon, &e)
+                                    .ok()
+                                    .flatten()
                             });
                             match found {
                                 Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk)),
@@ -112,7 +131,11 @@ pub fn drive(
                     };
                     if let Err(e) = res {
                         out.result = Err(e);
-                        return Run { outcome: out, fed, waiting: None };
+                        return Run {
+                            outcome: out,
+                            fed,
+                            waiting: None,
+                        };
                     }
                 }
                 Ok(DecryptState::HeaderVerified(_)) => out.states.push("header"),
@@ -123,18 +146,30 @@ pub fn drive(
                 }
                 Ok(DecryptState::Done) => {
                     out.states.push("done");
-                    return Run { outcome: out, fed, waiting: None };
+                    return Run {
+                        outcome: out,
+                        fed,
+                        waiting: None,
+                    };
                 }
                 Ok(_) => unreachable!(),
                 Err(e) => {
                     out.result = Err(e);
-                    return Run { outcome: out, fed, waiting: None };
+                    return Run {
+                        outcome: out,
+                        fed,
+                        waiting: None,
+                    };
                 }
             }
             discard
         };
         if let Some(min_len) = feed {
-            assert!(min_len > buf.len(), "min_len {min_len} <= buffered {}", buf.len());
+            assert!(
+                min_len > buf.len(),
+                "min_len {min_len} <= buffered {}",
+                buf.len()
+            );
             let n = next_chunk(min_len, buf.len()).max(1).min(msg.len() - fed);
             buf.extend_from_slice(&msg[fed..fed + n]);
             fed += n;
@@ -149,7 +184,10 @@ pub fn decrypt_all(msg: &[u8], key: Key<'_>, config: DecryptConfig) -> Outcome {
 }
 
 pub fn allow_all() -> DecryptConfig {
-    DecryptConfig { commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt, ..Default::default() }
+    DecryptConfig {
+        commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+        ..Default::default()
+    }
 }
 
 /// A policy that allows encrypting `suite`.
@@ -163,7 +201,13 @@ pub fn policy_for(suite: AlgorithmSuite) -> CommitmentPolicy {
 
 /// Encrypts `pt` with a raw AES key (namespace "ns", key name "key"), the given pairs and
 /// frame length; returns the message and the data key.
-pub fn encrypt(suite: AlgorithmSuite, frame_length: u32, pt: &[u8], pairs: &[(&str, &str)], wrapping_key: &[u8]) -> Vec<u8> {
+pub fn encrypt(
+    suite: AlgorithmSuite,
+    frame_length: u32,
+    pt: &[u8],
+    pairs: &[(&str, &str)],
+    wrapping_key: &[u8],
+) -> Vec<u8> {
     encrypt_with(suite, frame_length, pt, pairs, wrapping_key, false)
 }
 
@@ -177,8 +221,13 @@ pub fn encrypt_with(
 ) -> Vec<u8> {
     let p = RustCrypto;
     let mut rng = rand_core::OsRng;
-    let mut ec: EncryptionContext = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let sk = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
+    let mut ec: EncryptionContext = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sk = suite
+        .signature()
+        .map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
     if let Some(sk) = &sk {
         ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
     }
@@ -186,8 +235,22 @@ pub fn encrypt_with(
     let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
     let dk = DataKey::generate(suite, &mut rng).unwrap();
     let (mut info, mut ct) = ([0u8; 64], [0u8; 64]);
-    let (il, cl) = esdk_core::raw_aes::wrap(&p, wrapping_key, b"key", &ec_ref, &dk, &mut rng, &mut info, &mut ct).unwrap();
-    let edks = [EdkRef { provider_id: "ns", provider_info: &info[..il], ciphertext: &ct[..cl] }];
+    let (il, cl) = esdk_core::raw_aes::wrap(
+        &p,
+        wrapping_key,
+        b"key",
+        &ec_ref,
+        &dk,
+        &mut rng,
+        &mut info,
+        &mut ct,
+    )
+    .unwrap();
+    let edks = [EdkRef {
+        provider_id: "ns",
+        provider_info: &info[..il],
+        ciphertext: &ct[..cl],
+    }];
     let materials = EncryptionMaterials {
         suite,
         data_key: &dk,
@@ -208,7 +271,12 @@ pub fn public_key_b64(sk: &SigningKey) -> String {
 
 /// Runs the encryptor typestate over `pt` with the given materials: regular frames while more
 /// than a frame is left, then `finish` with the rest (a full final frame for exact multiples).
-pub fn seal_message(materials: EncryptionMaterials<'_>, frame_length: u32, non_framed: bool, pt: &[u8]) -> Vec<u8> {
+pub fn seal_message(
+    materials: EncryptionMaterials<'_>,
+    frame_length: u32,
+    non_framed: bool,
+    pt: &[u8],
+) -> Vec<u8> {
     let mut rng = rand_core::OsRng;
     let suite = materials.suite;
     let config = EncryptConfig {
@@ -263,13 +331,23 @@ pub struct Spec<'a> {
 
 impl<'a> Spec<'a> {
     pub fn new(suite: AlgorithmSuite, frame_length: u32) -> Self {
-        Self { suite, frame_length, non_framed: false, pairs: &[], required: &[] }
+        Self {
+            suite,
+            frame_length,
+            non_framed: false,
+            pairs: &[],
+            required: &[],
+        }
     }
     pub fn pairs(self, pairs: &'a [(&'a str, &'a str)]) -> Self {
         Self { pairs, ..self }
     }
     pub fn non_framed(self) -> Self {
-        Self { non_framed: true, frame_length: 0, ..self }
+        Self {
+            non_framed: true,
+            frame_length: 0,
+            ..self
+        }
     }
     pub fn required(self, required: &'a [&'a str]) -> Self {
         Self { required, ..self }
@@ -282,15 +360,25 @@ pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
     let p = RustCrypto;
     let mut rng = rand_core::OsRng;
     let suite = spec.suite;
-    let mut ec: EncryptionContext = spec.pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let sk = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
+    let mut ec: EncryptionContext = spec
+        .pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sk = suite
+        .signature()
+        .map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
     if let Some(sk) = &sk {
         ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
     }
     let ec_bytes = ec.serialize().unwrap();
     let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
     let dk = DataKey::generate(suite, &mut rng).unwrap();
-    let edks = [EdkRef { provider_id: "ns", provider_info: b"key", ciphertext: &[0xE0; 48] }];
+    let edks = [EdkRef {
+        provider_id: "ns",
+        provider_info: b"key",
+        ciphertext: &[0xE0; 48],
+    }];
     let materials = EncryptionMaterials {
         suite,
         data_key: &dk,
@@ -300,7 +388,12 @@ pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
         signing_key: sk.as_ref(),
     };
     let msg = seal_message(materials, spec.frame_length, spec.non_framed, pt);
-    Encrypted { msg, data_key: dk, signing_key: sk, ec }
+    Encrypted {
+        msg,
+        data_key: dk,
+        signing_key: sk,
+        ec,
+    }
 }
 
 /// A deterministic test plaintext.
@@ -486,7 +579,11 @@ pub fn layout(msg: &[u8]) -> Layout {
     } else {
         assert!(footer.is_empty(), "bytes after the body");
     }
-    Layout { header, frames, footer }
+    Layout {
+        header,
+        frames,
+        footer,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -563,7 +660,9 @@ impl Forge {
     pub fn new(suite: AlgorithmSuite, frame_length: u32, pairs: &[(&str, &str)]) -> Self {
         let p = RustCrypto;
         let mut rng = rand_core::OsRng;
-        let signing_key = suite.signature().map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
+        let signing_key = suite
+            .signature()
+            .map(|alg| SigningKey::generate(&p, alg, &mut rng).unwrap());
         let mut ec: EncryptionContext = pairs.iter().copied().collect();
         if let Some(sk) = &signing_key {
             ec.insert(PUBLIC_KEY_FIELD, public_key_b64(sk));
@@ -604,13 +703,28 @@ impl Forge {
                 None
             }
             Kdf::Hkdf(h) => {
-                p.hkdf(h, &[], dk, &[&id, &self.message_id], &mut key).unwrap();
+                p.hkdf(h, &[], dk, &[&id, &self.message_id], &mut key)
+                    .unwrap();
                 None
             }
             Kdf::CommittingHkdfSha512 => {
                 let mut c = [0u8; 32];
-                p.hkdf(HashAlg::Sha512, &self.message_id, dk, &[&id, b"DERIVEKEY"], &mut key).unwrap();
-                p.hkdf(HashAlg::Sha512, &self.message_id, dk, &[b"COMMITKEY"], &mut c).unwrap();
+                p.hkdf(
+                    HashAlg::Sha512,
+                    &self.message_id,
+                    dk,
+                    &[&id, b"DERIVEKEY"],
+                    &mut key,
+                )
+                .unwrap();
+                p.hkdf(
+                    HashAlg::Sha512,
+                    &self.message_id,
+                    dk,
+                    &[b"COMMITKEY"],
+                    &mut c,
+                )
+                .unwrap();
                 Some(c)
             }
         };
@@ -647,7 +761,11 @@ impl Forge {
     pub fn header(&self) -> Vec<u8> {
         let mut h = self.header_body();
         let (key, _) = self.keys();
-        let iv = if self.is_v1() { self.header_iv } else { [0; 12] };
+        let iv = if self.is_v1() {
+            self.header_iv
+        } else {
+            [0; 12]
+        };
         let mut mac = key.gmac(&iv).unwrap();
         mac.update(&h);
         mac.update(&self.auth_tail);
@@ -659,7 +777,14 @@ impl Forge {
         h
     }
 
-    fn seal(&self, iv: &[u8; 12], kind: &str, seq: u32, len: u64, pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
+    fn seal(
+        &self,
+        iv: &[u8; 12],
+        kind: &str,
+        seq: u32,
+        len: u64,
+        pt: &[u8],
+    ) -> (Vec<u8>, [u8; 16]) {
         let mut aad = self.message_id.clone();
         aad.extend_from_slice(kind.as_bytes());
         aad.extend_from_slice(&seq.to_be_bytes());
@@ -671,29 +796,59 @@ impl Forge {
 
     /// A regular frame (its AAD content length is the header frame length).
     pub fn regular(&self, seq: u32, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
-        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Frame", seq, u64::from(self.frame_length), pt);
+        let (ct, tag) = self.seal(
+            &iv,
+            "AWSKMSEncryptionClient Frame",
+            seq,
+            u64::from(self.frame_length),
+            pt,
+        );
         [&seq.to_be_bytes()[..], &iv, &ct, &tag].concat()
     }
 
     pub fn final_frame(&self, seq: u32, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
-        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Final Frame", seq, pt.len() as u64, pt);
-        [&[0xFF; 4][..], &seq.to_be_bytes(), &iv, &(pt.len() as u32).to_be_bytes(), &ct, &tag].concat()
+        let (ct, tag) = self.seal(
+            &iv,
+            "AWSKMSEncryptionClient Final Frame",
+            seq,
+            pt.len() as u64,
+            pt,
+        );
+        [
+            &[0xFF; 4][..],
+            &seq.to_be_bytes(),
+            &iv,
+            &(pt.len() as u32).to_be_bytes(),
+            &ct,
+            &tag,
+        ]
+        .concat()
     }
 
     pub fn non_framed(&self, iv: [u8; 12], pt: &[u8]) -> Vec<u8> {
-        let (ct, tag) = self.seal(&iv, "AWSKMSEncryptionClient Single Block", 1, pt.len() as u64, pt);
+        let (ct, tag) = self.seal(
+            &iv,
+            "AWSKMSEncryptionClient Single Block",
+            1,
+            pt.len() as u64,
+            pt,
+        );
         [&iv[..], &(pt.len() as u64).to_be_bytes(), &ct, &tag].concat()
     }
 
     /// The footer over `signed` (everything before it); empty for unsigned suites.
     pub fn footer(&self, signed: &[u8]) -> Vec<u8> {
-        let Some(sk) = &self.signing_key else { return vec![] };
+        let Some(sk) = &self.signing_key else {
+            return vec![];
+        };
         let p = RustCrypto;
         let alg = sk.algorithm();
         let mut d = p.digest(alg);
         d.update(signed);
         let mut sig = [0u8; 104];
-        let n = p.ecdsa_sign(alg, sk.secret_bytes(), d, &mut rand_core::OsRng, &mut sig).unwrap();
+        let n = p
+            .ecdsa_sign(alg, sk.secret_bytes(), d, &mut rand_core::OsRng, &mut sig)
+            .unwrap();
         [&(n as u16).to_be_bytes()[..], &sig[..n]].concat()
     }
 
