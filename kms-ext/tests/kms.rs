@@ -1484,3 +1484,66 @@ async fn python_esdk_interop_both_directions() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Caching materials manager over a KMS keyring: KMS calls observed on the wire.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_cmm_cuts_kms_calls() {
+    use esdk_std::cmm::{CachingCmm, DefaultCmm, LocalCache};
+    need_kms!("caching_cmm_cuts_kms_calls");
+    let key = create_key(W2).await;
+    let rec = Arc::new(InFlight::default());
+    let r = Recorder(rec.clone());
+    let s = Arc::new(
+        AwsSdkClientSupplier::builder()
+            .configure(move |c| c.interceptor(r.clone()))
+            .build(),
+    );
+    let keyring = AwsKmsKeyring::new(&key, s).unwrap();
+    let cmm = Arc::new(
+        CachingCmm::builder(
+            Arc::new(DefaultCmm::new(keyring)),
+            Arc::new(LocalCache::new(16)),
+            std::time::Duration::from_secs(300),
+        )
+        .max_messages(10)
+        .build()
+        .unwrap(),
+    );
+    let client = Client::builder().build();
+    let pt = vec![7u8; 1024];
+    let mut last = Vec::new();
+    for _ in 0..25 {
+        let opts = EncryptOptions::cmm(&*cmm).encryption_context(ec());
+        last = client.encrypt_async(&pt, &opts).await.unwrap().ciphertext;
+    }
+    let count = |op: &str| rec.ops.lock().unwrap().iter().filter(|o| *o == op).count();
+    // 25 messages, 10 per entry: entries for messages 1-10, 11-20, 21-25.
+    assert_eq!(count("GenerateDataKey"), 3);
+    for _ in 0..5 {
+        let d = client
+            .decrypt_async(&last, &DecryptOptions::cmm(&*cmm))
+            .await
+            .unwrap();
+        assert_eq!(d.plaintext, pt);
+    }
+    assert_eq!(count("Decrypt"), 1, "decryption materials were not reused");
+    // Concurrent misses on a fresh context make one KMS call (stampede protection).
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let cmm = cmm.clone();
+        let client = client.clone();
+        let pt = pt.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut other = ec();
+            other.insert("fresh", "context");
+            let opts = EncryptOptions::cmm(&*cmm).encryption_context(other);
+            client.encrypt_async(&pt, &opts).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(count("GenerateDataKey"), 4);
+}
