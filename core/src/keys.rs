@@ -100,6 +100,9 @@ pub struct SigningKey {
     #[zeroize(skip)]
     alg: SignatureAlg,
     bytes: [u8; 48],
+    /// The public key, when known (computed once at generation).
+    #[zeroize(skip)]
+    public: Option<VerificationKey>,
 }
 
 impl core::fmt::Debug for SigningKey {
@@ -122,7 +125,7 @@ impl SigningKey {
             .get_mut(..secret.len())
             .ok_or(Error::Materials(MaterialsError::InvalidSignatureKey))?
             .copy_from_slice(secret);
-        Ok(Self { alg, bytes })
+        Ok(Self { alg, bytes, public: None })
     }
     /// Generates a key with the provider.
     ///
@@ -141,7 +144,9 @@ impl SigningKey {
                 .get_mut(..alg.secret_len())
                 .ok_or(Error::Crypto(CryptoError::Other))?,
         )?;
-        Ok(Self { alg, bytes })
+        let mut key = Self { alg, bytes, public: None };
+        key.public = Some(key.compute_public_key(provider)?);
+        Ok(key)
     }
     /// The algorithm.
     pub fn algorithm(&self) -> SignatureAlg {
@@ -156,6 +161,13 @@ impl SigningKey {
     /// # Errors
     /// A malformed scalar.
     pub fn public_key<P: CryptoProvider>(&self, provider: &P) -> Result<VerificationKey, Error> {
+        match self.public {
+            Some(k) => Ok(k),
+            None => self.compute_public_key(provider),
+        }
+    }
+
+    fn compute_public_key<P: CryptoProvider>(&self, provider: &P) -> Result<VerificationKey, Error> {
         let mut out = [0u8; 49];
         let n = provider.ecdsa_public_key(self.alg, self.secret_bytes(), &mut out)?;
         VerificationKey::from_bytes(self.alg, out.get(..n).unwrap_or(&[]))

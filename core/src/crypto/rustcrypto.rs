@@ -344,34 +344,45 @@ impl CryptoProvider for RustCrypto {
         rng: &mut dyn CryptoRngCore,
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+        use ecdsa::hazmat::{SignPrimitive, bits2field};
         let want = alg.fixed_signature_len();
         let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
-        with_curve!(alg, c => {
-            let prehash = match (alg, digest) {
-                (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => h.finalize().to_vec_heapless(),
-                (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => h.finalize().to_vec_heapless(),
-                _ => return Err(CryptoError::UnsupportedAlgorithm),
-            };
-            let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
-            // Re-sign with fresh randomness until one of (s, n − s) gives the fixed DER length
-            // (one of r or s must need a leading zero byte): expected two attempts.
-            for _ in 0..64 {
-                let sig: c::ecdsa::Signature =
-                    sk.sign_prehash_with_rng(&mut &mut *rng, &prehash).map_err(|_| CryptoError::Signing)?;
-                let low = sig.normalize_s().unwrap_or(sig);
-                let (r, s) = low.split_scalars();
-                let high = c::ecdsa::Signature::from_scalars(r, -s).map_err(|_| CryptoError::Signing)?;
-                for candidate in [low, high] {
-                    let der = candidate.to_der();
-                    if der.as_bytes().len() == want {
-                        dst.copy_from_slice(der.as_bytes());
-                        return Ok(want);
+        // Sign with the scalar itself (RFC 6979 k with fresh random additional data), rather
+        // than through `SigningKey`, whose constructor computes the public key: that would cost
+        // a second scalar multiplication per signature.
+        macro_rules! sign {
+            ($c:ident, $curve:ty, $hash:ty, $h:expr) => {{
+                let prehash = $h.finalize();
+                let scalar = $c::NonZeroScalar::try_from(secret).map_err(|_| CryptoError::InvalidKey)?;
+                let z = bits2field::<$curve>(&prehash).map_err(|_| CryptoError::Signing)?;
+                // Re-sign with fresh randomness until one of (s, n − s) gives the fixed DER
+                // length (r or s needs a leading zero byte): almost always the first attempt.
+                for _ in 0..64 {
+                    let mut ad = [0u8; 48];
+                    rng.try_fill_bytes(&mut ad).map_err(|_| CryptoError::Rng)?;
+                    let (sig, _) = (*scalar)
+                        .try_sign_prehashed_rfc6979::<$hash>(&z, &ad)
+                        .map_err(|_| CryptoError::Signing)?;
+                    let sig: $c::ecdsa::Signature = sig;
+                    let low = sig.normalize_s().unwrap_or(sig);
+                    let (r, s) = low.split_scalars();
+                    let high = $c::ecdsa::Signature::from_scalars(r, -s).map_err(|_| CryptoError::Signing)?;
+                    for candidate in [low, high] {
+                        let der = candidate.to_der();
+                        if der.as_bytes().len() == want {
+                            dst.copy_from_slice(der.as_bytes());
+                            return Ok(want);
+                        }
                     }
                 }
-            }
-            Err(CryptoError::Signing)
-        })
+                Err(CryptoError::Signing)
+            }};
+        }
+        match (alg, digest) {
+            (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => sign!(p256, p256::NistP256, sha2::Sha256, h),
+            (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => sign!(p384, p384::NistP384, sha2::Sha384, h),
+            _ => Err(CryptoError::UnsupportedAlgorithm),
+        }
     }
 
     fn ecdsa_verify(
