@@ -125,7 +125,11 @@ impl SigningKey {
             .get_mut(..secret.len())
             .ok_or(Error::Materials(MaterialsError::InvalidSignatureKey))?
             .copy_from_slice(secret);
-        Ok(Self { alg, bytes, public: None })
+        Ok(Self {
+            alg,
+            bytes,
+            public: None,
+        })
     }
     /// Generates a key with the provider.
     ///
@@ -144,7 +148,11 @@ impl SigningKey {
                 .get_mut(..alg.secret_len())
                 .ok_or(Error::Crypto(CryptoError::Other))?,
         )?;
-        let mut key = Self { alg, bytes, public: None };
+        let mut key = Self {
+            alg,
+            bytes,
+            public: None,
+        };
         key.public = Some(key.compute_public_key(provider)?);
         Ok(key)
     }
@@ -167,7 +175,10 @@ impl SigningKey {
         }
     }
 
-    fn compute_public_key<P: CryptoProvider>(&self, provider: &P) -> Result<VerificationKey, Error> {
+    fn compute_public_key<P: CryptoProvider>(
+        &self,
+        provider: &P,
+    ) -> Result<VerificationKey, Error> {
         let mut out = [0u8; 49];
         let n = provider.ecdsa_public_key(self.alg, self.secret_bytes(), &mut out)?;
         VerificationKey::from_bytes(self.alg, out.get(..n).unwrap_or(&[]))

@@ -30,6 +30,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(clippy::std_instead_of_core)]
 #![cfg_attr(
     not(test),
     warn(

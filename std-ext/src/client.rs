@@ -388,11 +388,9 @@ impl Client {
                 DecryptStep::Done => break,
             }
         }
-        let header = engine
-            .header()
-            .cloned()
-            .ok_or_else(|| Error::Materials("no header".into()))?;
-        let encryption_context = engine.encryption_context().cloned().unwrap_or_default();
+        let (header, encryption_context) = engine.take_header_and_context();
+        let header = header.ok_or_else(|| Error::Materials("no header".into()))?;
+        let encryption_context = encryption_context.unwrap_or_default();
         Ok(Decrypted {
             plaintext,
             header,

@@ -22,7 +22,7 @@ use std::time::Duration;
 struct ManualClock(AtomicU64);
 impl ManualClock {
     fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        self.0.fetch_add(u64::try_from(d.as_nanos()).unwrap(), Ordering::SeqCst);
     }
 }
 impl Clock for ManualClock {

@@ -353,7 +353,8 @@ impl CryptoProvider for RustCrypto {
         macro_rules! sign {
             ($c:ident, $curve:ty, $hash:ty, $h:expr) => {{
                 let prehash = $h.finalize();
-                let scalar = $c::NonZeroScalar::try_from(secret).map_err(|_| CryptoError::InvalidKey)?;
+                let scalar =
+                    $c::NonZeroScalar::try_from(secret).map_err(|_| CryptoError::InvalidKey)?;
                 let z = bits2field::<$curve>(&prehash).map_err(|_| CryptoError::Signing)?;
                 // Re-sign with fresh randomness until one of (s, n − s) gives the fixed DER
                 // length (r or s needs a leading zero byte): almost always the first attempt.
@@ -366,7 +367,8 @@ impl CryptoProvider for RustCrypto {
                     let sig: $c::ecdsa::Signature = sig;
                     let low = sig.normalize_s().unwrap_or(sig);
                     let (r, s) = low.split_scalars();
-                    let high = $c::ecdsa::Signature::from_scalars(r, -s).map_err(|_| CryptoError::Signing)?;
+                    let high = $c::ecdsa::Signature::from_scalars(r, -s)
+                        .map_err(|_| CryptoError::Signing)?;
                     for candidate in [low, high] {
                         let der = candidate.to_der();
                         if der.as_bytes().len() == want {
@@ -379,8 +381,12 @@ impl CryptoProvider for RustCrypto {
             }};
         }
         match (alg, digest) {
-            (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => sign!(p256, p256::NistP256, sha2::Sha256, h),
-            (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => sign!(p384, p384::NistP384, sha2::Sha384, h),
+            (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => {
+                sign!(p256, p256::NistP256, sha2::Sha256, h)
+            }
+            (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => {
+                sign!(p384, p384::NistP384, sha2::Sha384, h)
+            }
             _ => Err(CryptoError::UnsupportedAlgorithm),
         }
     }

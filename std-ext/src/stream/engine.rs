@@ -86,10 +86,14 @@ impl EncryptEngine {
             frames: Some(frames),
             frame_len,
             legacy_non_framed: config.legacy_non_framed,
+            // One frame, or the whole plaintext when it is known to be shorter: the staging
+            // buffer never reallocates (which would leave plaintext behind in freed memory).
             staged: Zeroizing::new(Vec::with_capacity(if config.legacy_non_framed {
                 0
             } else {
-                frame_len
+                max_plaintext.map_or(frame_len, |m| {
+                    frame_len.min(usize::try_from(m).unwrap_or(usize::MAX))
+                })
             })),
             out,
             out_pos: 0,
@@ -197,7 +201,16 @@ impl EncryptEngine {
     pub(crate) fn frame_len(&self) -> usize {
         self.frame_len
     }
+    /// The most plaintext an encrypting writer takes per call: two frames, at least 64 KiB,
+    /// so its output buffer stays O(frame length) however large the caller's buffer is.
+    pub(crate) fn write_batch(&self) -> usize {
+        self.frame_len.max(WRITE_BATCH / 2).saturating_mul(2)
+    }
 }
+
+/// The most ciphertext a decrypting writer takes per call, so that what it buffers stays
+/// O(frame length) however large the caller's buffer is.
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 
 /// What the decrypt engine needs next.
 #[derive(Debug)]
@@ -329,6 +342,15 @@ impl DecryptEngine {
     /// The authenticated encryption context (stored pairs plus reproduced-only pairs).
     pub(crate) fn encryption_context(&self) -> Option<&EncryptionContext> {
         self.materials.as_ref().map(|m| &m.encryption_context)
+    }
+
+    /// Moves the header and the authenticated encryption context out (one-shot use, instead
+    /// of cloning them).
+    pub(crate) fn take_header_and_context(
+        &mut self,
+    ) -> (Option<Header>, Option<EncryptionContext>) {
+        let ec = self.materials.take().map(|m| m.encryption_context);
+        (self.header.take(), ec)
     }
 
     pub(crate) fn plaintext(&self) -> &[u8] {

@@ -10,7 +10,7 @@
 //! is an `UnexpectedEof` error, never a short plaintext that ends normally. Memory stays
 //! O(frame length).
 
-use super::engine::{DecryptEngine, DecryptStep, EncryptEngine};
+use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource};
 use crate::error::{Error, Result};
 use esdk_core::{EncryptionContext, Header};
@@ -102,9 +102,10 @@ impl<W: Write> EncryptingWriter<W> {
 impl<W: Write> Write for EncryptingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         drain(&mut self.engine, &mut self.inner)?;
-        self.engine.push(buf).map_err(io::Error::from)?;
+        let n = buf.len().min(self.engine.write_batch());
+        self.engine.push(&buf[..n]).map_err(io::Error::from)?;
         drain(&mut self.engine, &mut self.inner)?;
-        Ok(buf.len())
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         drain(&mut self.engine, &mut self.inner)?;
@@ -351,9 +352,10 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
 
 impl<W: Write> Write for DecryptingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.engine.push(buf).map_err(io::Error::from)?;
+        let n = buf.len().min(WRITE_BATCH);
+        self.engine.push(&buf[..n]).map_err(io::Error::from)?;
         self.run()?;
-        Ok(buf.len())
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()

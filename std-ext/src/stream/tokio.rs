@@ -5,7 +5,7 @@
 //! * [`AsyncEncryptingReader`], [`AsyncDecryptingReader`] (end of stream = verified message).
 //! * [`AsyncDecryptingWriter`]: `shutdown()` verifies the end of the message.
 
-use super::engine::{DecryptEngine, DecryptStep, EncryptEngine};
+use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource};
 use crate::error::{Error, Result};
@@ -70,10 +70,11 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
-        this.engine.push(buf).map_err(io::Error::from)?;
+        let n = buf.len().min(this.engine.write_batch());
+        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // Start writing; what is left goes out on the next call.
         let _ = poll_drain(&mut this.engine, &mut this.inner, cx)?;
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -269,9 +270,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                     )
                     .into()));
                 }
-                DecryptStep::NeedInput => {
-                    ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?
-                }
+                DecryptStep::NeedInput => ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?,
             }
         }
     }
@@ -353,12 +352,13 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_run(cx))?;
-        this.engine.push(buf).map_err(io::Error::from)?;
+        let n = buf.len().min(WRITE_BATCH);
+        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // Process now if possible; anything pending resumes on the next call.
         if let Poll::Ready(Err(e)) = this.poll_run(cx) {
             return Poll::Ready(Err(e));
         }
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
