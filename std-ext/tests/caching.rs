@@ -22,7 +22,8 @@ use std::time::Duration;
 struct ManualClock(AtomicU64);
 impl ManualClock {
     fn advance(&self, d: Duration) {
-        self.0.fetch_add(u64::try_from(d.as_nanos()).unwrap(), Ordering::SeqCst);
+        self.0
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap(), Ordering::SeqCst);
     }
 }
 impl Clock for ManualClock {
