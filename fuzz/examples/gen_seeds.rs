@@ -88,10 +88,13 @@ fn seal<P: CryptoProvider + Clone>(
     out
 }
 
+/// Frame length, non-framed, plaintext length, context pairs.
+type Shape = (u32, bool, usize, &'static [(&'static str, &'static str)]);
+
 /// Messages of every suite: (real provider?, bytes).
 fn generated() -> Vec<(bool, Vec<u8>)> {
     let pt: Vec<u8> = (0..100u8).collect();
-    let shapes: [(u32, bool, usize, &[(&str, &str)]); 5] = [
+    let shapes: [Shape; 5] = [
         (16, false, 40, &[("purpose", "fuzz")]),
         (1, false, 3, &[]),
         (32, false, 64, &[("a", "1"), ("b", "2")]),
