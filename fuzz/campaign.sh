@@ -15,14 +15,8 @@ shift || true
 CPU_BUDGET="${FUZZ_CPU_SECONDS:-0}"
 LOGS="${FUZZ_LOG_DIR:-/tmp/esdk-fuzz-logs}"
 mkdir -p "$LOGS"
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  FUZZ=(cargo +nightly fuzz)
-  HOST="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-else
-  export RUSTC_BOOTSTRAP=1
-  FUZZ=(cargo fuzz)
-  HOST="$(rustc -vV | sed -n 's/^host: //p')"
-fi
+# shellcheck source=toolchain.sh
+source ./toolchain.sh
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
   mapfile -t targets < <("${FUZZ[@]}" list)

@@ -15,16 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  FUZZ=(cargo +nightly fuzz)
-  SYSROOT="$(rustc +nightly --print sysroot)"
-  HOST="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-else
-  export RUSTC_BOOTSTRAP=1
-  FUZZ=(cargo fuzz)
-  SYSROOT="$(rustc --print sysroot)"
-  HOST="$(rustc -vV | sed -n 's/^host: //p')"
-fi
+# shellcheck source=toolchain.sh
+source ./toolchain.sh
 
 llvm_bin="${LLVM_BIN:-}"
 if [ -z "$llvm_bin" ]; then

@@ -18,13 +18,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
   cargo install cargo-fuzz --locked
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  FUZZ=(cargo +nightly fuzz)
-else
-  # The sanitizer flags need nightly features; the stable toolchain accepts them this way.
-  export RUSTC_BOOTSTRAP=1
-  FUZZ=(cargo fuzz)
-fi
+# shellcheck source=toolchain.sh
+source ./toolchain.sh
 
 "${FUZZ[@]}" build
 scratch="$(mktemp -d)"

@@ -29,18 +29,6 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = rd
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Runs `target`'s check on each of its corpus and regression files; returns how many ran.
 fn replay(target: &str) -> usize {
     let check = TARGETS
@@ -48,20 +36,7 @@ fn replay(target: &str) -> usize {
         .find(|(name, _)| *name == target)
         .map(|(_, f)| *f)
         .expect("known target");
-    let mut ran = 0;
-    let mut failed = Vec::new();
-    for sub in ["corpus", "regressions"] {
-        for path in files(&fuzz_dir().join(sub).join(target)) {
-            let data = std::fs::read(&path).expect("readable corpus file");
-            let res = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| check(&data)));
-            if res.is_err() {
-                failed.push(path.display().to_string());
-            }
-            ran += 1;
-        }
-    }
-    assert!(failed.is_empty(), "{target}: failing inputs: {failed:#?}");
-    ran
+    common::replay::replay(&fuzz_dir(), target, check)
 }
 
 macro_rules! replay_tests {

@@ -202,6 +202,26 @@ fn vector_files(root: &Path, max: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Writes two `context_edk_parse` seeds from a parsed header: its serialized encryption
+/// context after `ec_prefix`, and its EDK list (count and entries) after `edk_prefix`.
+fn write_ec_edk_seeds(
+    out: &Path,
+    h: &HeaderRef<'_>,
+    tag: &str,
+    ec_prefix: [u8; 1],
+    edk_prefix: [u8; 3],
+) {
+    let dir = out.join("context_edk_parse");
+    let mut ec = ec_prefix.to_vec();
+    ec.extend_from_slice(h.encryption_context().as_bytes());
+    write(&dir, &format!("ec{tag}"), &ec, checks::context_edk_parse);
+    let edks = h.encrypted_data_keys();
+    let mut e = edk_prefix.to_vec();
+    e.extend_from_slice(&u16::try_from(edks.len()).unwrap().to_be_bytes());
+    e.extend_from_slice(edks.entries_bytes());
+    write(&dir, &format!("edk{tag}"), &e, checks::context_edk_parse);
+}
+
 fn write(dir: &Path, name: &str, data: &[u8], check: fn(&[u8])) {
     check(data);
     std::fs::create_dir_all(dir).unwrap();
@@ -310,24 +330,8 @@ fn main() {
             );
         }
         if let Ok((h, _)) = HeaderRef::parse(m, &permissive_parse()) {
-            let mut ec = vec![0u8];
-            ec.extend_from_slice(h.encryption_context().as_bytes());
-            write(
-                &out.join("context_edk_parse"),
-                &format!("ec{i}"),
-                &ec,
-                checks::context_edk_parse,
-            );
+            write_ec_edk_seeds(&out, &h, &i.to_string(), [0], [1, 0, 8]);
             let edks = h.encrypted_data_keys();
-            let mut e = vec![1u8, 0, 8];
-            e.extend_from_slice(&u16::try_from(edks.len()).unwrap().to_be_bytes());
-            e.extend_from_slice(edks.entries_bytes());
-            write(
-                &out.join("context_edk_parse"),
-                &format!("edk{i}"),
-                &e,
-                checks::context_edk_parse,
-            );
             if let Some(edk) = edks.iter().next() {
                 let mut r = vec![2u8, 1];
                 for f in [
@@ -352,24 +356,7 @@ fn main() {
     // Vector EDK sections and contexts, for the parsers.
     for (i, v) in vecs.iter().enumerate().step_by(5) {
         if let Ok((h, _)) = HeaderRef::parse(v, &permissive_parse()) {
-            let mut ec = vec![3u8];
-            ec.extend_from_slice(h.encryption_context().as_bytes());
-            write(
-                &out.join("context_edk_parse"),
-                &format!("vec_ec{i}"),
-                &ec,
-                checks::context_edk_parse,
-            );
-            let edks = h.encrypted_data_keys();
-            let mut e = vec![4u8, 0xff, 0xff];
-            e.extend_from_slice(&u16::try_from(edks.len()).unwrap().to_be_bytes());
-            e.extend_from_slice(edks.entries_bytes());
-            write(
-                &out.join("context_edk_parse"),
-                &format!("vec_edk{i}"),
-                &e,
-                checks::context_edk_parse,
-            );
+            write_ec_edk_seeds(&out, &h, &format!("vec_{i}"), [3], [4, 0xff, 0xff]);
         }
     }
 

@@ -24,23 +24,6 @@ use std::path::Path;
 #[test]
 fn raw_rsa_info() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut ran = 0;
-    let mut failed = Vec::new();
-    for sub in ["corpus", "regressions"] {
-        let Ok(rd) = std::fs::read_dir(fuzz.join(sub).join("raw_rsa_info")) else {
-            continue;
-        };
-        let mut paths: Vec<_> = rd.map(|e| e.expect("entry").path()).collect();
-        paths.sort();
-        for path in paths {
-            let data = std::fs::read(&path).expect("readable corpus file");
-            let res = std::panic::catch_unwind(|| rsa::raw_rsa_info(&data));
-            if res.is_err() {
-                failed.push(path.display().to_string());
-            }
-            ran += 1;
-        }
-    }
-    assert!(failed.is_empty(), "failing inputs: {failed:#?}");
+    let ran = common::replay::replay(&fuzz, "raw_rsa_info", rsa::raw_rsa_info);
     assert!(ran > 0, "no raw_rsa_info corpus");
 }

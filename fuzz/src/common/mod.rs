@@ -7,7 +7,8 @@
 //! * [`drive`]: a decrypt driver that checks the decryptor's contract on every call;
 //! * [`reference`]: small parsers and a serializer written from the format description,
 //!   independently of `esdk-core`, used as oracles;
-//! * [`checks`]: the check behind each fuzz target, one function per target.
+//! * [`checks`]: the check behind each fuzz target, one function per target;
+//! * [`replay`]: runs a check over a target's committed corpus and regressions (replay tests).
 //!
 //! Only `esdk_core`, `rand_core` and `std` are used, so the same files compile inside the fuzz
 //! crate and as a module of `esdk-core`'s integration tests.
@@ -17,3 +18,4 @@ pub mod drive;
 pub mod input;
 pub mod provider;
 pub mod reference;
+pub mod replay;
