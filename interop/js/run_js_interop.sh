@@ -16,7 +16,8 @@
 # 4. Streaming, both directions: a JS_STREAM_MIB (default 64) MiB message with 4 KiB and 1 MiB
 #    frames between JS encryptStream/decryptStream and each of the four esdk-std streaming
 #    adapters (std::io writer and reader, tokio writer and reader), through pipes; plaintext
-#    compared by SHA-256. Truncated streams must fail on both sides.
+#    compared by SHA-256, the Rust process's peak RSS checked to stay below half the message.
+#    Truncated or altered streams must fail on the receiving side.
 # 5. Divergences: every known behavioural difference, asserted against both (divergences.js).
 #
 # Node runs with --security-revert=CVE-2023-46809 for steps 1-3 (raw RSA PKCS#1 v1.5 private
@@ -94,11 +95,17 @@ stream_tests() {
     head -c $((STREAM_MIB << 20)) /dev/urandom >"$pt"
     want=$(sha256sum <"$pt" | cut -d' ' -f1)
     echo "plaintext: $STREAM_MIB MiB, sha256 $want"
+    # The Rust side must stream: its peak resident memory stays below half the message size.
+    local rss=$WORK/stream.rss max_rss_kib=$((STREAM_MIB * 512))
     check() { # label, pipeline status..., digest
-        local label=$1 digest=${*: -1} statuses=("${@:2:$#-2}") s
-        for s in "${statuses[@]}"; do [ "$s" -eq 0 ] || { echo "FAIL $label: exit statuses ${statuses[*]}"; bad=$((bad + 1)); return; }; done
+        local label=$1 digest=${*: -1} statuses=("${@:2:$#-2}") s kib
+        for s in "${statuses[@]}"; do [ "$s" -eq 0 ] || { echo "FAIL $label: exit statuses ${statuses[*]}"; cat "$rss"; bad=$((bad + 1)); return; }; done
         if [ "$digest" != "$want" ]; then echo "FAIL $label: plaintext sha256 $digest"; bad=$((bad + 1)); return; fi
-        echo "ok   $label ($((SECONDS - t0)) s)"
+        kib=$(sed -n 's/^peak-rss-kib //p' "$rss")
+        if [ -z "$kib" ] || [ "$kib" -gt "$max_rss_kib" ]; then
+            echo "FAIL $label: Rust peak RSS ${kib:-unknown} KiB (limit $max_rss_kib KiB)"; bad=$((bad + 1)); return
+        fi
+        echo "ok   $label ($((SECONDS - t0)) s, Rust peak RSS $((kib / 1024)) MiB)"
         ok=$((ok + 1))
     }
     for frame in 4096 1048576; do
@@ -106,11 +113,11 @@ stream_tests() {
             t0=$SECONDS
             got=$("$NODE" "$HERE/esdk_vectors.js" stream-encrypt --key-hex "$key" --frame "$frame" <"$pt" |
                 "$BIN" stream-decrypt --adapter "$adapter" --key-hex "$key" --frame "$frame" --suite 0578 \
-                    --ec 'purpose=esdk-rs streaming interop' | sha256sum | cut -d' ' -f1; echo "${PIPESTATUS[*]}")
+                    --ec 'purpose=esdk-rs streaming interop' 2>"$rss" | sha256sum | cut -d' ' -f1; echo "${PIPESTATUS[*]}")
             check "JS encryptStream -> Rust $adapter, frame $frame" $(echo "$got" | tail -n1) "$(echo "$got" | head -n1)"
             t0=$SECONDS
             got=$("$BIN" stream-encrypt --adapter "$adapter" --key-hex "$key" --frame "$frame" \
-                    --ec 'origin=esdk-rs' --ec '🔐=été' <"$pt" |
+                    --ec 'origin=esdk-rs' --ec '🔐=été' <"$pt" 2>"$rss" |
                 "$NODE" "$HERE/esdk_vectors.js" stream-decrypt --key-hex "$key" | sha256sum | cut -d' ' -f1; echo "${PIPESTATUS[*]}")
             check "Rust $adapter -> JS decryptStream, frame $frame" $(echo "$got" | tail -n1) "$(echo "$got" | head -n1)"
         done
@@ -123,7 +130,7 @@ stream_tests() {
             echo "FAIL Rust $adapter accepted a JS stream missing its last byte"; bad=$((bad + 1))
         else echo "ok   Rust $adapter rejects a truncated JS stream"; ok=$((ok + 1)); fi
     done
-    "$BIN" stream-encrypt --adapter io-writer --key-hex "$key" --frame 4096 <"$pt" >"$ct"
+    "$BIN" stream-encrypt --adapter io-writer --key-hex "$key" --frame 4096 <"$pt" >"$ct" 2>"$rss"
     if head -c $(($(stat -c %s "$ct") / 2)) "$ct" | "$NODE" "$HERE/esdk_vectors.js" stream-decrypt --key-hex "$key" >/dev/null 2>&1; then
         echo "FAIL JS accepted a Rust stream cut in half"; bad=$((bad + 1))
     else echo "ok   JS decryptStream rejects a truncated Rust stream"; ok=$((ok + 1)); fi
@@ -131,7 +138,7 @@ stream_tests() {
     if "$NODE" "$HERE/esdk_vectors.js" stream-decrypt --key-hex "$key" <"$ct" >/dev/null 2>&1; then
         echo "FAIL JS accepted a Rust stream with a changed byte"; bad=$((bad + 1))
     else echo "ok   JS decryptStream rejects a Rust stream with a changed byte"; ok=$((ok + 1)); fi
-    rm -f "$pt" "$ct"
+    rm -f "$pt" "$ct" "$rss"
     echo "$ok passed, $bad failed"
     [ "$bad" -eq 0 ]
 }

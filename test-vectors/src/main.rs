@@ -56,7 +56,8 @@ stream-encrypt    encrypts standard input to standard output through one esdk-st
                   raw AES-256 keyring (namespace esdk-interop, name stream-key), suite (default 0578), frame
                   length (default 4096) and encryption context --ec; for live streaming tests with another ESDK.
 stream-decrypt    decrypts standard input to standard output the same way; fails unless the message verified
-                  and its header has the given suite / frame length (when given) and --ec pairs.";
+                  and its header has the given suite / frame length (when given) and --ec pairs.
+                  Both print `peak-rss-kib N` (the process's peak resident memory) on stderr when done.";
 
 struct Args {
     command: String,
@@ -273,6 +274,9 @@ fn stream(a: &Args) -> anyhow::Result<bool> {
         stream_peer::encrypt(&o)?;
     } else {
         stream_peer::decrypt(&o, suite)?;
+    }
+    if let Some(kib) = stream_peer::peak_rss_kib() {
+        eprintln!("peak-rss-kib {kib}");
     }
     Ok(true)
 }

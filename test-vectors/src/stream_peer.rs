@@ -221,3 +221,11 @@ fn check_header(
     }
     Ok(())
 }
+
+/// The process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`), where the
+/// platform reports it. The streaming interop script checks it against the message size.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
