@@ -27,7 +27,7 @@ use esdk_std::{
     Error,
 };
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// moto's default account.
@@ -1289,49 +1289,90 @@ async fn java_keys_manifest_bad_arns() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Interoperability with the AWS Encryption SDK for Python (its KMS master key providers)
+// Interoperability with the AWS Encryption SDK for Python (its KMS master key providers) and for
+// JavaScript (its KMS keyrings, interop/js/kms_interop.js): one scenario, two peers with the same
+// command line.
 
-fn interop_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/kms_interop.py")
+/// Another ESDK driven through its helper script.
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    /// `tests/moto/kms_interop.py` (AWS Encryption SDK for Python).
+    Python,
+    /// `interop/js/kms_interop.js` (AWS Encryption SDK for JavaScript, after `npm ci` there).
+    Js,
 }
 
-/// Runs the Python helper; `None` when the Python ESDK is unavailable (skip, or fail when
-/// required).
-fn python(args: &[&str]) -> Option<Result<String, String>> {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = match std::process::Command::new(&py)
-        .arg(interop_script())
-        .args(args)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => return python_missing(&format!("{py}: {e}")),
-    };
-    match out.status.code() {
-        Some(0) => Some(Ok(String::from_utf8_lossy(&out.stdout).into_owned())),
-        Some(3) => python_missing(&String::from_utf8_lossy(&out.stderr)),
-        _ => Some(Err(String::from_utf8_lossy(&out.stderr).into_owned())),
+impl Peer {
+    /// Runs the helper; `None` when the peer is unavailable (skip, or fail when required).
+    fn run(self, args: &[&str]) -> Option<Result<String, String>> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (program, script, dir) = match self {
+            Peer::Python => (
+                std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
+                root.join("tests/moto/kms_interop.py"),
+                root.to_path_buf(),
+            ),
+            Peer::Js => (
+                std::env::var("NODE").unwrap_or_else(|_| "node".into()),
+                root.join("../interop/js/kms_interop.js"),
+                root.join("../interop/js"),
+            ),
+        };
+        let out = match std::process::Command::new(&program)
+            .arg(script)
+            .args(args)
+            .current_dir(dir)
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) => return self.missing(&format!("{program}: {e}")),
+        };
+        match out.status.code() {
+            Some(0) => Some(Ok(String::from_utf8_lossy(&out.stdout).into_owned())),
+            Some(3) => self.missing(&String::from_utf8_lossy(&out.stderr)),
+            _ => Some(Err(String::from_utf8_lossy(&out.stderr).into_owned())),
+        }
     }
-}
 
-fn python_missing(why: &str) -> Option<Result<String, String>> {
-    let required = std::env::var("ESDK_REQUIRE_KMS_TESTS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "ESDK_REQUIRE_KMS_TESTS=1 but the Python ESDK is not usable: {why}"
-    );
-    eprintln!(
-        "SKIPPED python interop: the Python ESDK is not usable ({why}); pip install -r interop/python/requirements.txt"
-    );
-    None
+    fn missing(self, why: &str) -> Option<Result<String, String>> {
+        let (var, install) = match self {
+            Peer::Python => (
+                "ESDK_REQUIRE_KMS_TESTS",
+                "pip install -r interop/python/requirements.txt",
+            ),
+            Peer::Js => ("ESDK_REQUIRE_JS_INTEROP", "(cd interop/js && npm ci)"),
+        };
+        let required = std::env::var(var).is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{var}=1 but the {self:?} ESDK is not usable: {why}"
+        );
+        eprintln!("SKIPPED {self:?} interop: the {self:?} ESDK is not usable ({why}); {install}");
+        None
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_esdk_interop_both_directions() {
     need_kms!("python_esdk_interop_both_directions");
-    let Some(v) = python(&["check"]) else { return };
-    eprintln!("python side: {}", v.unwrap().trim());
-    let dir = std::env::temp_dir().join(format!("esdk-kms-interop-{}", std::process::id()));
+    peer_interop_both_directions(Peer::Python).await;
+}
+
+/// The JavaScript ESDK's KMS keyrings, pointed at the test server through their
+/// `clientProvider` (`getClient(KMS, { endpoint })`), both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_esdk_kms_interop_both_directions() {
+    need_kms!("js_esdk_kms_interop_both_directions");
+    peer_interop_both_directions(Peer::Js).await;
+}
+
+async fn peer_interop_both_directions(peer: Peer) {
+    let Some(v) = peer.run(&["check"]) else {
+        return;
+    };
+    eprintln!("{peer:?} side: {}", v.unwrap().trim());
+    let dir =
+        std::env::temp_dir().join(format!("esdk-kms-interop-{peer:?}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     let (a, b) = (create_key(W2).await, create_key(E1).await);
@@ -1341,7 +1382,7 @@ async fn python_esdk_interop_both_directions() {
         .collect();
     std::fs::write(f("pt"), &pt).unwrap();
 
-    // Rust -> Python: two keys in two regions; Python decrypts with the second key only,
+    // Rust -> peer: two keys in two regions; the peer decrypts with the second key only,
     // with discovery, and (MRK) with the replica in the other region.
     let multi = AwsKmsMultiKeyring::builder()
         .generator(&a)
@@ -1349,20 +1390,21 @@ async fn python_esdk_interop_both_directions() {
         .build()
         .unwrap();
     std::fs::write(f("rs.ct"), seal(&multi, &pt).await.ciphertext).unwrap();
-    let out = python(&[
-        "decrypt",
-        "--key",
-        &b,
-        "--in",
-        &f("rs.ct"),
-        "--out",
-        &f("rs.pt"),
-    ])
-    .unwrap()
-    .unwrap();
+    let out = peer
+        .run(&[
+            "decrypt",
+            "--key",
+            &b,
+            "--in",
+            &f("rs.ct"),
+            "--out",
+            &f("rs.pt"),
+        ])
+        .unwrap()
+        .unwrap();
     assert_eq!(std::fs::read(f("rs.pt")).unwrap(), pt);
-    assert!(out.contains("\"tenant\": \"42\""), "{out}");
-    python(&[
+    assert!(out.replace(' ', "").contains("\"tenant\":\"42\""), "{out}");
+    peer.run(&[
         "decrypt",
         "--discovery",
         "--account",
@@ -1382,7 +1424,7 @@ async fn python_esdk_interop_both_directions() {
             .ciphertext,
     )
     .unwrap();
-    python(&[
+    peer.run(&[
         "decrypt",
         "--mrk",
         "--key",
@@ -1395,9 +1437,9 @@ async fn python_esdk_interop_both_directions() {
     .unwrap()
     .unwrap();
     assert_eq!(std::fs::read(f("rs-mrk.pt")).unwrap(), pt);
-    // A key Python does not hold: it fails (negative control).
+    // A key the peer does not hold: it fails (negative control).
     assert!(
-        python(&[
+        peer.run(&[
             "decrypt",
             "--key",
             &west,
@@ -1410,9 +1452,9 @@ async fn python_esdk_interop_both_directions() {
         .is_err()
     );
 
-    // Python -> Rust: StrictAwsKmsMasterKeyProvider with two keys; Rust decrypts with each key
+    // peer -> Rust: a strict provider / keyring with two keys; Rust decrypts with each key
     // alone, with discovery, and checks the encryption context.
-    python(&[
+    peer.run(&[
         "encrypt",
         "--key",
         &a,
@@ -1421,7 +1463,7 @@ async fn python_esdk_interop_both_directions() {
         "--ec",
         "tenant=7",
         "--ec",
-        "origin=python",
+        "origin=peer",
         "--in",
         &f("pt"),
         "--out",
@@ -1435,7 +1477,7 @@ async fn python_esdk_interop_both_directions() {
             .await
             .unwrap();
         assert_eq!(d.plaintext, pt);
-        assert_eq!(d.encryption_context.get("origin"), Some("python"));
+        assert_eq!(d.encryption_context.get("origin"), Some("peer"));
         assert_eq!(d.encryption_context.get("tenant"), Some("7"));
     }
     let d = open(
@@ -1446,8 +1488,8 @@ async fn python_esdk_interop_both_directions() {
     .await
     .unwrap();
     assert_eq!(d.plaintext, pt);
-    // Python MRK-aware provider in us-west-2 -> Rust MRK keyring and MRK discovery in us-east-1.
-    python(&[
+    // The peer's MRK-aware provider / keyring in us-west-2 -> Rust MRK keyring and MRK discovery in us-east-1.
+    peer.run(&[
         "encrypt",
         "--mrk",
         "--key",

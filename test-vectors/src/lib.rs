@@ -7,6 +7,7 @@
 //! * [`generate`]: writes vectors (framework 0003 / Dafny v5 encrypt manifests)
 //!   and tampered must-fail vectors (framework 0006).
 //! * [`layout`]: a structural walk over messages.
+//! * [`stream_peer`]: stdin → stdout streaming through the `esdk-std` adapters, for live peers.
 #![forbid(unsafe_code)]
 
 pub mod extra_keyrings;
@@ -16,3 +17,4 @@ pub mod layout;
 pub mod manifest;
 pub mod runner;
 pub mod sources;
+pub mod stream_peer;

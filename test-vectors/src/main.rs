@@ -8,6 +8,8 @@
 //! esdk-test-vectors decrypt-generate --manifest DECRYPT_GENERATE_MANIFEST [--keys KEYS] --out DIR
 //!                           [--seed N] [--filter S]... [--sample N] [--tampered-only] [--no-verify]
 //!                           [--paths LIST] [--threads N]
+//! esdk-test-vectors stream-encrypt --adapter A --key-hex HEX [--frame N] [--suite HEX] [--ec K=V]...
+//! esdk-test-vectors stream-decrypt --adapter A --key-hex HEX [--frame N] [--suite HEX] [--ec K=V]...
 //! ```
 //!
 //! `decrypt` accepts any `awses-decrypt` manifest (v1–v5; a directory means
@@ -23,9 +25,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow, bail};
+use esdk_std::AlgorithmSuite;
 use esdk_test_vectors::generate::{self, GenerateOptions};
 use esdk_test_vectors::runner::{self, PathKind, RunConfig, Tally};
 use esdk_test_vectors::sources;
+use esdk_test_vectors::stream_peer::{self, Adapter, StreamOptions};
 
 const USAGE: &str = "usage:
   esdk-test-vectors decrypt [--manifest] PATH... [--kat PATH]... [--paths oneshot,reader,tokio,core1,corerand]
@@ -34,6 +38,8 @@ const USAGE: &str = "usage:
                             [--sample N] [--no-verify] [--paths LIST] [--threads N]
   esdk-test-vectors decrypt-generate --manifest DECRYPT_GENERATE_MANIFEST [--keys KEYS] --out DIR [--seed N]
                             [--filter S]... [--sample N] [--tampered-only] [--no-verify] [--paths LIST] [--threads N]
+  esdk-test-vectors stream-encrypt|stream-decrypt --adapter io-writer|io-reader|tokio-writer|tokio-reader
+                            --key-hex HEX [--frame N] [--suite HEX] [--ec K=V]...
 
 encrypt and decrypt-generate decrypt what they wrote through the selected paths unless --no-verify;
 --sample N keeps every N-th scenario; --tampered-only keeps the 0006 cases that make must-fail vectors.
@@ -45,7 +51,13 @@ encrypt           encrypts the scenarios of an awses-encrypt v1/v2/v5 manifest a
 decrypt-generate  runs a framework 0006 awses-decrypt-generate manifest: positive scenarios and the tampered
                   must-fail vectors (truncate, mutate, half-sign, change-edk-provider-info), written as an
                   awses-decrypt v2 manifest (v3 when a case sets decryption-method); every generated vector is
-                  then decrypted in-process to check that it behaves as its manifest says.";
+                  then decrypted in-process to check that it behaves as its manifest says.
+stream-encrypt    encrypts standard input to standard output through one esdk-std streaming adapter with a
+                  raw AES-256 keyring (namespace esdk-interop, name stream-key), suite (default 0578), frame
+                  length (default 4096) and encryption context --ec; for live streaming tests with another ESDK.
+stream-decrypt    decrypts standard input to standard output the same way; fails unless the message verified
+                  and its header has the given suite / frame length (when given) and --ec pairs.
+                  Both print `peak-rss-kib N` (the process's peak resident memory) on stderr when done.";
 
 struct Args {
     command: String,
@@ -61,6 +73,11 @@ struct Args {
     verify: bool,
     sample: usize,
     tampered_only: bool,
+    adapter: Option<String>,
+    key_hex: Option<String>,
+    frame: Option<u32>,
+    suite: Option<u16>,
+    ec: Vec<(String, String)>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -84,6 +101,11 @@ fn parse_args() -> anyhow::Result<Args> {
         verify: true,
         sample: 0,
         tampered_only: false,
+        adapter: None,
+        key_hex: None,
+        frame: None,
+        suite: None,
+        ec: Vec::new(),
     };
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| anyhow!("{name} needs a value"));
@@ -99,6 +121,21 @@ fn parse_args() -> anyhow::Result<Args> {
             "--no-verify" => a.verify = false,
             "--sample" => a.sample = value(&arg)?.parse().context("--sample")?,
             "--tampered-only" => a.tampered_only = true,
+            "--adapter" => a.adapter = Some(value(&arg)?),
+            "--key-hex" => a.key_hex = Some(value(&arg)?),
+            "--frame" => a.frame = Some(value(&arg)?.parse().context("--frame")?),
+            "--suite" => {
+                let v = value(&arg)?;
+                let hex = v.trim_start_matches("0x");
+                a.suite = Some(u16::from_str_radix(hex, 16).context("--suite (hex)")?);
+            }
+            "--ec" => {
+                let v = value(&arg)?;
+                let (k, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--ec needs KEY=VALUE"))?;
+                a.ec.push((k.to_owned(), val.to_owned()));
+            }
             "-v" | "--verbose" => a.verbose = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -209,6 +246,41 @@ fn generate_options(a: &Args) -> anyhow::Result<GenerateOptions> {
     })
 }
 
+fn stream(a: &Args) -> anyhow::Result<bool> {
+    let adapter = a
+        .adapter
+        .as_deref()
+        .ok_or_else(|| anyhow!("--adapter is required"))?;
+    let key = a
+        .key_hex
+        .as_deref()
+        .ok_or_else(|| anyhow!("--key-hex is required"))?;
+    let suite = a
+        .suite
+        .map(AlgorithmSuite::from_id)
+        .transpose()
+        .map_err(|e| anyhow!("--suite: {e}"))?;
+    let o = StreamOptions {
+        adapter: Adapter::parse(adapter)?,
+        key: stream_peer::parse_key(key)?,
+        frame_length: a.frame.unwrap_or(0),
+        suite: suite.unwrap_or(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384),
+        context: a.ec.clone(),
+    };
+    if a.command == "stream-encrypt" {
+        if o.frame_length == 0 {
+            bail!("stream-encrypt needs --frame N (N >= 1)");
+        }
+        stream_peer::encrypt(&o)?;
+    } else {
+        stream_peer::decrypt(&o, suite)?;
+    }
+    if let Some(kib) = stream_peer::peak_rss_kib() {
+        eprintln!("peak-rss-kib {kib}");
+    }
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -236,6 +308,7 @@ fn main() -> ExitCode {
             }
             Ok(ok)
         }),
+        "stream-encrypt" | "stream-decrypt" => stream(&args),
         other => Err(anyhow!("unknown command {other:?}")),
     };
     match result {
