@@ -41,20 +41,24 @@
 pub mod arn;
 pub mod blocking;
 pub mod client;
+pub mod ecdh;
 pub mod error;
 pub mod keyring;
 pub mod multi;
+pub mod rsa;
 
 pub use arn::{ArnError, KeyIdentifier, KmsArn, ResourceType, mrk_match};
 pub use blocking::BlockingKeyring;
 pub use client::{
     AwsSdkClientSupplier, AwsSdkClientSupplierBuilder, ClientSupplier, SingleClientSupplier,
 };
+pub use ecdh::AwsKmsEcdhKeyring;
 pub use error::{KmsError, KmsOperation};
 pub use keyring::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, DiscoveryFilter,
 };
 pub use multi::{AwsKmsMultiKeyring, AwsKmsMultiKeyringBuilder};
+pub use rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};
 
 /// Re-export of the AWS SDK for KMS (clients, configuration, errors).
 pub use aws_sdk_kms;

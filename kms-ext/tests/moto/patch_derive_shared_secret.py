@@ -13,8 +13,9 @@ describes, with the key pair's real private key:
 * success answers `KeyId` (the key ARN), `SharedSecret` (the raw ECDH x-coordinate, the curve's
   field size), `KeyAgreementAlgorithm` and `KeyOrigin`.
 
-`GetPublicKey` of a KEY_AGREEMENT key is also made to answer `KeyAgreementAlgorithms: ["ECDH"]`
-without the `EncryptionAlgorithms` moto would otherwise list. Check against boto3:
+`GetPublicKey` also answers `KeySpec` (moto sends only the deprecated `CustomerMasterKeySpec`) and,
+for a KEY_AGREEMENT key, `KeyAgreementAlgorithms: ["ECDH"]` without the `EncryptionAlgorithms`
+moto would otherwise list. Check against boto3:
 `python3 patch_derive_shared_secret.py`.
 """
 
@@ -75,6 +76,7 @@ def apply() -> str:
 
     def get_public_key_with_agreement(self) -> str:
         out = json.loads(get_public_key(self))
+        out.setdefault("KeySpec", out.get("CustomerMasterKeySpec"))
         if out.get("KeyUsage") == "KEY_AGREEMENT":
             out.pop("EncryptionAlgorithms", None)
             out.pop("SigningAlgorithms", None)
@@ -105,6 +107,7 @@ def check(kms) -> None:
         arn = kms.create_key(KeyUsage="KEY_AGREEMENT", KeySpec=spec)["KeyMetadata"]["Arn"]
         pub = kms.get_public_key(KeyId=arn)
         assert pub["KeyAgreementAlgorithms"] == ["ECDH"] and "EncryptionAlgorithms" not in pub
+        assert pub["KeySpec"] == spec and pub["KeyUsage"] == "KEY_AGREEMENT"
         kms_pub = serialization.load_der_public_key(pub["PublicKey"])
         mine = ec.generate_private_key(curve)
         my_der = mine.public_key().public_bytes(

@@ -47,6 +47,9 @@ use zeroize::Zeroizing;
 
 /// Provider id of raw ECDH encrypted data keys.
 pub const PROVIDER_ID: &str = "raw-ecdh";
+/// Provider id of AWS KMS ECDH encrypted data keys (same layout; both ECDH keyrings decrypt
+/// both ids).
+pub const AWS_KMS_ECDH_PROVIDER_ID: &str = "aws-kms-ecdh";
 /// Length of the KDF salt at the start of the ciphertext.
 pub const SALT_LEN: usize = 32;
 /// Length of the key commitment after the salt.
@@ -211,6 +214,26 @@ impl EcPrivateKey {
                 .map_err(|_| err)?;
             to_secret(k)
         })))
+    }
+
+    /// The key as PKCS#8 PEM (`PRIVATE KEY`), e.g. to store a generated key.
+    ///
+    /// # Errors
+    /// The encoder fails (it does not for valid keys).
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, EcKeyError> {
+        use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
+        let curve = self.curve();
+        let pem = match &self.0 {
+            Secret::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
+            Secret::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
+            Secret::P521(k) => k.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|_| EcKeyError::Unparseable {
+            role: "private",
+            curve,
+            tried: "PKCS#8 encoding",
+        })?;
+        Ok(Zeroizing::new(pem.as_str().to_owned()))
     }
 
     /// The curve.
@@ -519,6 +542,11 @@ impl EcdhWrapping<'_> {
     }
 }
 
+/// `raw-ecdh` or `aws-kms-ecdh`: the provider ids both ECDH keyrings decrypt.
+pub fn is_ecdh_provider_id(id: &str) -> bool {
+    id == PROVIDER_ID || id == AWS_KMS_ECDH_PROVIDER_ID
+}
+
 /// The provider info `01 ‖ u32 len ‖ recipient ‖ u32 len ‖ sender` (compressed points).
 pub fn provider_info(recipient: &EcPublicKey, sender: &EcPublicKey) -> Vec<u8> {
     // Compressed points are at most 67 bytes, so the lengths always fit.
@@ -721,8 +749,8 @@ impl Keyring for RawEcdhKeyring {
         let mut failures = Vec::new();
         for edk in edks {
             let failure = |why: &str| EdkFailure::new(edk, format!("{label}: {why}"));
-            if edk.provider_id != PROVIDER_ID {
-                failures.push(failure("not a raw ECDH encrypted data key"));
+            if !is_ecdh_provider_id(&edk.provider_id) {
+                failures.push(failure("not an ECDH encrypted data key"));
                 continue;
             }
             let (recipient, sender) = match parse_provider_info(self.curve, &edk.provider_info) {
