@@ -34,5 +34,5 @@ def run_check(apply, check) -> int:
         check(kms)
     finally:
         server.stop()
-    print(f"{check.__module__}: check passed", file=sys.stderr)
+    print(f"{sys.argv[0].rsplit('/', 1)[-1]}: check passed", file=sys.stderr)
     return 0
