@@ -11,6 +11,8 @@
 //! | [`AwsKmsDiscoveryKeyring`] | fails | any `aws-kms` EDK (optional [`DiscoveryFilter`]), in the region of its ARN |
 //! | [`AwsKmsMrkDiscoveryKeyring`] | fails | EDKs of multi-Region keys via their replica in one region, and that region's keys |
 //! | [`AwsKmsMultiKeyring`] | generator, then the other keys **concurrently** | each keyring in order until one succeeds |
+//! | [`AwsKmsRsaKeyring`] | locally, RSA-OAEP with the KMS key's public key | KMS `Decrypt` with `RSAES_OAEP_SHA_1` / `_SHA_256` |
+//! | [`AwsKmsEcdhKeyring`] | `DeriveSharedSecret` with the sender's KMS key pair, raw-ECDH wrapping | `DeriveSharedSecret` (static or public-key discovery schema) |
 //!
 //! Clients come from a [`ClientSupplier`]; the default [`AwsSdkClientSupplier`] loads the
 //! standard `aws-config` chain (credentials, region, `AWS_ENDPOINT_URL_KMS`, profiles) and
