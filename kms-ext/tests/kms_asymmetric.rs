@@ -12,7 +12,7 @@ use esdk_kms::{
     AwsSdkClientSupplier, ClientSupplier, KmsError,
 };
 use esdk_std::keyring::AsyncKeyring;
-use esdk_std::keyring::raw_ecdh::{EcPrivateKey, EcPublicKey, EcdhCurve, RawEcdhKeyring};
+use esdk_std::keyring::raw_ecdh::{EcPrivateKey, EcdhCurve, RawEcdhKeyring};
 use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk_std::{
     AlgorithmSuite, Client, DecryptOptions, EncryptOptions, EncryptionContext, Error, RsaPublicKey,
@@ -358,7 +358,6 @@ async fn kms_ecdh_refuses_keys_that_do_not_fit() {
             .unwrap_err(),
     );
     assert!(r.contains("commitment"), "{r}");
-    let _ = EcPublicKey::from_sec1;
 }
 
 // ---------------------------------------------------------------------------------------------
