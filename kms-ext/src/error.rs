@@ -18,6 +18,10 @@ pub enum KmsOperation {
     Encrypt,
     /// `Decrypt`.
     Decrypt,
+    /// `GetPublicKey` (KMS RSA and ECDH keyrings).
+    GetPublicKey,
+    /// `DeriveSharedSecret` (KMS ECDH keyring).
+    DeriveSharedSecret,
 }
 
 impl fmt::Display for KmsOperation {
@@ -26,6 +30,8 @@ impl fmt::Display for KmsOperation {
             Self::GenerateDataKey => "GenerateDataKey",
             Self::Encrypt => "Encrypt",
             Self::Decrypt => "Decrypt",
+            Self::GetPublicKey => "GetPublicKey",
+            Self::DeriveSharedSecret => "DeriveSharedSecret",
         })
     }
 }

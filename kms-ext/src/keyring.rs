@@ -30,7 +30,7 @@ fn kms_context(ec: &EncryptionContext) -> Option<HashMap<String, String>> {
     }
 }
 
-fn grants(tokens: &[String]) -> Option<Vec<String>> {
+pub(crate) fn grants(tokens: &[String]) -> Option<Vec<String>> {
     if tokens.is_empty() {
         None
     } else {

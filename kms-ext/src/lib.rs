@@ -11,6 +11,8 @@
 //! | [`AwsKmsDiscoveryKeyring`] | fails | any `aws-kms` EDK (optional [`DiscoveryFilter`]), in the region of its ARN |
 //! | [`AwsKmsMrkDiscoveryKeyring`] | fails | EDKs of multi-Region keys via their replica in one region, and that region's keys |
 //! | [`AwsKmsMultiKeyring`] | generator, then the other keys **concurrently** | each keyring in order until one succeeds |
+//! | [`AwsKmsRsaKeyring`] | locally, RSA-OAEP with the KMS key's public key | KMS `Decrypt` with `RSAES_OAEP_SHA_1` / `_SHA_256` |
+//! | [`AwsKmsEcdhKeyring`] | `DeriveSharedSecret` with the sender's KMS key pair, raw-ECDH wrapping | `DeriveSharedSecret` (static or public-key discovery schema) |
 //!
 //! Clients come from a [`ClientSupplier`]; the default [`AwsSdkClientSupplier`] loads the
 //! standard `aws-config` chain (credentials, region, `AWS_ENDPOINT_URL_KMS`, profiles) and
@@ -41,20 +43,24 @@
 pub mod arn;
 pub mod blocking;
 pub mod client;
+pub mod ecdh;
 pub mod error;
 pub mod keyring;
 pub mod multi;
+pub mod rsa;
 
 pub use arn::{ArnError, KeyIdentifier, KmsArn, ResourceType, mrk_match};
 pub use blocking::BlockingKeyring;
 pub use client::{
     AwsSdkClientSupplier, AwsSdkClientSupplierBuilder, ClientSupplier, SingleClientSupplier,
 };
+pub use ecdh::AwsKmsEcdhKeyring;
 pub use error::{KmsError, KmsOperation};
 pub use keyring::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, DiscoveryFilter,
 };
 pub use multi::{AwsKmsMultiKeyring, AwsKmsMultiKeyringBuilder};
+pub use rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};
 
 /// Re-export of the AWS SDK for KMS (clients, configuration, errors).
 pub use aws_sdk_kms;

@@ -72,6 +72,9 @@ pub enum Error {
     /// An RSA key could not be loaded or used.
     #[error(transparent)]
     Rsa(#[from] crate::rsa_key::RsaKeyError),
+    /// An EC key could not be loaded or used (ECDH keyrings).
+    #[error(transparent)]
+    Ec(#[from] crate::keyring::raw_ecdh::EcKeyError),
     /// A key provider outside this crate failed (e.g. AWS KMS); carries its source.
     #[error("{context}: {source}")]
     Provider {

@@ -12,10 +12,12 @@ use std::pin::Pin;
 
 pub mod multi;
 pub mod raw_aes;
+pub mod raw_ecdh;
 pub mod raw_rsa;
 
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
+pub use raw_ecdh::RawEcdhKeyring;
 pub use raw_rsa::RawRsaKeyring;
 
 /// A boxed, sendable future (what [`AsyncKeyring`] and the async materials managers return).
