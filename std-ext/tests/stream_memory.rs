@@ -253,3 +253,54 @@ fn reader_memory_is_small_and_capped() {
         assert!(peak <= CAP + SLACK, "peak {peak} above cap {CAP}");
     }
 }
+
+/// The documented bound: `max_buffer = frame length + 146` decrypts every framed message with
+/// a header below that (signed and unsigned, final frame full or partial), over whole and
+/// one-byte reads; a cap below one regular frame (`+32`) fails with `BufferLimit`.
+#[test]
+fn documented_buffer_bound_is_enough() {
+    let k = RawAesKeyring::new("ns", "key", &[7u8; 32]).unwrap();
+    let frame = 4096usize;
+    for suite in [
+        esdk_std::AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        esdk_std::AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+    ] {
+        let client = Client::default();
+        for len in [frame - 1, frame, 2 * frame, 2 * frame + 5] {
+            let pt = vec![3u8; len];
+            let ct = client
+                .encrypt(
+                    &pt,
+                    &EncryptOptions::keyring(&k)
+                        .suite(suite)
+                        .frame_length(frame as u32),
+                )
+                .unwrap()
+                .ciphertext;
+            let opts = DecryptOptions::keyring(&k);
+            for step in [usize::MAX, 1] {
+                let mut r = DecryptingReader::with_max_buffer(
+                    &client,
+                    &opts,
+                    Drip { data: &ct, step },
+                    frame + 146,
+                )
+                .unwrap();
+                read_compare(&mut r, &pt).unwrap();
+                assert!(r.buffer_capacity() <= frame + 146);
+                if len > frame {
+                    let mut r = DecryptingReader::with_max_buffer(
+                        &client,
+                        &opts,
+                        Drip { data: &ct, step },
+                        frame + 31,
+                    )
+                    .unwrap();
+                    let e = read_compare(&mut r, &pt).unwrap_err();
+                    let inner = e.get_ref().and_then(|e| e.downcast_ref::<Error>());
+                    assert!(matches!(inner, Some(Error::BufferLimit { .. })), "{e:?}");
+                }
+            }
+        }
+    }
+}

@@ -572,7 +572,9 @@ mod tests {
     fn one_byte_reads_zero_each_buffer_byte_once() -> Result<()> {
         let k = RawAesKeyring::new("ns", "key", &[7u8; 32])?;
         let client = Client::builder().build();
-        let pt: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251).to_le_bytes()[0]).collect();
+        let pt: Vec<u8> = (0..1u32 << 20)
+            .map(|i| (i % 251).to_le_bytes()[0])
+            .collect();
         let ct = client
             .encrypt(&pt, &EncryptOptions::keyring(&k).frame_length(4096))?
             .ciphertext;
