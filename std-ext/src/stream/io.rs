@@ -158,6 +158,54 @@ impl<W: Write> EncryptingWriter<W> {
     /// (`WouldBlock` included) call it again to resume; once it returned `Ok`, further calls
     /// only flush. Then [`EncryptingWriter::into_inner`] returns the inner writer.
     ///
+    /// ```
+    /// use esdk_std::keyring::RawAesKeyring;
+    /// use esdk_std::stream::io::EncryptingWriter;
+    /// use esdk_std::{Client, DecryptOptions, EncryptOptions};
+    /// use std::io::{self, Write};
+    ///
+    /// /// A non-blocking sink: every other call would block.
+    /// struct Sink(Vec<u8>, usize);
+    /// impl Write for Sink {
+    ///     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+    ///         self.1 += 1;
+    ///         if self.1 % 2 == 0 {
+    ///             return Err(io::ErrorKind::WouldBlock.into());
+    ///         }
+    ///         self.0.extend_from_slice(b);
+    ///         Ok(b.len())
+    ///     }
+    ///     fn flush(&mut self) -> io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let keyring = RawAesKeyring::new("ns", "key", &[1u8; 32])?;
+    /// let client = Client::default();
+    /// let opts = EncryptOptions::keyring(&keyring);
+    /// let mut w = EncryptingWriter::new(&client, &opts, Sink(Vec::new(), 0))?;
+    /// let data = vec![7u8; 100_000];
+    /// let mut pos = 0;
+    /// while pos < data.len() {
+    ///     match w.write(&data[pos..]) {
+    ///         Ok(n) => pos += n, // taken, never to be written again
+    ///         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // (wait for readiness)
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// }
+    /// loop {
+    ///     match w.try_finish() {
+    ///         Ok(()) => break,
+    ///         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// }
+    /// let message = w.into_inner().0;
+    /// let opened = client.decrypt(&message, &DecryptOptions::keyring(&keyring))?;
+    /// assert_eq!(opened.plaintext, data);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`EncryptingWriter::finish`].
     pub fn try_finish(&mut self) -> io::Result<()> {
