@@ -84,6 +84,23 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A decrypting stream would need to buffer more than its `max_buffer` bytes (a header, a
+    /// frame plus its overhead, or a non-framed body is larger): raise the limit with
+    /// `with_max_buffer`.
+    #[error(
+        "a header or frame needs {needed} buffered bytes, above the stream buffer limit of {limit}; raise it with `with_max_buffer`"
+    )]
+    BufferLimit {
+        /// The configured cap.
+        limit: usize,
+        /// Bytes that would have to be held.
+        needed: usize,
+    },
+    /// The failure of an underlying call that this request waited for (the caching
+    /// materials manager's single flight): every request that waited on the call gets the
+    /// same error, shared. Displays as that error.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
 }
 
 fn list(v: &[EdkFailure]) -> String {

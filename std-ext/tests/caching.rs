@@ -358,3 +358,192 @@ fn exact_accounting_under_contention() {
     assert_eq!(under.encrypts.load(Ordering::SeqCst), 100);
     assert_eq!(uses.len(), 100);
 }
+
+/// An underlying manager whose every call fails after `delay` (a key provider that is down or
+/// throttling); records the plaintext length each encryption request carried.
+#[derive(Debug)]
+struct FailingSlow {
+    calls: AtomicUsize,
+    delay: Duration,
+    lengths: std::sync::Mutex<Vec<Option<u64>>>,
+}
+impl FailingSlow {
+    fn new(delay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            delay,
+            lengths: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+    fn fail(&self) -> esdk_std::Error {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        esdk_std::Error::Keyring {
+            keyring: "kms".into(),
+            reason: "throttled".into(),
+        }
+    }
+}
+impl CryptographicMaterialsManager for FailingSlow {
+    fn get_encryption_materials<'a>(
+        &'a self,
+        r: &'a EncryptionRequest,
+    ) -> BoxFuture<'a, esdk_std::Result<EncryptionMaterials>> {
+        self.lengths.lock().unwrap().push(r.max_plaintext_length);
+        let e = self.fail();
+        Box::pin(async move { Err(e) })
+    }
+    fn decrypt_materials<'a>(
+        &'a self,
+        _: &'a DecryptionRequest,
+    ) -> BoxFuture<'a, esdk_std::Result<DecryptionMaterials>> {
+        let e = self.fail();
+        Box::pin(async move { Err(e) })
+    }
+}
+
+/// 16 concurrent requests on a cold cache whose one underlying call fails: they share that
+/// failure (at most 2 calls, all errors within about one call latency), for encrypt and
+/// decrypt. Before the fix: 16 calls one after another, the last error after 16 latencies.
+#[test]
+fn failed_flight_is_shared_by_its_waiters() {
+    const N: usize = 16;
+    let latency = Duration::from_millis(100);
+    let k = RawAesKeyring::new("ns", "key", &[9u8; 32]).unwrap();
+    let client = Client::default();
+    let ct = client
+        .encrypt(b"m", &EncryptOptions::keyring(&k).encryption_context(ec()))
+        .unwrap()
+        .ciphertext;
+    for decrypt in [false, true] {
+        let under = FailingSlow::new(latency);
+        let cmm = CachingCmm::builder(
+            under.clone(),
+            Arc::new(LocalCache::new(10)),
+            Duration::from_secs(60),
+        )
+        .build()
+        .unwrap();
+        let barrier = std::sync::Barrier::new(N);
+        let start = std::time::Instant::now();
+        let latest = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..N)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let err = if decrypt {
+                            client
+                                .decrypt(&ct, &DecryptOptions::cmm(&cmm))
+                                .map(|_| ())
+                                .unwrap_err()
+                        } else {
+                            client
+                                .encrypt(b"m", &EncryptOptions::cmm(&cmm).encryption_context(ec()))
+                                .map(|_| ())
+                                .unwrap_err()
+                        };
+                        assert!(err.to_string().contains("throttled"), "{err}");
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .max()
+                .unwrap()
+        });
+        let calls = under.calls.load(Ordering::SeqCst);
+        eprintln!(
+            "{}: {N} concurrent requests, {calls} underlying calls, last error after {latest:?}",
+            if decrypt { "decrypt" } else { "encrypt" }
+        );
+        assert!(calls <= 2, "{calls} underlying calls");
+        assert!(latest < latency * 4, "last error after {latest:?}");
+    }
+}
+
+/// The leader's underlying request carries the entry's byte limit, not the message length.
+#[test]
+fn underlying_request_carries_the_byte_limit() {
+    let under = FailingSlow::new(Duration::ZERO);
+    let cmm = CachingCmm::builder(
+        under.clone(),
+        Arc::new(LocalCache::new(10)),
+        Duration::from_secs(60),
+    )
+    .max_bytes(1000)
+    .build()
+    .unwrap();
+    let client = Client::default();
+    let _ = client.encrypt(b"m", &EncryptOptions::cmm(&cmm).encryption_context(ec()));
+    assert_eq!(*under.lengths.lock().unwrap(), vec![Some(1000)]);
+}
+
+/// A cache that misses once on demand (as when another flight fills the entry between a
+/// request's look and its lead), counting lookups.
+#[derive(Debug)]
+struct MissOnce {
+    inner: LocalCache,
+    miss: std::sync::atomic::AtomicBool,
+}
+impl esdk_std::cmm::cache::CryptographicMaterialsCache for MissOnce {
+    fn get_encryption(
+        &self,
+        id: &esdk_std::cmm::cache::CacheId,
+        bytes: u64,
+        limits: esdk_std::cmm::cache::UsageLimits,
+        now: Duration,
+    ) -> Option<EncryptionMaterials> {
+        if self.miss.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        self.inner.get_encryption(id, bytes, limits, now)
+    }
+    fn put_encryption(
+        &self,
+        id: esdk_std::cmm::cache::CacheId,
+        m: EncryptionMaterials,
+        bytes: u64,
+        expires: Duration,
+    ) {
+        self.inner.put_encryption(id, m, bytes, expires);
+    }
+    fn get_decryption(
+        &self,
+        id: &esdk_std::cmm::cache::CacheId,
+        now: Duration,
+    ) -> Option<DecryptionMaterials> {
+        self.inner.get_decryption(id, now)
+    }
+    fn put_decryption(
+        &self,
+        id: esdk_std::cmm::cache::CacheId,
+        m: DecryptionMaterials,
+        expires: Duration,
+    ) {
+        self.inner.put_decryption(id, m, expires);
+    }
+    fn remove(&self, id: &esdk_std::cmm::cache::CacheId) {
+        self.inner.remove(id);
+    }
+}
+
+/// A new leader looks in the cache again before calling the underlying manager.
+#[test]
+fn leader_rechecks_the_cache() {
+    let under = Counting::new(Duration::ZERO);
+    let cache = Arc::new(MissOnce {
+        inner: LocalCache::new(10),
+        miss: std::sync::atomic::AtomicBool::new(false),
+    });
+    let cmm = CachingCmm::builder(under.clone(), cache.clone(), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let client = Client::default();
+    let opts = EncryptOptions::cmm(&cmm).encryption_context(ec());
+    client.encrypt(b"one", &opts).unwrap();
+    cache.miss.store(true, Ordering::SeqCst);
+    client.encrypt(b"two", &opts).unwrap();
+    assert_eq!(under.encrypts.load(Ordering::SeqCst), 1);
+}

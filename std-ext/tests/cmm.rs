@@ -641,11 +641,8 @@ fn materials_from_a_misbehaving_cmm_are_rejected() {
             ),
             "{suite}: {r:?}"
         );
-        let r = DecryptingReader::new(
-            &client,
-            &DecryptOptions::cmm(&Evil::new(Mode::DecryptWrongDataKey)),
-            &enc.ciphertext[..],
-        );
+        let evil = Evil::new(Mode::DecryptWrongDataKey);
+        let r = DecryptingReader::new(&client, &DecryptOptions::cmm(&evil), &enc.ciphertext[..]);
         assert!(r.is_err());
     }
 }

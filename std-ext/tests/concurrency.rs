@@ -32,7 +32,7 @@ const _: () = {
     send_sync::<EncryptOptions<'static>>();
     send_sync::<DecryptOptions<'static>>();
     send::<EncryptingWriter<Vec<u8>>>();
-    send::<DecryptingReader<&'static [u8]>>();
+    send::<DecryptingReader<'static, &'static [u8]>>();
     send::<esdk_std::stream::io::DecryptingWriter<'static, Vec<u8>>>();
     send::<esdk_std::stream::tokio::AsyncEncryptingWriter<Vec<u8>>>();
     send::<esdk_std::stream::tokio::AsyncDecryptingReader<&'static [u8]>>();

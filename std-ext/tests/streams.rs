@@ -454,8 +454,12 @@ fn unsigned_only_mode_on_the_decrypting_adapters() {
     assert!(matches!(r, Err(Error::Core(e)) if e == refused));
     let r = DecryptingReader::new(&client, &only, Pieces::bytewise(&signed[..]));
     assert!(matches!(r, Err(Error::Core(e)) if e == refused));
+    // `write` took the bytes (Ok); the failure found in them comes with the next call.
     let mut w = DecryptingWriter::new(&client, &only, Vec::new());
-    let err = w.write_all(&signed).unwrap_err();
+    assert_eq!(w.write(&signed).unwrap(), signed.len());
+    let err = w.flush().unwrap_err();
+    assert_eq!(core_of_io(&err), Some(refused));
+    let err = w.finish().unwrap_err();
     assert_eq!(core_of_io(&err), Some(refused));
     assert_eq!(k.decrypt_calls(), 0);
     let mut r = DecryptingReader::new(&client, &only, &unsigned[..]).unwrap();
@@ -542,11 +546,15 @@ fn decrypting_buffer_cap() {
         )
         .unwrap()
         .ciphertext;
-    // The constructor reads up to the first plaintext, so it is the one to fail.
-    let r = DecryptingReader::with_max_buffer(&client, &DecryptOptions::keyring(&k), &ct[..], 4096);
+    // The constructor reads only the header (which fits); the first frame does not.
+    let mut r =
+        DecryptingReader::with_max_buffer(&client, &DecryptOptions::keyring(&k), &ct[..], 4096)
+            .unwrap();
+    assert!(r.header().is_some());
+    let e = read_all(&mut r).1.unwrap_err();
     assert!(
-        matches!(&r, Err(Error::Config(m)) if m.contains("4096")),
-        "{r:?}"
+        matches!(std_of(&e), Some(Error::BufferLimit { limit: 4096, needed }) if *needed > 4096),
+        "{e:?}"
     );
     let mut r = DecryptingReader::with_max_buffer(
         &client,

@@ -1,9 +1,15 @@
 //! The caching materials manager (`framework/caching-cmm.md`).
 //!
 //! Reuses materials from an underlying materials manager for a bounded time, number of
-//! messages and number of bytes, to cut calls to key providers such as AWS KMS. Concurrent
-//! misses for the same entry make a single call to the underlying manager; the others wait for
-//! it (stampede protection), without blocking an async executor.
+//! messages and number of bytes, to cut calls to key providers such as AWS KMS.
+//!
+//! Single flight: concurrent misses for the same entry make one call to the underlying
+//! manager; the others wait for it (stampede protection), without blocking an async executor.
+//! The caller that makes the call (the leader) looks in the cache once more first. If the
+//! call fails, every request that waited on it gets that same failure, as
+//! [`Error::Shared`] (the leader too, when anyone waited; alone, it gets the error itself):
+//! with the key provider down or throttling, N waiting requests cost one call, not N calls
+//! in a row. If the leader is cancelled, one waiter leads a new call.
 
 use super::CryptographicMaterialsManager;
 use super::cache::{CacheId, Clock, CryptographicMaterialsCache, SystemClock, UsageLimits};
@@ -17,7 +23,7 @@ use sha2::{Digest, Sha384};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -201,6 +207,40 @@ impl CachingCmm {
         req.commitment_policy.allows_encrypt(m.suite) && req.suite.is_none_or(|s| s == m.suite)
     }
 
+    /// A cached entry for `req`, if one is there and valid (an invalid one is removed).
+    fn cached_encryption(
+        &self,
+        id: &CacheId,
+        req: &EncryptionRequest,
+        bytes: u64,
+    ) -> Option<EncryptionMaterials> {
+        let m = self
+            .cache
+            .get_encryption(id, bytes, self.limits, self.clock.now())?;
+        if Self::valid_encrypt(req, &m) {
+            return Some(m);
+        }
+        self.cache.remove(id);
+        None
+    }
+
+    fn valid_decrypt(req: &DecryptionRequest, m: &DecryptionMaterials) -> bool {
+        req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite
+    }
+
+    fn cached_decryption(
+        &self,
+        id: &CacheId,
+        req: &DecryptionRequest,
+    ) -> Option<DecryptionMaterials> {
+        let m = self.cache.get_decryption(id, self.clock.now())?;
+        if Self::valid_decrypt(req, &m) {
+            return Some(m);
+        }
+        self.cache.remove(id);
+        None
+    }
+
     async fn encrypt(&self, req: &EncryptionRequest) -> Result<EncryptionMaterials> {
         let bytes = match req.max_plaintext_length {
             Some(n) if n < self.limits.max_bytes => n,
@@ -212,27 +252,34 @@ impl CachingCmm {
         }
         let id = self.encryption_cache_id(req)?;
         loop {
-            if let Some(m) = self
-                .cache
-                .get_encryption(&id, bytes, self.limits, self.clock.now())
-            {
-                if Self::valid_encrypt(req, &m) {
-                    return Ok(m);
-                }
-                self.cache.remove(&id);
+            if let Some(m) = self.cached_encryption(&id, req, bytes) {
+                return Ok(m);
             }
             match self.join_or_lead(id) {
-                Role::Follower(f) => f.await,
-                Role::Leader(guard) => {
-                    let res = self.underlying.get_encryption_materials(req).await;
-                    if let Ok(m) = &res {
-                        if m.suite.kdf() != Kdf::Identity && Self::valid_encrypt(req, m) {
-                            self.cache
-                                .put_encryption(id, m.clone(), bytes, self.expiry());
-                        }
+                Role::Follower(f) => {
+                    if let Some(e) = f.await {
+                        return Err(Error::Shared(e));
                     }
-                    drop(guard);
-                    return res;
+                }
+                Role::Leader(guard) => {
+                    // Another flight may have filled the entry since the look above.
+                    if let Some(m) = self.cached_encryption(&id, req, bytes) {
+                        return Ok(m);
+                    }
+                    // The materials will serve an entry: ask for its byte limit
+                    // (caching-cmm.md), not this message's length.
+                    let mut inner = req.clone();
+                    inner.max_plaintext_length = Some(self.limits.max_bytes);
+                    return match self.underlying.get_encryption_materials(&inner).await {
+                        Ok(m) => {
+                            if m.suite.kdf() != Kdf::Identity && Self::valid_encrypt(req, &m) {
+                                self.cache
+                                    .put_encryption(id, m.clone(), bytes, self.expiry());
+                            }
+                            Ok(m)
+                        }
+                        Err(e) => Err(guard.fail(e)),
+                    };
                 }
             }
         }
@@ -244,34 +291,37 @@ impl CachingCmm {
         }
         let id = self.decryption_cache_id(req)?;
         loop {
-            if let Some(m) = self.cache.get_decryption(&id, self.clock.now()) {
-                if req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite {
-                    return Ok(m);
-                }
-                self.cache.remove(&id);
+            if let Some(m) = self.cached_decryption(&id, req) {
+                return Ok(m);
             }
             match self.join_or_lead(id) {
-                Role::Follower(f) => f.await,
-                Role::Leader(guard) => {
-                    let res = self.underlying.decrypt_materials(req).await;
-                    if let Ok(m) = &res {
-                        if req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite {
-                            self.cache.put_decryption(id, m.clone(), self.expiry());
-                        }
+                Role::Follower(f) => {
+                    if let Some(e) = f.await {
+                        return Err(Error::Shared(e));
                     }
-                    drop(guard);
-                    return res;
+                }
+                Role::Leader(guard) => {
+                    if let Some(m) = self.cached_decryption(&id, req) {
+                        return Ok(m);
+                    }
+                    return match self.underlying.decrypt_materials(req).await {
+                        Ok(m) => {
+                            if Self::valid_decrypt(req, &m) {
+                                self.cache.put_decryption(id, m.clone(), self.expiry());
+                            }
+                            Ok(m)
+                        }
+                        Err(e) => Err(guard.fail(e)),
+                    };
                 }
             }
         }
     }
 
     fn join_or_lead(&self, id: CacheId) -> Role {
-        let mut map = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = lock(&self.in_flight);
         if let Some(f) = map.get(&id) {
+            lock(&f.state).followers += 1;
             return Role::Follower(Wait(f.clone()));
         }
         let flight = Arc::new(Flight::default());
@@ -280,14 +330,28 @@ impl CachingCmm {
             map: self.in_flight.clone(),
             id,
             flight,
+            ended: false,
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One in-flight call to the underlying manager that others wait for.
 #[derive(Debug, Default)]
 struct Flight {
-    state: Mutex<(bool, Vec<Waker>)>,
+    state: Mutex<FlightState>,
+}
+
+#[derive(Debug, Default)]
+struct FlightState {
+    ended: bool,
+    /// The call's failure, shared with every waiter.
+    failure: Option<Arc<Error>>,
+    followers: usize,
+    wakers: Vec<Waker>,
 }
 
 enum Role {
@@ -295,28 +359,54 @@ enum Role {
     Follower(Wait),
 }
 
-/// Ends a flight when dropped (also if the leader's future is cancelled): waiters wake and
+/// Ends a flight when dropped (success, or the leader's future cancelled): waiters wake and
 /// look at the cache again, and one of them leads the next call if the entry is not there.
+/// [`LeadGuard::fail`] ends it with a failure that every waiter gets.
 struct LeadGuard {
     map: Arc<Mutex<HashMap<CacheId, Arc<Flight>>>>,
     id: CacheId,
     flight: Arc<Flight>,
+    ended: bool,
+}
+
+impl LeadGuard {
+    /// Ends the flight with the call's error: shared with the waiters if there are any (then
+    /// the leader returns it shared as well), else returned as it is.
+    fn fail(mut self, e: Error) -> Error {
+        // Out of the map first: from here on, newcomers start a new flight, so the follower
+        // count read below is final.
+        lock(&self.map).remove(&self.id);
+        let shared;
+        let wakers = {
+            let mut s = lock(&self.flight.state);
+            s.ended = true;
+            if s.followers == 0 {
+                self.ended = true;
+                return e;
+            }
+            let arc = Arc::new(e);
+            s.failure = Some(arc.clone());
+            shared = Error::Shared(arc);
+            std::mem::take(&mut s.wakers)
+        };
+        self.ended = true;
+        for w in wakers {
+            w.wake();
+        }
+        shared
+    }
 }
 
 impl Drop for LeadGuard {
     fn drop(&mut self) {
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.id);
+        if self.ended {
+            return;
+        }
+        lock(&self.map).remove(&self.id);
         let wakers = {
-            let mut s = self
-                .flight
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            s.0 = true;
-            std::mem::take(&mut s.1)
+            let mut s = lock(&self.flight.state);
+            s.ended = true;
+            std::mem::take(&mut s.wakers)
         };
         for w in wakers {
             w.wake();
@@ -324,21 +414,18 @@ impl Drop for LeadGuard {
     }
 }
 
+/// Waits for a flight to end; yields its failure, if it failed.
 struct Wait(Arc<Flight>);
 
 impl Future for Wait {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut s = self
-            .0
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if s.0 {
-            Poll::Ready(())
+    type Output = Option<Arc<Error>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = lock(&self.0.state);
+        if s.ended {
+            Poll::Ready(s.failure.clone())
         } else {
-            if !s.1.iter().any(|w| w.will_wake(cx.waker())) {
-                s.1.push(cx.waker().clone());
+            if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                s.wakers.push(cx.waker().clone());
             }
             Poll::Pending
         }

@@ -115,18 +115,19 @@ impl EncryptEngine {
             .ok_or(Error::Core(esdk_core::Error::Usage(
                 esdk_core::error::UsageError::AlreadyDone,
             )))?;
-        self.total = self.total.saturating_add(data.len() as u64);
+        let total = self.total.saturating_add(data.len() as u64);
         if let Some(max) = self.max_plaintext {
-            if self.total > max {
+            if total > max {
                 return Err(Error::Core(esdk_core::Error::Limit(
                     esdk_core::error::LimitError {
                         what: esdk_core::error::LimitKind::Capacity,
                         limit: max,
-                        actual: self.total,
+                        actual: total,
                     },
                 )));
             }
         }
+        self.total = total;
         if self.legacy_non_framed {
             self.staged.extend_from_slice(data);
             return Ok(());
@@ -226,10 +227,15 @@ pub(crate) enum DecryptStep {
 }
 
 /// Decrypts from an owned, compacting input buffer.
+///
+/// The buffer is a `Vec` whose every byte is initialized: `buf[start..end]` is unprocessed
+/// ciphertext, `buf[end..]` is room to read into. Room is zeroed once, when the buffer grows
+/// (never per read), and the allocation never exceeds `max_buffer` bytes.
 pub(crate) struct DecryptEngine {
     dec: Decryptor<RustCrypto>,
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     eof: bool,
     pt: std::ops::Range<usize>,
     pending_discard: usize,
@@ -238,13 +244,16 @@ pub(crate) struct DecryptEngine {
     reproduced: Option<EncryptionContext>,
     max_buffer: usize,
     done: bool,
+    zeroed: u64,
 }
 
 impl std::fmt::Debug for DecryptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DecryptEngine")
             .field("decryptor", &self.dec)
-            .field("buffered", &(self.buf.len() - self.start))
+            .field("buffered", &(self.end - self.start))
+            .field("capacity", &self.buf.len())
+            .field("zeroed", &self.zeroed)
             .finish()
     }
 }
@@ -256,6 +265,9 @@ impl Drop for DecryptEngine {
     }
 }
 
+/// The smallest allocation the decrypt buffer grows to (unless `max_buffer` is smaller).
+const MIN_BUFFER: usize = 4096;
+
 impl DecryptEngine {
     pub(crate) fn new(
         config: DecryptConfig,
@@ -266,62 +278,118 @@ impl DecryptEngine {
             dec: Decryptor::new(RustCrypto, config),
             buf: Vec::new(),
             start: 0,
+            end: 0,
             eof: false,
             pt: 0..0,
             pending_discard: 0,
             header: None,
             materials: None,
             reproduced,
-            max_buffer,
+            max_buffer: max_buffer.max(1),
             done: false,
+            zeroed: 0,
         }
     }
 
-    /// Appends ciphertext.
+    /// Appends ciphertext. Refused after end of input was signalled.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<()> {
-        self.compact();
-        let live = self.buf.len() - self.start;
-        if live.saturating_add(data.len()) > self.max_buffer && !data.is_empty() {
-            return Err(Error::Config(format!(
-                "a frame or header needs more than the stream buffer limit of {} bytes; raise it with `max_buffer`",
-                self.max_buffer
-            )));
+        if data.is_empty() {
+            return Ok(());
         }
-        self.buf.extend_from_slice(data);
+        self.refuse_after_eof()?;
+        self.make_room(data.len(), data.len())?;
+        // `make_room` guarantees the room.
+        let end = self.end;
+        self.buf[end..end + data.len()].copy_from_slice(data);
+        self.end += data.len();
         Ok(())
     }
 
-    /// Space to read ciphertext into directly: returns a slice of `want` bytes at the end of
-    /// the buffer; call `commit(n)` with the number actually filled.
+    /// Space to read ciphertext into directly: between 1 and `want` bytes at the end of the
+    /// buffer (already initialized, not zeroed again); call `commit(n)` with the number
+    /// actually filled.
     pub(crate) fn spare(&mut self, want: usize) -> Result<&mut [u8]> {
-        self.compact();
-        let live = self.buf.len() - self.start;
-        let want = want.min(self.max_buffer.saturating_sub(live)).max(1);
-        if live >= self.max_buffer {
-            return Err(Error::Config(format!(
-                "a frame or header needs more than the stream buffer limit of {} bytes; raise it with `max_buffer`",
-                self.max_buffer
+        self.refuse_after_eof()?;
+        self.make_room(1, want.max(1))?;
+        let end = self.end;
+        let room = (self.buf.len() - end).min(want.max(1));
+        Ok(&mut self.buf[end..end + room])
+    }
+
+    /// Keeps `n` of the bytes handed out by `spare`.
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    fn refuse_after_eof(&self) -> Result<()> {
+        if self.eof {
+            return Err(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::AlreadyDone,
             )));
         }
-        let old = self.buf.len();
-        self.buf.resize(old + want, 0);
-        Ok(&mut self.buf[old..])
+        Ok(())
     }
 
-    /// Keeps `n` of the bytes handed out by `spare` (drops the rest).
-    pub(crate) fn commit(&mut self, spare_len: usize, n: usize) {
-        let keep = self.buf.len() - spare_len + n.min(spare_len);
-        self.buf.truncate(keep);
-    }
-
-    fn compact(&mut self) {
-        if self.start > 0
-            && self.pt.is_empty()
-            && (self.start >= self.buf.len() - self.start || self.start > 1 << 20)
-        {
-            self.buf.drain(..self.start);
-            self.start = 0;
+    fn limit_error(&self, more: usize) -> Error {
+        Error::BufferLimit {
+            limit: self.max_buffer,
+            needed: (self.end - self.start).saturating_add(more),
         }
+    }
+
+    /// Makes at least `need` bytes of room after `end` (aiming for `want`), moving the
+    /// unprocessed bytes to the front or growing the allocation, never beyond `max_buffer`.
+    /// Moves cost at most the bytes freed (or happen once per unit at the cap), and growth
+    /// doubles, so the total work stays linear in the bytes received.
+    fn make_room(&mut self, need: usize, want: usize) -> Result<()> {
+        if self.buf.len() - self.end >= need {
+            return Ok(());
+        }
+        let live = self.end - self.start;
+        if live.saturating_add(need) > self.max_buffer {
+            return Err(self.limit_error(need));
+        }
+        let movable = self.start > 0 && self.pt.is_empty();
+        if movable && (self.start >= live || self.end.saturating_add(need) > self.max_buffer) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end = live;
+            self.start = 0;
+            if self.buf.len() - self.end >= need {
+                return Ok(());
+            }
+        }
+        let target = (self.buf.len().saturating_mul(2))
+            .max(self.end.saturating_add(want))
+            .max(MIN_BUFFER)
+            .min(self.max_buffer);
+        if target < self.end.saturating_add(need) {
+            return Err(self.limit_error(need));
+        }
+        let old = self.buf.len();
+        if self.pt.is_empty() {
+            // Only ciphertext is held: let the allocator move (or extend) it in place.
+            self.buf.reserve_exact(target - old);
+            self.buf.resize(target, 0);
+        } else {
+            // Unreleased plaintext is held: copy, then wipe the old allocation.
+            let mut grown = vec![0u8; target];
+            grown[..old].copy_from_slice(&self.buf);
+            let mut old_buf = std::mem::replace(&mut self.buf, grown);
+            zeroize::Zeroize::zeroize(&mut old_buf);
+        }
+        self.zeroed = self.zeroed.saturating_add((target - old) as u64);
+        Ok(())
+    }
+
+    /// Bytes the buffer zero-filled so far (each byte once, when the buffer grew).
+    #[cfg(test)]
+    pub(crate) fn bytes_zeroed(&self) -> u64 {
+        self.zeroed
+    }
+
+    /// The buffer's current allocation, never more than `max_buffer`.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Signals end of input.
@@ -390,7 +458,7 @@ impl DecryptEngine {
         loop {
             self.start += std::mem::take(&mut self.pending_discard);
             let base = self.buf.as_ptr() as usize;
-            let input = &mut self.buf[self.start..];
+            let input = &mut self.buf[self.start..self.end];
             let st = self.dec.process(input, self.eof);
             let discard = st.discard;
             match st.state? {

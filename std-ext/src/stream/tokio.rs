@@ -4,6 +4,14 @@
 //! * [`AsyncEncryptingWriter`]: `shutdown()` writes the final frame and footer.
 //! * [`AsyncEncryptingReader`], [`AsyncDecryptingReader`] (end of stream = verified message).
 //! * [`AsyncDecryptingWriter`]: `shutdown()` verifies the end of the message.
+//!
+//! I/O contracts (as in [`super::io`]): `poll_write` returns `Ready(Ok(n))` exactly when it
+//! took `n` bytes, and a later failure downstream is reported by the next call; it returns
+//! `Pending` (taking nothing) while the inner writer is behind. `Pending` from an inner reader
+//! or writer loses nothing; `Interrupted` is retried inside. `poll_shutdown` is resumable.
+//! A writer dropped without `shutdown` leaves an incomplete message (encrypting: no final
+//! frame, rejected by every decryptor; decrypting: output never verified to the end).
+//! The buffer bound of the decrypting adapters is the one of [`super::io`].
 
 use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
@@ -15,7 +23,7 @@ use esdk_core::{EncryptionContext, Header};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -25,20 +33,59 @@ fn poll_drain<W: AsyncWrite + Unpin>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     while !engine.output().is_empty() {
-        let n = ready!(Pin::new(&mut *inner).poll_write(cx, engine.output()))?;
-        if n == 0 {
-            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        match ready!(Pin::new(&mut *inner).poll_write(cx, engine.output())) {
+            Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => engine.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Poll::Ready(Err(e)),
         }
-        engine.consume_output(n);
     }
     Poll::Ready(Ok(()))
 }
 
-/// Encrypts what is written into an inner `AsyncWrite`. `shutdown()` finishes the message.
+/// Keeps the error of work done after bytes were taken, for the next call (`Pending` and
+/// `WouldBlock` just resume on the next call).
+fn defer(slot: &mut Option<io::Error>, p: Poll<io::Result<()>>) {
+    if let Poll::Ready(Err(e)) = p {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            *slot = Some(e);
+        }
+    }
+}
+
+/// Polls `inner.poll_flush`, retrying `Interrupted`.
+fn poll_flush_retrying<W: AsyncWrite + Unpin>(
+    inner: &mut W,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        match ready!(Pin::new(&mut *inner).poll_flush(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return Poll::Ready(other),
+        }
+    }
+}
+
+/// Polls `inner.poll_shutdown`, retrying `Interrupted`.
+fn poll_shutdown_retrying<W: AsyncWrite + Unpin>(
+    inner: &mut W,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        match ready!(Pin::new(&mut *inner).poll_shutdown(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return Poll::Ready(other),
+        }
+    }
+}
+
+/// Encrypts what is written into an inner `AsyncWrite`. `shutdown()` finishes the message;
+/// dropped without it, the message is incomplete and no decryptor accepts it.
 #[derive(Debug)]
 pub struct AsyncEncryptingWriter<W> {
     inner: W,
     engine: EncryptEngine,
+    deferred: Option<io::Error>,
 }
 
 impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
@@ -50,6 +97,7 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
         Ok(Self {
             inner,
             engine: new_encrypt_engine_async(client, opts).await?,
+            deferred: None,
         })
     }
     /// The header of the message being written.
@@ -69,26 +117,40 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.deferred.take() {
+            return Poll::Ready(Err(e));
+        }
+        // Earlier output first: nothing new is taken while the inner writer is behind.
         ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         let n = buf.len().min(this.engine.write_batch());
         this.engine.push(&buf[..n]).map_err(io::Error::from)?;
-        // Start writing; what is left goes out on the next call.
-        let _ = poll_drain(&mut this.engine, &mut this.inner, cx)?;
+        // The bytes are taken: start writing; what is left (or fails) shows on the next call.
+        let p = poll_drain(&mut this.engine, &mut this.inner, cx);
+        defer(&mut this.deferred, p);
         Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.deferred.take() {
+            return Poll::Ready(Err(e));
+        }
         ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+        poll_flush_retrying(&mut this.inner, cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.deferred.take() {
+            return Poll::Ready(Err(e));
+        }
         if !this.engine.is_finished() {
             ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
             this.engine.finish().map_err(io::Error::from)?;
         }
         ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        poll_shutdown_retrying(&mut this.inner, cx)
     }
 }
 
@@ -139,7 +201,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
                 return Poll::Ready(Ok(()));
             }
             let mut rb = ReadBuf::new(&mut this.chunk);
-            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+            match ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
             let n = rb.filled().len();
             if n == 0 {
                 this.engine.finish().map_err(io::Error::from)?;
@@ -152,31 +218,26 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
     }
 }
 
-/// Polls the inner reader for more ciphertext into the engine.
+/// Polls the inner reader for more ciphertext into the engine (retrying `Interrupted`).
 fn poll_fill<R: AsyncRead + Unpin>(
     engine: &mut DecryptEngine,
     inner: &mut R,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let spare = engine.spare(READ_CHUNK).map_err(io::Error::from)?;
-    let len = spare.len();
-    let mut rb = ReadBuf::new(spare);
-    match Pin::new(inner).poll_read(cx, &mut rb) {
-        Poll::Ready(Ok(())) => {
-            let got = rb.filled().len();
-            engine.commit(len, got);
-            if got == 0 {
-                engine.set_eof();
+    loop {
+        let spare = engine.spare(READ_CHUNK).map_err(io::Error::from)?;
+        let mut rb = ReadBuf::new(spare);
+        match ready!(Pin::new(&mut *inner).poll_read(cx, &mut rb)) {
+            Ok(()) => {
+                let got = rb.filled().len();
+                engine.commit(got);
+                if got == 0 {
+                    engine.set_eof();
+                }
+                return Poll::Ready(Ok(()));
             }
-            Poll::Ready(Ok(()))
-        }
-        Poll::Ready(Err(e)) => {
-            engine.commit(len, 0);
-            Poll::Ready(Err(e))
-        }
-        Poll::Pending => {
-            engine.commit(len, 0);
-            Poll::Pending
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Poll::Ready(Err(e)),
         }
     }
 }
@@ -190,14 +251,17 @@ pub struct AsyncDecryptingReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
-    /// Reads and verifies the header (awaiting the materials) before returning.
+    /// Reads and verifies the header (awaiting the materials) before returning; reads no
+    /// further than the header needs (one inner read may take bytes beyond it, which stay
+    /// buffered). `Pending` loses nothing; cancelling this future drops the inner reader.
     ///
     /// # Errors
     /// Header must-fail conditions, materials failures, I/O errors.
     pub async fn new(client: &Client, opts: &DecryptOptions<'_>, inner: R) -> Result<Self> {
         Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER).await
     }
-    /// As [`AsyncDecryptingReader::new`] with a cap on buffered bytes.
+    /// As [`AsyncDecryptingReader::new`] with a cap on buffered bytes (bound: see
+    /// [`super::io`]).
     ///
     /// # Errors
     /// As [`AsyncDecryptingReader::new`].
@@ -211,19 +275,7 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         while engine.header().is_none() {
             match engine.step()? {
                 DecryptStep::NeedInput => {
-                    let spare = engine.spare(READ_CHUNK)?;
-                    let len = spare.len();
-                    let got = match inner.read(spare).await {
-                        Ok(g) => g,
-                        Err(e) => {
-                            engine.commit(len, 0);
-                            return Err(Error::Io(e));
-                        }
-                    };
-                    engine.commit(len, got);
-                    if got == 0 {
-                        engine.set_eof();
-                    }
+                    std::future::poll_fn(|cx| poll_fill(&mut engine, &mut inner, cx)).await?;
                 }
                 DecryptStep::NeedMaterials(req) => {
                     let m = opts.source.decryption_materials(&req).await?;
@@ -241,6 +293,10 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     /// The authenticated encryption context.
     pub fn encryption_context(&self) -> Option<&EncryptionContext> {
         self.engine.encryption_context()
+    }
+    /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
+    pub fn buffer_capacity(&self) -> usize {
+        self.engine.buffer_capacity()
     }
 }
 
@@ -277,13 +333,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
 }
 
 /// Decrypts ciphertext written to it into an inner `AsyncWrite`. `shutdown()` verifies the end
-/// of the message; until it succeeds, treat what was written as unverified.
+/// of the message; until it succeeds, treat what was written as unverified. Bytes written
+/// after `shutdown` began are refused with an error.
 pub struct AsyncDecryptingWriter<'a, W> {
     inner: W,
     engine: DecryptEngine,
     source: MaterialsSource<'a>,
     pending: Option<BoxFuture<'a, Result<DecryptionMaterials>>>,
     eof_sent: bool,
+    deferred: Option<io::Error>,
 }
 
 impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
@@ -297,12 +355,23 @@ impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
 impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     /// A decrypting writer; materials are awaited when the header has arrived.
     pub fn new(client: &Client, opts: &DecryptOptions<'a>, inner: W) -> Self {
+        Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER)
+    }
+    /// As [`AsyncDecryptingWriter::new`] with a cap on buffered bytes (bound: see
+    /// [`super::io`]).
+    pub fn with_max_buffer(
+        client: &Client,
+        opts: &DecryptOptions<'a>,
+        inner: W,
+        max_buffer: usize,
+    ) -> Self {
         Self {
             inner,
-            engine: new_decrypt_engine(client, opts, DEFAULT_MAX_BUFFER),
+            engine: new_decrypt_engine(client, opts, max_buffer),
             source: opts.source,
             pending: None,
             eof_sent: false,
+            deferred: None,
         }
     }
     /// The verified header, once available.
@@ -324,12 +393,13 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
             }
             match self.engine.step().map_err(io::Error::from)? {
                 DecryptStep::Plaintext => {
-                    let n =
-                        ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))?;
-                    if n == 0 {
-                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    match ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))
+                    {
+                        Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                        Ok(n) => self.engine.consume_plaintext(n),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Poll::Ready(Err(e)),
                     }
-                    self.engine.consume_plaintext(n);
                 }
                 DecryptStep::NeedMaterials(req) => {
                     let source = self.source;
@@ -351,22 +421,42 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        ready!(this.poll_run(cx))?;
-        let n = buf.len().min(WRITE_BATCH);
-        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
-        // Process now if possible; anything pending resumes on the next call.
-        if let Poll::Ready(Err(e)) = this.poll_run(cx) {
+        if this.eof_sent {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                Error::Core(esdk_core::Error::Usage(
+                    esdk_core::error::UsageError::AlreadyDone,
+                )),
+            )));
+        }
+        if let Some(e) = this.deferred.take() {
             return Poll::Ready(Err(e));
         }
+        // Pending plaintext (and materials) first: nothing new is taken while behind.
+        ready!(this.poll_run(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let n = buf.len().min(WRITE_BATCH);
+        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
+        // The bytes are taken: process now if possible; failures show on the next call.
+        let p = this.poll_run(cx);
+        defer(&mut this.deferred, p);
         Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.deferred.take() {
+            return Poll::Ready(Err(e));
+        }
         ready!(this.poll_run(cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+        poll_flush_retrying(&mut this.inner, cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.deferred.take() {
+            return Poll::Ready(Err(e));
+        }
         if !this.eof_sent {
             ready!(this.poll_run(cx))?;
             this.engine.set_eof();
@@ -376,6 +466,6 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
         if !this.engine.is_done() {
             return Poll::Ready(Err(Error::Core(esdk_core::Error::Truncated).into()));
         }
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        poll_shutdown_retrying(&mut this.inner, cx)
     }
 }
