@@ -30,6 +30,7 @@ pub fn algorithm_name(id: u16) -> &'static str {
 }
 
 /// Commitment policies.
+#[allow(clippy::enum_variant_names)] // the policies' own names
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Policy {
     /// Encrypt with non-committing suites only; decrypt any message.

@@ -524,7 +524,9 @@ fn record(
 /// A Base64 encoder in front of the output when `--encode` is given.
 enum Sink<'a> {
     Plain(&'a mut Output),
-    Base64(base64::write::EncoderWriter<'static, base64::engine::GeneralPurpose, &'a mut Output>),
+    Base64(
+        Box<base64::write::EncoderWriter<'static, base64::engine::GeneralPurpose, &'a mut Output>>,
+    ),
 }
 
 impl Write for Sink<'_> {
@@ -545,7 +547,7 @@ impl Write for Sink<'_> {
 impl<'a> Sink<'a> {
     fn new(out: &'a mut Output, encode: bool) -> Self {
         if encode {
-            Self::Base64(base64::write::EncoderWriter::new(out, &B64))
+            Self::Base64(Box::new(base64::write::EncoderWriter::new(out, &B64)))
         } else {
             Self::Plain(out)
         }
