@@ -592,7 +592,11 @@ fn encrypt(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut opts = EncryptOptions::cmm(&s.cmm).encryption_context(ec);
+    // Exact multiples of the frame length end in an empty final frame, the form the Python
+    // ESDK (aws-encryption-cli) writes and the only one it reads.
+    let mut opts = EncryptOptions::cmm(&s.cmm)
+        .encryption_context(ec)
+        .empty_final_frame(true);
     if let Some(suite) = s.suite {
         opts = opts.suite(suite);
     }

@@ -155,7 +155,9 @@ fn decrypt_file(d: &Dir, src: &str, dst: &str, extra: &[&str]) -> Output {
 }
 
 fn data(n: usize) -> Vec<u8> {
-    (0..n).map(|i| u8::try_from(i * 31 % 251).unwrap_or(0)).collect()
+    (0..n)
+        .map(|i| u8::try_from(i * 31 % 251).unwrap_or(0))
+        .collect()
 }
 
 #[test]
