@@ -14,10 +14,10 @@ pub struct Progress {
 }
 
 const FILE_STYLE: &str =
-    "{prefix:.bold} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
+    "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
 const STREAM_STYLE: &str = "{prefix:.bold} {spinner} {bytes} {binary_bytes_per_sec} {elapsed}";
 const TOTAL_STYLE: &str =
-    "{prefix:.bold} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}";
+    "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}";
 
 impl Progress {
     /// Bars on stderr if it is a terminal and not `quiet`; none otherwise.
@@ -48,7 +48,8 @@ impl Progress {
         if files < 2 {
             return;
         }
-        let bar = m.add(ProgressBar::new(bytes));
+        let bar = m.add(ProgressBar::hidden());
+        bar.set_length(bytes);
         if let Ok(style) = ProgressStyle::with_template(TOTAL_STYLE) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -67,27 +68,26 @@ impl Progress {
         let Some(m) = &self.multi else {
             return ProgressBar::hidden();
         };
-        let bar = match size {
+        // Added to the multi-bar before anything is set, so nothing draws outside it.
+        let bar = m.add(ProgressBar::hidden());
+        match size {
             Some(n) => {
-                let b = ProgressBar::new(n);
+                bar.set_length(n);
                 if let Ok(style) = ProgressStyle::with_template(FILE_STYLE) {
-                    b.set_style(style.progress_chars("=> "));
+                    bar.set_style(style.progress_chars("=> "));
                 }
-                b
             }
             None => {
-                let b = ProgressBar::new_spinner();
                 if let Ok(style) = ProgressStyle::with_template(STREAM_STYLE) {
-                    b.set_style(style);
+                    bar.set_style(style);
                 }
-                b
             }
-        };
+        }
         let short = std::path::Path::new(name)
             .file_name()
             .map_or_else(|| name.to_owned(), |n| n.to_string_lossy().into_owned());
         bar.set_prefix(crate::error::escape(&short, 40));
-        m.add(bar)
+        bar
     }
 
     /// The total bar, if shown (advanced by every file's reads).
