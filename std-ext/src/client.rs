@@ -59,6 +59,7 @@ pub struct EncryptOptions<'a> {
     pub(crate) suite: Option<AlgorithmSuite>,
     pub(crate) frame_length: Option<u32>,
     pub(crate) plaintext_length: Option<u64>,
+    pub(crate) empty_final_frame: bool,
 }
 
 impl<'a> EncryptOptions<'a> {
@@ -78,6 +79,7 @@ impl<'a> EncryptOptions<'a> {
             suite: None,
             frame_length: None,
             plaintext_length: None,
+            empty_final_frame: false,
         }
     }
     /// The encryption context (keys starting with `aws-crypto-` are reserved).
@@ -100,6 +102,15 @@ impl<'a> EncryptOptions<'a> {
     /// length and ignores this.)
     pub fn plaintext_length(mut self, max: u64) -> Self {
         self.plaintext_length = Some(max);
+        self
+    }
+    /// When the plaintext is a positive multiple of the frame length, end the message with a
+    /// full regular frame and an empty final frame instead of a full final frame. Both are valid
+    /// messages; the Python ESDK (and so aws-encryption-cli) up to at least 4.x rejects a final
+    /// frame as long as the frame length, and writes this form itself. Default: off (a full
+    /// final frame, as [`Client::ciphertext_len`] assumes).
+    pub fn empty_final_frame(mut self, yes: bool) -> Self {
+        self.empty_final_frame = yes;
         self
     }
 }
@@ -342,6 +353,7 @@ impl Client {
             + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40
             + 1024;
         let mut engine = EncryptEngine::new(&m, config, Some(plaintext.len() as u64), hint)?;
+        engine.set_empty_final_frame(opts.empty_final_frame);
         engine.push(plaintext)?;
         engine.finish()?;
         let (ciphertext, header) = engine.into_output();

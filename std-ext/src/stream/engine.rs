@@ -49,6 +49,7 @@ pub(crate) struct EncryptEngine {
     header: Header,
     max_plaintext: Option<u64>,
     total: u64,
+    empty_final_frame: bool,
 }
 
 impl std::fmt::Debug for EncryptEngine {
@@ -100,7 +101,14 @@ impl EncryptEngine {
             header,
             max_plaintext,
             total: 0,
+            empty_final_frame: false,
         })
+    }
+
+    /// With `yes`, a plaintext that is a positive multiple of the frame length ends in a full
+    /// regular frame and an empty final frame (see [`crate::EncryptOptions::empty_final_frame`]).
+    pub(crate) fn set_empty_final_frame(&mut self, yes: bool) {
+        self.empty_final_frame = yes;
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -159,12 +167,22 @@ impl EncryptEngine {
 
     /// Writes the final frame (or non-framed body) and the footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        let frames = self
+        let mut frames = self
             .frames
             .take()
             .ok_or(Error::Core(esdk_core::Error::Usage(
                 esdk_core::error::UsageError::AlreadyDone,
             )))?;
+        if self.empty_final_frame
+            && !self.legacy_non_framed
+            && self.frame_len > 0
+            && self.staged.len() == self.frame_len
+        {
+            let start = self.out.len();
+            self.out.resize(start + frames.sealed_frame_len(), 0);
+            frames.seal_frame(&self.staged, &mut self.out[start..])?;
+            self.staged.clear();
+        }
         let start = self.out.len();
         self.out
             .resize(start + frames.finish_len(self.staged.len()), 0);

@@ -66,7 +66,9 @@ pub(crate) async fn new_encrypt_engine_async(
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
     let config = client.encrypt_config(opts);
-    EncryptEngine::new(&m, config, opts.plaintext_length, 0)
+    let mut engine = EncryptEngine::new(&m, config, opts.plaintext_length, 0)?;
+    engine.set_empty_final_frame(opts.empty_final_frame);
+    Ok(engine)
 }
 
 pub(crate) fn new_decrypt_engine(

@@ -1,0 +1,277 @@
+//! Small `std::io` wrappers: progress counting, Base64 (streaming, whitespace-tolerant on
+//! input), header capture, and outputs that only become visible on success.
+
+use indicatif::ProgressBar;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Counts bytes read into a progress bar.
+#[derive(Debug)]
+pub struct Counting<R> {
+    /// The inner reader.
+    pub inner: R,
+    /// The bar to advance.
+    pub bar: ProgressBar,
+    /// The total bar, if any.
+    pub total: Option<ProgressBar>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        if let Some(t) = &self.total {
+            t.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Drops ASCII whitespace (line breaks in Base64 text) from a reader.
+#[derive(Debug)]
+pub struct SkipWhitespace<R>(pub R);
+
+impl<R: Read> Read for SkipWhitespace<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut w = 0;
+            for r in 0..n {
+                let b = buf[r];
+                if !b.is_ascii_whitespace() {
+                    buf[w] = b;
+                    w += 1;
+                }
+            }
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
+}
+
+/// Records what passes through a reader until [`CaptureHandle::stop`] (the message header).
+#[derive(Debug)]
+pub struct CaptureReader<R> {
+    inner: R,
+    captured: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+/// Stops a [`CaptureReader`] from outside the reader stack that owns it.
+#[derive(Debug)]
+pub struct CaptureHandle(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl CaptureHandle {
+    /// Stops capturing and returns what was captured.
+    pub fn stop(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .map(|mut g| g.take().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl<R> CaptureReader<R> {
+    /// Starts capturing.
+    pub fn new(inner: R) -> (Self, CaptureHandle) {
+        let captured = Arc::new(Mutex::new(Some(Vec::new())));
+        (
+            Self {
+                inner,
+                captured: captured.clone(),
+            },
+            CaptureHandle(captured),
+        )
+    }
+}
+
+impl<R: Read> Read for CaptureReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut g) = self.captured.lock() {
+            if let Some(v) = g.as_mut() {
+                v.extend_from_slice(buf.get(..n).unwrap_or_default());
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Records what is written until the bytes hold a whole header.
+#[derive(Debug)]
+pub struct CaptureWriter<W> {
+    /// The inner writer.
+    pub inner: W,
+    captured: Vec<u8>,
+    done: bool,
+}
+
+impl<W> CaptureWriter<W> {
+    /// Starts capturing.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            captured: Vec::new(),
+            done: false,
+        }
+    }
+    /// The captured header bytes, once complete.
+    pub fn header_bytes(&self) -> Option<&[u8]> {
+        self.done.then_some(self.captured.as_slice())
+    }
+}
+
+impl<W: Write> Write for CaptureWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if !self.done {
+            self.captured.extend_from_slice(&buf[..n]);
+            if let Ok((_, len)) = crate::metadata::parse_header(&self.captured) {
+                self.captured.truncate(len);
+                self.done = true;
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where one operation's output goes.
+#[derive(Debug)]
+pub enum Output {
+    /// Standard output, streamed.
+    Stdout(BufWriter<io::Stdout>),
+    /// Standard output after success (`--buffer`).
+    Buffered(Vec<u8>),
+    /// A temporary file next to the target, renamed over it on success.
+    Temp {
+        /// The open temporary file.
+        file: BufWriter<File>,
+        /// Its path.
+        tmp: PathBuf,
+        /// The target path.
+        target: PathBuf,
+    },
+    /// A target that is not a regular file (a FIFO, `/dev/null`...), written directly.
+    Direct(BufWriter<File>),
+}
+
+const OUT_BUF: usize = 256 * 1024;
+
+impl Output {
+    /// Standard output, streamed or buffered.
+    pub fn stdout(buffer: bool) -> Self {
+        if buffer {
+            Self::Buffered(Vec::new())
+        } else {
+            Self::Stdout(BufWriter::with_capacity(OUT_BUF, io::stdout()))
+        }
+    }
+
+    /// A file target: a new temporary file in its directory, or the target itself when it
+    /// exists and is not a regular file.
+    pub fn file(target: &Path) -> io::Result<Self> {
+        if let Ok(meta) = std::fs::metadata(target) {
+            if !meta.is_file() {
+                let f = std::fs::OpenOptions::new().write(true).open(target)?;
+                return Ok(Self::Direct(BufWriter::with_capacity(OUT_BUF, f)));
+            }
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut last = None;
+        for _ in 0..16 {
+            let mut rnd = [0u8; 6];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut rnd);
+            let tag: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+            let tmp = dir.join(format!(".{name}.esdk-{tag}.tmp"));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => {
+                    return Ok(Self::Temp {
+                        file: BufWriter::with_capacity(OUT_BUF, f),
+                        tmp,
+                        target: target.to_path_buf(),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("cannot create a temporary file")))
+    }
+
+    /// Makes the output visible: flushes, renames the temporary file, releases the buffer.
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Self::Stdout(mut w) => w.flush(),
+            Self::Buffered(v) => {
+                let mut out = io::stdout().lock();
+                out.write_all(&v)?;
+                out.flush()
+            }
+            Self::Temp { file, tmp, target } => {
+                let res = file
+                    .into_inner()
+                    .map_err(io::IntoInnerError::into_error)
+                    .and_then(|f| f.sync_data())
+                    .and_then(|()| std::fs::rename(&tmp, &target));
+                if res.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                res
+            }
+            Self::Direct(mut w) => w.flush(),
+        }
+    }
+
+    /// Throws the output away (removes the temporary file).
+    pub fn discard(self) {
+        match self {
+            Self::Temp { file, tmp, .. } => {
+                drop(file.into_parts());
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Self::Stdout(mut w) => {
+                // What was written is already out; do not hold it back.
+                let _ = w.flush();
+            }
+            Self::Buffered(_) | Self::Direct(_) => {}
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Stdout(w) => w.write(buf),
+            Self::Buffered(v) => v.write(buf),
+            Self::Temp { file, .. } => file.write(buf),
+            Self::Direct(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Stdout(w) => w.flush(),
+            Self::Buffered(_) => Ok(()),
+            Self::Temp { file, .. } => file.flush(),
+            Self::Direct(w) => w.flush(),
+        }
+    }
+}
