@@ -735,4 +735,73 @@ mod tests {
         }
         assert_eq!(parse_partial(b"Ag", &opts()), Err(Parse::Incomplete(3)));
     }
+
+    #[test]
+    fn base64_detection_after_leading_whitespace() {
+        let b64 = Err(Parse::Invalid(Error::LooksLikeBase64));
+        for p in [
+            &b"\nAYAAF"[..],
+            b" AgR4abc",
+            b"\r\n\t AgV4",
+            b"\x0c\x0c\x0cAYA",
+        ] {
+            assert_eq!(parse_partial(p, &opts()), b64, "{p:?}");
+            // However the bytes arrive: the parser waits, then gives the same answer.
+            let mut parser = HeaderParser::new();
+            let mut got = Err(Parse::Incomplete(0));
+            for end in 1..=p.len() {
+                if end < parser.need() {
+                    continue;
+                }
+                got = parser.advance(&p[..end], &opts());
+                match got {
+                    Err(Parse::Incomplete(n)) => assert!(n > end, "{p:?} {end} {n}"),
+                    _ => break,
+                }
+            }
+            assert_eq!(got, b64, "{p:?} fed byte by byte");
+        }
+        assert_eq!(parse_partial(b"\n\nAg", &opts()), Err(Parse::Incomplete(5)));
+        assert_eq!(parse_partial(b"\n \n", &opts()), Err(Parse::Incomplete(4)));
+        // Whitespace before anything else is reported as the first byte.
+        let version = |v| Err(Parse::Invalid(Error::Unsupported(Unsupported::Version(v))));
+        assert_eq!(parse_partial(b"\n\x02\x04\x78", &opts()), version(0x0a));
+        assert_eq!(parse_partial(b" AB", &opts()), version(0x20));
+        assert_eq!(parse_partial(b"AB", &opts()), version(b'A'));
+        // A bounded run of whitespace only.
+        let mut long = [b' '; MAX_LEADING_WHITESPACE + 5];
+        long[MAX_LEADING_WHITESPACE + 1] = b'A';
+        assert_eq!(parse_partial(&long, &opts()), version(0x20));
+    }
+
+    #[test]
+    fn resumed_parse_equals_one_shot_and_reads_each_field_once() {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
+            let bytes = sample(suite);
+            let whole = parse_partial(&bytes, &opts());
+            let mut parser = HeaderParser::new();
+            let mut calls = 0;
+            let mut got = Err(Parse::Incomplete(0));
+            for end in 1..=bytes.len() {
+                if end < parser.need() {
+                    continue;
+                }
+                calls += 1;
+                got = parser.advance(&bytes[..end], &opts());
+                if got.is_ok() {
+                    break;
+                }
+            }
+            assert_eq!(got, whole);
+            // One call per field end at most (fields: version, [type], suite, id, AAD length,
+            // AAD, count, 6 per EDK, content type, [reserved, IV length], frame length, suite
+            // data, [IV], tag).
+            assert!(calls <= 20, "{calls}");
+            // Once complete, the view is rebuilt from the kept offsets.
+            assert_eq!(parser.advance(&bytes, &opts()), whole);
+        }
+    }
 }
