@@ -207,6 +207,22 @@ impl<P: CryptoProvider> Decryptor<P> {
 
     /// Advances the machine over `input` (the unconsumed bytes); `eof` says no more bytes follow.
     pub fn process<'a>(&'a mut self, input: &'a mut [u8], eof: bool) -> DecryptStatus<'a, P> {
+        // The header stage is handled in place: a caller trickling in bytes pays for no move
+        // of the (large) stage, only for the fields that became complete.
+        if let Stage::Header { parser, need } = &mut self.stage {
+            if input.len() < *need {
+                return if eof {
+                    self.fail(Error::Truncated)
+                } else {
+                    status(0, DecryptState::NeedInput { min_len: *need })
+                };
+            }
+            let mut p = *parser;
+            let input: &'a [u8] = input;
+            let res = p.advance(input, &self.config.parse_options());
+            *parser = p;
+            return self.header(res, eof, p);
+        }
         let stage = core::mem::replace(
             &mut self.stage,
             Stage::Failed(Error::Usage(UsageError::Poisoned)),
@@ -228,7 +244,11 @@ impl<P: CryptoProvider> Decryptor<P> {
                 status(0, DecryptState::Done)
             }
             Stage::AwaitingMaterials => self.fail(Error::Usage(UsageError::MaterialsNotProvided)),
-            Stage::Header { parser, need } => self.header(input, eof, parser, need),
+            // Handled above, in place.
+            Stage::Header { parser, need } => {
+                self.stage = Stage::Header { parser, need };
+                status(0, DecryptState::NeedInput { min_len: need })
+            }
             Stage::Verified(body) => {
                 // The header was parsed once: its view is rebuilt from the kept offsets.
                 let opts = self.config.parse_options();
@@ -248,24 +268,14 @@ impl<P: CryptoProvider> Decryptor<P> {
         }
     }
 
+    /// Handles the outcome of a header parse step.
     fn header<'a>(
         &'a mut self,
-        input: &'a mut [u8],
+        res: Result<(HeaderRef<'a>, usize), Parse>,
         eof: bool,
-        mut parser: HeaderParser,
-        need: usize,
+        parser: HeaderParser,
     ) -> DecryptStatus<'a, P> {
-        if input.len() < need {
-            self.stage = Stage::Header { parser, need };
-            return if eof {
-                self.fail(Error::Truncated)
-            } else {
-                status(0, DecryptState::NeedInput { min_len: need })
-            };
-        }
-        let opts = self.config.parse_options();
-        let input: &'a [u8] = input;
-        match parser.advance(input, &opts) {
+        match res {
             Err(Parse::Incomplete(n)) => {
                 self.stage = Stage::Header { parser, need: n };
                 if eof {

@@ -3,32 +3,37 @@
 //!
 //! With the `work-counter` feature (off by default; meant for test and fuzz builds only), every
 //! byte the message parsers examine (header fields, encryption-context and EDK entries, key
-//! comparisons of the duplicate-key check) is added to one process-wide counter. Without the
+//! comparisons of the duplicate-key check) is added to a counter. Without the
 //! feature the counting calls compile to nothing.
 //!
-//! The counter is global: a test that reads it must not run other parsing on other threads at
-//! the same time (keep such tests in their own test binary, serialized).
+//! The counter is per thread (the feature links `std` for its thread-local storage), so tests
+//! running in parallel do not disturb each other; it counts the work done on the calling thread.
 
 #[cfg(feature = "work-counter")]
-static EXAMINED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+extern crate std;
+
+#[cfg(feature = "work-counter")]
+std::thread_local! {
+    static EXAMINED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
 
 /// Records that `n` bytes were examined.
 #[inline(always)]
 pub(crate) fn add(n: usize) {
     #[cfg(feature = "work-counter")]
-    EXAMINED.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+    EXAMINED.with(|c| c.set(c.get().saturating_add(n)));
     #[cfg(not(feature = "work-counter"))]
     let _ = n;
 }
 
-/// Bytes examined by the parsers since the last [`reset`] (process-wide).
+/// Bytes examined by the parsers on this thread since the last [`reset`].
 #[cfg(feature = "work-counter")]
 pub fn examined() -> usize {
-    EXAMINED.load(core::sync::atomic::Ordering::Relaxed)
+    EXAMINED.with(core::cell::Cell::get)
 }
 
-/// Sets the counter back to zero.
+/// Sets this thread's counter back to zero.
 #[cfg(feature = "work-counter")]
 pub fn reset() {
-    EXAMINED.store(0, core::sync::atomic::Ordering::Relaxed);
+    EXAMINED.with(|c| c.set(0));
 }

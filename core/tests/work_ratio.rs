@@ -5,7 +5,7 @@
 //! encryption context stored in reverse order — decrypting one byte per call, or by exactly the
 //! `min_len` the decryptor asks for, must examine at most 3 × (+ 64 bytes) what decrypting the
 //! message at once examines, and the one-shot run must stay within a small constant per byte.
-//! The counter is process-wide, so the tests of this file run one at a time.
+//! The counter is per thread, so these tests may run in parallel with any other.
 
 #[path = "../../fuzz/src/common/mod.rs"]
 #[allow(
@@ -28,9 +28,6 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::decrypt::MaterialsRequest;
 use esdk_core::error::FormatError;
 use esdk_core::{AlgorithmSuite, DecryptConfig, Error, HeaderRef};
-use std::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Decrypts `msg` fed all at once, one byte per call and by `min_len`; checks every run gives
 /// the same result and plaintext and keeps the work bound; returns the three outcomes.
@@ -66,7 +63,6 @@ fn three_ways(msg: &[u8], cfg: DecryptConfig) -> [Outcome; 3] {
 
 #[test]
 fn edks_65535_cost_linear_work() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
     let msg = valid_message(&Spec {
         suite,
@@ -88,7 +84,6 @@ fn edks_65535_cost_linear_work() {
 
 #[test]
 fn reversed_context_costs_linear_work() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let suite = AlgorithmSuite::AES_256_GCM_IV12_TAG16_NO_KDF;
     let msg = valid_message(&Spec {
         suite,
@@ -121,7 +116,6 @@ fn reversed_context_costs_linear_work() {
 /// with the duplicate-key error, after the same bounded work however it is fed.
 #[test]
 fn context_of_16383_pairs_fails_in_bounded_work() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let suite = AlgorithmSuite::AES_256_GCM_IV12_TAG16_NO_KDF;
     let mut msg = valid_message(&Spec {
         suite,
@@ -172,7 +166,6 @@ fn context_of_16383_pairs_fails_in_bounded_work() {
 /// once.
 #[test]
 fn deferred_requests_do_not_parse_again() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
     let msg = valid_message(&Spec {
         suite,
@@ -198,19 +191,4 @@ fn deferred_requests_do_not_parse_again() {
     assert_eq!(deferred.plaintext, base.plaintext);
     assert_eq!(deferred.calls, base.calls + 5);
     assert_eq!(deferred.work, base.work);
-}
-
-/// The committed `header_work` fuzz corpus passes its check here too (the corpus replay test
-/// runs it as well; this one names the property).
-#[test]
-fn header_work_seeds_keep_the_bound() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/header_work");
-    let mut n = 0;
-    for e in std::fs::read_dir(dir).unwrap() {
-        let data = std::fs::read(e.unwrap().path()).unwrap();
-        common::work::header_work(&data);
-        n += 1;
-    }
-    assert!(n > 0);
 }

@@ -6,7 +6,7 @@
 //! `AsyncDecryptingReader` over sources that return one byte per read. The parsers count the
 //! bytes they examine (`esdk_core::work`, feature `work-counter`, enabled for these tests);
 //! the readers may examine at most 3 × (+ 64 bytes) what the one-shot client examines. The
-//! counter is process-wide, so the tests of this file run one at a time.
+//! counter is per thread, so these tests may run in parallel with any other.
 #![allow(missing_docs, clippy::unwrap_used, clippy::std_instead_of_core)]
 
 #[path = "../../fuzz/src/common/mod.rs"]
@@ -34,11 +34,8 @@ use esdk_std::stream::tokio::AsyncDecryptingReader;
 use esdk_std::{Client, DecryptOptions};
 use std::io::{self, Read};
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A source returning one byte per read.
 struct OneByte<'a>(&'a [u8]);
@@ -130,7 +127,6 @@ fn measure(spec: &Spec) -> (usize, usize, usize, usize) {
 
 #[test]
 fn edks_65535_through_readers_cost_linear_work() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (len, at_once, ..) = measure(&Spec {
         suite: AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
         extra_edks: 65_534,
@@ -145,7 +141,6 @@ fn edks_65535_through_readers_cost_linear_work() {
 
 #[test]
 fn reversed_context_through_readers_costs_linear_work() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (len, at_once, ..) = measure(&Spec {
         suite: AlgorithmSuite::AES_256_GCM_IV12_TAG16_NO_KDF,
         extra_edks: 0,

@@ -223,8 +223,7 @@ pub struct Outcome {
 }
 
 /// Decrypts `msg` with `config`, answering the materials request with `answer`, and counts the
-/// parsing work. Uses the process-wide counter: callers must not parse on other threads
-/// meanwhile.
+/// parsing work done on this thread.
 pub fn decrypt_counted(
     msg: &[u8],
     feeding: Feeding<'_>,
