@@ -4,7 +4,7 @@
 //! it needs when the header is not all there yet, so a streaming caller knows how much to read.
 //! Every check that the length fields allow is made before the bytes they announce are needed.
 
-use crate::codec::{Parse, Writer};
+use crate::codec::{Parse, Reader, Writer};
 use crate::edk::{EdkList, EdkRef};
 use crate::encryption_context::EncryptionContextRef;
 use crate::error::{Error, LimitKind, PolicyError, Unsupported};
@@ -275,6 +275,12 @@ impl HeaderParser {
                 self.base64(bytes)?;
                 continue;
             }
+            if self.step == Step::EdkLength(EdkField::ProviderId) {
+                self.whole_edks(bytes, max);
+                if self.step != Step::EdkLength(EdkField::ProviderId) {
+                    continue;
+                }
+            }
             // Every field end is checked against the header-length limit as soon as it is
             // known, so a too-long header fails before its bytes are buffered, and with the same
             // error however the input was chunked.
@@ -413,6 +419,25 @@ impl HeaderParser {
             Step::AuthIv => Step::AuthTag,
             Step::AuthTag | Step::Done | Step::Base64 => Step::Done,
         })
+    }
+
+    /// Reads the EDK entries that are complete in `bytes` in one go (the field-by-field steps
+    /// take over at the first entry that is not, or that is invalid, and report it). An entry
+    /// found incomplete here is then read field by field, so this is tried at most once per
+    /// entry: the work stays linear however the bytes arrive.
+    fn whole_edks(&mut self, bytes: &[u8], max: usize) {
+        let rest = bytes.get(self.pos..).unwrap_or_default();
+        let mut r = Reader::new(rest);
+        while self.edks_left > 0 {
+            let before = r.pos();
+            if EdkRef::read(&mut r).is_err() || self.pos.saturating_add(r.pos()) > max {
+                self.pos = self.pos.saturating_add(before);
+                return;
+            }
+            self.edks_left -= 1;
+        }
+        self.pos = self.pos.saturating_add(r.pos());
+        self.step = Step::ContentType;
     }
 
     /// The error for a first byte that is neither a version nor the start of Base64 text.
