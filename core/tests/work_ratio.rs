@@ -6,6 +6,7 @@
 //! `min_len` the decryptor asks for, must examine at most 3 × (+ 64 bytes) what decrypting the
 //! message at once examines, and the one-shot run must stay within a small constant per byte.
 //! The counter is per thread, so these tests may run in parallel with any other.
+#![allow(clippy::cast_possible_truncation)]
 
 #[path = "../../fuzz/src/common/mod.rs"]
 #[allow(
