@@ -42,6 +42,7 @@ impl<'a> Reader<'a> {
         }
     }
     /// A reader that fails with `kind` as soon as a field would end past `limit`.
+    #[cfg(test)]
     pub(crate) fn with_limit(buf: &'a [u8], limit: usize, kind: LimitKind) -> Self {
         Self {
             buf,
@@ -70,6 +71,7 @@ impl<'a> Reader<'a> {
         match self.buf.get(self.pos..end) {
             Some(s) => {
                 self.pos = end;
+                crate::work::add(n);
                 Ok(s)
             }
             None => Err(Parse::Incomplete(end)),
@@ -81,6 +83,7 @@ impl<'a> Reader<'a> {
         out.copy_from_slice(s);
         Ok(out)
     }
+    #[cfg(test)]
     pub(crate) fn u8(&mut self) -> Result<u8, Parse> {
         Ok(u8::from_be_bytes(self.array()?))
     }

@@ -31,7 +31,7 @@ use crate::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use crate::edk::EdkList;
 use crate::encryption_context::EncryptionContextRef;
 use crate::error::{AuthStage, Error, LimitKind, MaterialsError, UsageError};
-use crate::header::{ContentType, HeaderRef, ParseOptions, parse_partial};
+use crate::header::{ContentType, HeaderParser, HeaderRef, ParseOptions};
 use crate::keys::{VerificationKey, derive};
 use crate::materials::{
     DecryptionMaterials, check_required_keys, feed_filtered, verification_key_from_context,
@@ -102,12 +102,17 @@ struct Body<P: CryptoProvider> {
     digest: Option<P::Digest>,
     verification_key: Option<VerificationKey>,
     next_seq: u32,
-    header_len: usize,
+    /// The complete header parser: rebuilds the header view without parsing it again.
+    header: HeaderParser,
     header_tag: [u8; TAG_LEN],
 }
 
 enum Stage<P: CryptoProvider> {
-    Header { need: usize },
+    /// Parsing the header; `need` is the input length the parser waits for.
+    Header {
+        parser: HeaderParser,
+        need: usize,
+    },
     AwaitingMaterials,
     Verified(Body<P>),
     Body(Body<P>),
@@ -169,7 +174,10 @@ impl<P: CryptoProvider> Decryptor<P> {
         Self {
             provider,
             config,
-            stage: Stage::Header { need: 1 },
+            stage: Stage::Header {
+                parser: HeaderParser::new(),
+                need: 1,
+            },
             stats: Stats::default(),
         }
     }
@@ -199,6 +207,22 @@ impl<P: CryptoProvider> Decryptor<P> {
 
     /// Advances the machine over `input` (the unconsumed bytes); `eof` says no more bytes follow.
     pub fn process<'a>(&'a mut self, input: &'a mut [u8], eof: bool) -> DecryptStatus<'a, P> {
+        // The header stage is handled in place: a caller trickling in bytes pays for no move
+        // of the (large) stage, only for the fields that became complete.
+        if let Stage::Header { parser, need } = &mut self.stage {
+            if input.len() < *need {
+                return if eof {
+                    self.fail(Error::Truncated)
+                } else {
+                    status(0, DecryptState::NeedInput { min_len: *need })
+                };
+            }
+            let mut p = *parser;
+            let input: &'a [u8] = input;
+            let res = p.advance(input, &self.config.parse_options());
+            *parser = p;
+            return self.header(res, eof, p);
+        }
         let stage = core::mem::replace(
             &mut self.stage,
             Stage::Failed(Error::Usage(UsageError::Poisoned)),
@@ -220,14 +244,17 @@ impl<P: CryptoProvider> Decryptor<P> {
                 status(0, DecryptState::Done)
             }
             Stage::AwaitingMaterials => self.fail(Error::Usage(UsageError::MaterialsNotProvided)),
-            Stage::Header { need } => self.header(input, eof, need),
+            // Handled above, in place.
+            Stage::Header { parser, need } => {
+                self.stage = Stage::Header { parser, need };
+                status(0, DecryptState::NeedInput { min_len: need })
+            }
             Stage::Verified(body) => {
+                // The header was parsed once: its view is rebuilt from the kept offsets.
                 let opts = self.config.parse_options();
-                match parse_partial(input, &opts) {
-                    Ok((h, len))
-                        if len == body.header_len
-                            && bool::from(h.auth_tag().ct_eq(&body.header_tag)) =>
-                    {
+                let mut parser = body.header;
+                match parser.advance(input, &opts) {
+                    Ok((h, len)) if bool::from(h.auth_tag().ct_eq(&body.header_tag)) => {
                         self.stage = Stage::Body(body);
                         self.stats.consumed = self.stats.consumed.saturating_add(len as u64);
                         status(len, DecryptState::HeaderVerified(h))
@@ -241,25 +268,16 @@ impl<P: CryptoProvider> Decryptor<P> {
         }
     }
 
+    /// Handles the outcome of a header parse step.
     fn header<'a>(
         &'a mut self,
-        input: &'a mut [u8],
+        res: Result<(HeaderRef<'a>, usize), Parse>,
         eof: bool,
-        need: usize,
+        parser: HeaderParser,
     ) -> DecryptStatus<'a, P> {
-        if input.len() < need {
-            self.stage = Stage::Header { need };
-            return if eof {
-                self.fail(Error::Truncated)
-            } else {
-                status(0, DecryptState::NeedInput { min_len: need })
-            };
-        }
-        let opts = self.config.parse_options();
-        let input: &'a [u8] = input;
-        match parse_partial(input, &opts) {
+        match res {
             Err(Parse::Incomplete(n)) => {
-                self.stage = Stage::Header { need: n };
+                self.stage = Stage::Header { parser, need: n };
                 if eof {
                     self.fail(Error::Truncated)
                 } else {
@@ -267,14 +285,14 @@ impl<P: CryptoProvider> Decryptor<P> {
                 }
             }
             Err(Parse::Invalid(e)) => self.fail(e),
-            Ok((header, len)) => {
+            Ok((header, _)) => {
                 self.stage = Stage::AwaitingMaterials;
                 status(
                     0,
                     DecryptState::NeedMaterials(MaterialsRequest {
                         decryptor: self,
                         header,
-                        header_len: len,
+                        parser,
                         answered: false,
                     }),
                 )
@@ -539,7 +557,9 @@ fn open<K: AeadKey>(
 pub struct MaterialsRequest<'a, P: CryptoProvider> {
     decryptor: &'a mut Decryptor<P>,
     header: HeaderRef<'a>,
-    header_len: usize,
+    /// The complete parser, kept so that a deferred request or the verified header is rebuilt
+    /// without parsing again.
+    parser: HeaderParser,
     answered: bool,
 }
 
@@ -579,7 +599,8 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
     pub fn defer(mut self) {
         self.answered = true;
         self.decryptor.stage = Stage::Header {
-            need: self.header_len,
+            parser: self.parser,
+            need: self.parser.need(),
         };
     }
 
@@ -679,7 +700,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
             digest,
             verification_key,
             next_seq: 1,
-            header_len: self.header_len,
+            header: self.parser,
             header_tag: *h.auth_tag(),
         })
     }

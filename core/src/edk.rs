@@ -47,9 +47,7 @@ impl<'a> EdkRef<'a> {
     }
 
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, Parse> {
-        let id = r.vec16()?;
-        let provider_id = core::str::from_utf8(id)
-            .map_err(|_| Error::format("encrypted data key provider id", "invalid UTF-8"))?;
+        let provider_id = Self::check_provider_id(r.vec16()?)?;
         let provider_info = r.vec16()?;
         let ciphertext = r.vec16()?;
         Ok(Self {
@@ -57,6 +55,14 @@ impl<'a> EdkRef<'a> {
             provider_info,
             ciphertext,
         })
+    }
+}
+
+impl EdkRef<'_> {
+    /// Validates a provider id field (UTF-8).
+    pub(crate) fn check_provider_id(id: &[u8]) -> Result<&str, Error> {
+        core::str::from_utf8(id)
+            .map_err(|_| Error::format("encrypted data key provider id", "invalid UTF-8"))
     }
 }
 
@@ -93,17 +99,7 @@ impl<'a> EdkList<'a> {
     /// Reads `count ‖ entries` from a reader, checking the count before reading any entry.
     pub(crate) fn read(r: &mut Reader<'a>, max: u16) -> Result<Self, Parse> {
         let count = r.u16()?;
-        if count == 0 {
-            return Err(Error::format("encrypted data key count", "must be at least 1").into());
-        }
-        if count > max {
-            return Err(Error::limit(
-                LimitKind::EncryptedDataKeys,
-                u64::from(max),
-                u64::from(count),
-            )
-            .into());
-        }
+        Self::check_count(count, max)?;
         let start = r.pos();
         let mut sub = r.clone();
         for _ in 0..count {
@@ -112,6 +108,29 @@ impl<'a> EdkList<'a> {
         let len = sub.pos().saturating_sub(start);
         let entries = r.take(len)?;
         Ok(Self { entries, count })
+    }
+
+    /// Checks an EDK count (at least 1, at most `max`) before any entry is read.
+    pub(crate) fn check_count(count: u16, max: u16) -> Result<(), Error> {
+        if count == 0 {
+            return Err(Error::format(
+                "encrypted data key count",
+                "must be at least 1",
+            ));
+        }
+        if count > max {
+            return Err(Error::limit(
+                LimitKind::EncryptedDataKeys,
+                u64::from(max),
+                u64::from(count),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A list over entries the header parser already validated (`count` of them).
+    pub(crate) fn from_validated(entries: &'a [u8], count: u16) -> Self {
+        Self { entries, count }
     }
 
     /// Number of entries.

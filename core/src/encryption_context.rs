@@ -71,6 +71,7 @@ impl<'a> EncryptionContextRef<'a> {
                 return Err(Error::format("encryption context", "invalid UTF-8"));
             }
             if let Some(p) = prev {
+                crate::work::add(1 + p.len().min(k.len()));
                 if p >= k {
                     sorted = false;
                 }
@@ -90,11 +91,51 @@ impl<'a> EncryptionContextRef<'a> {
         Ok(ec)
     }
 
+    /// A context over bytes the header parser already validated with [`Self::parse`].
+    pub(crate) fn from_validated(bytes: &'a [u8], count: u16) -> Self {
+        Self { bytes, count }
+    }
+
+    /// Whether two entries share a key, for a context whose keys are not in strictly increasing
+    /// order (a sorted one has no duplicates).
+    ///
+    /// Without allocation and in O(n log n): the entry offsets are gathered in blocks of
+    /// [`DUP_BLOCK`] into a fixed buffer on the stack (4 KiB), each block is sorted by key and
+    /// checked for equal neighbours, and every later entry is looked up in it by binary search.
+    /// The format allows at most 16,383 entries (4 bytes each at least), so there are at most
+    /// 8 blocks: at most 8 passes of n binary searches over 2,048 keys.
+    #[inline(never)]
     fn has_duplicate_keys(&self) -> bool {
-        let mut outer = self.iter();
-        while let Some((k, _)) = outer.next() {
-            if outer.clone().any(|(k2, _)| k2 == k) {
+        let key = |off: u16| entry_key(self.bytes, usize::from(off));
+        let cmp = |a: &[u8], b: &[u8]| {
+            crate::work::add(1 + a.len().min(b.len()));
+            a.cmp(b)
+        };
+        let mut offsets = [0u16; DUP_BLOCK];
+        let mut next = 2usize;
+        let mut left = usize::from(self.count);
+        while left > 0 {
+            let n = left.min(DUP_BLOCK);
+            let block = offsets.get_mut(..n).unwrap_or_default();
+            for slot in block.iter_mut() {
+                *slot = u16::try_from(next).unwrap_or(u16::MAX);
+                next = entry_end(self.bytes, next);
+            }
+            block.sort_unstable_by(|a, b| cmp(key(*a), key(*b)));
+            if block
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if cmp(key(*a), key(*b)).is_eq()))
+            {
                 return true;
+            }
+            left -= n;
+            let mut later = next;
+            for _ in 0..left {
+                let k = entry_key(self.bytes, later);
+                if block.binary_search_by(|o| cmp(key(*o), k)).is_ok() {
+                    return true;
+                }
+                later = entry_end(self.bytes, later);
             }
         }
         false
@@ -174,6 +215,31 @@ impl<'a> Iterator for EncryptionContextIter<'a> {
         self.remaining = self.remaining.saturating_sub(1);
         let (k, v) = read_entry(&mut self.reader).ok()?;
         Some((core::str::from_utf8(k).ok()?, core::str::from_utf8(v).ok()?))
+    }
+}
+
+/// Entries per block of the duplicate-key check (u16 offsets: 4 KiB of stack).
+const DUP_BLOCK: usize = 2048;
+
+/// The key of the (validated) entry starting at `at`.
+fn entry_key(bytes: &[u8], at: usize) -> &[u8] {
+    let len = be16_at(bytes, at);
+    bytes
+        .get(at.saturating_add(2)..at.saturating_add(2).saturating_add(len))
+        .unwrap_or_default()
+}
+
+/// The offset after the (validated) entry starting at `at`.
+fn entry_end(bytes: &[u8], at: usize) -> usize {
+    let klen = be16_at(bytes, at);
+    let vat = at.saturating_add(2).saturating_add(klen);
+    vat.saturating_add(2).saturating_add(be16_at(bytes, vat))
+}
+
+fn be16_at(bytes: &[u8], at: usize) -> usize {
+    match bytes.get(at..at.saturating_add(2)) {
+        Some([a, b]) => usize::from(u16::from_be_bytes([*a, *b])),
+        _ => 0,
     }
 }
 

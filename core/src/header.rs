@@ -144,134 +144,405 @@ pub const fn auth_len(version: MessageFormatVersion) -> usize {
     }
 }
 
-/// Streaming parse: `Incomplete(n)` says at least `n` bytes are needed in total.
+/// Longest run of leading ASCII whitespace looked through for a Base64-encoded message.
+const MAX_LEADING_WHITESPACE: usize = 256;
+
+/// The next header field the parser waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The first byte: a version, or the start of Base64 text (possibly after whitespace).
+    Start,
+    /// `A` seen at `pos` (after `pos` bytes of whitespace): is it Base64?
+    Base64,
+    MessageType,
+    Suite,
+    MessageId,
+    AadLength,
+    Aad(u16),
+    EdkCount,
+    EdkLength(EdkField),
+    EdkData(EdkField, u16),
+    ContentType,
+    Reserved,
+    IvLength,
+    FrameLength,
+    SuiteData,
+    AuthIv,
+    AuthTag,
+    Done,
+}
+
+/// The three length-prefixed fields of an EDK entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EdkField {
+    ProviderId,
+    ProviderInfo,
+    Ciphertext,
+}
+
+/// A resumable header parser.
+///
+/// It keeps its position and what it learned between calls, so each field is read and validated
+/// exactly once however the bytes arrive: the work of parsing a header is linear in its length
+/// whether it is fed at once, one byte at a time or by [`HeaderParser::need`]. The caller passes
+/// the same bytes again (plus whatever arrived since) on every call, starting at the header's
+/// first byte; bytes already passed must not change.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderParser {
+    step: Step,
+    /// Bytes parsed so far (all fields before `step`).
+    pos: usize,
+    first_byte: u8,
+    version: MessageFormatVersion,
+    suite: AlgorithmSuite,
+    ec_start: usize,
+    ec_len: usize,
+    ec_count: u16,
+    edk_count: u16,
+    edks_left: u16,
+    edks_start: usize,
+    content_type: ContentType,
+    frame_length: u32,
+    body_len: usize,
+}
+
+impl Default for HeaderParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeaderParser {
+    /// A parser at the start of a header.
+    pub(crate) const fn new() -> Self {
+        Self {
+            step: Step::Start,
+            pos: 0,
+            first_byte: 0,
+            version: MessageFormatVersion::V2,
+            suite: AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+            ec_start: 0,
+            ec_len: 0,
+            ec_count: 0,
+            edk_count: 0,
+            edks_left: 0,
+            edks_start: 0,
+            content_type: ContentType::Framed,
+            frame_length: 0,
+            body_len: 0,
+        }
+    }
+
+    /// Length of the next field the parser waits for (0 when it has none).
+    fn field_len(&self) -> usize {
+        match self.step {
+            Step::Start | Step::MessageType | Step::ContentType | Step::IvLength => 1,
+            Step::Base64 | Step::Done => 0,
+            Step::Suite | Step::AadLength | Step::EdkCount | Step::EdkLength(_) => 2,
+            Step::MessageId => self.version.message_id_len(),
+            Step::Aad(n) | Step::EdkData(_, n) => usize::from(n),
+            Step::Reserved | Step::FrameLength => 4,
+            Step::SuiteData => self.suite.suite_data_len(),
+            Step::AuthIv => IV_LEN,
+            Step::AuthTag => TAG_LEN,
+        }
+    }
+
+    /// The input length the next call needs to make progress (the total header length once the
+    /// header is complete).
+    pub(crate) fn need(&self) -> usize {
+        match self.step {
+            Step::Base64 => self.pos.saturating_add(2),
+            _ => self.pos.saturating_add(self.field_len()),
+        }
+    }
+
+    /// Parses as far as `bytes` allows.
+    ///
+    /// Returns the header and its length once complete; `Incomplete(n)` when at least `n` bytes
+    /// are needed; `Invalid` for a must-fail condition (the parser must not be used again).
+    pub(crate) fn advance<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        opt: &ParseOptions,
+    ) -> Result<(HeaderRef<'a>, usize), Parse> {
+        let max = usize::try_from(opt.limits.max_header_len).unwrap_or(usize::MAX);
+        loop {
+            if self.step == Step::Done {
+                return self.view(bytes).ok_or(Parse::Incomplete(self.pos));
+            }
+            if self.step == Step::Base64 {
+                self.base64(bytes)?;
+                continue;
+            }
+            if self.step == Step::EdkLength(EdkField::ProviderId) {
+                self.whole_edks(bytes, max);
+                if self.step != Step::EdkLength(EdkField::ProviderId) {
+                    continue;
+                }
+            }
+            // Every field end is checked against the header-length limit as soon as it is
+            // known, so a too-long header fails before its bytes are buffered, and with the same
+            // error however the input was chunked.
+            let end = self.need();
+            if end > max {
+                return Err(Error::limit(LimitKind::HeaderLength, max as u64, end as u64).into());
+            }
+            let start = self.pos;
+            let field = bytes.get(start..end).ok_or(Parse::Incomplete(end))?;
+            crate::work::add(field.len());
+            self.pos = end;
+            self.step = self.field(start, field, opt)?;
+        }
+    }
+
+    /// Interprets one complete field and returns the next step.
+    fn field(&mut self, start: usize, field: &[u8], opt: &ParseOptions) -> Result<Step, Parse> {
+        let byte = field.first().copied().unwrap_or(0);
+        let be16 = || match field {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            _ => 0,
+        };
+        let v1 = self.version == MessageFormatVersion::V1;
+        Ok(match self.step {
+            Step::Start => {
+                if start == 0 {
+                    self.first_byte = byte;
+                }
+                match byte {
+                    1 | 2 if start == 0 => {
+                        if byte == 1 {
+                            self.version = MessageFormatVersion::V1;
+                            Step::MessageType
+                        } else {
+                            self.version = MessageFormatVersion::V2;
+                            Step::Suite
+                        }
+                    }
+                    // `A` is not consumed: the Base64 check looks at it again.
+                    b'A' => {
+                        self.pos = start;
+                        Step::Base64
+                    }
+                    b if b.is_ascii_whitespace() && start < MAX_LEADING_WHITESPACE => Step::Start,
+                    _ => return Err(self.bad_version()),
+                }
+            }
+            Step::MessageType if byte != MESSAGE_TYPE => {
+                return Err(Error::Unsupported(Unsupported::MessageType(byte)).into());
+            }
+            Step::MessageType => Step::Suite,
+            Step::Suite => {
+                let suite = AlgorithmSuite::from_id(be16())?;
+                if suite.message_format_version() != self.version {
+                    return Err(Error::Unsupported(Unsupported::SuiteVersionMismatch {
+                        suite: suite.id(),
+                        version: self.first_byte,
+                    })
+                    .into());
+                }
+                opt.commitment_policy.check_decrypt(suite)?;
+                if suite.is_signed() && opt.signature_policy == SignaturePolicy::UnsignedOnly {
+                    return Err(Error::Policy(PolicyError::SignedSuiteInUnsignedOnlyMode {
+                        suite: suite.id(),
+                    })
+                    .into());
+                }
+                self.suite = suite;
+                Step::MessageId
+            }
+            Step::MessageId => Step::AadLength,
+            Step::AadLength => Step::Aad(be16()),
+            Step::Aad(_) => {
+                let ec = EncryptionContextRef::parse(field)?;
+                self.ec_start = start;
+                self.ec_len = field.len();
+                self.ec_count = u16::try_from(ec.len()).unwrap_or(u16::MAX);
+                Step::EdkCount
+            }
+            Step::EdkCount => {
+                let count = be16();
+                EdkList::check_count(count, opt.limits.max_encrypted_data_keys)?;
+                self.edk_count = count;
+                self.edks_left = count;
+                self.edks_start = start.saturating_add(2);
+                Step::EdkLength(EdkField::ProviderId)
+            }
+            Step::EdkLength(f) => Step::EdkData(f, be16()),
+            Step::EdkData(EdkField::ProviderId, _) => {
+                EdkRef::check_provider_id(field)?;
+                Step::EdkLength(EdkField::ProviderInfo)
+            }
+            Step::EdkData(EdkField::ProviderInfo, _) => Step::EdkLength(EdkField::Ciphertext),
+            Step::EdkData(EdkField::Ciphertext, _) => {
+                self.edks_left = self.edks_left.saturating_sub(1);
+                if self.edks_left == 0 {
+                    Step::ContentType
+                } else {
+                    Step::EdkLength(EdkField::ProviderId)
+                }
+            }
+            Step::ContentType => {
+                self.content_type = match byte {
+                    1 => ContentType::NonFramed,
+                    2 => ContentType::Framed,
+                    c => return Err(Error::Unsupported(Unsupported::ContentType(c)).into()),
+                };
+                if v1 {
+                    Step::Reserved
+                } else {
+                    Step::FrameLength
+                }
+            }
+            Step::Reserved if field != [0; 4] => {
+                return Err(Error::format("header.reserved", "must be 00 00 00 00").into());
+            }
+            Step::Reserved => Step::IvLength,
+            Step::IvLength if usize::from(byte) != IV_LEN => {
+                return Err(Error::format("header.iv_length", "must be 12").into());
+            }
+            Step::IvLength => Step::FrameLength,
+            Step::FrameLength => {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(field.get(..4).unwrap_or(&[0; 4]));
+                self.frame_length = check_frame_length(
+                    self.content_type,
+                    u32::from_be_bytes(b),
+                    opt.limits.max_frame_len,
+                )?;
+                Step::SuiteData
+            }
+            Step::SuiteData => {
+                self.body_len = self.pos;
+                if v1 { Step::AuthIv } else { Step::AuthTag }
+            }
+            Step::AuthIv => Step::AuthTag,
+            Step::AuthTag | Step::Done | Step::Base64 => Step::Done,
+        })
+    }
+
+    /// Reads the EDK entries that are complete in `bytes` in one go (the field-by-field steps
+    /// take over at the first entry that is not, or that is invalid, and report it). An entry
+    /// found incomplete here is then read field by field, so this is tried at most once per
+    /// entry: the work stays linear however the bytes arrive.
+    fn whole_edks(&mut self, bytes: &[u8], max: usize) {
+        let rest = bytes.get(self.pos..).unwrap_or_default();
+        let mut r = Reader::new(rest);
+        while self.edks_left > 0 {
+            let before = r.pos();
+            if EdkRef::read(&mut r).is_err() || self.pos.saturating_add(r.pos()) > max {
+                self.pos = self.pos.saturating_add(before);
+                return;
+            }
+            self.edks_left -= 1;
+        }
+        self.pos = self.pos.saturating_add(r.pos());
+        self.step = Step::ContentType;
+    }
+
+    /// The error for a first byte that is neither a version nor the start of Base64 text.
+    fn bad_version(&self) -> Parse {
+        Error::Unsupported(Unsupported::Version(self.first_byte)).into()
+    }
+
+    /// Detects Base64 text (`AY` for v1, `AgR4` / `AgV4` for v2) starting at `pos`; at most four
+    /// bytes are looked at, at most four times.
+    fn base64(&mut self, bytes: &[u8]) -> Result<(), Parse> {
+        let at = self.pos;
+        let rest = bytes.get(at..).unwrap_or_default();
+        let seen = rest.get(..4).unwrap_or(rest);
+        crate::work::add(seen.len());
+        let need = |n: usize| Err(Parse::Incomplete(at.saturating_add(n)));
+        match seen {
+            [] | [b'A'] => need(2),
+            [b'A', b'Y', ..] => Err(Error::LooksLikeBase64.into()),
+            [b'A', b'g'] => need(3),
+            [b'A', b'g', b'R' | b'V'] => need(4),
+            [b'A', b'g', b'R' | b'V', b'4', ..] => Err(Error::LooksLikeBase64.into()),
+            _ => Err(self.bad_version()),
+        }
+    }
+
+    /// The parsed header over `bytes`, once complete; looks at no byte again.
+    fn view<'a>(&self, bytes: &'a [u8]) -> Option<(HeaderRef<'a>, usize)> {
+        if self.step != Step::Done {
+            return None;
+        }
+        let id_start = if self.version == MessageFormatVersion::V1 {
+            4
+        } else {
+            3
+        };
+        let message_id = bytes.get(id_start..id_start + self.version.message_id_len())?;
+        let ec = bytes.get(self.ec_start..self.ec_start.checked_add(self.ec_len)?)?;
+        let edks_end = self.body_len.checked_sub(self.edk_tail_len())?;
+        let entries = bytes.get(self.edks_start..edks_end)?;
+        let suite_data =
+            bytes.get(self.body_len.checked_sub(self.suite.suite_data_len())?..self.body_len)?;
+        let body = bytes.get(..self.body_len)?;
+        let (auth_iv, tag_start) = match self.version {
+            MessageFormatVersion::V1 => {
+                let iv = bytes.get(self.body_len..self.body_len.checked_add(IV_LEN)?)?;
+                (iv.try_into().ok()?, self.body_len.checked_add(IV_LEN)?)
+            }
+            MessageFormatVersion::V2 => ([0u8; IV_LEN], self.body_len),
+        };
+        let auth_tag = bytes.get(tag_start..tag_start.checked_add(TAG_LEN)?)?;
+        Some((
+            HeaderRef {
+                version: self.version,
+                suite: self.suite,
+                message_id,
+                encryption_context: EncryptionContextRef::from_validated(ec, self.ec_count),
+                edks: EdkList::from_validated(entries, self.edk_count),
+                content_type: self.content_type,
+                frame_length: self.frame_length,
+                suite_data,
+                body,
+                auth_iv,
+                auth_tag: auth_tag.try_into().ok()?,
+            },
+            self.pos,
+        ))
+    }
+
+    /// Bytes between the last EDK entry and the end of the header body.
+    fn edk_tail_len(&self) -> usize {
+        let fixed = match self.version {
+            MessageFormatVersion::V1 => 1 + 4 + 1 + 4,
+            MessageFormatVersion::V2 => 1 + 4,
+        };
+        fixed + self.suite.suite_data_len()
+    }
+}
+
+/// The frame-length rules: framed content needs a non-zero length, non-framed content zero, and
+/// the length may not exceed the configured maximum.
+fn check_frame_length(content: ContentType, len: u32, max: u32) -> Result<u32, Error> {
+    match content {
+        ContentType::Framed if len == 0 => Err(Error::format(
+            "header.frame_length",
+            "framed content with frame length 0",
+        )),
+        ContentType::NonFramed if len != 0 => Err(Error::format(
+            "header.frame_length",
+            "non-framed content with a non-zero frame length",
+        )),
+        _ if len > max => Err(Error::limit(
+            LimitKind::FrameLength,
+            u64::from(max),
+            u64::from(len),
+        )),
+        _ => Ok(len),
+    }
+}
+
+/// One-shot parse of a complete or partial header starting at `bytes[0]`.
 pub(crate) fn parse_partial<'a>(
     bytes: &'a [u8],
     opt: &ParseOptions,
 ) -> Result<(HeaderRef<'a>, usize), Parse> {
-    // The header-length limit is enforced by the reader, field by field (see `parse_inner`);
-    // this is a second line of defence only.
-    let res = parse_inner(bytes, opt);
-    let max = opt.limits.max_header_len;
-    match res {
-        Ok((_, n)) if n as u64 > max => {
-            Err(Error::limit(LimitKind::HeaderLength, max, n as u64).into())
-        }
-        other => other,
-    }
-}
-
-/// Detects the start of a Base64-encoded message (`AY` for v1, `AgR4` / `AgV4` for v2).
-fn check_base64(bytes: &[u8]) -> Result<(), Parse> {
-    match bytes {
-        [b'A'] => Err(Parse::Incomplete(2)),
-        [b'A', b'Y', ..] => Err(Error::LooksLikeBase64.into()),
-        [b'A', b'g'] => Err(Parse::Incomplete(3)),
-        [b'A', b'g', b'R' | b'V'] => Err(Parse::Incomplete(4)),
-        [b'A', b'g', b'R' | b'V', b'4', ..] => Err(Error::LooksLikeBase64.into()),
-        _ => Ok(()),
-    }
-}
-
-fn parse_inner<'a>(bytes: &'a [u8], opt: &ParseOptions) -> Result<(HeaderRef<'a>, usize), Parse> {
-    check_base64(bytes)?;
-    // Every field end is checked against the header-length limit as soon as it is known, so a
-    // too-long header fails before its bytes are buffered, and with the same error however the
-    // input was chunked.
-    let max = usize::try_from(opt.limits.max_header_len).unwrap_or(usize::MAX);
-    let mut r = Reader::with_limit(bytes, max, LimitKind::HeaderLength);
-    let version_byte = r.u8()?;
-    let version = match version_byte {
-        1 => MessageFormatVersion::V1,
-        2 => MessageFormatVersion::V2,
-        v => return Err(Error::Unsupported(Unsupported::Version(v)).into()),
-    };
-    if version == MessageFormatVersion::V1 {
-        let t = r.u8()?;
-        if t != MESSAGE_TYPE {
-            return Err(Error::Unsupported(Unsupported::MessageType(t)).into());
-        }
-    }
-    let suite = AlgorithmSuite::from_id(r.u16()?)?;
-    if suite.message_format_version() != version {
-        return Err(Error::Unsupported(Unsupported::SuiteVersionMismatch {
-            suite: suite.id(),
-            version: version_byte,
-        })
-        .into());
-    }
-    opt.commitment_policy.check_decrypt(suite)?;
-    if suite.is_signed() && opt.signature_policy == SignaturePolicy::UnsignedOnly {
-        return Err(Error::Policy(PolicyError::SignedSuiteInUnsignedOnlyMode {
-            suite: suite.id(),
-        })
-        .into());
-    }
-    let message_id = r.take(version.message_id_len())?;
-    let aad = r.vec16()?;
-    let encryption_context = EncryptionContextRef::parse(aad)?;
-    let edks = EdkList::read(&mut r, opt.limits.max_encrypted_data_keys)?;
-    let content_type = match r.u8()? {
-        1 => ContentType::NonFramed,
-        2 => ContentType::Framed,
-        c => return Err(Error::Unsupported(Unsupported::ContentType(c)).into()),
-    };
-    if version == MessageFormatVersion::V1 {
-        if r.array::<4>()? != [0; 4] {
-            return Err(Error::format("header.reserved", "must be 00 00 00 00").into());
-        }
-        if usize::from(r.u8()?) != IV_LEN {
-            return Err(Error::format("header.iv_length", "must be 12").into());
-        }
-    }
-    let frame_length = r.u32()?;
-    match content_type {
-        ContentType::Framed if frame_length == 0 => {
-            return Err(
-                Error::format("header.frame_length", "framed content with frame length 0").into(),
-            );
-        }
-        ContentType::NonFramed if frame_length != 0 => {
-            return Err(Error::format(
-                "header.frame_length",
-                "non-framed content with a non-zero frame length",
-            )
-            .into());
-        }
-        _ => {}
-    }
-    if frame_length > opt.limits.max_frame_len {
-        return Err(Error::limit(
-            LimitKind::FrameLength,
-            u64::from(opt.limits.max_frame_len),
-            u64::from(frame_length),
-        )
-        .into());
-    }
-    let suite_data = r.take(suite.suite_data_len())?;
-    let body_len = r.pos();
-    let auth_iv = match version {
-        MessageFormatVersion::V1 => r.array::<IV_LEN>()?,
-        MessageFormatVersion::V2 => [0u8; IV_LEN],
-    };
-    let auth_tag = r.array::<TAG_LEN>()?;
-    let body = bytes.get(..body_len).ok_or(Parse::Incomplete(body_len))?;
-    Ok((
-        HeaderRef {
-            version,
-            suite,
-            message_id,
-            encryption_context,
-            edks,
-            content_type,
-            frame_length,
-            suite_data,
-            body,
-            auth_iv,
-            auth_tag,
-        },
-        r.pos(),
-    ))
+    HeaderParser::new().advance(bytes, opt)
 }
 
 /// The fields of a header to be written (the encryption context is written separately).
@@ -488,5 +759,74 @@ mod tests {
             );
         }
         assert_eq!(parse_partial(b"Ag", &opts()), Err(Parse::Incomplete(3)));
+    }
+
+    #[test]
+    fn base64_detection_after_leading_whitespace() {
+        let b64 = Err(Parse::Invalid(Error::LooksLikeBase64));
+        for p in [
+            &b"\nAYAAF"[..],
+            b" AgR4abc",
+            b"\r\n\t AgV4",
+            b"\x0c\x0c\x0cAYA",
+        ] {
+            assert_eq!(parse_partial(p, &opts()), b64, "{p:?}");
+            // However the bytes arrive: the parser waits, then gives the same answer.
+            let mut parser = HeaderParser::new();
+            let mut got = Err(Parse::Incomplete(0));
+            for end in 1..=p.len() {
+                if end < parser.need() {
+                    continue;
+                }
+                got = parser.advance(&p[..end], &opts());
+                match got {
+                    Err(Parse::Incomplete(n)) => assert!(n > end, "{p:?} {end} {n}"),
+                    _ => break,
+                }
+            }
+            assert_eq!(got, b64, "{p:?} fed byte by byte");
+        }
+        assert_eq!(parse_partial(b"\n\nAg", &opts()), Err(Parse::Incomplete(5)));
+        assert_eq!(parse_partial(b"\n \n", &opts()), Err(Parse::Incomplete(4)));
+        // Whitespace before anything else is reported as the first byte.
+        let version = |v| Err(Parse::Invalid(Error::Unsupported(Unsupported::Version(v))));
+        assert_eq!(parse_partial(b"\n\x02\x04\x78", &opts()), version(0x0a));
+        assert_eq!(parse_partial(b" AB", &opts()), version(0x20));
+        assert_eq!(parse_partial(b"AB", &opts()), version(b'A'));
+        // A bounded run of whitespace only.
+        let mut long = [b' '; MAX_LEADING_WHITESPACE + 5];
+        long[MAX_LEADING_WHITESPACE + 1] = b'A';
+        assert_eq!(parse_partial(&long, &opts()), version(0x20));
+    }
+
+    #[test]
+    fn resumed_parse_equals_one_shot_and_reads_each_field_once() {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
+            let bytes = sample(suite);
+            let whole = parse_partial(&bytes, &opts());
+            let mut parser = HeaderParser::new();
+            let mut calls = 0;
+            let mut got = Err(Parse::Incomplete(0));
+            for end in 1..=bytes.len() {
+                if end < parser.need() {
+                    continue;
+                }
+                calls += 1;
+                got = parser.advance(&bytes[..end], &opts());
+                if got.is_ok() {
+                    break;
+                }
+            }
+            assert_eq!(got, whole);
+            // One call per field end at most (fields: version, [type], suite, id, AAD length,
+            // AAD, count, 6 per EDK, content type, [reserved, IV length], frame length, suite
+            // data, [IV], tag).
+            assert!(calls <= 20, "{calls}");
+            // Once complete, the view is rebuilt from the kept offsets.
+            assert_eq!(parser.advance(&bytes, &opts()), whole);
+        }
     }
 }

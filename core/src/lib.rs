@@ -60,6 +60,7 @@ pub mod materials;
 pub mod policy;
 pub mod raw_aes;
 pub mod suite;
+pub mod work;
 
 pub use decrypt::{DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest};
 pub use edk::EdkRef;

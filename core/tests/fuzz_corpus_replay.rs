@@ -56,6 +56,7 @@ replay_tests!(
     decrypt_chunked,
     encrypt_roundtrip,
     context_edk_parse,
+    header_work,
 );
 
 /// Every corpus directory has a check here or is replayed elsewhere, and every target here
@@ -70,5 +71,5 @@ fn corpus_directories_match_targets() {
             "corpus directory {name} has no replay check"
         );
     }
-    assert_eq!(TARGETS.len(), 6, "add a replay test for each new target");
+    assert_eq!(TARGETS.len(), 7, "add a replay test for each new target");
 }

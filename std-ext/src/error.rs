@@ -14,12 +14,49 @@ pub struct EdkFailure {
 }
 
 impl fmt::Display for EdkFailure {
+    /// Each field escaped and truncated (see [`Escaped`]): they come from the message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} / {}: {}",
-            self.provider_id, self.provider_info, self.reason
+            Escaped::new(&self.provider_id),
+            Escaped::new(&self.provider_info),
+            Escaped::new(&self.reason)
         )
+    }
+}
+
+/// Message-derived text as an error shows it: printable ASCII kept (a backslash doubled), every
+/// other byte as `\xNN`, and at most [`Escaped::MAX_BYTES`] bytes of it, followed by
+/// `...(+N bytes)` when longer. Control characters, terminal escapes and Unicode direction
+/// marks from a message therefore never reach a log or a terminal as such.
+#[derive(Clone, Copy, Debug)]
+pub struct Escaped<'a>(&'a [u8]);
+
+impl<'a> Escaped<'a> {
+    /// Bytes of the text shown before it is cut.
+    pub const MAX_BYTES: usize = 96;
+
+    /// Wraps text or bytes for display.
+    pub fn new(text: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        Self(text.as_ref())
+    }
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.0.get(..Self::MAX_BYTES).unwrap_or(self.0);
+        for &b in shown {
+            match b {
+                b'\\' => f.write_str("\\\\")?,
+                0x20..=0x7e => fmt::Write::write_char(f, char::from(b))?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        if self.0.len() > shown.len() {
+            write!(f, "...(+{} bytes)", self.0.len() - shown.len())?;
+        }
+        Ok(())
     }
 }
 
@@ -52,7 +89,9 @@ pub enum Error {
     /// An I/O error of the underlying reader or writer.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// No keyring could decrypt any encrypted data key; lists every attempt.
+    /// No keyring could decrypt any encrypted data key. The vector holds every attempt; the
+    /// `Display` text lists the first [`MAX_LISTED_FAILURES`] (escaped and truncated) and counts
+    /// the rest.
     #[error("no encrypted data key could be decrypted ({} tried){}", .0.len(), list(.0))]
     NoDecryptableKey(Vec<EdkFailure>),
     /// A keyring failed on encrypt.
@@ -103,8 +142,19 @@ pub enum Error {
     Shared(std::sync::Arc<Error>),
 }
 
+/// EDK failures listed by the `Display` text of [`Error::NoDecryptableKey`].
+pub const MAX_LISTED_FAILURES: usize = 8;
+
 fn list(v: &[EdkFailure]) -> String {
-    v.iter().map(|e| format!("; {e}")).collect()
+    let mut s: String = v
+        .iter()
+        .take(MAX_LISTED_FAILURES)
+        .map(|e| format!("; {e}"))
+        .collect();
+    if v.len() > MAX_LISTED_FAILURES {
+        s.push_str(&format!("; and {} more", v.len() - MAX_LISTED_FAILURES));
+    }
+    s
 }
 
 impl Error {

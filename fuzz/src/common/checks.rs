@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("decrypt_chunked", decrypt_chunked),
     ("encrypt_roundtrip", encrypt_roundtrip),
     ("context_edk_parse", context_edk_parse),
+    ("header_work", super::work::header_work),
 ];
 
 /// Raw AES wrapping keys the real-provider targets know, by key name: those of the test-vector

@@ -8,6 +8,8 @@
 //! * [`reference`]: small parsers and a serializer written from the format description,
 //!   independently of `esdk-core`, used as oracles;
 //! * [`checks`]: the check behind each fuzz target, one function per target;
+//! * [`work`]: hostile headers and a work-counting driver (decrypt cost linear in the input,
+//!   whatever the chunking);
 //! * [`replay`]: runs a check over a target's committed corpus and regressions (replay tests).
 //!
 //! Only `esdk_core`, `rand_core` and `std` are used, so the same files compile inside the fuzz
@@ -19,3 +21,4 @@ pub mod input;
 pub mod provider;
 pub mod reference;
 pub mod replay;
+pub mod work;
