@@ -58,6 +58,7 @@ def main(argv: list[str]) -> None:
     from moto.server import main as moto_main
 
     print(f"moto {moto.__version__}: {patch_moto_kms()}", file=sys.stderr, flush=True)
+    print(f"moto {moto.__version__}: {__import__('patch_disabled_keys').apply()}", file=sys.stderr, flush=True)
     moto_main(["-H", args.host, "-p", str(args.port)])
 
 
