@@ -14,7 +14,7 @@
 //! the vectors, §5): SP 800-108 counter-mode KDFs over HMAC, AES-256-GCM key
 //! wrapping with the canonical encryption context bound in the AAD.
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::crypto::{AeadKey as _, CryptoProvider as _};
 use esdk_core::{AlgorithmSuite, DataKey};
