@@ -24,17 +24,19 @@ const RECORDS_PER_TENANT: usize = 50;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let table =
-        std::env::var("ESDK_HIERARCHY_TABLE").unwrap_or_else(|_| "esdk-example-branch-keys".into());
-    let kms_arn = match std::env::var("ESDK_HIERARCHY_KMS_ARN") {
-        Ok(a) => a,
+    let given_table = std::env::var("ESDK_HIERARCHY_TABLE").ok();
+    let (table, kms_arn) = match std::env::var("ESDK_HIERARCHY_KMS_ARN") {
+        Ok(a) => (
+            given_table.unwrap_or_else(|| "esdk-example-branch-keys".into()),
+            a,
+        ),
         Err(_) => {
             let url = std::env::var("AWS_ENDPOINT_URL_KMS").map_err(|_| {
                 "set ESDK_HIERARCHY_KMS_ARN (and AWS credentials), or start the moto test server"
             })?;
             println!("no ESDK_HIERARCHY_KMS_ARN: creating a KMS key on {url}");
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            aws_sdk_kms::Client::new(&sdk)
+            let arn = aws_sdk_kms::Client::new(&sdk)
                 .create_key()
                 .description("esdk-hierarchy example")
                 .send()
@@ -42,7 +44,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .key_metadata()
                 .and_then(|m| m.arn())
                 .ok_or("CreateKey returned no ARN")?
-                .to_owned()
+                .to_owned();
+            // A new KMS key needs its own table: items are bound to the key that wrapped them.
+            let table = given_table.unwrap_or_else(|| {
+                format!("esdk-example-{}", &esdk_hierarchy::uuid::new_v4()[..8])
+            });
+            (table, arn)
         }
     };
 
