@@ -156,3 +156,96 @@ impl BranchKeyCache {
         Ok(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn key(id: &str) -> CacheKey {
+        CacheKey {
+            partition: "p".into(),
+            store: "s".into(),
+            branch_key_id: id.into(),
+            version: None,
+        }
+    }
+
+    fn materials(id: &str) -> BranchKeyMaterials {
+        BranchKeyMaterials::from_version_bytes(id, [7; 16], BTreeMap::new(), [1; 32])
+    }
+
+    async fn load(
+        cache: &BranchKeyCache,
+        id: &str,
+        ttl: Duration,
+        calls: &AtomicUsize,
+    ) -> Result<Arc<BranchKeyMaterials>, ()> {
+        cache
+            .get_or_load(&key(id), ttl, async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(materials(id))
+            })
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_make_one_load() {
+        let cache = BranchKeyCache::new(10);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, calls) = (cache.clone(), calls.clone());
+                tokio::spawn(async move {
+                    load(&cache, "a", Duration::from_secs(60), &calls)
+                        .await
+                        .map(|m| m.branch_key_id().to_owned())
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), "a");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.loads(), 1);
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_reloaded_and_failures_not_cached() {
+        let cache = BranchKeyCache::new(10);
+        let calls = AtomicUsize::new(0);
+        let ttl = Duration::from_millis(80);
+        load(&cache, "a", ttl, &calls).await.unwrap();
+        load(&cache, "a", ttl, &calls).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        load(&cache, "a", ttl, &calls).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        let failing = cache
+            .get_or_load(&key("b"), ttl, async { Err::<BranchKeyMaterials, _>("no") })
+            .await;
+        assert!(failing.is_err());
+        load(&cache, "b", ttl, &calls).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn capacity_evicts_the_least_recently_used() {
+        let cache = BranchKeyCache::new(2);
+        let calls = AtomicUsize::new(0);
+        let ttl = Duration::from_secs(60);
+        for id in ["a", "b", "a", "c"] {
+            load(&cache, id, ttl, &calls).await.unwrap();
+        }
+        assert_eq!(cache.len(), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        load(&cache, "a", ttl, &calls).await.unwrap(); // kept
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        load(&cache, "b", ttl, &calls).await.unwrap(); // was evicted
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+}

@@ -183,3 +183,54 @@ pub fn unwrap(
         .map_err(|_| WrapError::Authentication)?;
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn branch() -> BranchKeyMaterials {
+        BranchKeyMaterials::new(
+            "bk",
+            "83eec007-5659-4554-bf11-699b90f41ac6",
+            BTreeMap::new(),
+            [9; 32],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn layout_round_trip_and_tamper() {
+        let b = branch();
+        let edk = wrap_with(&b, b"ec", &[5; 32], &[1; SALT_LEN], &[2; IV_LEN]).unwrap();
+        assert_eq!(edk.provider_id, PROVIDER_ID);
+        assert_eq!(edk.provider_info, b"bk");
+        let ct = &edk.ciphertext;
+        assert_eq!(ct.len(), OVERHEAD + 32);
+        assert_eq!(&ct[..16], &[1; 16]);
+        assert_eq!(&ct[16..28], &[2; 12]);
+        assert_eq!(&ct[28..44], b.version_bytes());
+        let parsed = parse(ct, 32).unwrap();
+        assert_eq!(&*unwrap(&b, b"ec", &parsed).unwrap(), &[5; 32]);
+        // Another encryption context, another branch key id, any flipped bit: refused.
+        assert_eq!(unwrap(&b, b"ed", &parsed), Err(WrapError::Authentication));
+        let other = BranchKeyMaterials::new("bk2", b.version(), BTreeMap::new(), [9; 32]).unwrap();
+        assert_eq!(
+            unwrap(&other, b"ec", &parsed),
+            Err(WrapError::Authentication)
+        );
+        for i in 0..ct.len() {
+            let mut t = ct.clone();
+            t[i] ^= 1;
+            let p = parse(&t, 32).unwrap();
+            assert!(unwrap(&b, b"ec", &p).is_err(), "byte {i}");
+        }
+        assert_eq!(
+            parse(ct, 16).unwrap_err(),
+            WrapError::BadLength {
+                expected: OVERHEAD + 16,
+                got: OVERHEAD + 32
+            }
+        );
+    }
+}
