@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
     ScalarAttributeType, TableStatus, TransactWriteItem,
 };
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use core::fmt;
 use esdk_kms::{ClientSupplier, KeyIdentifier, KmsArn, ResourceType};
@@ -315,12 +315,7 @@ where
     E: core::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    let code = e.code().map(str::to_owned);
-    let message = match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_owned(),
-        _ => DisplayErrorContext(&e).to_string(),
-    };
+    let (code, message) = esdk_kms::error::describe_sdk_error(&e);
     (code, message, Box::new(e))
 }
 

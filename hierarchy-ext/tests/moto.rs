@@ -160,6 +160,20 @@ impl Env {
             .await
             .unwrap()
     }
+    /// Overwrites one attribute of a branch key's ACTIVE item, behind the store's back.
+    async fn set_active_attribute(&self, id: &str, name: &str, value: AttributeValue) {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("branch-key-id", AttributeValue::S(id.to_owned()))
+            .key("type", AttributeValue::S(TYPE_ACTIVE.into()))
+            .update_expression("SET #t = :t")
+            .expression_attribute_names("#t", name)
+            .expression_attribute_values(":t", value)
+            .send()
+            .await
+            .unwrap();
+    }
     async fn ready_store(&self) -> KeyStore {
         let s = self.store().await;
         s.create_key_store().await.unwrap();
@@ -561,20 +575,12 @@ async fn failures_name_branch_key_version_and_operation() {
         .unwrap();
 
     // Tampered item: change an authenticated attribute of the ACTIVE item.
-    env.ddb
-        .update_item()
-        .table_name(&env.table)
-        .key("branch-key-id", AttributeValue::S(id.clone()))
-        .key("type", AttributeValue::S(TYPE_ACTIVE.into()))
-        .update_expression("SET #t = :t")
-        .expression_attribute_names("#t", CREATE_TIME)
-        .expression_attribute_values(
-            ":t",
-            AttributeValue::S("2001-01-01T00:00:00.000000Z".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    env.set_active_attribute(
+        &id,
+        CREATE_TIME,
+        AttributeValue::S("2001-01-01T00:00:00.000000Z".into()),
+    )
+    .await;
     let e = store.get_active_branch_key(&id).await.unwrap_err();
     assert_eq!(e.kind, KeyStoreErrorKind::InvalidItem, "{e}");
     assert!(e.to_string().contains(&id), "{e}");
@@ -582,17 +588,8 @@ async fn failures_name_branch_key_version_and_operation() {
     let e = store.version_key(&id).await.unwrap_err();
     assert_eq!(e.kind, KeyStoreErrorKind::InvalidItem, "{e}");
     // A malformed item (wrong attribute type) fails before any KMS call.
-    env.ddb
-        .update_item()
-        .table_name(&env.table)
-        .key("branch-key-id", AttributeValue::S(id.clone()))
-        .key("type", AttributeValue::S(TYPE_ACTIVE.into()))
-        .update_expression("SET #t = :t")
-        .expression_attribute_names("#t", "kms-arn")
-        .expression_attribute_values(":t", AttributeValue::N("7".into()))
-        .send()
-        .await
-        .unwrap();
+    env.set_active_attribute(&id, "kms-arn", AttributeValue::N("7".into()))
+        .await;
     env.calls.take();
     let e = store.get_active_branch_key(&id).await.unwrap_err();
     assert_eq!(e.kind, KeyStoreErrorKind::InvalidItem, "{e}");
