@@ -8,14 +8,17 @@
 //! they fail instead (CI). Each test uses its own table and KMS key, so they run in parallel.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
 use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_kms::error::BoxError;
 use esdk_hierarchy::store::{CREATE_TIME, TYPE_ACTIVE};
 use esdk_hierarchy::{
     BranchKeyCache, ContextKeySupplier, HierarchicalKeyring, KeyStore, KeyStoreError,
-    KeyStoreErrorKind, KeyStoreOperation,
+    KeyStoreErrorKind, KeyStoreOperation, KmsConfiguration,
 };
 use esdk_kms::BlockingKeyring;
 use esdk_std::{Client, DecryptOptions, EncryptOptions, EncryptionContext, Error};
@@ -256,6 +259,38 @@ async fn store_lifecycle_rotation_and_round_trips() {
     let beacon = store.get_beacon_key(&id).await.unwrap();
     assert_ne!(beacon.key(), v1.key());
     assert_eq!(beacon.encryption_context(), &custom_ec());
+    // A Discovery store reads the same items (with the ARN each names) but cannot write.
+    let discovery = KeyStore::builder()
+        .table_name(&env.table)
+        .logical_key_store_name(format!("logical-{}", env.table))
+        .kms_configuration(KmsConfiguration::Discovery)
+        .grant_tokens(vec!["test-grant-token".into()])
+        .ddb_client(env.ddb.clone())
+        .kms_client(env.kms.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery.get_active_branch_key(&id).await.unwrap().key(),
+        v1.key()
+    );
+    let e = discovery.create_key(None, None).await.unwrap_err();
+    assert_eq!(e.kind, KeyStoreErrorKind::Config, "{e}");
+    let e = discovery.version_key(&id).await.unwrap_err();
+    assert_eq!(e.kind, KeyStoreErrorKind::Config, "{e}");
+    // Another logical key store name: the items do not authenticate.
+    let renamed = KeyStore::builder()
+        .table_name(&env.table)
+        .logical_key_store_name("another-name")
+        .kms_key_arn(&env.arn)
+        .grant_tokens(vec!["test-grant-token".into()])
+        .ddb_client(env.ddb.clone())
+        .kms_client(env.kms.clone())
+        .build()
+        .await
+        .unwrap();
+    let e = renamed.get_active_branch_key(&id).await.unwrap_err();
+    assert_eq!(e.kind, KeyStoreErrorKind::InvalidItem, "{e}");
 
     let client = Client::builder().build();
     let kr = keyring(&store, &id, Duration::from_secs(600));
@@ -567,6 +602,36 @@ async fn failures_name_branch_key_version_and_operation() {
         e.to_string().contains("no-such-table") && e.to_string().contains(&id),
         "{e}"
     );
+    // A table with another key schema is refused by CreateKeyStore.
+    let other_schema = format!("{}-other", env.table);
+    env.ddb
+        .create_table()
+        .table_name(&other_schema)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let e = env
+        .store_for(&other_schema)
+        .await
+        .create_key_store()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, KeyStoreErrorKind::InvalidTable, "{e}");
 
     // A message encrypted before the tampering, to show decrypt failures too.
     let m = client
