@@ -59,6 +59,24 @@ fn region_note(region: Option<&str>) -> String {
     region.map(|r| format!(" in {r}")).unwrap_or_default()
 }
 
+/// The service's error code (if the service answered with one) and a one-line description of
+/// an AWS SDK call's error: `Code: message`, or the SDK's full error chain for failures without
+/// a service answer (connection, timeout, ...). Shared by the KMS keyrings and other crates'
+/// AWS calls (the DynamoDB branch key store).
+pub fn describe_sdk_error<E, R>(e: &SdkError<E, R>) -> (Option<String>, String)
+where
+    E: core::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    let code = e.code().map(str::to_owned);
+    let message = match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_owned(),
+        _ => DisplayErrorContext(e).to_string(),
+    };
+    (code, message)
+}
+
 impl KmsError {
     /// From the SDK's error for a call.
     pub(crate) fn from_sdk<E, R>(
@@ -71,12 +89,7 @@ impl KmsError {
         E: core::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let code = e.code().map(str::to_owned);
-        let message = match (e.code(), e.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.to_owned(),
-            _ => DisplayErrorContext(&e).to_string(),
-        };
+        let (code, message) = describe_sdk_error(&e);
         Self {
             operation,
             key_id: key_id.to_owned(),

@@ -3,7 +3,8 @@
 //!
 //! * the **hierarchical keyring over a static branch key** (provider id
 //!   `aws-kms-hierarchy`; the branch key is given in clear by a
-//!   `static-branch-key` entry, so no key store or KMS is needed);
+//!   `static-branch-key` entry, so no key store or KMS is needed): only the plan lives here,
+//!   the keyring is `esdk-hierarchy`'s;
 //! * the **raw ECDH keyring** (provider id `raw-ecdh`), schemas
 //!   `RawPrivateKeyToStaticPublicKey` (`static`), `EphemeralPrivateKeyToStaticPublicKey`
 //!   (`ephemeral`, encrypt only) and `PublicKeyDiscovery` (`discovery`, decrypt only),
@@ -13,7 +14,7 @@
 //! the vectors, §5): SP 800-108 counter-mode KDFs over HMAC, AES-256-GCM key
 //! wrapping with the canonical encryption context bound in the AAD.
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::crypto::{AeadKey as _, CryptoProvider as _};
 use esdk_core::{AlgorithmSuite, DataKey};
@@ -25,6 +26,9 @@ use esdk_std::{EncryptedDataKey, EncryptionContext, Error as EsdkError};
 use hmac::{Hmac, Mac as _};
 use rand_core::{OsRng, RngCore as _};
 use zeroize::Zeroizing;
+
+use esdk_hierarchy::{BranchKeyMaterials, HierarchicalKeyring, StaticBranchKey};
+use esdk_kms::BlockingKeyring;
 
 use crate::keyrings::Purpose;
 use crate::manifest::{EccCurve, EcdhDescription, EcdhSchema, KeysManifest};
@@ -81,11 +85,9 @@ fn open(
 // -------------------------------------------------------------------------------------------
 // Hierarchical keyring, static branch key
 
-const HIERARCHY_PROVIDER_ID: &str = "aws-kms-hierarchy";
-const HIERARCHY_SALT_LEN: usize = 16;
-const HIERARCHY_VERSION_LEN: usize = 16;
-
-/// Plan of a hierarchical keyring over one static branch key.
+/// Plan of a hierarchical keyring over one static branch key: `esdk-hierarchy`'s
+/// [`HierarchicalKeyring`] over a [`StaticBranchKey`] (so the vectors test the library's
+/// wrapping, cache and EDK selection), made synchronous by esdk-kms's `BlockingKeyring`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HierarchyPlan {
     /// Branch key id (the EDK provider info).
@@ -98,137 +100,39 @@ pub struct HierarchyPlan {
 
 impl HierarchyPlan {
     /// Builds the keyring.
-    pub fn build(&self) -> anyhow::Result<HierarchyKeyring> {
-        if self.branch_key.len() != 32 {
-            bail!("branch key must be 32 bytes, got {}", self.branch_key.len());
-        }
-        Ok(HierarchyKeyring {
-            branch_key_id: self.branch_key_id.clone(),
-            version: self.version,
-            branch_key: Zeroizing::new(self.branch_key.clone()),
-        })
+    pub fn build(&self) -> anyhow::Result<BlockingKeyring<HierarchicalKeyring>> {
+        let key: [u8; 32] =
+            self.branch_key.as_slice().try_into().map_err(|_| {
+                anyhow!("branch key must be 32 bytes, got {}", self.branch_key.len())
+            })?;
+        let materials = BranchKeyMaterials::from_version_bytes(
+            self.branch_key_id.clone(),
+            self.version,
+            Default::default(),
+            key,
+        );
+        let keyring = HierarchicalKeyring::builder(StaticBranchKey::new(materials))
+            .branch_key_id(self.branch_key_id.clone())
+            .ttl(std::time::Duration::from_secs(3600))
+            .cache_capacity(4)
+            .build()?;
+        Ok(BlockingKeyring::with_runtime(keyring, hierarchy_runtime()?))
     }
 }
 
-/// Hierarchical keyring with one fixed branch key (no key store, no cache).
-pub struct HierarchyKeyring {
-    branch_key_id: String,
-    version: [u8; 16],
-    branch_key: Zeroizing<Vec<u8>>,
-}
-
-impl core::fmt::Debug for HierarchyKeyring {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HierarchyKeyring")
-            .field("branch_key_id", &self.branch_key_id)
-            .finish_non_exhaustive()
+/// One small runtime for every hierarchical keyring of a run (static keys never leave it).
+fn hierarchy_runtime() -> anyhow::Result<std::sync::Arc<tokio::runtime::Runtime>> {
+    static RT: std::sync::OnceLock<std::sync::Arc<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt.clone());
     }
-}
-
-impl HierarchyKeyring {
-    /// `HMAC-SHA-256(branch key, 00000001 ‖ "aws-kms-hierarchy" ‖ 00 ‖ salt ‖ 00000100)`:
-    /// one block of the SP 800-108 counter-mode KDF, 256 bits out.
-    fn wrapping_key(&self, salt: &[u8]) -> Zeroizing<Vec<u8>> {
-        let mut mac = <Hmac<sha2::Sha256>>::new_from_slice(&self.branch_key)
-            .expect("HMAC accepts any key length");
-        mac.update(&1u32.to_be_bytes());
-        mac.update(HIERARCHY_PROVIDER_ID.as_bytes());
-        mac.update(&[0]);
-        mac.update(salt);
-        mac.update(&256u32.to_be_bytes());
-        Zeroizing::new(mac.finalize().into_bytes().to_vec())
-    }
-
-    fn aad(&self, ec: &[u8]) -> Vec<u8> {
-        [
-            HIERARCHY_PROVIDER_ID.as_bytes(),
-            self.branch_key_id.as_bytes(),
-            &self.version,
-            ec,
-        ]
-        .concat()
-    }
-
-    fn label(&self) -> String {
-        format!("hierarchical (static branch key {})", self.branch_key_id)
-    }
-}
-
-impl Keyring for HierarchyKeyring {
-    fn on_encrypt(&self, materials: &EncryptionMaterials) -> esdk_std::Result<EncryptionMaterials> {
-        let mut m = materials.clone();
-        let dk = match &m.data_key {
-            Some(k) => k.clone(),
-            None => new_data_key(m.suite)?,
-        };
-        let mut salt = [0u8; HIERARCHY_SALT_LEN];
-        let mut iv = [0u8; IV_LEN];
-        OsRng.fill_bytes(&mut salt);
-        OsRng.fill_bytes(&mut iv);
-        let key = self.wrapping_key(&salt);
-        let aad = self.aad(&serialize_ec(&m.encryption_context)?);
-        let wrapped =
-            seal(&key, &iv, &aad, dk.as_bytes()).map_err(|e| keyring_error(&self.label(), e))?;
-        m.encrypted_data_keys.push(EncryptedDataKey {
-            provider_id: HIERARCHY_PROVIDER_ID.into(),
-            provider_info: self.branch_key_id.as_bytes().to_vec(),
-            ciphertext: [&salt[..], &iv, &self.version, &wrapped].concat(),
-        });
-        m.data_key = Some(dk);
-        Ok(m)
-    }
-
-    fn on_decrypt(
-        &self,
-        materials: &DecryptionMaterials,
-        edks: &[EncryptedDataKey],
-    ) -> esdk_std::Result<DecryptionMaterials> {
-        if materials.data_key.is_some() {
-            return Err(EsdkError::Materials(
-                "decryption materials already hold a data key".into(),
-            ));
-        }
-        let aad = self.aad(&serialize_ec(&materials.encryption_context)?);
-        let want = materials.suite.data_key_len();
-        let mut failures = Vec::new();
-        for edk in edks {
-            if edk.provider_id != HIERARCHY_PROVIDER_ID
-                || edk.provider_info != self.branch_key_id.as_bytes()
-            {
-                failures.push(EdkFailure::new(edk, format!("not for {}", self.label())));
-                continue;
-            }
-            let c = &edk.ciphertext;
-            let head = HIERARCHY_SALT_LEN + IV_LEN + HIERARCHY_VERSION_LEN;
-            if c.len() != head + want + TAG_LEN {
-                failures.push(EdkFailure::new(
-                    edk,
-                    format!("{}: bad ciphertext length", self.label()),
-                ));
-                continue;
-            }
-            let (salt, rest) = c.split_at(HIERARCHY_SALT_LEN);
-            let (iv, rest) = rest.split_at(IV_LEN);
-            let (version, wrapped) = rest.split_at(HIERARCHY_VERSION_LEN);
-            if version != self.version {
-                failures.push(EdkFailure::new(
-                    edk,
-                    format!("{}: other branch key version", self.label()),
-                ));
-                continue;
-            }
-            let iv: [u8; IV_LEN] = iv.try_into().expect("split at IV_LEN");
-            match open(&self.wrapping_key(salt), &iv, &aad, wrapped) {
-                Ok(pt) => {
-                    let mut m = materials.clone();
-                    m.data_key = Some(DataKey::from_slice(&pt)?);
-                    return Ok(m);
-                }
-                Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
-            }
-        }
-        Err(EsdkError::NoDecryptableKey(failures))
-    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("vectors-hierarchy")
+        .build()
+        .context("tokio runtime for the hierarchical keyring")?;
+    Ok(RT.get_or_init(|| std::sync::Arc::new(rt)).clone())
 }
 
 // -------------------------------------------------------------------------------------------

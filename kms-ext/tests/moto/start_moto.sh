@@ -42,6 +42,7 @@ PY
     grep -m1 "moto " "$dir/log" >&2 || true
     cat <<ENV
 export AWS_ENDPOINT_URL_KMS=$url
+export AWS_ENDPOINT_URL_DYNAMODB=$url
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_SESSION_TOKEN=testing
