@@ -1,86 +1,25 @@
-//! Two MPL keyrings that the Dafny 4.1.0 vectors use and that run offline,
-//! implemented here (test-vector tooling only; `esdk-std` does not ship them):
+//! How the runner builds the two MPL keyrings that the Dafny 4.1.0 vectors use offline; the
+//! keyrings themselves are the library's (`esdk-hierarchy`, `esdk-std`):
 //!
 //! * the **hierarchical keyring over a static branch key** (provider id
 //!   `aws-kms-hierarchy`; the branch key is given in clear by a
-//!   `static-branch-key` entry, so no key store or KMS is needed): only the plan lives here,
-//!   the keyring is `esdk-hierarchy`'s;
+//!   `static-branch-key` entry, so no key store or KMS is needed): `esdk-hierarchy`'s
+//!   `HierarchicalKeyring` over a `StaticBranchKey`;
 //! * the **raw ECDH keyring** (provider id `raw-ecdh`), schemas
 //!   `RawPrivateKeyToStaticPublicKey` (`static`), `EphemeralPrivateKeyToStaticPublicKey`
 //!   (`ephemeral`, encrypt only) and `PublicKeyDiscovery` (`discovery`, decrypt only),
-//!   on P-256, P-384 and P-521.
+//!   on P-256, P-384 and P-521: esdk-std's `RawEcdhKeyring`.
 //!
-//! Wire details follow `shared/spec-digest.md` §6.6 / §6.7 (and the README of
-//! the vectors, §5): SP 800-108 counter-mode KDFs over HMAC, AES-256-GCM key
-//! wrapping with the canonical encryption context bound in the AAD.
+//! Only the mapping from a manifest description to a configured keyring lives here.
 
 use anyhow::{Context as _, anyhow};
-use esdk_core::crypto::rustcrypto::RustCrypto;
-use esdk_core::crypto::{AeadKey as _, CryptoProvider as _};
-use esdk_core::{AlgorithmSuite, DataKey};
-use esdk_std::error::EdkFailure;
-use esdk_std::keyring::Keyring;
 use esdk_std::keyring::raw_ecdh::{EcPrivateKey, EcPublicKey, EcdhCurve, RawEcdhKeyring};
-use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
-use esdk_std::{EncryptedDataKey, EncryptionContext, Error as EsdkError};
-use hmac::{Hmac, Mac as _};
-use rand_core::{OsRng, RngCore as _};
-use zeroize::Zeroizing;
 
 use esdk_hierarchy::{BranchKeyMaterials, HierarchicalKeyring, StaticBranchKey};
 use esdk_kms::BlockingKeyring;
 
 use crate::keyrings::Purpose;
 use crate::manifest::{EccCurve, EcdhDescription, EcdhSchema, KeysManifest};
-
-const TAG_LEN: usize = 16;
-const IV_LEN: usize = 12;
-
-fn keyring_error(keyring: &str, reason: impl Into<String>) -> EsdkError {
-    EsdkError::Keyring {
-        keyring: keyring.into(),
-        reason: reason.into(),
-    }
-}
-
-fn serialize_ec(ec: &EncryptionContext) -> esdk_std::Result<Vec<u8>> {
-    Ok(ec.serialize()?)
-}
-
-fn new_data_key(suite: AlgorithmSuite) -> esdk_std::Result<DataKey> {
-    Ok(DataKey::generate(suite, &mut OsRng)?)
-}
-
-/// AES-GCM seal with a detached tag appended: `ct ‖ tag`.
-fn seal(key: &[u8], iv: &[u8; IV_LEN], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, String> {
-    let k = RustCrypto.aead_key(key).map_err(|e| e.to_string())?;
-    let mut buf = pt.to_vec();
-    let tag = k
-        .seal_in_place(iv, aad, &mut buf)
-        .map_err(|e| e.to_string())?;
-    buf.extend_from_slice(&tag);
-    Ok(buf)
-}
-
-/// AES-GCM open of `ct ‖ tag`.
-fn open(
-    key: &[u8],
-    iv: &[u8; IV_LEN],
-    aad: &[u8],
-    ct_tag: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, String> {
-    let split = ct_tag
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or("ciphertext shorter than a tag")?;
-    let (ct, tag) = ct_tag.split_at(split);
-    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| "bad tag length")?;
-    let k = RustCrypto.aead_key(key).map_err(|e| e.to_string())?;
-    let mut buf = Zeroizing::new(ct.to_vec());
-    k.open_in_place(iv, aad, &mut buf, &tag)
-        .map_err(|_| "AES-GCM tag does not verify".to_owned())?;
-    Ok(buf)
-}
 
 // -------------------------------------------------------------------------------------------
 // Hierarchical keyring, static branch key

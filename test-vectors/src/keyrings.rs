@@ -17,7 +17,7 @@
 //! Supported: raw AES, raw RSA (PKCS#1 v1.5, OAEP-SHA-1/256/384/512),
 //! multi-keyrings (a master-key list is a multi-keyring whose generator is the
 //! first entry), the required-encryption-context CMM, the hierarchical keyring
-//! over a static branch key and the raw ECDH keyring (see [`crate::extra_keyrings`]),
+//! over a static branch key and the raw ECDH keyring (the library's, configured in [`crate::extra_keyrings`]),
 //! and the test-only "fixed data key" keyrings of the known-answer files.
 
 use std::sync::Arc;
