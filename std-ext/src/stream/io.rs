@@ -37,7 +37,14 @@ pub(crate) async fn new_encrypt_engine_async(
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
     let config = client.encrypt_config(opts);
-    EncryptEngine::new(&m, config, opts.plaintext_length, 0)
+    EncryptEngine::new(
+        &m,
+        config,
+        opts.plaintext_length,
+        0,
+        client.backend(),
+        client.rng().clone(),
+    )
 }
 
 pub(crate) fn new_decrypt_engine(
@@ -49,6 +56,7 @@ pub(crate) fn new_decrypt_engine(
         client.decrypt_config(opts),
         opts.reproduced_encryption_context.clone(),
         max_buffer,
+        client.backend(),
     )
 }
 
