@@ -60,6 +60,8 @@ impl Backend {
 }
 
 /// A prepared AES-GCM key of a [`Backend`].
+// The RustCrypto key schedules are stored inline, as in esdk-core; one key lives per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum BackendAeadKey {
     /// aws-lc.
