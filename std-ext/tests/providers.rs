@@ -185,3 +185,29 @@ fn key_generation_follows_the_injected_rng() {
         }
     }
 }
+
+#[test]
+fn an_injected_rng_makes_whole_messages_deterministic() {
+    use esdk_std::keyring::RawAesKeyring;
+    use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions, SharedRng};
+    let keyring = RawAesKeyring::new("ns", "key", &[3u8; 32]).unwrap();
+    for &b in Backend::all() {
+        let encrypt = |seed: u64| {
+            let client = Client::builder()
+                .backend(b)
+                .rng(SharedRng::new(rand::rngs::StdRng::seed_from_u64(seed)))
+                .build();
+            let opts =
+                EncryptOptions::keyring(&keyring).suite(AlgorithmSuite::from_id(0x0478).unwrap());
+            let ct = client.encrypt(b"same plaintext", &opts).unwrap().ciphertext;
+            let pt = client
+                .decrypt(&ct, &DecryptOptions::keyring(&keyring))
+                .unwrap()
+                .plaintext;
+            assert_eq!(pt, b"same plaintext");
+            ct
+        };
+        assert_eq!(encrypt(1), encrypt(1), "{}", b.name());
+        assert_ne!(encrypt(1), encrypt(2), "{}", b.name());
+    }
+}
