@@ -21,7 +21,8 @@
 #
 # Environment: PYTHON (default python3), INTEROP_SEED (default 20241129), INTEROP_COUNT
 # (default 200), INTEROP_WORK (output directory; default a fresh temporary directory),
-# ESDK_VECTORS (default <repo>/../shared/test-vectors).
+# ESDK_VECTORS (default <repo>/../shared/test-vectors), ESDK_CARGO_FEATURES (extra cargo flags for
+# the build, e.g. "--no-default-features --features rustcrypto" for the RustCrypto backend).
 # Needs: `pip install -r interop/python/requirements.txt` (aws-encryption-sdk 4.0.7).
 set -euo pipefail
 
@@ -45,7 +46,8 @@ for f in "$CANON/0003-awses-message-encryption.v2.json" "$CANON/0002-keys.v3.jso
 done
 
 echo "building esdk-test-vectors ..."
-(cd "$ROOT" && cargo build --quiet -p esdk-test-vectors)
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+(cd "$ROOT" && cargo build --quiet -p esdk-test-vectors ${ESDK_CARGO_FEATURES:-})
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
     "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 BIN=$TARGET_DIR/debug/esdk-test-vectors

@@ -140,20 +140,24 @@ impl SigningKey {
         alg: SignatureAlg,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Self, Error> {
-        let mut bytes = [0u8; 48];
-        provider.ecdsa_generate(
-            alg,
-            rng,
-            bytes
-                .get_mut(..alg.secret_len())
-                .ok_or(Error::Crypto(CryptoError::Other))?,
-        )?;
         let mut key = Self {
             alg,
-            bytes,
+            bytes: [0u8; 48],
             public: None,
         };
-        key.public = Some(key.compute_public_key(provider)?);
+        let mut public = [0u8; 49];
+        let n = provider.ecdsa_generate_pair(
+            alg,
+            rng,
+            key.bytes
+                .get_mut(..alg.secret_len())
+                .ok_or(Error::Crypto(CryptoError::Other))?,
+            &mut public,
+        )?;
+        key.public = Some(VerificationKey::from_bytes(
+            alg,
+            public.get(..n).unwrap_or(&[]),
+        )?);
         Ok(key)
     }
     /// The algorithm.

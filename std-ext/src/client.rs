@@ -7,6 +7,7 @@ use crate::keyring::AsyncKeyring;
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
+use crate::provider::{Backend, SharedRng};
 use crate::stream::engine::{DecryptEngine, DecryptStep, EncryptEngine};
 use esdk_core::encryption_context::RESERVED_PREFIX;
 use esdk_core::{
@@ -180,6 +181,8 @@ pub struct Client {
     max_encrypted_data_keys: Option<u16>,
     limits: DecryptLimits,
     frame_length: u32,
+    backend: Backend,
+    rng: SharedRng,
 }
 
 /// Builds a [`Client`].
@@ -214,6 +217,18 @@ impl ClientBuilder {
         self.inner.frame_length = n;
         self
     }
+    /// The crypto backend for everything this client does (default: [`Backend::default`],
+    /// aws-lc when compiled in). Keyrings and materials managers receive it in their requests.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.inner.backend = backend;
+        self
+    }
+    /// The randomness for everything this client does (default: the operating system's).
+    /// Inject a seeded generator to make tests deterministic.
+    pub fn rng(mut self, rng: SharedRng) -> Self {
+        self.inner.rng = rng;
+        self
+    }
     /// The client.
     pub fn build(self) -> Client {
         self.inner
@@ -235,6 +250,8 @@ impl Client {
                 max_encrypted_data_keys: None,
                 limits: DecryptLimits::default(),
                 frame_length: esdk_core::body::DEFAULT_FRAME_LENGTH,
+                backend: Backend::default(),
+                rng: SharedRng::default(),
             },
         }
     }
@@ -245,6 +262,14 @@ impl Client {
     /// Decryption limits.
     pub fn decrypt_limits(&self) -> DecryptLimits {
         self.limits
+    }
+    /// The crypto backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+    /// The randomness (a shared handle).
+    pub fn rng(&self) -> &SharedRng {
+        &self.rng
     }
 
     pub(crate) fn encryption_request(
@@ -273,6 +298,8 @@ impl Client {
             suite: opts.suite,
             max_plaintext_length: len,
             required_encryption_context_keys: Vec::new(),
+            backend: self.backend,
+            rng: self.rng.clone(),
         })
     }
 
@@ -352,7 +379,14 @@ impl Client {
         let hint = plaintext.len()
             + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40
             + 1024;
-        let mut engine = EncryptEngine::new(&m, config, Some(plaintext.len() as u64), hint)?;
+        let mut engine = EncryptEngine::new(
+            &m,
+            config,
+            Some(plaintext.len() as u64),
+            hint,
+            self.backend,
+            self.rng.clone(),
+        )?;
         engine.set_empty_final_frame(opts.empty_final_frame);
         engine.push(plaintext)?;
         engine.finish()?;
@@ -381,10 +415,12 @@ impl Client {
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),
             usize::MAX,
+            self.backend,
         );
+        // One buffer: the ciphertext is copied in once, each frame decrypts in place and its
+        // plaintext is moved down behind the plaintext before it; the buffer is the result.
         engine.push(ciphertext)?;
         engine.set_eof();
-        let mut plaintext = Vec::with_capacity(ciphertext.len());
         loop {
             match engine.step()? {
                 DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
@@ -392,15 +428,12 @@ impl Client {
                     let m = opts.source.decryption_materials(&req).await?;
                     engine.set_materials(m);
                 }
-                DecryptStep::Plaintext => {
-                    plaintext.extend_from_slice(engine.plaintext());
-                    let n = engine.plaintext().len();
-                    engine.consume_plaintext(n);
-                }
+                DecryptStep::Plaintext => engine.collect_plaintext_in_place()?,
                 DecryptStep::Done => break,
             }
         }
         let (header, encryption_context) = engine.take_header_and_context();
+        let plaintext = engine.into_collected_plaintext();
         let header = header.ok_or_else(|| Error::Materials("no header".into()))?;
         let encryption_context = encryption_context.unwrap_or_default();
         Ok(Decrypted {

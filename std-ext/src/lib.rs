@@ -26,6 +26,7 @@ pub mod cmm;
 pub mod error;
 pub mod keyring;
 pub mod materials;
+pub mod provider;
 mod rsa_key;
 pub mod stream;
 
@@ -37,6 +38,7 @@ pub use esdk_core::{
     SignaturePolicy,
 };
 pub use keyring::{AsyncKeyring, Keyring};
+pub use provider::{Backend, SharedRng};
 pub use rsa_key::{RsaKeyError, RsaPadding, RsaPrivateKey, RsaPublicKey};
 
 /// Runs a future to completion on the current thread (used to drive materials managers from

@@ -1,6 +1,7 @@
 //! Owned materials and the requests a materials manager answers (`framework/structures.md`,
 //! `framework/cmm-interface.md`).
 
+use crate::provider::{Backend, SharedRng};
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, EncryptedDataKey, EncryptionContext, SigningKey,
     VerificationKey,
@@ -21,6 +22,11 @@ pub struct EncryptionMaterials {
     pub encrypted_data_keys: Vec<EncryptedDataKey>,
     /// The signing key for signed suites.
     pub signing_key: Option<SigningKey>,
+    /// The crypto backend of this operation (the client's), for keyrings that generate, wrap
+    /// or unwrap keys.
+    pub backend: Backend,
+    /// The randomness of this operation (the client's), for data keys, IVs and nonces.
+    pub rng: SharedRng,
 }
 
 impl EncryptionMaterials {
@@ -33,6 +39,8 @@ impl EncryptionMaterials {
             data_key: None,
             encrypted_data_keys: Vec::new(),
             signing_key: None,
+            backend: Backend::default(),
+            rng: SharedRng::default(),
         }
     }
 }
@@ -50,6 +58,8 @@ pub struct DecryptionMaterials {
     pub data_key: Option<DataKey>,
     /// The verification key for signed suites.
     pub verification_key: Option<VerificationKey>,
+    /// The crypto backend of this operation (the client's), for keyrings that unwrap keys.
+    pub backend: Backend,
 }
 
 impl DecryptionMaterials {
@@ -61,6 +71,7 @@ impl DecryptionMaterials {
             required_encryption_context_keys: Vec::new(),
             data_key: None,
             verification_key: None,
+            backend: Backend::default(),
         }
     }
 }
@@ -78,6 +89,10 @@ pub struct EncryptionRequest {
     pub max_plaintext_length: Option<u64>,
     /// Keys to authenticate without storing.
     pub required_encryption_context_keys: Vec<String>,
+    /// The crypto backend to use (the client's).
+    pub backend: Backend,
+    /// The randomness to use (the client's).
+    pub rng: SharedRng,
 }
 
 /// What a decryption asks a materials manager for.
@@ -93,4 +108,6 @@ pub struct DecryptionRequest {
     pub encryption_context: EncryptionContext,
     /// The context the caller expects, if given.
     pub reproduced_encryption_context: Option<EncryptionContext>,
+    /// The crypto backend to use (the client's).
+    pub backend: Backend,
 }

@@ -42,7 +42,16 @@
 //!
 //! # Side channels (RUSTSEC-2023-0071, "Marvin")
 //!
-//! This module is built on `rsa` 0.9, whose private-key operation is not
+//! **With the `aws-lc` feature (the default build) the private-key operation runs in AWS-LC**
+//! (through `aws-lc-rs`): constant-time modular arithmetic with RSA blinding, and constant-time
+//! OAEP and PKCS#1 v1.5 padding checks. That build is the side-channel-safe one; the `rsa`
+//! crate then only parses keys (PEM/DER, no secret-dependent timing that matters here) and
+//! wraps under public keys above 8192 bits, which AWS-LC refuses (a public operation). Private
+//! keys above 8192 bits are refused in that build ([`RsaKeyError::KeyTooLarge`]).
+//! [`crate::Backend::rsa_side_channel_safe`] tells which build is running.
+//!
+//! **With only the `rustcrypto` feature** this module is built on `rsa` 0.9, whose private-key
+//! operation is not
 //! constant time: advisory RUSTSEC-2023-0071 (CVE-2023-49092,
 //! GHSA-c38w-74pg-36hr, CVSS 5.9) warns that a network attacker who can time
 //! decryptions may decrypt ciphertexts or recover the key. Status when this
@@ -68,7 +77,9 @@
 
 use core::fmt;
 
-use rand_core::{CryptoRngCore, OsRng};
+use rand_core::CryptoRngCore;
+#[cfg(not(feature = "aws-lc"))]
+use rand_core::OsRng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, der::Decode as _};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::pkcs8::der::pem;
@@ -76,6 +87,26 @@ use rsa::pkcs8::spki::SubjectPublicKeyInfoRef;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt};
 use zeroize::Zeroizing;
+
+#[cfg(feature = "aws-lc")]
+use aws_lc_rs::rsa as lc;
+#[cfg(feature = "aws-lc")]
+use std::sync::Arc;
+
+/// Largest private key AWS-LC decrypts with, in bits.
+#[cfg(feature = "aws-lc")]
+const MAX_AWS_LC_BITS: usize = 8192;
+
+#[cfg(feature = "aws-lc")]
+fn lc_oaep(padding: RsaPadding) -> Option<&'static lc::OaepAlgorithm> {
+    match padding {
+        RsaPadding::Pkcs1V15 => None,
+        RsaPadding::OaepSha1 => Some(&lc::OAEP_SHA1_MGF1SHA1),
+        RsaPadding::OaepSha256 => Some(&lc::OAEP_SHA256_MGF1SHA256),
+        RsaPadding::OaepSha384 => Some(&lc::OAEP_SHA384_MGF1SHA384),
+        RsaPadding::OaepSha512 => Some(&lc::OAEP_SHA512_MGF1SHA512),
+    }
+}
 
 /// Smallest accepted RSA modulus, in bits.
 ///
@@ -253,10 +284,20 @@ pub enum RsaKeyError {
 ///
 /// Construct it from the public half of a key pair with
 /// [`from_pem`](Self::from_pem) or [`from_der`](Self::from_der).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RsaPublicKey {
     inner: rsa::RsaPublicKey,
+    /// The same key in AWS-LC (moduli up to 8192 bits).
+    #[cfg(feature = "aws-lc")]
+    lc: Option<Arc<lc::PublicEncryptingKey>>,
 }
+
+impl PartialEq for RsaPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+impl Eq for RsaPublicKey {}
 
 impl RsaPublicKey {
     /// Loads a public key from PEM text.
@@ -305,7 +346,24 @@ impl RsaPublicKey {
         check_modulus_bits(parts.n.bits())?;
         let inner = rsa::RsaPublicKey::new_with_max_size(parts.n, parts.e, MAX_MODULUS_BITS)
             .map_err(|_| RsaKeyError::InvalidPublicKey)?;
-        Ok(Self { inner })
+        #[cfg(feature = "aws-lc")]
+        let lc = if inner.n().bits() <= MAX_AWS_LC_BITS {
+            use rsa::pkcs8::EncodePublicKey;
+            let der = inner
+                .to_public_key_der()
+                .map_err(|_| RsaKeyError::InvalidPublicKey)?;
+            Some(Arc::new(
+                lc::PublicEncryptingKey::from_der(der.as_bytes())
+                    .map_err(|_| RsaKeyError::InvalidPublicKey)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            inner,
+            #[cfg(feature = "aws-lc")]
+            lc,
+        })
     }
 
     /// Size of the modulus in bits (for example 2048 or 4096).
@@ -347,6 +405,24 @@ impl RsaPublicKey {
         if plaintext_data_key.len() > max {
             return Err(too_long);
         }
+        #[cfg(feature = "aws-lc")]
+        if let Some(pk) = &self.lc {
+            let mut out = vec![0u8; self.inner.size()];
+            let pk = lc::PublicEncryptingKey::clone(pk);
+            let n = match lc_oaep(padding) {
+                Some(alg) => lc::OaepPublicEncryptingKey::new(pk).and_then(|k| {
+                    k.encrypt(alg, plaintext_data_key, &mut out, None)
+                        .map(|c| c.len())
+                }),
+                None => lc::Pkcs1PublicEncryptingKey::new(pk)
+                    .and_then(|k| k.encrypt(plaintext_data_key, &mut out).map(|c| c.len())),
+            }
+            .map_err(|_| RsaKeyError::EncryptionFailed)?;
+            out.truncate(n);
+            // AWS-LC draws the padding randomness from its own DRBG.
+            let _ = rng;
+            return Ok(out);
+        }
         let key = &self.inner;
         let msg = plaintext_data_key;
         let result = match padding {
@@ -380,6 +456,9 @@ impl fmt::Debug for RsaPublicKey {
 #[derive(Clone)]
 pub struct RsaPrivateKey {
     inner: rsa::RsaPrivateKey,
+    /// The same key in AWS-LC, which performs every private-key operation in this build.
+    #[cfg(feature = "aws-lc")]
+    lc: lc::PrivateDecryptingKey,
 }
 
 impl RsaPrivateKey {
@@ -433,6 +512,27 @@ impl RsaPrivateKey {
     /// checked its internal consistency).
     fn finish(inner: rsa::RsaPrivateKey) -> Result<Self, RsaKeyError> {
         check_modulus_bits(inner.n().bits())?;
+        #[cfg(feature = "aws-lc")]
+        {
+            use rsa::pkcs8::EncodePrivateKey;
+            let bits = inner.n().bits();
+            if bits > MAX_AWS_LC_BITS {
+                return Err(RsaKeyError::KeyTooLarge {
+                    bits,
+                    max: MAX_AWS_LC_BITS,
+                });
+            }
+            let unparseable = RsaKeyError::UnparseableKey {
+                role: PRIVATE,
+                tried: "AWS-LC RSA private key",
+            };
+            // The secret-bearing DER is zeroized on drop (`SecretDocument`).
+            let der = inner.to_pkcs8_der().map_err(|_| unparseable.clone())?;
+            let lc =
+                lc::PrivateDecryptingKey::from_pkcs8(der.as_bytes()).map_err(|_| unparseable)?;
+            Ok(Self { inner, lc })
+        }
+        #[cfg(not(feature = "aws-lc"))]
         Ok(Self { inner })
     }
 
@@ -462,6 +562,31 @@ impl RsaPrivateKey {
         if ciphertext.len() != self.inner.size() {
             return Err(RsaKeyError::DecryptionFailed);
         }
+        #[cfg(feature = "aws-lc")]
+        {
+            // AWS-LC: blinded, constant-time private-key operation and padding checks.
+            let mut out = Zeroizing::new(vec![0u8; self.inner.size()]);
+            let sk = self.lc.clone();
+            let n = match lc_oaep(padding) {
+                Some(alg) => lc::OaepPrivateDecryptingKey::new(sk)
+                    .and_then(|k| k.decrypt(alg, ciphertext, &mut out, None).map(|p| p.len())),
+                None => lc::Pkcs1PrivateDecryptingKey::new(sk)
+                    .and_then(|k| k.decrypt(ciphertext, &mut out).map(|p| p.len())),
+            }
+            .map_err(|_| RsaKeyError::DecryptionFailed)?;
+            out.truncate(n);
+            Ok(out)
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        self.unwrap_rsa_crate(padding, ciphertext)
+    }
+
+    #[cfg(not(feature = "aws-lc"))]
+    fn unwrap_rsa_crate(
+        &self,
+        padding: RsaPadding,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, RsaKeyError> {
         let key = &self.inner;
         let mut rng = OsRng;
         let ct = ciphertext;
@@ -584,6 +709,7 @@ fn parse_pkcs1_public(der: &[u8]) -> Option<PublicParts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_core::OsRng;
 
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
@@ -921,9 +1047,8 @@ mod tests {
         let (public, private) = pair_2048();
         let (_, other_private) = pair_4096();
         // (The two 2048-bit keys of the legacy vectors are the same key.)
-        let other_2048 = RsaPrivateKey {
-            inner: rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap(),
-        };
+        let other_2048 =
+            RsaPrivateKey::finish(rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap()).unwrap();
         for padding in RsaPadding::ALL {
             let data_key = random_key(32);
             let wrapped = public.wrap(padding, &data_key, &mut OsRng).unwrap();

@@ -187,6 +187,7 @@ fn default_cmm_checks_of_its_own() {
             encrypted_data_keys: m.encrypted_data_keys.clone(),
             encryption_context: ec,
             reproduced_encryption_context: None,
+            backend: esdk_std::Backend::default(),
         };
         esdk_std::block_on(cmm.decrypt_materials(&req))
     };

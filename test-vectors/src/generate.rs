@@ -203,6 +203,7 @@ fn materials_for(
         suite: Some(suite),
         max_plaintext_length: Some(len as u64),
         required_encryption_context_keys: Vec::new(),
+        ..Default::default()
     };
     esdk_std::block_on(cmm.get_encryption_materials(&req)).map_err(|e| anyhow!("materials: {e}"))
 }
@@ -244,7 +245,8 @@ pub fn encrypt_core(
         legacy_non_framed,
     };
     let mut rng = rand_core::OsRng;
-    let ready = Encryptor::new(RustCrypto, config)?.provide(materials, &mut rng)?;
+    let ready =
+        Encryptor::new(esdk_std::Backend::default(), config)?.provide(materials, &mut rng)?;
     let mut out = vec![0u8; ready.header_len()];
     let (mut frames, _) = ready.write_header(&mut out)?;
     let mut rest = plaintext;

@@ -36,7 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
-use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
     CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy,
@@ -765,7 +764,8 @@ fn run_core(
     reproduced: Option<&EncryptionContext>,
     mut chunk: impl FnMut(usize) -> usize,
 ) -> PathRun {
-    let mut dec = Decryptor::new(RustCrypto, config);
+    // The backend under test: aws-lc by default, RustCrypto in the `rustcrypto`-only build.
+    let mut dec = Decryptor::new(esdk_std::Backend::default(), config);
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0usize;
     let mut run = PathRun {
@@ -814,6 +814,7 @@ fn run_core(
                             .collect(),
                         encryption_context: req.encryption_context_unverified().into(),
                         reproduced_encryption_context: reproduced.cloned(),
+                        backend: esdk_std::Backend::default(),
                     };
                     let m = match esdk_std::block_on(cmm.decrypt_materials(&request)) {
                         Ok(m) => m,

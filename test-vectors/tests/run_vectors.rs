@@ -466,6 +466,7 @@ fn forged_messages_decrypt_so_half_sign_fails_for_its_own_reason() {
             suite: Some(suite),
             max_plaintext_length: None,
             required_encryption_context_keys: Vec::new(),
+            ..Default::default()
         };
         let m = esdk_std::block_on(cmm.get_encryption_materials(&req)).expect("materials");
         let ct = generate::forge_unsigned_framed(&m, 128, &pt).expect("forge");

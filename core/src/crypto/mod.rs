@@ -131,6 +131,27 @@ pub trait CryptoProvider {
         secret: &mut [u8],
     ) -> Result<(), CryptoError>;
 
+    /// Generates a signing key and its public key in one step: writes the private scalar to
+    /// `secret` and the SEC1 compressed public key to `public`, returning the public key's length.
+    ///
+    /// The default calls [`ecdsa_generate`](Self::ecdsa_generate) then
+    /// [`ecdsa_public_key`](Self::ecdsa_public_key); providers whose key generation already
+    /// computes the public point override it, so a signed message costs one scalar
+    /// multiplication for its key, not two.
+    ///
+    /// # Errors
+    /// A provider or RNG failure.
+    fn ecdsa_generate_pair(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+        public: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        self.ecdsa_generate(alg, rng, secret)?;
+        self.ecdsa_public_key(alg, secret, public)
+    }
+
     /// Writes the SEC1 compressed public key of `secret` to `out`, returning its length.
     ///
     /// # Errors
@@ -217,6 +238,15 @@ impl<P: CryptoProvider + ?Sized> CryptoProvider for &P {
         secret: &mut [u8],
     ) -> Result<(), CryptoError> {
         (**self).ecdsa_generate(alg, rng, secret)
+    }
+    fn ecdsa_generate_pair(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+        public: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        (**self).ecdsa_generate_pair(alg, rng, secret, public)
     }
     fn ecdsa_public_key(
         &self,

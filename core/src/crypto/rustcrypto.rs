@@ -310,6 +310,30 @@ impl CryptoProvider for RustCrypto {
         })
     }
 
+    fn ecdsa_generate_pair(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+        public: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        // One scalar multiplication: the public point is computed once, from the fresh scalar.
+        with_curve!(alg, c => {
+            let scalar = c::NonZeroScalar::random(&mut &mut *rng);
+            let bytes = zeroize::Zeroizing::new(scalar.to_bytes());
+            let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
+            dst.copy_from_slice(&bytes);
+            let point = ecdsa::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                &c::PublicKey::from_secret_scalar(&scalar),
+                true,
+            );
+            let b = point.as_bytes();
+            let dst = public.get_mut(..b.len()).ok_or(CryptoError::InvalidKey)?;
+            dst.copy_from_slice(b);
+            Ok(b.len())
+        })
+    }
+
     fn ecdsa_public_key(
         &self,
         alg: SignatureAlg,

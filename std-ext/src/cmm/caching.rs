@@ -54,6 +54,7 @@ pub struct CachingCmmBuilder {
     max_bytes: u64,
     partition: Option<String>,
     clock: Arc<dyn Clock>,
+    rng: crate::provider::SharedRng,
 }
 
 impl CachingCmmBuilder {
@@ -71,6 +72,11 @@ impl CachingCmmBuilder {
     /// share entries.
     pub fn partition(mut self, id: impl Into<String>) -> Self {
         self.partition = Some(id.into());
+        self
+    }
+    /// The randomness for the default random partition id (default: the operating system's).
+    pub fn rng(mut self, rng: crate::provider::SharedRng) -> Self {
+        self.rng = rng;
         self
     }
     /// The time source (default: the monotonic system clock).
@@ -104,7 +110,8 @@ impl CachingCmmBuilder {
             Some(p) => p.into_bytes(),
             None => {
                 let mut b = [0u8; 16];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+                let mut rng = self.rng.clone();
+                rand_core::RngCore::fill_bytes(&mut rng, &mut b);
                 b.iter()
                     .map(|x| format!("{x:02x}"))
                     .collect::<String>()
@@ -142,6 +149,7 @@ impl CachingCmm {
             max_bytes: DEFAULT_MAX_BYTES,
             partition: None,
             clock: Arc::new(SystemClock::default()),
+            rng: crate::provider::SharedRng::default(),
         }
     }
 

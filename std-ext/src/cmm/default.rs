@@ -6,7 +6,6 @@ use crate::keyring::{AsyncKeyring, BoxFuture};
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
-use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::PUBLIC_KEY_FIELD;
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{EncryptionContextRef, SigningKey};
@@ -47,8 +46,8 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
                 "the encryption context already has `{PUBLIC_KEY_FIELD}`"
             )));
         }
-        let sk = SigningKey::generate(&RustCrypto, alg, &mut rand_core::OsRng)?;
-        let vk = sk.public_key(&RustCrypto)?;
+        let sk = SigningKey::generate(&req.backend, alg, &mut req.rng.clone())?;
+        let vk = sk.public_key(&req.backend)?;
         let mut buf = [0u8; MAX_PUBLIC_KEY_B64_LEN];
         ec.insert(PUBLIC_KEY_FIELD, vk.to_base64(&mut buf));
         signing_key = Some(sk);
@@ -63,6 +62,8 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
     let mut m = EncryptionMaterials::new(suite, ec);
     m.required_encryption_context_keys = req.required_encryption_context_keys.clone();
     m.signing_key = signing_key;
+    m.backend = req.backend;
+    m.rng = req.rng.clone();
     Ok(m)
 }
 
@@ -95,6 +96,7 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
     let mut m = DecryptionMaterials::new(req.suite, ec);
     m.required_encryption_context_keys = required;
     m.verification_key = verification_key;
+    m.backend = req.backend;
     Ok(m)
 }
 

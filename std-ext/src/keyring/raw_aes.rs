@@ -3,7 +3,6 @@
 use super::Keyring;
 use crate::error::{EdkFailure, Error, Result};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
-use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::{DataKey, EncryptedDataKey, EncryptionContextRef};
 use zeroize::Zeroizing;
 
@@ -67,7 +66,7 @@ impl RawAesKeyring {
 impl Keyring for RawAesKeyring {
     fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
         let mut m = materials.clone();
-        let mut rng = rand_core::OsRng;
+        let mut rng = m.rng.clone();
         let dk = match &m.data_key {
             Some(k) => k.clone(),
             None => DataKey::generate(m.suite, &mut rng)?,
@@ -77,7 +76,7 @@ impl Keyring for RawAesKeyring {
         let mut info = vec![0u8; self.name.len() + esdk_core::raw_aes::PROVIDER_INFO_OVERHEAD];
         let mut ct = vec![0u8; dk.len() + 16];
         esdk_core::raw_aes::wrap(
-            &RustCrypto,
+            &m.backend,
             &self.key,
             self.name.as_bytes(),
             &ec,
@@ -114,7 +113,7 @@ impl Keyring for RawAesKeyring {
         let mut failures = Vec::new();
         for edk in edks {
             match esdk_core::raw_aes::unwrap(
-                &RustCrypto,
+                &materials.backend,
                 &self.namespace,
                 self.name.as_bytes(),
                 &self.key,

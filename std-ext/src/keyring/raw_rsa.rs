@@ -78,7 +78,7 @@ impl Keyring for RawRsaKeyring {
             });
         };
         let mut m = materials.clone();
-        let mut rng = rand_core::OsRng;
+        let mut rng = m.rng.clone();
         let dk = match &m.data_key {
             Some(k) => k.clone(),
             None => DataKey::generate(m.suite, &mut rng)?,

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMaterials};
-use esdk_core::crypto::rustcrypto::RustCrypto;
+use crate::provider::{Backend, SharedRng};
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
     CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext,
@@ -40,7 +40,8 @@ fn with_core_encryption_materials<T>(
 
 /// Encrypts: header at construction, frames as plaintext arrives, final frame at `finish`.
 pub(crate) struct EncryptEngine {
-    frames: Option<FrameEncryptor<RustCrypto>>,
+    frames: Option<FrameEncryptor<Backend>>,
+    rng: SharedRng,
     frame_len: usize,
     legacy_non_framed: bool,
     staged: Zeroizing<Vec<u8>>,
@@ -68,10 +69,11 @@ impl EncryptEngine {
         config: EncryptConfig,
         max_plaintext: Option<u64>,
         output_hint: usize,
+        backend: Backend,
+        mut rng: SharedRng,
     ) -> Result<Self> {
-        let mut rng = rand_core::OsRng;
         let (frames, out) = with_core_encryption_materials(materials, |cm| {
-            let ready = Encryptor::new(RustCrypto, config)?.provide(cm, &mut rng)?;
+            let ready = Encryptor::new(backend, config)?.provide(cm, &mut rng)?;
             let mut out = Vec::with_capacity(output_hint.max(ready.header_len()));
             out.resize(ready.header_len(), 0);
             let (frames, _) = ready.write_header(&mut out)?;
@@ -85,6 +87,7 @@ impl EncryptEngine {
         let frame_len = frames.frame_length();
         Ok(Self {
             frames: Some(frames),
+            rng,
             frame_len,
             legacy_non_framed: config.legacy_non_framed,
             // One frame, or the whole plaintext when it is known to be shorter: the staging
@@ -186,7 +189,7 @@ impl EncryptEngine {
         let start = self.out.len();
         self.out
             .resize(start + frames.finish_len(self.staged.len()), 0);
-        frames.finish(&self.staged, &mut self.out[start..], &mut rand_core::OsRng)?;
+        frames.finish(&self.staged, &mut self.out[start..], &mut self.rng)?;
         self.staged.clear();
         Ok(())
     }
@@ -250,8 +253,11 @@ pub(crate) enum DecryptStep {
 /// ciphertext, `buf[end..]` is room to read into. Room is zeroed once, when the buffer grows
 /// (never per read), and the allocation never exceeds `max_buffer` bytes.
 pub(crate) struct DecryptEngine {
-    dec: Decryptor<RustCrypto>,
+    dec: Decryptor<Backend>,
+    backend: Backend,
     buf: Vec<u8>,
+    /// One-shot use: plaintext collected at the front of `buf`.
+    collected: usize,
     start: usize,
     end: usize,
     eof: bool,
@@ -291,10 +297,13 @@ impl DecryptEngine {
         config: DecryptConfig,
         reproduced: Option<EncryptionContext>,
         max_buffer: usize,
+        backend: Backend,
     ) -> Self {
         Self {
-            dec: Decryptor::new(RustCrypto, config),
+            dec: Decryptor::new(backend, config),
+            backend,
             buf: Vec::new(),
+            collected: 0,
             start: 0,
             end: 0,
             eof: false,
@@ -452,6 +461,33 @@ impl DecryptEngine {
         self.pt.start += n;
     }
 
+    /// One-shot use (all input pushed once, never compacted): moves the released plaintext
+    /// down to the front of the buffer, right behind the plaintext collected before. Released
+    /// plaintext always lies at or after that point (each plaintext byte comes from a later
+    /// ciphertext byte), and the bytes it overwrites were already consumed.
+    pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
+        if self.collected > self.pt.start || self.pt.end > self.buf.len() {
+            return Err(Error::Materials(
+                "internal error: plaintext released before collected plaintext".into(),
+            ));
+        }
+        self.buf.copy_within(self.pt.clone(), self.collected);
+        self.collected += self.pt.len();
+        self.pt.start = self.pt.end;
+        Ok(())
+    }
+
+    /// One-shot use: the collected plaintext, taking the buffer (what follows it is wiped).
+    pub(crate) fn into_collected_plaintext(mut self) -> Vec<u8> {
+        use zeroize::Zeroize;
+        let mut buf = std::mem::take(&mut self.buf);
+        if let Some(rest) = buf.get_mut(self.collected..) {
+            rest.zeroize();
+        }
+        buf.truncate(self.collected);
+        buf
+    }
+
     /// Copies available plaintext into `out`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let avail = self.plaintext();
@@ -514,6 +550,7 @@ impl DecryptEngine {
                                 .collect(),
                             encryption_context: req.encryption_context_unverified().into(),
                             reproduced_encryption_context: self.reproduced.clone(),
+                            backend: self.backend,
                         };
                         req.defer();
                         return Ok(DecryptStep::NeedMaterials(Box::new(request)));

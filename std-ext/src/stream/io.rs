@@ -66,7 +66,14 @@ pub(crate) async fn new_encrypt_engine_async(
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
     let config = client.encrypt_config(opts);
-    let mut engine = EncryptEngine::new(&m, config, opts.plaintext_length, 0)?;
+    let mut engine = EncryptEngine::new(
+        &m,
+        config,
+        opts.plaintext_length,
+        0,
+        client.backend(),
+        client.rng().clone(),
+    )?;
     engine.set_empty_final_frame(opts.empty_final_frame);
     Ok(engine)
 }
@@ -80,6 +87,7 @@ pub(crate) fn new_decrypt_engine(
         client.decrypt_config(opts),
         opts.reproduced_encryption_context.clone(),
         max_buffer,
+        client.backend(),
     )
 }
 

@@ -1,0 +1,40 @@
+//! Crypto backends and randomness for everything in this crate.
+//!
+//! Every layer (the [`Client`](crate::Client), the one-shot and stream adapters, keyrings and
+//! materials managers) takes its primitives from a [`Backend`] and its randomness from a
+//! [`SharedRng`], both chosen once by the user and carried by value. The backend is a small
+//! enum over the providers compiled in, so switching is one line and nothing is generic over
+//! it above the core:
+//!
+//! ```
+//! use esdk_std::{Client, provider::Backend};
+//! let client = Client::builder().backend(Backend::default()).build();
+//! # let _ = client;
+//! ```
+//!
+//! | feature | provider | side channels |
+//! | --- | --- | --- |
+//! | `aws-lc` (default) | [`AwsLc`]: AWS-LC via `aws-lc-rs` (assembly AES-GCM, constant-time P-256/P-384, blinded constant-time RSA) | the side-channel-safe build |
+//! | `rustcrypto` | [`RustCrypto`](esdk_core::crypto::rustcrypto::RustCrypto): pure Rust | AES-GCM and ECDSA constant time; RSA (raw RSA keyring) is **not**: `rsa` 0.9, RUSTSEC-2023-0071 |
+//!
+//! With both features compiled in, [`Backend::default`] is aws-lc; with only `rustcrypto`, it
+//! is RustCrypto. A provider outside this crate (hardware, FIPS module) drives the
+//! [`esdk_core`] state machines directly, which are generic over any
+//! [`CryptoProvider`](esdk_core::crypto::CryptoProvider).
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+mod backend;
+mod rng;
+
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
+pub use backend::{Backend, BackendAeadKey, BackendDigest, BackendGmac};
+#[cfg(feature = "rustcrypto")]
+pub use esdk_core::crypto::rustcrypto::RustCrypto;
+pub use rng::SharedRng;
+
+#[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]
+compile_error!(
+    "esdk-std needs a crypto backend: enable feature `aws-lc` (default) or `rustcrypto`"
+);
