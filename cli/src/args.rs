@@ -50,7 +50,7 @@ pub enum Policy {
 #[command(
     name = "esdk",
     disable_version_flag = true,
-    after_help = "Subcommands (first argument): keygen, inspect, completions, man.\n\
+    after_help = "Subcommands (first argument): keygen, inspect, hierarchy, completions, man.\n\
                   Arguments starting with @ are read from that file (one or more per line, # comments).",
     group(ArgGroup::new("action").required(true).args(["encrypt", "decrypt", "decrypt_unsigned", "version"])),
     group(ArgGroup::new("metadata").args(["suppress_metadata", "metadata_output"]))
@@ -80,7 +80,9 @@ pub struct Args {
     /// A wrapping key provider and its keys, as key=value parameters (repeatable):
     /// provider=aws-kms key=ARN [region= profile= discovery= discovery-account= discovery-partition=];
     /// provider=raw-aes key-namespace= key-name= key-file=;
-    /// provider=raw-rsa key-namespace= key-name= public-key-file= private-key-file= padding=.
+    /// provider=raw-rsa key-namespace= key-name= public-key-file= private-key-file= padding=;
+    /// provider=aws-kms-hierarchy table= branch-key-id= | branch-key-id-from= [branch-key-for=VALUE=ID]
+    /// [kms-key= logical-name= ttl= cache-capacity= region= profile= grant-token= consistent-reads=].
     #[arg(short = 'w', long, num_args = 1.., action = ArgAction::Append, value_name = "PARAM")]
     pub wrapping_keys: Vec<String>,
     /// Commitment policy.
@@ -174,6 +176,16 @@ pub enum ExtraCommand {
         #[arg(long)]
         decode: bool,
     },
+    /// Branch key store operations for -w provider=aws-kms-hierarchy: create-store (the
+    /// DynamoDB table), create-key (prints the new branch key id), version-key (rotates a
+    /// branch key, prints the new version).
+    Hierarchy {
+        /// The operation.
+        action: HierarchyAction,
+        /// table=, logical-name=, kms-key= (create-key, version-key), branch-key-id=
+        /// (version-key; optional for create-key), region=, profile=, grant-token=.
+        params: Vec<String>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -183,8 +195,26 @@ pub enum ExtraCommand {
     Man,
 }
 
+/// `esdk hierarchy` operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HierarchyAction {
+    /// Create the branch key store table (or check an existing one).
+    CreateStore,
+    /// Create a branch key.
+    CreateKey,
+    /// Rotate a branch key.
+    VersionKey,
+}
+
 /// Names of the subcommands recognised as the first argument.
-pub const EXTRA_COMMANDS: [&str; 5] = ["keygen", "inspect", "completions", "man", "help"];
+pub const EXTRA_COMMANDS: [&str; 6] = [
+    "keygen",
+    "inspect",
+    "hierarchy",
+    "completions",
+    "man",
+    "help",
+];
 
 /// Expands `@file` arguments (argparse's `fromfile_prefix_chars`): each line of the file is split
 /// like a shell would (quotes, backslashes, `#` comments), `~` and `$VAR` are expanded, and

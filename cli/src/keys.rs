@@ -5,6 +5,9 @@
 
 use crate::args::parse_kwargs;
 use crate::error::CliError;
+use esdk_hierarchy::{
+    BranchKeyIdSupplier, ContextKeySupplier, HierarchicalKeyring, KeyStore, KmsConfiguration,
+};
 use esdk_kms::{
     AwsKmsDiscoveryKeyring, AwsKmsMultiKeyring, AwsSdkClientSupplier, BlockingKeyring,
     DiscoveryFilter,
@@ -12,13 +15,13 @@ use esdk_kms::{
 use esdk_std::cmm::cache::LocalCache;
 use esdk_std::cmm::caching::CachingCmm;
 use esdk_std::keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
-use esdk_std::{CryptographicMaterialsManager, DefaultCmm, RsaPadding};
+use esdk_std::{CryptographicMaterialsManager, DefaultCmm, EncryptionContext, RsaPadding};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-type Params = BTreeMap<String, Vec<String>>;
+pub(crate) type Params = BTreeMap<String, Vec<String>>;
 
 /// Whether keys are configured for encryption or decryption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +74,7 @@ fn discovery_bool(v: &str) -> Result<bool, CliError> {
 }
 
 /// The Tokio runtime the KMS keyrings run on (one for the process).
-fn runtime() -> Result<Arc<tokio::runtime::Runtime>, CliError> {
+pub(crate) fn runtime() -> Result<Arc<tokio::runtime::Runtime>, CliError> {
     static RT: OnceLock<Arc<tokio::runtime::Runtime>> = OnceLock::new();
     if let Some(rt) = RT.get() {
         return Ok(rt.clone());
@@ -208,6 +211,182 @@ fn kms_keyring(p: &Params, mode: Mode) -> Result<Arc<dyn Keyring>, CliError> {
     Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)))
 }
 
+/// `branch-key-id-from=KEY` without `branch-key-for=`: the value of `KEY` in the message's
+/// encryption context is the branch key id.
+#[derive(Debug)]
+struct ContextValueIsId(String);
+
+impl BranchKeyIdSupplier for ContextValueIsId {
+    fn branch_key_id(&self, ec: &EncryptionContext) -> esdk_std::Result<String> {
+        ec.get(&self.0)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                esdk_std::Error::Materials(format!(
+                    "provider={HIERARCHY}: the encryption context has no \"{}\" to choose a branch key",
+                    crate::error::escape(&self.0, 64)
+                ))
+            })
+    }
+}
+
+const HIERARCHY: &str = "aws-kms-hierarchy";
+
+/// How a `provider=aws-kms-hierarchy` group picks the branch key.
+enum BranchKeyIds<'a> {
+    /// `branch-key-id=`.
+    Static(&'a str),
+    /// `branch-key-id-from=KEY` alone.
+    ContextValue(&'a str),
+    /// `branch-key-id-from=KEY` with `branch-key-for=VALUE=ID`...
+    Map(ContextKeySupplier),
+}
+
+fn positive(v: &str, key: &str, what: &str) -> Result<u64, CliError> {
+    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        CliError::usage(format!(
+            "provider={HIERARCHY}: {key}={} is not {what}",
+            crate::error::escape(v, 32)
+        ))
+    })
+}
+
+/// The branch key store of a `provider=aws-kms-hierarchy` group (also used by
+/// `esdk hierarchy ...`): `table=`, `logical-name=`, `kms-key=`, `region=`, `profile=`,
+/// `grant-token=`, `consistent-reads=`. Without `kms-key=` the store is a discovery store
+/// (read-only: it decrypts items with the KMS key they name).
+pub(crate) fn key_store(p: &Params, rt: &tokio::runtime::Runtime) -> Result<KeyStore, CliError> {
+    let table = required(p, "table", HIERARCHY)?;
+    let logical = one(p, "logical-name", HIERARCHY)?.unwrap_or(table);
+    let kms = match one(p, "kms-key", HIERARCHY)? {
+        Some(arn) => KmsConfiguration::KeyArn(arn.to_owned()),
+        None => KmsConfiguration::Discovery,
+    };
+    let consistent = match one(p, "consistent-reads", HIERARCHY)? {
+        Some(v) => discovery_bool(v)?,
+        None => false,
+    };
+    let region = one(p, "region", HIERARCHY)?;
+    let profile = one(p, "profile", HIERARCHY)?;
+    let mut b = KeyStore::builder()
+        .table_name(table)
+        .logical_key_store_name(logical)
+        .kms_configuration(kms)
+        .grant_tokens(p.get("grant-token").cloned().unwrap_or_default())
+        .consistent_reads(consistent);
+    if region.is_some() || profile.is_some() {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_owned()));
+        }
+        if let Some(pr) = profile {
+            loader = loader.profile_name(pr);
+        }
+        let config = rt.block_on(loader.load());
+        b = b
+            .kms_client_supplier(
+                AwsSdkClientSupplier::builder()
+                    .sdk_config(config.clone())
+                    .build(),
+            )
+            .sdk_config(config);
+    }
+    rt.block_on(b.build())
+        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))
+}
+
+const HIERARCHY_PARAMS: &[&str] = &[
+    "provider",
+    "table",
+    "logical-name",
+    "kms-key",
+    "branch-key-id",
+    "branch-key-id-from",
+    "branch-key-for",
+    "ttl",
+    "cache-capacity",
+    "region",
+    "profile",
+    "grant-token",
+    "consistent-reads",
+];
+
+fn hierarchy_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
+    check_known(p, HIERARCHY_PARAMS, HIERARCHY)?;
+    let static_id = one(p, "branch-key-id", HIERARCHY)?;
+    let from = one(p, "branch-key-id-from", HIERARCHY)?;
+    let map: &[String] = p.get("branch-key-for").map_or(&[], Vec::as_slice);
+    if !map.is_empty() && from.is_none() {
+        return Err(CliError::usage(format!(
+            "provider={HIERARCHY}: branch-key-for= needs branch-key-id-from="
+        )));
+    }
+    let ttl = match one(p, "ttl", HIERARCHY)? {
+        Some(v) => positive(v, "ttl", "a whole number of seconds greater than 0")?,
+        None => 300,
+    };
+    let capacity = match one(p, "cache-capacity", HIERARCHY)? {
+        Some(v) => positive(v, "cache-capacity", "a whole number greater than 0")?,
+        None => 1000,
+    };
+    let capacity = usize::try_from(capacity).map_err(|_| {
+        CliError::usage(format!("provider={HIERARCHY}: cache-capacity is too large"))
+    })?;
+    let ids = match (static_id, from) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::usage(format!(
+                "provider={HIERARCHY}: give branch-key-id= or branch-key-id-from=, not both"
+            )));
+        }
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "provider={HIERARCHY} needs branch-key-id= or branch-key-id-from="
+            )));
+        }
+        (Some(id), None) => BranchKeyIds::Static(id),
+        (None, Some(key)) if map.is_empty() => BranchKeyIds::ContextValue(key),
+        (None, Some(key)) => {
+            let mut s = ContextKeySupplier::new(key);
+            let mut seen = std::collections::BTreeSet::new();
+            for m in map {
+                let Some((value, id)) = m
+                    .split_once('=')
+                    .filter(|(v, i)| !v.is_empty() && !i.is_empty())
+                else {
+                    return Err(CliError::usage(format!(
+                        "provider={HIERARCHY}: branch-key-for= takes VALUE=BRANCH-KEY-ID, got {:?}",
+                        crate::error::escape(m, 64)
+                    )));
+                };
+                if !seen.insert(value) {
+                    return Err(CliError::usage(format!(
+                        "provider={HIERARCHY}: branch-key-for= gives {:?} twice",
+                        crate::error::escape(value, 64)
+                    )));
+                }
+                s = s.with(value, id);
+            }
+            BranchKeyIds::Map(s)
+        }
+    };
+    let rt = runtime()?;
+    let store = key_store(p, &rt)?;
+    let b = HierarchicalKeyring::builder(store)
+        .ttl(Duration::from_secs(ttl))
+        .cache_capacity(capacity);
+    let b = match ids {
+        BranchKeyIds::Static(id) => b.branch_key_id(id),
+        BranchKeyIds::ContextValue(key) => {
+            b.branch_key_id_supplier(ContextValueIsId(key.to_owned()))
+        }
+        BranchKeyIds::Map(s) => b.branch_key_id_supplier(s),
+    };
+    let k = b
+        .build()
+        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))?;
+    Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)))
+}
+
 fn raw_aes_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
     check_known(
         p,
@@ -310,9 +489,10 @@ pub fn keyring(groups: &[Vec<String>], mode: Mode) -> Result<Arc<dyn Keyring>, C
             "aws-kms" | "aws-encryption-sdk-cli::aws-kms" => kms_keyring(&p, mode)?,
             "raw-aes" => raw_aes_keyring(&p)?,
             "raw-rsa" => raw_rsa_keyring(&p)?,
+            HIERARCHY => hierarchy_keyring(&p)?,
             other => {
                 return Err(CliError::usage(format!(
-                    "unknown wrapping key provider {:?} (aws-kms, raw-aes, raw-rsa)",
+                    "unknown wrapping key provider {:?} (aws-kms, aws-kms-hierarchy, raw-aes, raw-rsa)",
                     crate::error::escape(other, 64)
                 )));
             }

@@ -5,6 +5,7 @@
 
 mod args;
 mod error;
+mod hierarchy;
 mod inspect;
 mod keys;
 mod log;
@@ -110,6 +111,7 @@ fn run_extra(cmd: ExtraCommand) -> Result<(), CliError> {
     match cmd {
         ExtraCommand::Keygen { file, bits } => keygen(&file, bits),
         ExtraCommand::Inspect { files, decode } => inspect::run(&files, decode),
+        ExtraCommand::Hierarchy { action, params } => hierarchy::run(action, &params),
         ExtraCommand::Completions { shell } => {
             let mut cmd = full_command();
             clap_complete::generate(shell, &mut cmd, "esdk", &mut std::io::stdout());
