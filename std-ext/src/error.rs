@@ -21,31 +21,41 @@ impl fmt::Display for EdkFailure {
             "{} / {}: {}",
             Escaped::new(&self.provider_id),
             Escaped::new(&self.provider_info),
-            Escaped::new(&self.reason)
+            Escaped::reason(&self.reason)
         )
     }
 }
 
 /// Message-derived text as an error shows it: printable ASCII kept (a backslash doubled), every
-/// other byte as `\xNN`, and at most [`Escaped::MAX_BYTES`] bytes of it, followed by
-/// `...(+N bytes)` when longer. Control characters, terminal escapes and Unicode direction
-/// marks from a message therefore never reach a log or a terminal as such.
+/// other byte as `\xNN`, and at most [`Escaped::MAX_BYTES`] bytes of it (a keyring's failure
+/// reason: [`Escaped::MAX_REASON_BYTES`]), followed by `...(+N bytes)` when longer. Control
+/// characters, terminal escapes and Unicode direction marks from a message therefore never
+/// reach a log or a terminal as such.
 #[derive(Clone, Copy, Debug)]
-pub struct Escaped<'a>(&'a [u8]);
+pub struct Escaped<'a>(&'a [u8], usize);
 
 impl<'a> Escaped<'a> {
-    /// Bytes of the text shown before it is cut.
+    /// Bytes of a field taken from a message (provider id, provider info) shown before it is cut.
     pub const MAX_BYTES: usize = 96;
+    /// Bytes of a keyring's failure reason shown before it is cut: reasons name keys, versions,
+    /// operations and service error codes, and may quote message fields, so they get a larger
+    /// but still fixed bound.
+    pub const MAX_REASON_BYTES: usize = 512;
 
-    /// Wraps text or bytes for display.
+    /// Wraps text or bytes taken from a message for display.
     pub fn new(text: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
-        Self(text.as_ref())
+        Self(text.as_ref(), Self::MAX_BYTES)
+    }
+
+    /// Wraps a keyring's failure reason for display.
+    pub fn reason(text: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        Self(text.as_ref(), Self::MAX_REASON_BYTES)
     }
 }
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = self.0.get(..Self::MAX_BYTES).unwrap_or(self.0);
+        let shown = self.0.get(..self.1).unwrap_or(self.0);
         for &b in shown {
             match b {
                 b'\\' => f.write_str("\\\\")?,

@@ -35,6 +35,11 @@ fn escapes_control_bytes_backslashes_and_non_ascii() {
     // The worst case: every shown byte escaped.
     let s = Escaped::new(&[0u8; 1000][..]).to_string();
     assert!(s.len() <= 4 * Escaped::MAX_BYTES + 20, "{}", s.len());
+    // A keyring's reason (names keys, versions, operations) gets a larger, still fixed bound.
+    let reason = Escaped::reason(&long).to_string();
+    assert_eq!(reason, format!("{}...(+488 bytes)", "x".repeat(512)));
+    let s = Escaped::reason(&[0u8; 4000][..]).to_string();
+    assert!(s.len() <= 4 * Escaped::MAX_REASON_BYTES + 20, "{}", s.len());
 }
 
 #[test]
