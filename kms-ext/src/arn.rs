@@ -121,7 +121,7 @@ impl KmsArn {
             return Err(ArnError::new(
                 s,
                 "key ARN",
-                "this is an alias ARN; a key ARN (`…:key/<id>`) is needed",
+                "this is an alias ARN; a key ARN (`...:key/<id>`) is needed",
             ));
         }
         Ok(arn)
@@ -210,7 +210,7 @@ impl KeyIdentifier {
             return KmsArn::parse(s).map(Self::Arn);
         }
         if s.contains(':') {
-            return Err(err("only an ARN (`arn:…`) may contain `:`"));
+            return Err(err("only an ARN (`arn:...`) may contain `:`"));
         }
         if s.chars().any(char::is_whitespace) {
             return Err(err("it contains whitespace"));
