@@ -191,10 +191,10 @@ fn an_injected_rng_makes_whole_messages_deterministic() {
     use esdk_std::keyring::RawAesKeyring;
     use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions, SharedRng};
     let keyring = RawAesKeyring::new("ns", "key", &[3u8; 32]).unwrap();
-    for &b in Backend::all() {
+    for b in Backend::all() {
         let encrypt = |seed: u64| {
             let client = Client::builder()
-                .backend(b)
+                .backend(b.clone())
                 .rng(SharedRng::new(rand::rngs::StdRng::seed_from_u64(seed)))
                 .build();
             let opts =

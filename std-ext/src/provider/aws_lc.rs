@@ -1,6 +1,7 @@
 //! The aws-lc-rs provider: AES-GCM, HKDF, SHA-2 and ECDSA from AWS-LC (the C library behind
 //! aws-lc-rs, with assembly AES-GCM and constant-time P-256/P-384).
 
+use crate::keyring::raw_ecdh::EcdhCurve;
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyCompressedBin};
@@ -465,4 +466,93 @@ impl CryptoProvider for AwsLc {
             .verify_digest(&digest, signature)
             .map_err(|_| AuthFailed)
     }
+}
+
+impl super::StdProvider for AwsLc {
+    fn hash(&self, alg: HashAlg, parts: &[&[u8]], out: &mut [u8]) -> Result<usize, CryptoError> {
+        let mut h = digest::Context::new(match alg {
+            HashAlg::Sha256 => &digest::SHA256,
+            HashAlg::Sha384 => &digest::SHA384,
+            HashAlg::Sha512 => &digest::SHA512,
+        });
+        for p in parts {
+            h.update(p);
+        }
+        super::ext::put(out, h.finish().as_ref())
+    }
+
+    fn hmac(
+        &self,
+        alg: HashAlg,
+        key: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::hmac;
+        let key = hmac::Key::new(
+            match alg {
+                HashAlg::Sha256 => hmac::HMAC_SHA256,
+                HashAlg::Sha384 => hmac::HMAC_SHA384,
+                HashAlg::Sha512 => hmac::HMAC_SHA512,
+            },
+            key,
+        );
+        let mut m = hmac::Context::with_key(&key);
+        for p in parts {
+            m.update(p);
+        }
+        super::ext::put(out, m.sign().as_ref())
+    }
+
+    fn ecdh_public_key(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        let k = ecdh_private(curve, private)?;
+        let public = k.compute_public_key().map_err(|_| CryptoError::Other)?;
+        let bin: EcPublicKeyCompressedBin<'static> =
+            public.as_be_bytes().map_err(|_| CryptoError::Other)?;
+        super::ext::put(out, bin.as_ref())
+    }
+
+    fn ecdh_agree(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        peer: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::agreement;
+        // Only SEC1 points: aws-lc-rs would also take a SubjectPublicKeyInfo here.
+        if !matches!(peer.first(), Some(2..=4)) {
+            return Err(CryptoError::InvalidKey);
+        }
+        let k = ecdh_private(curve, private)?;
+        let peer = agreement::UnparsedPublicKey::new(ecdh_alg(curve), peer);
+        agreement::agree(&k, peer, CryptoError::InvalidKey, |z| {
+            super::ext::put(out, z)
+        })
+    }
+}
+
+fn ecdh_alg(curve: EcdhCurve) -> &'static aws_lc_rs::agreement::Algorithm {
+    use aws_lc_rs::agreement;
+    match curve {
+        EcdhCurve::P256 => &agreement::ECDH_P256,
+        EcdhCurve::P384 => &agreement::ECDH_P384,
+        EcdhCurve::P521 => &agreement::ECDH_P521,
+    }
+}
+
+fn ecdh_private(
+    curve: EcdhCurve,
+    private: &[u8],
+) -> Result<aws_lc_rs::agreement::PrivateKey, CryptoError> {
+    if private.len() != super::ext::scalar_len(curve) {
+        return Err(CryptoError::InvalidKey);
+    }
+    aws_lc_rs::agreement::PrivateKey::from_private_key(ecdh_alg(curve), private)
+        .map_err(|_| CryptoError::InvalidKey)
 }
