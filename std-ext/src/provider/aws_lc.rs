@@ -396,7 +396,10 @@ impl CryptoProvider for AwsLc {
         let scalar = secret
             .get(..alg.secret_len())
             .ok_or(CryptoError::InvalidKey)?;
-        write_compressed(&key_pair(alg, scalar)?, public)
+        let kp = key_pair(alg, scalar)?;
+        let n = write_compressed(&kp, public)?;
+        prepared::keep(alg, scalar, kp);
+        Ok(n)
     }
 
     fn ecdsa_public_key(
@@ -430,7 +433,10 @@ impl CryptoProvider for AwsLc {
         // AWS-LC draws the nonce itself (from its own DRBG, mixed with the key and digest).
         let want = alg.fixed_signature_len();
         let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
-        let kp = key_pair(alg, secret)?;
+        let kp = match prepared::take(alg, secret) {
+            Some(kp) => kp,
+            None => key_pair(alg, secret)?,
+        };
         let digest = digest.0.finish();
         let n = order(alg);
         for _ in 0..64 {
@@ -555,4 +561,55 @@ fn ecdh_private(
     }
     aws_lc_rs::agreement::PrivateKey::from_private_key(ecdh_alg(curve), private)
         .map_err(|_| CryptoError::InvalidKey)
+}
+
+/// The signing key built at generation, kept for the message's one signature.
+///
+/// AWS-LC can only build a signing key from a scalar by computing its public point and then
+/// checking it (two scalar multiplications); signing itself is one more. A signed message
+/// generates its key ([`CryptoProvider::ecdsa_generate_pair`]) and signs once at the end, so
+/// the key built at generation is kept in a one-slot, per-thread store and taken by the
+/// signature when the scalar matches (compared in constant time). Otherwise (the signature is
+/// made on another thread, or another key was generated in between on this one) the key is
+/// rebuilt: the same signature, one rebuild slower. The slot holds at most one key per thread;
+/// it is released by the signature, replaced by the next generation, or freed (and cleared by
+/// AWS-LC) when the thread ends.
+mod prepared {
+    use super::{EcdsaKeyPair, SignatureAlg};
+    use std::cell::RefCell;
+    use subtle::ConstantTimeEq as _;
+    use zeroize::Zeroizing;
+
+    struct Slot {
+        alg: SignatureAlg,
+        scalar: Zeroizing<Vec<u8>>,
+        key: EcdsaKeyPair,
+    }
+
+    thread_local! {
+        static SLOT: RefCell<Option<Slot>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn keep(alg: SignatureAlg, scalar: &[u8], key: EcdsaKeyPair) {
+        let slot = Slot {
+            alg,
+            scalar: Zeroizing::new(scalar.to_vec()),
+            key,
+        };
+        // During thread teardown the store may be gone: then nothing is kept.
+        let _ = SLOT.try_with(|s| *s.borrow_mut() = Some(slot));
+    }
+
+    /// The kept key of `scalar`, if this thread holds it (another key stays kept).
+    pub(super) fn take(alg: SignatureAlg, scalar: &[u8]) -> Option<EcdsaKeyPair> {
+        SLOT.try_with(|s| {
+            let mut s = s.borrow_mut();
+            let same = s
+                .as_ref()
+                .is_some_and(|k| k.alg == alg && bool::from(k.scalar.as_slice().ct_eq(scalar)));
+            if same { s.take().map(|k| k.key) } else { None }
+        })
+        .ok()
+        .flatten()
+    }
 }
