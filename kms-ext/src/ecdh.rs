@@ -255,7 +255,7 @@ impl AwsKmsEcdhKeyring {
         let mut m = materials.clone();
         let dk = match &m.data_key {
             Some(k) => k.clone(),
-            None => DataKey::generate(m.suite, &mut rand_core::OsRng)?,
+            None => DataKey::generate(m.suite, &mut m.rng.clone())?,
         };
         let z = self
             .derive(sender_key_id, recipient_public)
@@ -266,7 +266,13 @@ impl AwsKmsEcdhKeyring {
             sender: sender_public,
             recipient: recipient_public,
         };
-        let ciphertext = wrapping.wrap(&z, &m.encryption_context, &dk)?;
+        let ciphertext = wrapping.wrap(
+            &m.backend,
+            &mut m.rng.clone(),
+            &z,
+            &m.encryption_context,
+            &dk,
+        )?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: AWS_KMS_ECDH_PROVIDER_ID.into(),
             provider_info: provider_info(recipient_public, sender_public),
@@ -337,6 +343,7 @@ impl AwsKmsEcdhKeyring {
                 recipient: &recipient,
             };
             match wrapping.unwrap(
+                &materials.backend,
                 &z,
                 &materials.encryption_context,
                 materials.suite,

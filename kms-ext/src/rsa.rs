@@ -21,7 +21,6 @@ use esdk_std::keyring::{AsyncKeyring, BoxFuture};
 use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk_std::{AlgorithmSuite, EncryptedDataKey, EncryptionContext, Error, Result};
 use esdk_std::{RsaPadding, RsaPublicKey};
-use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
@@ -196,12 +195,18 @@ impl AwsKmsRsaKeyring {
             });
         };
         let mut m = materials.clone();
-        let mut rng = rand_core::OsRng;
+        let mut rng = m.rng.clone();
         let dk = match &m.data_key {
             Some(k) => k.clone(),
             None => DataKey::generate(m.suite, &mut rng)?,
         };
-        let pt = Zeroizing::new([&ec_digest(&m.encryption_context)?[..], dk.as_bytes()].concat());
+        let pt = Zeroizing::new(
+            [
+                &ec_digest(&m.backend, &m.encryption_context)?[..],
+                dk.as_bytes(),
+            ]
+            .concat(),
+        );
         let ciphertext = pk
             .wrap(self.algorithm.padding(), &pt, &mut rng)
             .map_err(|e| Error::Keyring {
@@ -229,7 +234,7 @@ impl AwsKmsRsaKeyring {
         }
         self.refuse_signing(materials.suite)?;
         let label = self.label();
-        let digest = ec_digest(&materials.encryption_context)?;
+        let digest = ec_digest(&materials.backend, &materials.encryption_context)?;
         let mut failures = Vec::new();
         for edk in edks {
             if edk.provider_id != RSA_PROVIDER_ID {
@@ -313,9 +318,21 @@ impl AwsKmsRsaKeyring {
     }
 }
 
-/// SHA-384 of the serialized encryption context.
-fn ec_digest(ec: &EncryptionContext) -> Result<[u8; DIGEST_LEN]> {
-    Ok(sha2::Sha384::digest(ec.serialize()?).into())
+/// SHA-384 of the serialized encryption context, by the operation's backend.
+fn ec_digest(backend: &esdk_std::Backend, ec: &EncryptionContext) -> Result<[u8; DIGEST_LEN]> {
+    use esdk_std::provider::StdProvider as _;
+    let mut out = [0u8; DIGEST_LEN];
+    let n = backend
+        .hash(
+            esdk_core::suite::HashAlg::Sha384,
+            &[&ec.serialize()?],
+            &mut out,
+        )
+        .map_err(esdk_core::Error::from)?;
+    if n != DIGEST_LEN {
+        return Err(esdk_core::Error::from(esdk_core::error::CryptoError::Other).into());
+    }
+    Ok(out)
 }
 
 impl AsyncKeyring for AwsKmsRsaKeyring {

@@ -52,10 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keyring = RawAesKeyring::new("bench", "aes-256", &[7u8; 32])?;
     let mbs = |secs: f64| total as f64 / secs / 1e6;
 
-    for &backend in Backend::all() {
+    for backend in Backend::all() {
         let name = backend.name();
         let client = Client::builder()
-            .backend(backend)
+            .backend(backend.clone())
             .commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
             .build();
 
@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // 1 KiB round trip per suite (encrypt + decrypt), median of 200.
         let small = &data[..1024];
         let legacy = Client::builder()
-            .backend(backend)
+            .backend(backend.clone())
             .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
             .build();
         for suite in AlgorithmSuite::ALL {

@@ -265,7 +265,7 @@ impl Client {
     }
     /// The crypto backend.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.backend.clone()
     }
     /// The randomness (a shared handle).
     pub fn rng(&self) -> &SharedRng {
@@ -298,7 +298,7 @@ impl Client {
             suite: opts.suite,
             max_plaintext_length: len,
             required_encryption_context_keys: Vec::new(),
-            backend: self.backend,
+            backend: self.backend.clone(),
             rng: self.rng.clone(),
         })
     }
@@ -384,7 +384,7 @@ impl Client {
             config,
             Some(plaintext.len() as u64),
             hint,
-            self.backend,
+            self.backend.clone(),
             self.rng.clone(),
         )?;
         engine.set_empty_final_frame(opts.empty_final_frame);
@@ -415,7 +415,7 @@ impl Client {
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),
             usize::MAX,
-            self.backend,
+            self.backend.clone(),
         );
         // One buffer: the ciphertext is copied in once, each frame decrypts in place and its
         // plaintext is moved down behind the plaintext before it; the buffer is the result.

@@ -191,10 +191,10 @@ fn an_injected_rng_makes_whole_messages_deterministic() {
     use esdk_std::keyring::RawAesKeyring;
     use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions, SharedRng};
     let keyring = RawAesKeyring::new("ns", "key", &[3u8; 32]).unwrap();
-    for &b in Backend::all() {
+    for b in Backend::all() {
         let encrypt = |seed: u64| {
             let client = Client::builder()
-                .backend(b)
+                .backend(b.clone())
                 .rng(SharedRng::new(rand::rngs::StdRng::seed_from_u64(seed)))
                 .build();
             let opts =
@@ -209,5 +209,56 @@ fn an_injected_rng_makes_whole_messages_deterministic() {
         };
         assert_eq!(encrypt(1), encrypt(1), "{}", b.name());
         assert_ne!(encrypt(1), encrypt(2), "{}", b.name());
+    }
+}
+
+#[test]
+fn signing_keys_kept_from_generation_or_rebuilt_sign_the_same() {
+    // aws-lc keeps the key built at generation for the message's signature (per thread);
+    // a signature on another thread, or after another generation, rebuilds it.
+    let mut r = rng();
+    for b in Backend::all() {
+        for alg in [SignatureAlg::EcdsaP256Sha256, SignatureAlg::EcdsaP384Sha384] {
+            let gen_key = |r: &mut rand::rngs::StdRng| {
+                let mut secret = vec![0u8; alg.secret_len()];
+                let mut public = [0u8; 49];
+                let n = b
+                    .ecdsa_generate_pair(alg, r, &mut secret, &mut public)
+                    .unwrap();
+                (secret, public[..n].to_vec())
+            };
+            let sign = |secret: &[u8], r: &mut rand::rngs::StdRng| {
+                let mut d = b.digest(alg);
+                d.update(b"message");
+                let mut sig = [0u8; 104];
+                let n = b.ecdsa_sign(alg, secret, d, r, &mut sig).unwrap();
+                assert_eq!(n, alg.fixed_signature_len());
+                sig[..n].to_vec()
+            };
+            let verify = |public: &[u8], sig: &[u8]| {
+                let mut d = b.digest(alg);
+                d.update(b"message");
+                b.ecdsa_verify(alg, public, d, sig).unwrap();
+            };
+            // Kept: generate then sign on this thread.
+            let (s1, p1) = gen_key(&mut r);
+            verify(&p1, &sign(&s1, &mut r));
+            // Interleaved: two generations, then the first key signs (rebuilt), then the
+            // second (kept).
+            let (s2, p2) = gen_key(&mut r);
+            let (s3, p3) = gen_key(&mut r);
+            verify(&p2, &sign(&s2, &mut r));
+            verify(&p3, &sign(&s3, &mut r));
+            // Generated here, signed on another thread.
+            let (s4, p4) = gen_key(&mut r);
+            let sig = std::thread::scope(|t| {
+                t.spawn(|| sign(&s4, &mut rand::rngs::StdRng::seed_from_u64(4)))
+                    .join()
+                    .unwrap()
+            });
+            verify(&p4, &sig);
+            // The signing key of the first message stays usable after others.
+            verify(&p1, &sign(&s1, &mut r));
+        }
     }
 }

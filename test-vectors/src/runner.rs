@@ -238,6 +238,8 @@ pub struct RunConfig {
     pub seed: u64,
     /// Run only vectors whose tags contain one of these strings (empty: all).
     pub filter: Vec<String>,
+    /// The crypto backend every path decrypts with (default: esdk-std's default backend).
+    pub backend: esdk_std::Backend,
 }
 
 impl Default for RunConfig {
@@ -247,6 +249,7 @@ impl Default for RunConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             seed: 0x5eed_e5d4,
             filter: Vec::new(),
+            backend: esdk_std::Backend::default(),
         }
     }
 }
@@ -558,7 +561,10 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
         }
     };
     let policy = policy_for(&ct);
-    let client = Client::builder().commitment_policy(policy).build();
+    let client = Client::builder()
+        .commitment_policy(policy)
+        .backend(cfg.backend.clone())
+        .build();
     let repro: Option<EncryptionContext> = v.reproduced_ec.clone().map(EncryptionContext::from);
     let mut opts = DecryptOptions::cmm(&cmm);
     if let Some(r) = &repro {
@@ -593,10 +599,17 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
             },
             PathKind::Reader => run_reader(&client, &opts, &ct, &mut rng),
             PathKind::Tokio => rt.block_on(run_tokio(&client, &opts, &ct, &mut rng)),
-            PathKind::Core1 => run_core(&ct, &cmm, core_config, repro.as_ref(), |_| 1),
-            PathKind::CoreRand => run_core(&ct, &cmm, core_config, repro.as_ref(), |deficit| {
-                pick_chunk(&mut rng, deficit)
-            }),
+            PathKind::Core1 => {
+                run_core(&cfg.backend, &ct, &cmm, core_config, repro.as_ref(), |_| 1)
+            }
+            PathKind::CoreRand => run_core(
+                &cfg.backend,
+                &ct,
+                &cmm,
+                core_config,
+                repro.as_ref(),
+                |deficit| pick_chunk(&mut rng, deficit),
+            ),
         };
         runs.push((*path, run));
     }
@@ -758,14 +771,16 @@ async fn run_tokio(
 /// Drives the sans-IO decryptor directly. `chunk(deficit)` chooses how many
 /// bytes to feed when the decryptor asks for `deficit` more.
 fn run_core(
+    backend: &esdk_std::Backend,
     ct: &[u8],
     cmm: &Arc<dyn CryptographicMaterialsManager>,
     config: DecryptConfig,
     reproduced: Option<&EncryptionContext>,
     mut chunk: impl FnMut(usize) -> usize,
 ) -> PathRun {
-    // The backend under test: aws-lc by default, RustCrypto in the `rustcrypto`-only build.
-    let mut dec = Decryptor::new(esdk_std::Backend::default(), config);
+    // The backend under test: aws-lc by default, RustCrypto in the `rustcrypto`-only build,
+    // or the configured one.
+    let mut dec = Decryptor::new(backend.clone(), config);
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0usize;
     let mut run = PathRun {
@@ -814,7 +829,7 @@ fn run_core(
                             .collect(),
                         encryption_context: req.encryption_context_unverified().into(),
                         reproduced_encryption_context: reproduced.cloned(),
-                        backend: esdk_std::Backend::default(),
+                        backend: backend.clone(),
                     };
                     let m = match esdk_std::block_on(cmm.decrypt_materials(&request)) {
                         Ok(m) => m,

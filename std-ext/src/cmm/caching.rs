@@ -19,7 +19,6 @@ use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
 use esdk_core::suite::Kdf;
-use sha2::{Digest, Sha384};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -156,7 +155,7 @@ impl CachingCmm {
     /// Cache id of an encryption request (MPL formula, SHA-384; required keys, when any, are
     /// appended so requests that store different pairs never share materials).
     pub fn encryption_cache_id(&self, req: &EncryptionRequest) -> Result<CacheId> {
-        let mut h = Sha384::new();
+        let mut h = IdInput::default();
         h.update([0x01, 0x00, 0x01, 0x00]);
         h.update(&self.partition);
         h.update([0x00]);
@@ -177,13 +176,13 @@ impl CachingCmm {
                 h.update(k.as_bytes());
             }
         }
-        Ok(h.finalize().into())
+        h.finish(&req.backend)
     }
 
     /// Cache id of a decryption request (MPL formula, SHA-384; a reproduced context, when
     /// given, is appended because it changes the materials' context).
     pub fn decryption_cache_id(&self, req: &DecryptionRequest) -> Result<CacheId> {
-        let mut h = Sha384::new();
+        let mut h = IdInput::default();
         h.update([0x01, 0x00, 0x02, 0x00]);
         h.update(&self.partition);
         h.update([0x00]);
@@ -204,7 +203,7 @@ impl CachingCmm {
             h.update([0x00, 0x01]);
             h.update(r.serialize()?);
         }
-        Ok(h.finalize().into())
+        h.finish(&req.backend)
     }
 
     fn expiry(&self) -> Duration {
@@ -452,5 +451,26 @@ impl CryptographicMaterialsManager for CachingCmm {
         request: &'a DecryptionRequest,
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(self.decrypt(request))
+    }
+}
+
+/// The bytes a cache id hashes, collected, then hashed with SHA-384 by the request's backend.
+#[derive(Default)]
+struct IdInput(Vec<u8>);
+
+impl IdInput {
+    fn update(&mut self, bytes: impl AsRef<[u8]>) {
+        self.0.extend_from_slice(bytes.as_ref());
+    }
+    fn finish(self, backend: &crate::provider::Backend) -> Result<CacheId> {
+        use crate::provider::StdProvider as _;
+        let mut id: CacheId = [0; 48];
+        let n = backend
+            .hash(esdk_core::suite::HashAlg::Sha384, &[&self.0], &mut id)
+            .map_err(esdk_core::Error::from)?;
+        if n != id.len() {
+            return Err(esdk_core::Error::from(esdk_core::error::CryptoError::Other).into());
+        }
+        Ok(id)
     }
 }

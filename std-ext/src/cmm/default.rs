@@ -62,7 +62,7 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
     let mut m = EncryptionMaterials::new(suite, ec);
     m.required_encryption_context_keys = req.required_encryption_context_keys.clone();
     m.signing_key = signing_key;
-    m.backend = req.backend;
+    m.backend = req.backend.clone();
     m.rng = req.rng.clone();
     Ok(m)
 }
@@ -96,7 +96,7 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
     let mut m = DecryptionMaterials::new(req.suite, ec);
     m.required_encryption_context_keys = required;
     m.verification_key = verification_key;
-    m.backend = req.backend;
+    m.backend = req.backend.clone();
     Ok(m)
 }
 

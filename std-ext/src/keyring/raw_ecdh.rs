@@ -37,11 +37,11 @@
 use super::Keyring;
 use crate::error::{EdkFailure, Error, Result};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
-use esdk_core::crypto::rustcrypto::RustCrypto;
+use crate::provider::{Backend, SharedRng, StdProvider as _};
 use esdk_core::crypto::{AeadKey as _, CryptoProvider as _};
+use esdk_core::suite::HashAlg;
 use esdk_core::{AlgorithmSuite, DataKey, EncryptedDataKey, EncryptionContext};
-use hmac::{Hmac, Mac as _};
-use rand_core::{OsRng, RngCore as _};
+use rand_core::CryptoRngCore;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
@@ -174,10 +174,51 @@ macro_rules! per_curve {
 impl EcPrivateKey {
     /// A fresh random key from the operating system's generator.
     pub fn generate(curve: EcdhCurve) -> Self {
-        Self(match curve {
-            EcdhCurve::P256 => Secret::P256(p256::SecretKey::random(&mut OsRng)),
-            EcdhCurve::P384 => Secret::P384(p384::SecretKey::random(&mut OsRng)),
-            EcdhCurve::P521 => Secret::P521(p521::SecretKey::random(&mut OsRng)),
+        let mut rng = SharedRng::os();
+        // Drawing from the OS generator fails only if the OS generator does; the curve crates
+        // panic then too (`SecretKey::random`), so this keeps their contract.
+        match Self::generate_with(curve, &mut rng) {
+            Ok(k) => k,
+            Err(e) => panic!("the operating system's random generator failed: {e}"),
+        }
+    }
+
+    /// A fresh random key from `rng`: a uniform scalar in `[1, n - 1]` by rejection sampling.
+    ///
+    /// # Errors
+    /// The generator fails, or (with probability below 2^-32 per draw, 64 draws) no draw is
+    /// in range.
+    pub fn generate_with(
+        curve: EcdhCurve,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Self, esdk_core::error::CryptoError> {
+        use esdk_core::error::CryptoError;
+        let mut bytes = Zeroizing::new([0u8; 66]);
+        let len = crate::provider::scalar_len(curve);
+        let dst = bytes.get_mut(..len).ok_or(CryptoError::Other)?;
+        for _ in 0..64 {
+            rng.try_fill_bytes(dst).map_err(|_| CryptoError::Rng)?;
+            if curve == EcdhCurve::P521 {
+                // 521 bits: keep the low bit of the first byte.
+                if let Some(b) = dst.first_mut() {
+                    *b &= 1;
+                }
+            }
+            // The curve crates check 0 < k < n (in constant time).
+            let k = per_curve!(curve, m => m::SecretKey::from_slice(dst).ok().map(to_secret));
+            if let Some(k) = k {
+                return Ok(Self(k));
+            }
+        }
+        Err(CryptoError::Rng)
+    }
+
+    /// The private scalar, big-endian, of the curve's scalar length.
+    fn scalar(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match &self.0 {
+            Secret::P256(k) => k.to_bytes().to_vec(),
+            Secret::P384(k) => k.to_bytes().to_vec(),
+            Secret::P521(k) => k.to_bytes().to_vec(),
         })
     }
 
@@ -259,28 +300,39 @@ impl EcPrivateKey {
         }
     }
 
-    /// The ECDH shared secret (the x-coordinate of the shared point) with `peer`.
+    /// The ECDH shared secret (the x-coordinate of the shared point) with `peer`, computed
+    /// by `backend`.
     ///
     /// # Errors
-    /// `peer` is on another curve.
-    pub fn agree(&self, peer: &EcPublicKey) -> Result<Zeroizing<Vec<u8>>, EcKeyError> {
-        if peer.curve != self.curve() {
-            return Err(EcKeyError::InvalidPoint {
-                curve: self.curve(),
-            });
+    /// `peer` is on another curve, or the backend refuses the point.
+    pub fn agree(
+        &self,
+        backend: &Backend,
+        peer: &EcPublicKey,
+    ) -> Result<Zeroizing<Vec<u8>>, EcKeyError> {
+        let curve = self.curve();
+        let bad = EcKeyError::InvalidPoint { curve };
+        if peer.curve != curve {
+            return Err(bad);
         }
-        let bad = EcKeyError::InvalidPoint { curve: peer.curve };
-        macro_rules! dh {
-            ($m:ident, $k:expr) => {{
-                let p = $m::PublicKey::from_sec1_bytes(&peer.compressed).map_err(|_| bad)?;
-                let z = $m::ecdh::diffie_hellman($k.to_nonzero_scalar(), p.as_affine());
-                Zeroizing::new(z.raw_secret_bytes().to_vec())
-            }};
-        }
-        Ok(match &self.0 {
-            Secret::P256(k) => dh!(p256, k),
-            Secret::P384(k) => dh!(p384, k),
-            Secret::P521(k) => dh!(p521, k),
+        let mut z = Zeroizing::new(vec![0u8; 66]);
+        let n = backend
+            .ecdh_agree(curve, &self.scalar(), &peer.compressed, &mut z)
+            .map_err(|_| bad)?;
+        z.truncate(n);
+        Ok(z)
+    }
+
+    /// The matching public key, computed by `backend`.
+    fn public_key_with(&self, backend: &Backend) -> Result<EcPublicKey, EcKeyError> {
+        let curve = self.curve();
+        let mut out = [0u8; 67];
+        let n = backend
+            .ecdh_public_key(curve, &self.scalar(), &mut out)
+            .map_err(|_| EcKeyError::InvalidPoint { curve })?;
+        Ok(EcPublicKey {
+            curve,
+            compressed: out.get(..n).unwrap_or(&[]).to_vec(),
         })
     }
 }
@@ -471,34 +523,52 @@ impl EcdhWrapping<'_> {
 
     /// 64 bytes of SP 800-108 counter-mode HMAC-SHA-384 (key = the shared secret; block i:
     /// `u32 i ‖ fixed info ‖ 00 ‖ salt ‖ u32 512`): commitment (first 32), wrapping key (last 32).
-    fn derive(z: &[u8], fixed_info: &[u8], salt: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(96));
-        for i in 1u32..=2 {
-            let mut mac = <Hmac<sha2::Sha384>>::new_from_slice(z)
-                .map_err(|_| Error::Materials("HMAC key rejected".into()))?;
-            mac.update(&i.to_be_bytes());
-            mac.update(fixed_info);
-            mac.update(&[0]);
-            mac.update(salt);
-            mac.update(&512u32.to_be_bytes());
-            out.extend_from_slice(&mac.finalize().into_bytes());
+    fn derive(
+        backend: &Backend,
+        z: &[u8],
+        fixed_info: &[u8],
+        salt: &[u8],
+    ) -> Result<Zeroizing<[u8; 96]>> {
+        let mut out = Zeroizing::new([0u8; 96]);
+        for (i, block) in (1u32..=2).zip(out.chunks_exact_mut(48)) {
+            let parts: [&[u8]; 5] = [
+                &i.to_be_bytes(),
+                fixed_info,
+                &[0],
+                salt,
+                &512u32.to_be_bytes(),
+            ];
+            let n = backend
+                .hmac(HashAlg::Sha384, z, &parts, block)
+                .map_err(esdk_core::Error::from)?;
+            if n != 48 {
+                return Err(esdk_core::Error::from(esdk_core::error::CryptoError::Other).into());
+            }
         }
-        out.truncate(64);
         Ok(out)
     }
 
     /// Wraps `data_key` under the shared secret `z`: the EDK ciphertext
-    /// `salt ‖ commitment ‖ wrapped ‖ tag`.
+    /// `salt ‖ commitment ‖ wrapped ‖ tag`. The salt comes from `rng`, the HMAC and AES-GCM
+    /// from `backend` (the materials' backend and generator).
     ///
     /// # Errors
-    /// The encryption context cannot be serialized or AES-GCM fails.
-    pub fn wrap(&self, z: &[u8], ec: &EncryptionContext, data_key: &DataKey) -> Result<Vec<u8>> {
+    /// The encryption context cannot be serialized, the generator or a primitive fails.
+    pub fn wrap(
+        &self,
+        backend: &Backend,
+        rng: &mut dyn CryptoRngCore,
+        z: &[u8],
+        ec: &EncryptionContext,
+        data_key: &DataKey,
+    ) -> Result<Vec<u8>> {
         let fixed = self.fixed_info(&ec.serialize()?);
         let mut salt = [0u8; SALT_LEN];
-        OsRng.fill_bytes(&mut salt);
-        let okm = Self::derive(z, &fixed, &salt)?;
-        let (commitment, key) = okm.split_at(COMMITMENT_LEN);
-        let aead = RustCrypto.aead_key(key).map_err(esdk_core::Error::from)?;
+        rng.try_fill_bytes(&mut salt)
+            .map_err(|_| esdk_core::Error::from(esdk_core::error::CryptoError::Rng))?;
+        let okm = Self::derive(backend, z, &fixed, &salt)?;
+        let (commitment, key) = okm.get(..64).unwrap_or(&[]).split_at(COMMITMENT_LEN);
+        let aead = backend.aead_key(key).map_err(esdk_core::Error::from)?;
         let mut buf = data_key.as_bytes().to_vec();
         let tag = aead
             .seal_in_place(&[0; IV_LEN], &fixed, &mut buf)
@@ -512,6 +582,7 @@ impl EcdhWrapping<'_> {
     /// A reason (no key material) when the length, the commitment or the tag is wrong.
     pub fn unwrap(
         &self,
+        backend: &Backend,
         z: &[u8],
         ec: &EncryptionContext,
         suite: AlgorithmSuite,
@@ -528,13 +599,13 @@ impl EcdhWrapping<'_> {
         let (commitment, rest) = rest.split_at(COMMITMENT_LEN);
         let (wrapped, tag) = rest.split_at(rest.len() - TAG_LEN);
         let fixed = self.fixed_info(&ec.serialize().map_err(|e| e.to_string())?);
-        let okm = Self::derive(z, &fixed, salt).map_err(|e| e.to_string())?;
-        let (expected, key) = okm.split_at(COMMITMENT_LEN);
+        let okm = Self::derive(backend, z, &fixed, salt).map_err(|e| e.to_string())?;
+        let (expected, key) = okm.get(..64).unwrap_or(&[]).split_at(COMMITMENT_LEN);
         if !bool::from(expected.ct_eq(commitment)) {
             return Err("key commitment does not match".into());
         }
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| "bad tag length".to_owned())?;
-        let aead = RustCrypto.aead_key(key).map_err(|e| e.to_string())?;
+        let aead = backend.aead_key(key).map_err(|e| e.to_string())?;
         let mut buf = Zeroizing::new(wrapped.to_vec());
         aead.open_in_place(&[0; IV_LEN], &fixed, &mut buf, &tag)
             .map_err(|_| "AES-GCM tag does not verify".to_owned())?;
@@ -705,8 +776,13 @@ impl Keyring for RawEcdhKeyring {
                 recipient,
             } => (sender, sender_public.clone(), recipient),
             Schema::Ephemeral { recipient } => {
-                ephemeral = EcPrivateKey::generate(self.curve);
-                (&ephemeral, ephemeral.public_key(), recipient)
+                let mut rng = materials.rng.clone();
+                ephemeral = EcPrivateKey::generate_with(self.curve, &mut rng)
+                    .map_err(esdk_core::Error::from)?;
+                let public = ephemeral
+                    .public_key_with(&materials.backend)
+                    .map_err(|e| self.fail(e.to_string()))?;
+                (&ephemeral, public, recipient)
             }
             Schema::Discovery { .. } => {
                 return Err(self.fail("the PublicKeyDiscovery schema cannot encrypt"));
@@ -715,17 +791,23 @@ impl Keyring for RawEcdhKeyring {
         let mut m = materials.clone();
         let dk = match &m.data_key {
             Some(k) => k.clone(),
-            None => DataKey::generate(m.suite, &mut OsRng)?,
+            None => DataKey::generate(m.suite, &mut m.rng.clone())?,
         };
         let z = secret
-            .agree(recipient)
+            .agree(&m.backend, recipient)
             .map_err(|e| self.fail(e.to_string()))?;
         let wrapping = EcdhWrapping {
             curve: self.curve,
             sender: &sender,
             recipient,
         };
-        let ciphertext = wrapping.wrap(&z, &m.encryption_context, &dk)?;
+        let ciphertext = wrapping.wrap(
+            &m.backend,
+            &mut m.rng.clone(),
+            &z,
+            &m.encryption_context,
+            &dk,
+        )?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: PROVIDER_ID.into(),
             provider_info: provider_info(recipient, &sender),
@@ -792,7 +874,7 @@ impl Keyring for RawEcdhKeyring {
                     continue;
                 }
             };
-            let z = match secret.agree(peer) {
+            let z = match secret.agree(&materials.backend, peer) {
                 Ok(z) => z,
                 Err(e) => {
                     failures.push(failure(&e.to_string()));
@@ -805,6 +887,7 @@ impl Keyring for RawEcdhKeyring {
                 recipient: &recipient,
             };
             match wrapping.unwrap(
+                &materials.backend,
                 &z,
                 &materials.encryption_context,
                 materials.suite,

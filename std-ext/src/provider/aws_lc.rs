@@ -1,6 +1,7 @@
 //! The aws-lc-rs provider: AES-GCM, HKDF, SHA-2 and ECDSA from AWS-LC (the C library behind
 //! aws-lc-rs, with assembly AES-GCM and constant-time P-256/P-384).
 
+use crate::keyring::raw_ecdh::EcdhCurve;
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyCompressedBin};
@@ -395,7 +396,10 @@ impl CryptoProvider for AwsLc {
         let scalar = secret
             .get(..alg.secret_len())
             .ok_or(CryptoError::InvalidKey)?;
-        write_compressed(&key_pair(alg, scalar)?, public)
+        let kp = key_pair(alg, scalar)?;
+        let n = write_compressed(&kp, public)?;
+        prepared::keep(alg, scalar, kp);
+        Ok(n)
     }
 
     fn ecdsa_public_key(
@@ -429,7 +433,10 @@ impl CryptoProvider for AwsLc {
         // AWS-LC draws the nonce itself (from its own DRBG, mixed with the key and digest).
         let want = alg.fixed_signature_len();
         let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
-        let kp = key_pair(alg, secret)?;
+        let kp = match prepared::take(alg, secret) {
+            Some(kp) => kp,
+            None => key_pair(alg, secret)?,
+        };
         let digest = digest.0.finish();
         let n = order(alg);
         for _ in 0..64 {
@@ -464,5 +471,145 @@ impl CryptoProvider for AwsLc {
         signature::UnparsedPublicKey::new(verify_alg(alg), public_key)
             .verify_digest(&digest, signature)
             .map_err(|_| AuthFailed)
+    }
+}
+
+impl super::StdProvider for AwsLc {
+    fn hash(&self, alg: HashAlg, parts: &[&[u8]], out: &mut [u8]) -> Result<usize, CryptoError> {
+        let mut h = digest::Context::new(match alg {
+            HashAlg::Sha256 => &digest::SHA256,
+            HashAlg::Sha384 => &digest::SHA384,
+            HashAlg::Sha512 => &digest::SHA512,
+        });
+        for p in parts {
+            h.update(p);
+        }
+        super::ext::put(out, h.finish().as_ref())
+    }
+
+    fn hmac(
+        &self,
+        alg: HashAlg,
+        key: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::hmac;
+        let key = hmac::Key::new(
+            match alg {
+                HashAlg::Sha256 => hmac::HMAC_SHA256,
+                HashAlg::Sha384 => hmac::HMAC_SHA384,
+                HashAlg::Sha512 => hmac::HMAC_SHA512,
+            },
+            key,
+        );
+        let mut m = hmac::Context::with_key(&key);
+        for p in parts {
+            m.update(p);
+        }
+        super::ext::put(out, m.sign().as_ref())
+    }
+
+    fn ecdh_public_key(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        let k = ecdh_private(curve, private)?;
+        let public = k.compute_public_key().map_err(|_| CryptoError::Other)?;
+        let bin: EcPublicKeyCompressedBin<'static> =
+            public.as_be_bytes().map_err(|_| CryptoError::Other)?;
+        super::ext::put(out, bin.as_ref())
+    }
+
+    fn ecdh_agree(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        peer: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::agreement;
+        // Only SEC1 points: aws-lc-rs would also take a SubjectPublicKeyInfo here.
+        if !matches!(peer.first(), Some(2..=4)) {
+            return Err(CryptoError::InvalidKey);
+        }
+        let k = ecdh_private(curve, private)?;
+        let peer = agreement::UnparsedPublicKey::new(ecdh_alg(curve), peer);
+        agreement::agree(&k, peer, CryptoError::InvalidKey, |z| {
+            super::ext::put(out, z)
+        })
+    }
+}
+
+fn ecdh_alg(curve: EcdhCurve) -> &'static aws_lc_rs::agreement::Algorithm {
+    use aws_lc_rs::agreement;
+    match curve {
+        EcdhCurve::P256 => &agreement::ECDH_P256,
+        EcdhCurve::P384 => &agreement::ECDH_P384,
+        EcdhCurve::P521 => &agreement::ECDH_P521,
+    }
+}
+
+fn ecdh_private(
+    curve: EcdhCurve,
+    private: &[u8],
+) -> Result<aws_lc_rs::agreement::PrivateKey, CryptoError> {
+    if private.len() != super::ext::scalar_len(curve) {
+        return Err(CryptoError::InvalidKey);
+    }
+    aws_lc_rs::agreement::PrivateKey::from_private_key(ecdh_alg(curve), private)
+        .map_err(|_| CryptoError::InvalidKey)
+}
+
+/// The signing key built at generation, kept for the message's one signature.
+///
+/// AWS-LC can only build a signing key from a scalar by computing its public point and then
+/// checking it (two scalar multiplications); signing itself is one more. A signed message
+/// generates its key ([`CryptoProvider::ecdsa_generate_pair`]) and signs once at the end, so
+/// the key built at generation is kept in a one-slot, per-thread store and taken by the
+/// signature when the scalar matches (compared in constant time). Otherwise (the signature is
+/// made on another thread, or another key was generated in between on this one) the key is
+/// rebuilt: the same signature, one rebuild slower. The slot holds at most one key per thread;
+/// it is released by the signature, replaced by the next generation, or freed (and cleared by
+/// AWS-LC) when the thread ends.
+mod prepared {
+    use super::{EcdsaKeyPair, SignatureAlg};
+    use std::cell::RefCell;
+    use subtle::ConstantTimeEq as _;
+    use zeroize::Zeroizing;
+
+    struct Slot {
+        alg: SignatureAlg,
+        scalar: Zeroizing<Vec<u8>>,
+        key: EcdsaKeyPair,
+    }
+
+    thread_local! {
+        static SLOT: RefCell<Option<Slot>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn keep(alg: SignatureAlg, scalar: &[u8], key: EcdsaKeyPair) {
+        let slot = Slot {
+            alg,
+            scalar: Zeroizing::new(scalar.to_vec()),
+            key,
+        };
+        // During thread teardown the store may be gone: then nothing is kept.
+        let _ = SLOT.try_with(|s| *s.borrow_mut() = Some(slot));
+    }
+
+    /// The kept key of `scalar`, if this thread holds it (another key stays kept).
+    pub(super) fn take(alg: SignatureAlg, scalar: &[u8]) -> Option<EcdsaKeyPair> {
+        SLOT.try_with(|s| {
+            let mut s = s.borrow_mut();
+            let same = s
+                .as_ref()
+                .is_some_and(|k| k.alg == alg && bool::from(k.scalar.as_slice().ct_eq(scalar)));
+            if same { s.take().map(|k| k.key) } else { None }
+        })
+        .ok()
+        .flatten()
     }
 }

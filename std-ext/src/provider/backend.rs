@@ -1,7 +1,10 @@
 //! [`Backend`]: the providers compiled into this crate behind one value.
 
+use super::StdProvider;
 #[cfg(feature = "aws-lc")]
 use super::aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
+use super::custom::{self, CustomProvider};
+use crate::keyring::raw_ecdh::EcdhCurve;
 #[cfg(feature = "rustcrypto")]
 use esdk_core::crypto::rustcrypto::{
     RustCrypto, RustCryptoAeadKey, RustCryptoDigest, RustCryptoGmac,
@@ -12,7 +15,9 @@ use esdk_core::suite::{HashAlg, SignatureAlg};
 use rand_core::CryptoRngCore;
 
 /// The crypto provider every layer of this crate uses; see [the module docs](super).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Cloning is cheap (a built-in backend is a tag; a custom one is a shared handle).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
     /// AWS-LC through `aws-lc-rs` (feature `aws-lc`, the default).
@@ -21,6 +26,8 @@ pub enum Backend {
     /// The pure-Rust RustCrypto crates (feature `rustcrypto`).
     #[cfg(feature = "rustcrypto")]
     RustCrypto,
+    /// A provider supplied by the user; see [`Backend::custom`].
+    Custom(CustomProvider),
 }
 
 impl Default for Backend {
@@ -34,22 +41,53 @@ impl Default for Backend {
 }
 
 impl Backend {
-    /// Every backend compiled in, the default first.
+    /// Every built-in backend compiled in, the default first.
     pub fn all() -> &'static [Backend] {
-        &[
+        const ALL: &[Backend] = &[
             #[cfg(feature = "aws-lc")]
-            Self::AwsLc,
+            Backend::AwsLc,
             #[cfg(feature = "rustcrypto")]
-            Self::RustCrypto,
-        ]
+            Backend::RustCrypto,
+        ];
+        ALL
     }
-    /// A short name (`"aws-lc"`, `"rustcrypto"`).
-    pub fn name(self) -> &'static str {
+    /// A backend over a provider of your own (a hardware module, an external FIPS module, an
+    /// instrumented wrapper, ...): it then serves the [`Client`](crate::Client), every stream
+    /// adapter, the materials managers and the keyrings exactly like a built-in backend.
+    ///
+    /// The provider implements esdk-core's
+    /// [`CryptoProvider`] and this crate's [`StdProvider`]; its key, GMAC and digest types must be
+    /// thread safe, since clients and adapters are. Each message costs one allocation more than a
+    /// built-in backend (the boxed key) and one indirect call per primitive call.
+    ///
+    /// The raw RSA keyring is not routed through backends: its private-key operation is
+    /// AWS-LC's in builds with the `aws-lc` feature, whatever the backend (see
+    /// [`Backend::rsa_side_channel_safe`]).
+    ///
+    /// ```
+    /// use esdk_std::{Backend, Client};
+    /// use esdk_core::crypto::rustcrypto::RustCrypto;
+    /// // Any `CryptoProvider + StdProvider`; RustCrypto stands in for yours here.
+    /// let client = Client::builder().backend(Backend::custom(RustCrypto)).build();
+    /// # let _ = client;
+    /// ```
+    pub fn custom<P>(provider: P) -> Self
+    where
+        P: StdProvider + Send + Sync + 'static,
+        P::AeadKey: Send + Sync + 'static,
+        <P::AeadKey as AeadKey>::Gmac: Send + Sync + 'static,
+        P::Digest: Clone + Send + Sync + 'static,
+    {
+        Self::Custom(CustomProvider::new(provider))
+    }
+    /// A short name (`"aws-lc"`, `"rustcrypto"`, or a custom provider's type name).
+    pub fn name(&self) -> &'static str {
         match self {
             #[cfg(feature = "aws-lc")]
             Self::AwsLc => "aws-lc",
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => "rustcrypto",
+            Self::Custom(p) => p.name(),
         }
     }
     /// Whether the raw RSA keyring's private-key operation is constant time and blinded in
@@ -70,6 +108,8 @@ pub enum BackendAeadKey {
     /// RustCrypto.
     #[cfg(feature = "rustcrypto")]
     RustCrypto(RustCryptoAeadKey),
+    /// A custom provider's.
+    Custom(Box<dyn custom::ErasedAeadKey>),
 }
 
 /// Incremental GMAC of a [`Backend`].
@@ -81,6 +121,8 @@ pub enum BackendGmac {
     /// RustCrypto.
     #[cfg(feature = "rustcrypto")]
     RustCrypto(RustCryptoGmac),
+    /// A custom provider's.
+    Custom(Box<dyn custom::ErasedGmac>),
 }
 
 /// A running digest of a [`Backend`].
@@ -92,6 +134,29 @@ pub enum BackendDigest {
     /// RustCrypto.
     #[cfg(feature = "rustcrypto")]
     RustCrypto(RustCryptoDigest),
+    /// A custom provider's.
+    Custom(Box<dyn custom::ErasedDigest>),
+}
+
+impl Clone for Box<dyn custom::ErasedDigest> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+impl core::fmt::Debug for dyn custom::ErasedAeadKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CustomAeadKey(<redacted>)")
+    }
+}
+impl core::fmt::Debug for dyn custom::ErasedGmac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CustomGmac")
+    }
+}
+impl core::fmt::Debug for dyn custom::ErasedDigest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CustomDigest")
+    }
 }
 
 /// Dispatches `$e` on the variant of `$v`, binding the inner value to `$x`.
@@ -102,6 +167,7 @@ macro_rules! each {
             $ty::AwsLc($x) => $e,
             #[cfg(feature = "rustcrypto")]
             $ty::RustCrypto($x) => $e,
+            $ty::Custom($x) => $e,
         }
     };
 }
@@ -112,7 +178,13 @@ impl Gmac for BackendGmac {
         each!(BackendGmac, self, g => g.update(aad))
     }
     fn finalize(self) -> [u8; 16] {
-        each!(BackendGmac, self, g => g.finalize())
+        match self {
+            #[cfg(feature = "aws-lc")]
+            Self::AwsLc(g) => g.finalize(),
+            #[cfg(feature = "rustcrypto")]
+            Self::RustCrypto(g) => g.finalize(),
+            Self::Custom(g) => g.finalize(),
+        }
     }
 }
 
@@ -150,6 +222,7 @@ impl AeadKey for BackendAeadKey {
             Self::AwsLc(k) => k.gmac(iv).map(BackendGmac::AwsLc),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto(k) => k.gmac(iv).map(BackendGmac::RustCrypto),
+            Self::Custom(k) => k.gmac(iv).map(BackendGmac::Custom),
         }
     }
 }
@@ -170,6 +243,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.aead_key(key).map(BackendAeadKey::AwsLc),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.aead_key(key).map(BackendAeadKey::RustCrypto),
+            Self::Custom(p) => p.get().aead_key(key).map(BackendAeadKey::Custom),
         }
     }
     fn hkdf(
@@ -185,6 +259,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.hkdf(hash, salt, ikm, info, okm),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.hkdf(hash, salt, ikm, info, okm),
+            Self::Custom(p) => p.get().hkdf(hash, salt, ikm, info, okm),
         }
     }
     fn hkdf_two(
@@ -202,6 +277,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
+            Self::Custom(p) => p.get().hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
         }
     }
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
@@ -210,6 +286,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => BackendDigest::AwsLc(AwsLc.digest(alg)),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => BackendDigest::RustCrypto(RustCrypto.digest(alg)),
+            Self::Custom(p) => BackendDigest::Custom(p.get().digest(alg)),
         }
     }
     fn ecdsa_generate(
@@ -223,6 +300,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.ecdsa_generate(alg, rng, secret),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_generate(alg, rng, secret),
+            Self::Custom(p) => p.get().ecdsa_generate(alg, rng, secret),
         }
     }
     fn ecdsa_generate_pair(
@@ -237,6 +315,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.ecdsa_generate_pair(alg, rng, secret, public),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_generate_pair(alg, rng, secret, public),
+            Self::Custom(p) => p.get().ecdsa_generate_pair(alg, rng, secret, public),
         }
     }
     fn ecdsa_public_key(
@@ -250,6 +329,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.ecdsa_public_key(alg, secret, out),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_public_key(alg, secret, out),
+            Self::Custom(p) => p.get().ecdsa_public_key(alg, secret, out),
         }
     }
     fn ecdsa_check_public_key(
@@ -262,6 +342,7 @@ impl CryptoProvider for Backend {
             Self::AwsLc => AwsLc.ecdsa_check_public_key(alg, public_key),
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_check_public_key(alg, public_key),
+            Self::Custom(p) => p.get().ecdsa_check_public_key(alg, public_key),
         }
     }
     fn ecdsa_sign(
@@ -279,6 +360,9 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             (Self::RustCrypto, BackendDigest::RustCrypto(d)) => {
                 RustCrypto.ecdsa_sign(alg, secret, d, rng, out)
+            }
+            (Self::Custom(p), BackendDigest::Custom(d)) => {
+                p.get().ecdsa_sign(alg, secret, d, rng, out)
             }
             _ => mismatch(),
         }
@@ -300,7 +384,64 @@ impl CryptoProvider for Backend {
             (Self::RustCrypto, BackendDigest::RustCrypto(d)) => {
                 RustCrypto.ecdsa_verify(alg, public_key, d, signature)
             }
+            (Self::Custom(p), BackendDigest::Custom(d)) => {
+                p.get().ecdsa_verify(alg, public_key, d, signature)
+            }
             _ => Err(AuthFailed),
         }
+    }
+}
+
+/// Dispatches a [`StdProvider`] call on the backend.
+macro_rules! ext {
+    ($v:expr, $p:ident => $e:expr) => {
+        match $v {
+            #[cfg(feature = "aws-lc")]
+            Backend::AwsLc => {
+                let $p = &AwsLc;
+                $e
+            }
+            #[cfg(feature = "rustcrypto")]
+            Backend::RustCrypto => {
+                let $p = &RustCrypto;
+                $e
+            }
+            Backend::Custom(c) => {
+                let $p = c.get().ext();
+                $e
+            }
+        }
+    };
+}
+
+impl StdProvider for Backend {
+    fn hash(&self, alg: HashAlg, parts: &[&[u8]], out: &mut [u8]) -> Result<usize, CryptoError> {
+        ext!(self, p => p.hash(alg, parts, out))
+    }
+    fn hmac(
+        &self,
+        alg: HashAlg,
+        key: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.hmac(alg, key, parts, out))
+    }
+    fn ecdh_public_key(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.ecdh_public_key(curve, private, out))
+    }
+    fn ecdh_agree(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        peer: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.ecdh_agree(curve, private, peer, out))
     }
 }

@@ -18,20 +18,26 @@
 //! | `rustcrypto` | [`RustCrypto`](esdk_core::crypto::rustcrypto::RustCrypto): pure Rust | AES-GCM and ECDSA constant time; RSA (raw RSA keyring) is **not**: `rsa` 0.9, RUSTSEC-2023-0071 |
 //!
 //! With both features compiled in, [`Backend::default`] is aws-lc; with only `rustcrypto`, it
-//! is RustCrypto. A provider outside this crate (hardware, FIPS module) drives the
-//! [`esdk_core`] state machines directly, which are generic over any
-//! [`CryptoProvider`](esdk_core::crypto::CryptoProvider).
+//! is RustCrypto. A provider outside this crate (hardware, an external FIPS module, an
+//! instrumented wrapper) implements esdk-core's
+//! [`CryptoProvider`](esdk_core::crypto::CryptoProvider) and this crate's [`StdProvider`], and
+//! plugs in with [`Backend::custom`]; it then serves every layer like a built-in backend.
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
 mod backend;
+mod custom;
+mod ext;
 mod rng;
 
 #[cfg(feature = "aws-lc")]
 pub use aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
 pub use backend::{Backend, BackendAeadKey, BackendDigest, BackendGmac};
+pub use custom::{CustomProvider, ErasedAeadKey, ErasedDigest, ErasedGmac};
 #[cfg(feature = "rustcrypto")]
 pub use esdk_core::crypto::rustcrypto::RustCrypto;
+pub use ext::StdProvider;
+pub(crate) use ext::scalar_len;
 pub use rng::SharedRng;
 
 #[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]

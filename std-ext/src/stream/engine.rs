@@ -38,6 +38,46 @@ fn with_core_encryption_materials<T>(
     })
 }
 
+/// Appends one sealed regular frame of `plaintext` (exactly one frame length) to `out`: the
+/// plaintext is copied once into its place in the record and sealed there, with no zero fill
+/// of the content region first. On failure the record is wiped and removed again.
+fn seal_appending(
+    frames: &mut FrameEncryptor<Backend>,
+    out: &mut Vec<u8>,
+    plaintext: &[u8],
+) -> Result<()> {
+    use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
+    let f = frames.frame_length();
+    if plaintext.len() != f {
+        return Err(
+            esdk_core::Error::Usage(esdk_core::error::UsageError::WrongFrameLength {
+                expected: f,
+                actual: plaintext.len(),
+            })
+            .into(),
+        );
+    }
+    let start = out.len();
+    let total = frames.sealed_frame_len();
+    // Room for the whole record first, so no reallocation leaves plaintext in freed memory.
+    out.reserve(total);
+    out.resize(start + REGULAR_FRAME_CONTENT_OFFSET, 0);
+    out.extend_from_slice(plaintext);
+    out.resize(start + total, 0);
+    let sealed = match out.get_mut(start..) {
+        Some(record) => frames.seal_frame_in_place(record).map(|_| ()),
+        None => Ok(()),
+    };
+    if let Err(e) = sealed {
+        if let Some(record) = out.get_mut(start..) {
+            zeroize::Zeroize::zeroize(record);
+        }
+        out.truncate(start);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
 /// Encrypts: header at construction, frames as plaintext arrives, final frame at `finish`.
 pub(crate) struct EncryptEngine {
     frames: Option<FrameEncryptor<Backend>>,
@@ -146,17 +186,13 @@ impl EncryptEngine {
         let f = self.frame_len;
         while !data.is_empty() {
             if self.staged.len() == f {
-                let start = self.out.len();
-                self.out.resize(start + frames.sealed_frame_len(), 0);
-                frames.seal_frame(&self.staged, &mut self.out[start..])?;
+                seal_appending(frames, &mut self.out, &self.staged)?;
                 self.staged.clear();
             }
             if self.staged.is_empty() && data.len() > f {
                 // Seal straight from the caller's bytes, no staging copy.
                 let (chunk, rest) = data.split_at(f);
-                let start = self.out.len();
-                self.out.resize(start + frames.sealed_frame_len(), 0);
-                frames.seal_frame(chunk, &mut self.out[start..])?;
+                seal_appending(frames, &mut self.out, chunk)?;
                 data = rest;
                 continue;
             }
@@ -181,9 +217,7 @@ impl EncryptEngine {
             && self.frame_len > 0
             && self.staged.len() == self.frame_len
         {
-            let start = self.out.len();
-            self.out.resize(start + frames.sealed_frame_len(), 0);
-            frames.seal_frame(&self.staged, &mut self.out[start..])?;
+            seal_appending(&mut frames, &mut self.out, &self.staged)?;
             self.staged.clear();
         }
         let start = self.out.len();
@@ -300,7 +334,7 @@ impl DecryptEngine {
         backend: Backend,
     ) -> Self {
         Self {
-            dec: Decryptor::new(backend, config),
+            dec: Decryptor::new(backend.clone(), config),
             backend,
             buf: Vec::new(),
             collected: 0,
@@ -550,7 +584,7 @@ impl DecryptEngine {
                                 .collect(),
                             encryption_context: req.encryption_context_unverified().into(),
                             reproduced_encryption_context: self.reproduced.clone(),
-                            backend: self.backend,
+                            backend: self.backend.clone(),
                         };
                         req.defer();
                         return Ok(DecryptStep::NeedMaterials(Box::new(request)));

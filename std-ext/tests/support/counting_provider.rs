@@ -1,0 +1,217 @@
+//! A user-supplied provider for tests: counts every call and forwards it to RustCrypto (or
+//! refuses ECDH, to show that nothing falls back to another backend).
+#![allow(dead_code)]
+
+use esdk_core::crypto::rustcrypto::{RustCrypto, RustCryptoAeadKey, RustCryptoDigest};
+use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
+use esdk_core::error::CryptoError;
+use esdk_core::suite::{HashAlg, SignatureAlg};
+use esdk_std::keyring::raw_ecdh::EcdhCurve;
+use esdk_std::provider::StdProvider;
+use rand_core::CryptoRngCore;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Call counters.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub aead_key: AtomicUsize,
+    pub seal: AtomicUsize,
+    pub open: AtomicUsize,
+    pub gmac: AtomicUsize,
+    pub hkdf: AtomicUsize,
+    pub digest: AtomicUsize,
+    pub digest_update: AtomicUsize,
+    pub ecdsa_generate: AtomicUsize,
+    pub ecdsa_sign: AtomicUsize,
+    pub ecdsa_verify: AtomicUsize,
+    pub hash: AtomicUsize,
+    pub hmac: AtomicUsize,
+    pub ecdh: AtomicUsize,
+}
+
+fn bump(c: &AtomicUsize) {
+    c.fetch_add(1, Ordering::SeqCst);
+}
+
+pub fn get(c: &AtomicUsize) -> usize {
+    c.load(Ordering::SeqCst)
+}
+
+/// Counts and forwards to RustCrypto.
+#[derive(Debug, Clone, Default)]
+pub struct Counting {
+    pub counts: Arc<Counts>,
+    /// Refuse the ECDH primitives (`UnsupportedAlgorithm`).
+    pub no_ecdh: bool,
+}
+
+#[derive(Debug)]
+pub struct CountingKey {
+    inner: RustCryptoAeadKey,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CountingDigest {
+    inner: RustCryptoDigest,
+    counts: Arc<Counts>,
+}
+
+impl RunningDigest for CountingDigest {
+    fn update(&mut self, data: &[u8]) {
+        bump(&self.counts.digest_update);
+        self.inner.update(data);
+    }
+}
+
+pub struct CountingGmac<G>(G);
+
+impl<G: Gmac> Gmac for CountingGmac<G> {
+    fn update(&mut self, aad: &[u8]) {
+        self.0.update(aad);
+    }
+    fn finalize(self) -> [u8; 16] {
+        self.0.finalize()
+    }
+}
+
+impl AeadKey for CountingKey {
+    fn seal_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        bump(&self.counts.seal);
+        self.inner.seal_in_place(iv, aad, buf)
+    }
+    fn open_in_place(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AuthFailed> {
+        bump(&self.counts.open);
+        self.inner.open_in_place(iv, aad, buf, tag)
+    }
+    type Gmac = CountingGmac<<RustCryptoAeadKey as AeadKey>::Gmac>;
+    fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {
+        bump(&self.counts.gmac);
+        self.inner.gmac(iv).map(CountingGmac)
+    }
+}
+
+impl CryptoProvider for Counting {
+    type AeadKey = CountingKey;
+    type Digest = CountingDigest;
+    fn aead_key(&self, key: &[u8]) -> Result<CountingKey, CryptoError> {
+        bump(&self.counts.aead_key);
+        Ok(CountingKey {
+            inner: RustCrypto.aead_key(key)?,
+            counts: Arc::clone(&self.counts),
+        })
+    }
+    fn hkdf(
+        &self,
+        hash: HashAlg,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        bump(&self.counts.hkdf);
+        RustCrypto.hkdf(hash, salt, ikm, info, okm)
+    }
+    fn digest(&self, alg: SignatureAlg) -> CountingDigest {
+        bump(&self.counts.digest);
+        CountingDigest {
+            inner: RustCrypto.digest(alg),
+            counts: Arc::clone(&self.counts),
+        }
+    }
+    fn ecdsa_generate(
+        &self,
+        alg: SignatureAlg,
+        rng: &mut dyn CryptoRngCore,
+        secret: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        bump(&self.counts.ecdsa_generate);
+        RustCrypto.ecdsa_generate(alg, rng, secret)
+    }
+    fn ecdsa_public_key(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        RustCrypto.ecdsa_public_key(alg, secret, out)
+    }
+    fn ecdsa_check_public_key(&self, alg: SignatureAlg, pk: &[u8]) -> Result<(), CryptoError> {
+        RustCrypto.ecdsa_check_public_key(alg, pk)
+    }
+    fn ecdsa_sign(
+        &self,
+        alg: SignatureAlg,
+        secret: &[u8],
+        digest: CountingDigest,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        bump(&self.counts.ecdsa_sign);
+        RustCrypto.ecdsa_sign(alg, secret, digest.inner, rng, out)
+    }
+    fn ecdsa_verify(
+        &self,
+        alg: SignatureAlg,
+        pk: &[u8],
+        digest: CountingDigest,
+        sig: &[u8],
+    ) -> Result<(), AuthFailed> {
+        bump(&self.counts.ecdsa_verify);
+        RustCrypto.ecdsa_verify(alg, pk, digest.inner, sig)
+    }
+}
+
+impl StdProvider for Counting {
+    fn hash(&self, alg: HashAlg, parts: &[&[u8]], out: &mut [u8]) -> Result<usize, CryptoError> {
+        bump(&self.counts.hash);
+        RustCrypto.hash(alg, parts, out)
+    }
+    fn hmac(
+        &self,
+        alg: HashAlg,
+        key: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        bump(&self.counts.hmac);
+        RustCrypto.hmac(alg, key, parts, out)
+    }
+    fn ecdh_public_key(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ecdh);
+        RustCrypto.ecdh_public_key(curve, private, out)
+    }
+    fn ecdh_agree(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+        peer: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ecdh);
+        RustCrypto.ecdh_agree(curve, private, peer, out)
+    }
+}
