@@ -28,7 +28,7 @@ use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, seri
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
     CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials, Decryptor, EdkRef,
-    EncryptConfig, EncryptionMaterials, Encryptor, SigningKey,
+    EncryptConfig, EncryptionMaterials, Encryptor, SigningKey, SliceInput,
 };
 use rand_core::OsRng;
 use std::fs::File;
@@ -213,15 +213,15 @@ fn decrypt_and_compare(
     let mut expected = File::open(original)?;
     let mut compare = vec![0u8; FRAME_LENGTH];
     let mut buf = vec![0u8; DECRYPT_BUFFER_LEN];
-    // Unconsumed input is buf[..len]: compacted to the front after every discard.
-    let (mut len, mut eof, mut released) = (0usize, false, 0u64);
+    // The input helper owns the buffer bookkeeping: discards, compaction, end of input.
+    let mut ciphertext = SliceInput::new(&mut buf);
+    let mut released = 0u64;
     let mut decryptor = Decryptor::new(provider, DecryptConfig::default());
     loop {
-        let mut need = None;
-        let discard = {
-            let status = decryptor.process(&mut buf[..len], eof);
-            match status.state? {
-                DecryptState::NeedInput { min_len } => need = Some(min_len),
+        let mut need_input = false;
+        {
+            match ciphertext.process(&mut decryptor)? {
+                DecryptState::NeedInput { .. } => need_input = true,
                 DecryptState::NeedMaterials(request) => {
                     // Find the EDK this key wrapped. The context is not authenticated yet; it is
                     // the AAD of the unwrap, and the header tag checks it right after.
@@ -257,7 +257,7 @@ fn decrypt_and_compare(
                 }
                 DecryptState::Plaintext(chunk) => {
                     let want = &mut compare[..chunk.len()];
-                    if read_full(&mut expected, want)? != chunk.len() || want != chunk {
+                    if read_full(&mut expected, want)? != chunk.len() || *want != *chunk {
                         return Ok(Err(format!(
                             "plaintext differs in the chunk at offset {released}"
                         )));
@@ -275,20 +275,14 @@ fn decrypt_and_compare(
                 }
                 _ => {}
             }
-            status.discard
-        };
-        if discard > 0 {
-            buf.copy_within(discard..len, 0);
-            len -= discard;
         }
-        if let Some(min_len) = need {
-            if min_len > buf.len() {
-                return Err(format!("the message needs a {min_len}-byte buffer").into());
-            }
-            while len < min_len && !eof {
-                let n = input.read(&mut buf[len..])?;
-                len += n;
-                eof = n == 0;
+        if need_input {
+            // Room to read into (the helper fails if the message needs a larger buffer).
+            let n = input.read(ciphertext.spare()?)?;
+            if n == 0 {
+                ciphertext.set_eof();
+            } else {
+                ciphertext.commit(n);
             }
         }
     }

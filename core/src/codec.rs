@@ -38,7 +38,7 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             limit: usize::MAX,
-            limit_kind: LimitKind::Capacity,
+            limit_kind: LimitKind::FieldLength,
         }
     }
     /// A reader that fails with `kind` as soon as a field would end past `limit`.

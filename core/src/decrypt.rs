@@ -86,10 +86,75 @@ pub enum DecryptState<'a, P: CryptoProvider> {
     NeedMaterials(MaterialsRequest<'a, P>),
     /// The header authentication tag (and key commitment) verified. Edge-triggered, once.
     HeaderVerified(HeaderRef<'a>),
-    /// A chunk of verified plaintext, decrypted in place in the caller's input buffer.
-    Plaintext(&'a mut [u8]),
+    /// A chunk of verified plaintext, decrypted in place in the caller's input buffer; it
+    /// knows where it lies in that buffer ([`Plaintext::range`]).
+    Plaintext(Plaintext<'a>),
     /// The message is complete: every tag and the signature verified, no trailing bytes.
     Done,
+}
+
+/// Verified plaintext, decrypted in place: a view of the caller's buffer that also knows its
+/// position there, so a driver that keeps the bytes past this borrow needs no pointer
+/// arithmetic.
+///
+/// Dereferences to the plaintext bytes. `Debug` shows only the range, never the bytes.
+pub struct Plaintext<'a> {
+    bytes: &'a mut [u8],
+    start: usize,
+}
+
+impl<'a> Plaintext<'a> {
+    pub(crate) fn new(bytes: &'a mut [u8], start: usize) -> Self {
+        Self { bytes, start }
+    }
+
+    /// Where the plaintext lies in the buffer it was decrypted in: relative to the `input`
+    /// passed to [`Decryptor::process`], or to the whole buffer of an
+    /// [`input`](crate::input) helper.
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.start..self.start.saturating_add(self.bytes.len())
+    }
+
+    /// The plaintext bytes, for the whole borrow.
+    pub fn into_slice(self) -> &'a mut [u8] {
+        self.bytes
+    }
+
+    /// The same view with its range moved by `by` (its buffer starts `by` bytes later in an
+    /// enclosing buffer).
+    pub(crate) fn offset_by(self, by: usize) -> Self {
+        Self {
+            bytes: self.bytes,
+            start: self.start.saturating_add(by),
+        }
+    }
+}
+
+impl core::ops::Deref for Plaintext<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl core::ops::DerefMut for Plaintext<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.bytes
+    }
+}
+
+impl AsRef<[u8]> for Plaintext<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl core::fmt::Debug for Plaintext<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plaintext")
+            .field("range", &self.range())
+            .finish_non_exhaustive()
+    }
 }
 
 struct Body<P: CryptoProvider> {
@@ -360,9 +425,13 @@ impl<P: CryptoProvider> Decryptor<P> {
                     self.stats.frames = self.stats.frames.saturating_add(1);
                     self.stats.released = self.stats.released.saturating_add(f as u64);
                     self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                    let pt = frame
+                    let Some(pt) = frame
                         .get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
-                        .unwrap_or_default();
+                    else {
+                        debug_assert!(false, "frame content outside the frame");
+                        return self.fail(Error::Internal("frame content outside the frame"));
+                    };
+                    let pt = Plaintext::new(pt, REGULAR_FRAME_CONTENT_OFFSET);
                     status(total, DecryptState::Plaintext(pt))
                 } else {
                     need!(FINAL_FRAME_CONTENT_OFFSET);
@@ -474,8 +543,11 @@ impl<P: CryptoProvider> Decryptor<P> {
         self.stats.released = self.stats.released.saturating_add(len as u64);
         self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
         let start = iv_offset + IV_LEN + if kind == BodyKind::NonFramed { 8 } else { 4 };
-        let pt = body.get_mut(start..start + len).unwrap_or_default();
-        status(total, DecryptState::Plaintext(pt))
+        let Some(pt) = body.get_mut(start..start.saturating_add(len)) else {
+            debug_assert!(false, "body content outside the body");
+            return self.fail(Error::Internal("body content outside the body"));
+        };
+        status(total, DecryptState::Plaintext(Plaintext::new(pt, start)))
     }
 
     fn wait_or_truncated<'a>(

@@ -575,7 +575,7 @@ pub fn ciphertext_len<'e>(
     frame_length: u32,
     plaintext_len: u64,
 ) -> Result<u64, Error> {
-    let overflow = Error::limit(LimitKind::Capacity, u64::MAX, u64::MAX);
+    let overflow = Error::limit(LimitKind::MessageLength, u64::MAX, u64::MAX);
     let header = body_len(suite, stored_ec_len, edks)
         .saturating_add(auth_len(suite.message_format_version())) as u64;
     let footer = suite

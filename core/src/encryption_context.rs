@@ -170,6 +170,35 @@ impl<'a> EncryptionContextRef<'a> {
         }
         true
     }
+    /// Writes the canonical serialization of this context (pairs sorted by key bytes) into
+    /// `out`, without allocating: `pairs` is scratch space for at least [`len`](Self::len)
+    /// pairs, and `out` needs [`as_bytes`](Self::as_bytes)`().len()` bytes (at most 65,535).
+    /// Sorting costs O(n log n) comparisons.
+    ///
+    /// The format allows a writer to store pairs in any order, while the header tag and raw
+    /// keyrings authenticate the canonical form: this is how a no-alloc caller gets it.
+    ///
+    /// # Errors
+    /// [`UsageError::OutputTooSmall`] when `pairs` or `out` is too small.
+    pub fn canonicalize_into<'o>(
+        &self,
+        pairs: &mut [(&'a str, &'a str)],
+        out: &'o mut [u8],
+    ) -> Result<EncryptionContextRef<'o>, Error> {
+        let n = self.len();
+        let pairs = pairs
+            .get_mut(..n)
+            .ok_or(Error::Usage(UsageError::OutputTooSmall { required: n }))?;
+        for (slot, pair) in pairs.iter_mut().zip(self.iter()) {
+            *slot = pair;
+        }
+        let len = serialize_pairs(pairs, out)?;
+        let bytes = out
+            .get(..len)
+            .ok_or(Error::Internal("serialized past the output"))?;
+        EncryptionContextRef::parse(bytes)
+    }
+
     /// Iterates the pairs in serialized order.
     pub fn iter(&self) -> EncryptionContextIter<'a> {
         let mut r = Reader::new(self.bytes);

@@ -55,6 +55,7 @@ pub mod encrypt;
 pub mod encryption_context;
 pub mod error;
 pub mod header;
+pub mod input;
 pub mod keys;
 pub mod materials;
 pub mod policy;
@@ -62,15 +63,21 @@ pub mod raw_aes;
 pub mod suite;
 pub mod work;
 
-pub use decrypt::{DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest};
+pub use decrypt::{
+    DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest, Plaintext,
+};
 pub use edk::EdkRef;
 pub use encrypt::{EncryptConfig, Encryptor, FrameEncryptor, HeaderReady, ciphertext_len};
 pub use encryption_context::EncryptionContextRef;
 pub use error::{Error, ErrorCategory, Result};
 pub use header::{ContentType, HeaderRef};
+pub use input::SliceInput;
+#[cfg(feature = "alloc")]
+pub use input::VecInput;
 pub use keys::{DataKey, SigningKey, VerificationKey};
 pub use materials::{DecryptionMaterials, EncryptionMaterials};
 pub use policy::{CommitmentPolicy, DecryptLimits, SignaturePolicy};
+pub use raw_aes::RawAesKey;
 pub use suite::AlgorithmSuite;
 
 #[cfg(feature = "alloc")]

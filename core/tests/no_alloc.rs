@@ -17,7 +17,7 @@ use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, seri
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey, SliceInput,
 };
 use std::alloc::System;
 
@@ -200,66 +200,54 @@ impl Fixture {
         pos + frames.finish(rest, &mut out[pos..], &mut rng).unwrap()
     }
 
-    /// Streams `ciphertext[..len]` through the fixed `input` buffer (compacting it when more
-    /// input is needed), unwrapping the data key from the header; returns the plaintext length.
+    /// Streams `ciphertext[..len]` through the fixed `input` buffer (a `SliceInput`, which
+    /// compacts it when more input is needed), unwrapping the data key from the header;
+    /// returns the plaintext length.
     fn decrypt(&mut self, len: usize) -> usize {
         let p = RustCrypto;
         let ct = &self.ciphertext[..len];
-        let buf = &mut self.input[..];
+        let mut input = SliceInput::new(&mut self.input[..]);
         let mut dec = Decryptor::new(p, DecryptConfig::default());
-        let (mut start, mut end, mut fed, mut written) = (0usize, 0usize, 0usize, 0usize);
+        let (mut fed, mut written) = (0usize, 0usize);
         loop {
-            let eof = fed == ct.len();
-            let mut need = None;
-            // The status borrows `buf` (and the decryptor) until it is dropped at the block's end.
-            let discard = {
-                let status = dec.process(&mut buf[start..end], eof);
-                let discard = status.discard;
-                match status.state.unwrap() {
-                    DecryptState::NeedInput { min_len } => need = Some(min_len),
-                    DecryptState::NeedMaterials(req) => {
-                        let ec = req.encryption_context_unverified();
-                        let suite = req.suite();
-                        let dk = req
-                            .encrypted_data_keys()
-                            .iter()
-                            .find_map(|e| {
-                                esdk_core::raw_aes::unwrap(
-                                    &p,
-                                    NAMESPACE,
-                                    KEY_NAME,
-                                    &WRAPPING_KEY,
-                                    &ec,
-                                    &e,
-                                )
-                                .unwrap()
-                            })
-                            .unwrap();
-                        req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
-                    }
-                    DecryptState::HeaderVerified(_) => {}
-                    DecryptState::Plaintext(chunk) => {
-                        self.decrypted[written..written + chunk.len()].copy_from_slice(chunk);
-                        written += chunk.len();
-                    }
-                    DecryptState::Done => return written,
-                    other => panic!("unexpected state {other:?}"),
+            // A state borrows the input: read more once it is handled.
+            let mut need_input = false;
+            match input.process(&mut dec).unwrap() {
+                DecryptState::NeedInput { .. } => need_input = true,
+                DecryptState::NeedMaterials(req) => {
+                    let ec = req.encryption_context_unverified();
+                    let suite = req.suite();
+                    let dk = req
+                        .encrypted_data_keys()
+                        .iter()
+                        .find_map(|e| {
+                            esdk_core::raw_aes::unwrap(
+                                &p,
+                                NAMESPACE,
+                                KEY_NAME,
+                                &WRAPPING_KEY,
+                                &ec,
+                                &e,
+                            )
+                            .unwrap()
+                        })
+                        .unwrap();
+                    req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
                 }
-                discard
-            };
-            start += discard;
-            if let Some(min_len) = need {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                assert!(
-                    min_len <= buf.len(),
-                    "the decrypt buffer is too small for {min_len} bytes"
-                );
-                let n = (buf.len() - end).min(ct.len() - fed);
-                buf[end..end + n].copy_from_slice(&ct[fed..fed + n]);
-                end += n;
-                fed += n;
+                DecryptState::HeaderVerified(_) => {}
+                DecryptState::Plaintext(chunk) => {
+                    self.decrypted[written..written + chunk.len()].copy_from_slice(&chunk);
+                    written += chunk.len();
+                }
+                DecryptState::Done => return written,
+                other => panic!("unexpected state {other:?}"),
+            }
+            if need_input {
+                if fed == ct.len() {
+                    input.set_eof();
+                } else {
+                    fed += input.push(&ct[fed..]).unwrap();
+                }
             }
         }
     }

@@ -307,7 +307,7 @@ fn final_plaintext_waits_for_footer_and_end_of_input() {
             let st = dec.process(&mut buf, true);
             assert_eq!(st.discard, len);
             match st.state.unwrap() {
-                DecryptState::Plaintext(p) => assert_eq!(p, &pt[32..]),
+                DecryptState::Plaintext(p) => assert_eq!(&*p, &pt[32..]),
                 other => panic!("{other:?}"),
             }
         }

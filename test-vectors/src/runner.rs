@@ -38,7 +38,7 @@ use std::time::Instant;
 use anyhow::{Context as _, anyhow};
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
-    CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy,
+    CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy, VecInput,
 };
 use esdk_std::materials::DecryptionRequest;
 use esdk_std::stream::io::DecryptingReader;
@@ -766,7 +766,8 @@ fn run_core(
 ) -> PathRun {
     // The backend under test: aws-lc by default, RustCrypto in the `rustcrypto`-only build.
     let mut dec = Decryptor::new(esdk_std::Backend::default(), config);
-    let mut buf: Vec<u8> = Vec::new();
+    // The one input loop (core's `VecInput`) owns the buffer and the discards.
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut run = PathRun {
         chunks: Some(Vec::new()),
@@ -784,12 +785,13 @@ fn run_core(
             break;
         }
         let eof = fed == ct.len();
+        if eof && !input.is_eof() {
+            input.set_eof();
+        }
         let mut want = None;
-        let have = buf.len();
-        let discard = {
-            let status = dec.process(&mut buf, eof);
-            let discard = status.discard;
-            match status.state {
+        let have = input.buffered();
+        {
+            match input.process(&mut dec) {
                 Ok(DecryptState::NeedInput { min_len }) => {
                     if eof {
                         run.result = Some(Err("NeedInput after end of input was signalled".into()));
@@ -870,7 +872,7 @@ fn run_core(
                     if let Some(c) = run.chunks.as_mut() {
                         c.push(p.len());
                     }
-                    run.released.extend_from_slice(p);
+                    run.released.extend_from_slice(&p);
                 }
                 Ok(DecryptState::Done) => {
                     run.result = Some(Ok(()));
@@ -885,14 +887,15 @@ fn run_core(
                     break;
                 }
             }
-            discard
-        };
+        }
         if let Some(deficit) = want {
             let n = chunk(deficit).clamp(1, ct.len() - fed);
-            buf.extend_from_slice(&ct[fed..fed + n]);
+            if let Err(e) = input.push(&ct[fed..fed + n]) {
+                run.result = Some(Err(e.to_string()));
+                break;
+            }
             fed += n;
         }
-        buf.drain(..discard);
     }
     if let Some(mut ec) = header_ec {
         for (k, v) in required_pairs {

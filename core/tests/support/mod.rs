@@ -18,7 +18,7 @@ use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey,
+    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey, VecInput,
 };
 use std::ops::Range;
 
@@ -75,7 +75,7 @@ pub fn drive(
     signal_eof: bool,
 ) -> Run {
     let mut dec = Decryptor::new(RustCrypto, config);
-    let mut buf: Vec<u8> = Vec::new();
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut out = Outcome {
         plaintext: vec![],
@@ -88,11 +88,12 @@ pub fn drive(
         guard += 1;
         assert!(guard < 50_000_000, "decryptor made no progress");
         let eof = signal_eof && fed == msg.len();
+        if eof && !input.is_eof() {
+            input.set_eof();
+        }
         let mut feed: Option<usize> = None;
-        let discard = {
-            let st = dec.process(&mut buf, eof);
-            let discard = st.discard;
-            match st.state {
+        {
+            match input.process(&mut dec) {
                 Ok(DecryptState::NeedInput { min_len }) => {
                     assert!(!eof, "NeedInput at end of input");
                     if fed == msg.len() {
@@ -141,7 +142,7 @@ pub fn drive(
                 Ok(DecryptState::HeaderVerified(_)) => out.states.push("header"),
                 Ok(DecryptState::Plaintext(p)) => {
                     out.states.push("plaintext");
-                    out.plaintext.extend_from_slice(p);
+                    out.plaintext.extend_from_slice(&p);
                     out.chunks.push(p.to_vec());
                 }
                 Ok(DecryptState::Done) => {
@@ -162,19 +163,17 @@ pub fn drive(
                     };
                 }
             }
-            discard
-        };
+        }
         if let Some(min_len) = feed {
+            let buffered = input.buffered();
             assert!(
-                min_len > buf.len(),
-                "min_len {min_len} <= buffered {}",
-                buf.len()
+                min_len > buffered,
+                "min_len {min_len} <= buffered {buffered}"
             );
-            let n = next_chunk(min_len, buf.len()).max(1).min(msg.len() - fed);
-            buf.extend_from_slice(&msg[fed..fed + n]);
+            let n = next_chunk(min_len, buffered).max(1).min(msg.len() - fed);
+            input.push(&msg[fed..fed + n]).unwrap();
             fed += n;
         }
-        buf.drain(..discard);
     }
 }
 

@@ -20,7 +20,8 @@ use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef};
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, raw_aes,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, VecInput,
+    raw_aes,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -232,49 +233,49 @@ pub fn decrypt_counted(
 ) -> Outcome {
     let before = esdk_core::work::examined();
     let mut dec = Decryptor::new(RustCrypto, config);
-    let mut buf: Vec<u8> = Vec::new();
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut next_chunk = 0usize;
     let mut plaintext = Vec::new();
     let mut calls = 0usize;
     let mut want = 1usize;
     if feeding == Feeding::All {
-        buf.extend_from_slice(msg);
+        input
+            .push(msg)
+            .expect("an unbounded input takes everything");
         fed = msg.len();
     }
     let result = loop {
         calls += 1;
-        let eof = fed == msg.len();
-        let (discard, end) = {
-            let st = dec.process(&mut buf, eof);
-            let end = match st.state {
-                Err(e) => Some(Err(e)),
-                Ok(DecryptState::Done) => Some(Ok(())),
-                Ok(DecryptState::NeedInput { min_len }) => {
-                    want = min_len;
-                    None
-                }
-                Ok(DecryptState::NeedMaterials(req)) => {
-                    answer(req);
-                    None
-                }
-                Ok(DecryptState::Plaintext(p)) => {
-                    plaintext.extend_from_slice(p);
-                    None
-                }
-                Ok(_) => None,
-            };
-            (st.discard, end)
+        if fed == msg.len() && !input.is_eof() {
+            input.set_eof();
+        }
+        let end = match input.process(&mut dec) {
+            Err(e) => Some(Err(e)),
+            Ok(DecryptState::Done) => Some(Ok(())),
+            Ok(DecryptState::NeedInput { min_len }) => {
+                want = min_len;
+                None
+            }
+            Ok(DecryptState::NeedMaterials(req)) => {
+                answer(req);
+                None
+            }
+            Ok(DecryptState::Plaintext(p)) => {
+                plaintext.extend_from_slice(&p);
+                None
+            }
+            Ok(_) => None,
         };
         if let Some(r) = end {
             break r;
         }
-        buf.drain(..discard);
-        if fed < msg.len() && buf.len() < want {
+        let buffered = input.buffered();
+        if fed < msg.len() && buffered < want {
             let n = match feeding {
                 Feeding::All => msg.len(),
                 Feeding::OneByte => 1,
-                Feeding::MinLen => want - buf.len(),
+                Feeding::MinLen => want - buffered,
                 Feeding::Chunks(c) => {
                     let n = c.get(next_chunk % c.len().max(1)).copied().unwrap_or(1);
                     next_chunk += 1;
@@ -282,7 +283,9 @@ pub fn decrypt_counted(
                 }
             };
             let n = n.min(msg.len() - fed);
-            buf.extend_from_slice(&msg[fed..fed + n]);
+            input
+                .push(&msg[fed..fed + n])
+                .expect("an unbounded input takes everything");
             fed += n;
         }
     };
