@@ -8,6 +8,13 @@
 //! AAD length 2 is accepted, order is not enforced because the raw bytes are authenticated);
 //! writing is always canonical.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::codec::{Parse, Reader, Writer};
 use crate::error::{Error, LimitKind, UsageError};
 
@@ -71,7 +78,7 @@ impl<'a> EncryptionContextRef<'a> {
                 return Err(Error::format("encryption context", "invalid UTF-8"));
             }
             if let Some(p) = prev {
-                crate::work::add(1 + p.len().min(k.len()));
+                crate::work::add(p.len().min(k.len()).saturating_add(1));
                 if p >= k {
                     sorted = false;
                 }
@@ -108,7 +115,7 @@ impl<'a> EncryptionContextRef<'a> {
     fn has_duplicate_keys(&self) -> bool {
         let key = |off: u16| entry_key(self.bytes, usize::from(off));
         let cmp = |a: &[u8], b: &[u8]| {
-            crate::work::add(1 + a.len().min(b.len()));
+            crate::work::add(a.len().min(b.len()).saturating_add(1));
             a.cmp(b)
         };
         let mut offsets = [0u16; DUP_BLOCK];
@@ -128,7 +135,7 @@ impl<'a> EncryptionContextRef<'a> {
             {
                 return true;
             }
-            left -= n;
+            left = left.saturating_sub(n);
             let mut later = next;
             for _ in 0..left {
                 let k = entry_key(self.bytes, later);

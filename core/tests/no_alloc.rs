@@ -17,7 +17,8 @@ use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, seri
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey, SliceInput,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, RawAesKey, SigningKey,
+    SliceInput,
 };
 use std::alloc::System;
 
@@ -154,37 +155,18 @@ impl Fixture {
         let p = RustCrypto;
         let mut rng = rand_core::OsRng;
         let ec = EncryptionContextRef::parse(&self.context[..self.context_len]).unwrap();
-        let (mut info, mut wrapped) = ([0u8; 64], [0u8; 64]);
-        let (il, wl) = esdk_core::raw_aes::wrap(
-            &p,
-            &WRAPPING_KEY,
-            KEY_NAME,
-            &ec,
-            &self.data_key,
-            &mut rng,
-            &mut info,
-            &mut wrapped,
-        )
-        .unwrap();
-        let edks = [EdkRef {
-            provider_id: NAMESPACE,
-            provider_info: &info[..il],
-            ciphertext: &wrapped[..wl],
-        }];
-        let config = EncryptConfig {
-            commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-            suite: Some(self.suite),
-            frame_length: FRAME_LENGTH,
-            ..Default::default()
-        };
-        let materials = EncryptionMaterials {
-            suite: self.suite,
-            data_key: &self.data_key,
-            encrypted_data_keys: &edks,
-            encryption_context: ec,
-            required_encryption_context_keys: &[],
-            signing_key: self.signing_key.as_ref(),
-        };
+        let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY).unwrap();
+        let mut wrapped = [0u8; 128];
+        let edks = [key
+            .wrap(&p, &ec, &self.data_key, &mut rng, &mut wrapped)
+            .unwrap()];
+        let config = EncryptConfig::default()
+            .with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
+            .with_suite(Some(self.suite))
+            .with_frame_length(FRAME_LENGTH);
+        let materials = EncryptionMaterials::new(self.suite, &self.data_key, &edks)
+            .with_encryption_context(ec)
+            .with_signing_key(self.signing_key.as_ref());
         let ready = Encryptor::new(p, config)
             .unwrap()
             .provide(materials, &mut rng)
@@ -217,20 +199,10 @@ impl Fixture {
                 DecryptState::NeedMaterials(req) => {
                     let ec = req.encryption_context_unverified();
                     let suite = req.suite();
-                    let dk = req
-                        .encrypted_data_keys()
-                        .iter()
-                        .find_map(|e| {
-                            esdk_core::raw_aes::unwrap(
-                                &p,
-                                NAMESPACE,
-                                KEY_NAME,
-                                &WRAPPING_KEY,
-                                &ec,
-                                &e,
-                            )
-                            .unwrap()
-                        })
+                    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY).unwrap();
+                    let dk = key
+                        .unwrap_any(&p, &ec, req.encrypted_data_keys())
+                        .unwrap()
                         .unwrap();
                     req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
                 }

@@ -567,15 +567,14 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
     if v.unsigned_only {
         opts = opts.unsigned_only();
     }
-    let core_config = DecryptConfig {
-        commitment_policy: policy,
-        signature_policy: if v.unsigned_only {
+    let core_config = DecryptConfig::default()
+        .with_commitment_policy(policy)
+        .with_signature_policy(if v.unsigned_only {
             SignaturePolicy::UnsignedOnly
         } else {
             SignaturePolicy::AllowSigned
-        },
-        limits: client.decrypt_limits(),
-    };
+        })
+        .with_limits(client.decrypt_limits());
     let seed = cfg.seed ^ fnv64(&v.id);
     let mut runs = Vec::new();
     for (i, path) in cfg.paths.iter().enumerate() {
@@ -840,14 +839,12 @@ fn run_core(
                             .data_key
                             .as_ref()
                             .ok_or("the materials manager returned no data key")?;
-                        let core_materials = esdk_core::DecryptionMaterials {
-                            suite: m.suite,
-                            data_key,
-                            verification_key: m.verification_key,
-                            encryption_context: EncryptionContextRef::parse(&ec)
-                                .map_err(|e| e.to_string())?,
-                            required_encryption_context_keys: &required,
-                        };
+                        let core_materials = esdk_core::DecryptionMaterials::new(m.suite, data_key)
+                            .with_verification_key(m.verification_key)
+                            .with_encryption_context(
+                                EncryptionContextRef::parse(&ec).map_err(|e| e.to_string())?,
+                            )
+                            .with_required_encryption_context_keys(&required);
                         req.provide(&core_materials).map_err(|e| e.to_string())
                     })();
                     if let Err(e) = answered {

@@ -18,7 +18,7 @@ use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey, VecInput,
+    EncryptConfig, EncryptionMaterials, Encryptor, Error, RawAesKey, SigningKey, VecInput,
 };
 use std::ops::Range;
 
@@ -112,14 +112,11 @@ pub fn drive(
                         Key::Data(dk) => req.provide(&DecryptionMaterials::new(suite, dk)),
                         Key::RawAes(ns, name, wk) => {
                             let ec = req.encryption_context_unverified();
-                            let owned: EncryptionContext = ec.into();
-                            let ser = owned.serialize().unwrap();
-                            let canon = EncryptionContextRef::parse(&ser).unwrap();
-                            let found = req.encrypted_data_keys().iter().find_map(|e| {
-                                esdk_core::raw_aes::unwrap(&RustCrypto, ns, name, wk, &canon, &e)
-                                    .ok()
-                                    .flatten()
-                            });
+                            let key = RawAesKey::new(ns, name, wk).unwrap();
+                            let found = key
+                                .unwrap_any(&RustCrypto, &ec, req.encrypted_data_keys())
+                                .ok()
+                                .flatten();
                             match found {
                                 Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk)),
                                 None => {
@@ -183,10 +180,7 @@ pub fn decrypt_all(msg: &[u8], key: Key<'_>, config: DecryptConfig) -> Outcome {
 }
 
 pub fn allow_all() -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
-        ..Default::default()
-    }
+    DecryptConfig::default().with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
 }
 
 /// A policy that allows encrypting `suite`.
@@ -233,31 +227,12 @@ pub fn encrypt_with(
     let ec_bytes = ec.serialize().unwrap();
     let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
     let dk = DataKey::generate(suite, &mut rng).unwrap();
-    let (mut info, mut ct) = ([0u8; 64], [0u8; 64]);
-    let (il, cl) = esdk_core::raw_aes::wrap(
-        &p,
-        wrapping_key,
-        b"key",
-        &ec_ref,
-        &dk,
-        &mut rng,
-        &mut info,
-        &mut ct,
-    )
-    .unwrap();
-    let edks = [EdkRef {
-        provider_id: "ns",
-        provider_info: &info[..il],
-        ciphertext: &ct[..cl],
-    }];
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &[],
-        signing_key: sk.as_ref(),
-    };
+    let key = RawAesKey::new("ns", b"key", wrapping_key).unwrap();
+    let mut wrapped = [0u8; 128];
+    let edks = [key.wrap(&p, &ec_ref, &dk, &mut rng, &mut wrapped).unwrap()];
+    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+        .with_encryption_context(ec_ref)
+        .with_signing_key(sk.as_ref());
     seal_message(materials, frame_length, non_framed, pt)
 }
 
@@ -278,13 +253,11 @@ pub fn seal_message(
 ) -> Vec<u8> {
     let mut rng = rand_core::OsRng;
     let suite = materials.suite;
-    let config = EncryptConfig {
-        commitment_policy: policy_for(suite),
-        suite: Some(suite),
-        frame_length,
-        legacy_non_framed: non_framed,
-        ..Default::default()
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy_for(suite))
+        .with_suite(Some(suite))
+        .with_frame_length(frame_length)
+        .with_legacy_non_framed(non_framed);
     let enc = Encryptor::new(RustCrypto, config).unwrap();
     let ready = enc.provide(materials, &mut rng).unwrap();
     let mut out = vec![0u8; ready.header_len()];
@@ -378,14 +351,10 @@ pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
         provider_info: b"key",
         ciphertext: &[0xE0; 48],
     }];
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: spec.required,
-        signing_key: sk.as_ref(),
-    };
+    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+        .with_encryption_context(ec_ref)
+        .with_required_encryption_context_keys(spec.required)
+        .with_signing_key(sk.as_ref());
     let msg = seal_message(materials, spec.frame_length, spec.non_framed, pt);
     Encrypted {
         msg,

@@ -20,8 +20,8 @@ use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef};
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, VecInput,
-    raw_aes,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, RawAesKey,
+    VecInput, raw_aes,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -119,20 +119,11 @@ pub fn valid_message(spec: &Spec) -> Vec<u8> {
         },
         spec.extra_edks,
     ));
-    let config = EncryptConfig {
-        commitment_policy: policy(suite),
-        suite: Some(suite),
-        ..EncryptConfig::default()
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy(suite))
+        .with_suite(Some(suite));
     let enc = Encryptor::new(RustCrypto, config).expect("config");
-    let m = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &[],
-        signing_key: None,
-    };
+    let m = EncryptionMaterials::new(suite, &dk, &edks).with_encryption_context(ec_ref);
     let ready = enc.provide(m, &mut rng).expect("materials");
     let mut out = vec![0u8; ready.header_len()];
     let (mut frames, n) = ready.write_header(&mut out).expect("header");
@@ -301,21 +292,16 @@ pub fn decrypt_counted(
 /// unwrap over the first EDK that matches).
 pub fn answer_raw_aes(req: MaterialsRequest<'_, RustCrypto>) {
     let suite = req.suite();
-    let owned: EncryptionContext = req.encryption_context_unverified().into();
-    let ser = owned.serialize().unwrap_or_default();
-    let canon = EncryptionContextRef::parse(&ser).unwrap_or(EncryptionContextRef::EMPTY);
-    let found = req.encrypted_data_keys().iter().find_map(|e| {
-        raw_aes::unwrap(
+    let key = RawAesKey::new(NAMESPACE, KEY_NAME.as_bytes(), &WRAPPING_KEY).expect("valid key");
+    // The core's own unwrap (canonicalizing a context stored out of order).
+    let found = key
+        .unwrap_any(
             &RustCrypto,
-            NAMESPACE,
-            KEY_NAME.as_bytes(),
-            &WRAPPING_KEY,
-            &canon,
-            &e,
+            &req.encryption_context_unverified(),
+            req.encrypted_data_keys(),
         )
         .ok()
-        .flatten()
-    });
+        .flatten();
     match found {
         Some(dk) => {
             let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
@@ -326,10 +312,7 @@ pub fn answer_raw_aes(req: MaterialsRequest<'_, RustCrypto>) {
 
 /// The decrypt settings that accept `suite`, with the default limits.
 pub fn config(suite: AlgorithmSuite) -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: policy(suite),
-        ..DecryptConfig::default()
-    }
+    DecryptConfig::default().with_commitment_policy(policy(suite))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,10 +439,7 @@ pub fn header_work(data: &[u8]) {
     h.extend(std::iter::repeat_n(0x44, if v1 { 12 + 16 } else { 16 }));
     h.extend_from_slice(&template[..template.len().min(64)]);
 
-    let mut cfg = DecryptConfig {
-        commitment_policy: policy(suite),
-        ..DecryptConfig::default()
-    };
+    let mut cfg = DecryptConfig::default().with_commitment_policy(policy(suite));
     cfg.limits.max_encrypted_data_keys = max_edks;
     cfg.limits.max_header_len = max_header;
     let dk = data_key(suite);

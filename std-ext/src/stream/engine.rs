@@ -28,14 +28,12 @@ fn with_core_encryption_materials<T>(
         .iter()
         .map(String::as_str)
         .collect();
-    f(esdk_core::EncryptionMaterials {
-        suite: m.suite,
-        data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &required,
-        signing_key: m.signing_key.as_ref(),
-    })
+    f(
+        esdk_core::EncryptionMaterials::new(m.suite, data_key, &edks)
+            .with_encryption_context(ec_ref)
+            .with_required_encryption_context_keys(&required)
+            .with_signing_key(m.signing_key.as_ref()),
+    )
 }
 
 /// Encrypts: header at construction, frames as plaintext arrives, final frame at `finish`.
@@ -412,13 +410,10 @@ impl DecryptEngine {
                         let data_key = m.data_key.as_ref().ok_or_else(|| {
                             Error::Materials("decryption materials have no data key".into())
                         })?;
-                        let cm = esdk_core::DecryptionMaterials {
-                            suite: m.suite,
-                            data_key,
-                            verification_key: m.verification_key,
-                            encryption_context: EncryptionContextRef::parse(&ec)?,
-                            required_encryption_context_keys: &required,
-                        };
+                        let cm = esdk_core::DecryptionMaterials::new(m.suite, data_key)
+                            .with_verification_key(m.verification_key)
+                            .with_encryption_context(EncryptionContextRef::parse(&ec)?)
+                            .with_required_encryption_context_keys(&required);
                         req.provide(&cm)?;
                     }
                     None => {
