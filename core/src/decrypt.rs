@@ -464,9 +464,10 @@ impl<P: CryptoProvider> Decryptor<P> {
                     self.stats.frames = self.stats.frames.saturating_add(1);
                     self.stats.released = self.stats.released.saturating_add(f as u64);
                     self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                    let Some(pt) = frame
-                        .get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET.saturating_add(f))
-                    else {
+                    let Some(pt) = frame.get_mut(
+                        REGULAR_FRAME_CONTENT_OFFSET
+                            ..REGULAR_FRAME_CONTENT_OFFSET.saturating_add(f),
+                    ) else {
                         debug_assert!(false, "frame content outside the frame");
                         return self.fail(Error::Internal("frame content outside the frame"));
                     };
