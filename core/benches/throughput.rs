@@ -40,8 +40,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey, SliceInput,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, SigningKey, SliceInput,
 };
 use rand_core::OsRng;
 use sha2::Digest as _;
@@ -134,8 +134,8 @@ impl Keys {
         Encryptor::new(RustCrypto, config).unwrap()
     }
 
-    fn materials<'a>(&'a self, edks: &'a [EdkRef<'a>]) -> EncryptionMaterials<'a> {
-        EncryptionMaterials::new(self.suite, &self.data_key, edks)
+    fn materials<'a>(&'a self, edks: &'a [EdkRef<'a>]) -> EncryptionMaterialsRef<'a> {
+        EncryptionMaterialsRef::new(self.suite, &self.data_key, edks)
             .with_encryption_context(EncryptionContextRef::parse(&self.context).unwrap())
             .with_signing_key(self.signing_key.as_ref())
     }
@@ -212,7 +212,7 @@ impl Keys {
         loop {
             match input.process(&mut dec).unwrap() {
                 DecryptState::NeedMaterials(req) => {
-                    req.provide(&DecryptionMaterials::new(self.suite, &self.data_key))
+                    req.provide(&DecryptionMaterialsRef::new(self.suite, &self.data_key))
                         .unwrap();
                 }
                 DecryptState::HeaderVerified(_) => {}

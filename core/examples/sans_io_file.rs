@@ -29,8 +29,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, RawAesKey, SigningKey, SliceInput,
+    CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, RawAesKey, SigningKey, SliceInput,
 };
 use rand_core::OsRng;
 use std::fs::File;
@@ -141,7 +141,7 @@ fn encrypt_file(src: &Path, dst: &Path) -> Result<(u64, u64)> {
         .with_commitment_policy(policy)
         .with_suite(Some(suite))
         .with_frame_length(u32::try_from(FRAME_LENGTH)?);
-    let materials = EncryptionMaterials::new(suite, &data_key, &edks)
+    let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
         .with_encryption_context(context)
         .with_signing_key(signing_key.as_ref());
     let ready = Encryptor::new(provider, config)?.provide(materials, &mut rng)?;
@@ -216,7 +216,7 @@ fn decrypt_and_compare(
                         request.abort();
                         return Err("no encrypted data key for this wrapping key".into());
                     };
-                    request.provide(&DecryptionMaterials::new(suite, &data_key))?;
+                    request.provide(&DecryptionMaterialsRef::new(suite, &data_key))?;
                 }
                 DecryptState::HeaderVerified(header) => {
                     println!(

@@ -41,7 +41,7 @@ use crate::error::{AuthStage, Error, LimitKind, MaterialsError, UsageError};
 use crate::header::{ContentType, HeaderParser, HeaderRef, ParseOptions};
 use crate::keys::{VerificationKey, derive};
 use crate::materials::{
-    DecryptionMaterials, check_required_keys, feed_filtered, verification_key_from_context,
+    DecryptionMaterialsRef, check_required_keys, feed_filtered, verification_key_from_context,
 };
 use crate::message_id::MessageId;
 use crate::policy::{CommitmentPolicy, DecryptLimits, MAX_NON_FRAMED_CONTENT_LEN, SignaturePolicy};
@@ -733,7 +733,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
     /// # Errors
     /// Suite mismatch, policy, data key length, signature key problems, key commitment
     /// mismatch or header tag failure. Errors are sticky.
-    pub fn provide(mut self, materials: &DecryptionMaterials<'_>) -> Result<(), Error> {
+    pub fn provide(mut self, materials: &DecryptionMaterialsRef<'_>) -> Result<(), Error> {
         self.answered = true;
         match self.verify(materials) {
             Ok(body) => {
@@ -747,7 +747,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         }
     }
 
-    fn verify(&self, m: &DecryptionMaterials<'_>) -> Result<Body<P>, Error> {
+    fn verify(&self, m: &DecryptionMaterialsRef<'_>) -> Result<Body<P>, Error> {
         let h = &self.header;
         let d = &*self.decryptor;
         let suite = h.suite();

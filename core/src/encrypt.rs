@@ -22,7 +22,7 @@ use crate::encryption_context::PUBLIC_KEY_FIELD;
 use crate::error::{Error, LimitKind, MaterialsError, PolicyError, UsageError};
 use crate::header::{ContentType, HeaderFields, auth_len, body_len, write_prefix, write_suffix};
 use crate::keys::{MAX_PUBLIC_KEY_B64_LEN, SigningKey, derive};
-use crate::materials::{EncryptionMaterials, check_required_keys, feed_filtered};
+use crate::materials::{EncryptionMaterialsRef, check_required_keys, feed_filtered};
 use crate::message_id::MessageId;
 use crate::policy::{CommitmentPolicy, MAX_NON_FRAMED_CONTENT_LEN};
 use crate::suite::{AlgorithmSuite, IV_LEN, MessageFormatVersion, TAG_LEN};
@@ -132,7 +132,7 @@ impl<P: CryptoProvider> Encryptor<P> {
     /// problems (presence, `aws-crypto-public-key` entry not matching the signing key).
     pub fn provide<'m>(
         self,
-        materials: EncryptionMaterials<'m>,
+        materials: EncryptionMaterialsRef<'m>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HeaderReady<'m, P>, Error> {
         let m = &materials;
@@ -212,7 +212,7 @@ impl<P: CryptoProvider> Encryptor<P> {
 pub struct HeaderReady<'m, P: CryptoProvider> {
     provider: P,
     config: EncryptConfig,
-    materials: EncryptionMaterials<'m>,
+    materials: EncryptionMaterialsRef<'m>,
     key: P::AeadKey,
     commit: [u8; 32],
     message_id: MessageId,

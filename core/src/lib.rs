@@ -9,7 +9,7 @@
 //!          bytes in                         bytes out
 //!  caller ─────────► Decryptor::process ──► NeedInput | NeedMaterials | HeaderVerified
 //!    ▲                                      | Plaintext (in place) | Done
-//!    └── answers NeedMaterials with DecryptionMaterials (data key unwrapped by a keyring)
+//!    └── answers NeedMaterials with DecryptionMaterialsRef (data key unwrapped by a keyring)
 //! ```
 //!
 //! * [`decrypt::Decryptor`]: feed input and an end-of-input flag, get one state back.
@@ -33,8 +33,8 @@
 //! use esdk_core::encryption_context::{EncryptionContextRef, serialize_pairs};
 //! use esdk_core::error::UsageError;
 //! use esdk_core::{
-//!     AlgorithmSuite, DataKey, DecryptConfig, DecryptState, DecryptionMaterials, Decryptor,
-//!     EncryptConfig, EncryptionMaterials, Encryptor, Error, RawAesKey, SliceInput,
+//!     AlgorithmSuite, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef, Decryptor,
+//!     EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SliceInput,
 //! };
 //!
 //! # fn main() -> Result<(), Error> {
@@ -52,7 +52,7 @@
 //! let data_key = DataKey::generate(suite, &mut rng)?;
 //! let mut edk = [0u8; 128];
 //! let edks = [key.wrap(&provider, &context, &data_key, &mut rng, &mut edk)?];
-//! let materials = EncryptionMaterials::new(suite, &data_key, &edks)
+//! let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
 //!     .with_encryption_context(context);
 //! let config = EncryptConfig::new().with_suite(suite).with_frame_length(64);
 //! let ready = Encryptor::new(provider, config)?.provide(materials, &mut rng)?;
@@ -81,7 +81,7 @@
 //!             let suite = request.suite();
 //!             let context = request.encryption_context_unverified();
 //!             match key.unwrap_any(&provider, &context, request.encrypted_data_keys())? {
-//!                 Some(dk) => request.provide(&DecryptionMaterials::new(suite, &dk))?,
+//!                 Some(dk) => request.provide(&DecryptionMaterialsRef::new(suite, &dk))?,
 //!                 None => {
 //!                     request.abort();
 //!                     return Err(Error::Usage(UsageError::Aborted));
@@ -167,7 +167,7 @@ pub use input::SliceInput;
 #[cfg(feature = "alloc")]
 pub use input::VecInput;
 pub use keys::{DataKey, SigningKey, VerificationKey};
-pub use materials::{DecryptionMaterials, EncryptionMaterials};
+pub use materials::{DecryptionMaterialsRef, EncryptionMaterialsRef};
 pub use policy::{CommitmentPolicy, DecryptLimits, SignaturePolicy};
 pub use raw_aes::RawAesKey;
 pub use suite::AlgorithmSuite;

@@ -16,7 +16,7 @@ use crate::suite::AlgorithmSuite;
 /// methods.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug)]
-pub struct DecryptionMaterials<'m> {
+pub struct DecryptionMaterialsRef<'m> {
     /// The suite; must equal the header's.
     pub suite: AlgorithmSuite,
     /// The plaintext data key unwrapped from one of the header's encrypted data keys.
@@ -33,7 +33,7 @@ pub struct DecryptionMaterials<'m> {
     pub required_encryption_context_keys: &'m [&'m str],
 }
 
-impl<'m> DecryptionMaterials<'m> {
+impl<'m> DecryptionMaterialsRef<'m> {
     /// Materials with no required encryption context and the verification key taken from the
     /// header.
     pub fn new(suite: AlgorithmSuite, data_key: &'m DataKey) -> Self {
@@ -69,7 +69,7 @@ impl<'m> DecryptionMaterials<'m> {
 /// materials its keyrings produce). Built with [`new`](Self::new) and the `with_*` methods.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug)]
-pub struct EncryptionMaterials<'m> {
+pub struct EncryptionMaterialsRef<'m> {
     /// The suite.
     pub suite: AlgorithmSuite,
     /// The plaintext data key.
@@ -85,7 +85,7 @@ pub struct EncryptionMaterials<'m> {
     pub signing_key: Option<&'m SigningKey>,
 }
 
-impl<'m> EncryptionMaterials<'m> {
+impl<'m> EncryptionMaterialsRef<'m> {
     /// Materials with an empty encryption context, no required keys and no signing key.
     pub fn new(
         suite: AlgorithmSuite,

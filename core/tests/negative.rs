@@ -29,8 +29,8 @@ use esdk_core::error::{
 };
 use esdk_core::suite::SignatureAlg;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits, DecryptionMaterials,
-    Decryptor, Error, ErrorCategory, SignaturePolicy, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits,
+    DecryptionMaterialsRef, Decryptor, Error, ErrorCategory, SignaturePolicy, SigningKey,
 };
 use support::{
     Forge, Key, Outcome, Run, Spec, allow_all, decrypt_all, decrypt_chunked, drive, ec_bytes,
@@ -621,7 +621,7 @@ fn item14_public_key_entry() {
         (own, Ok(())),
     ] {
         let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-            let m = DecryptionMaterials::new(req.suite(), &forge.data_key)
+            let m = DecryptionMaterialsRef::new(req.suite(), &forge.data_key)
                 .with_verification_key(Some(vk));
             req.provide(&m)
         };
@@ -631,8 +631,8 @@ fn item14_public_key_entry() {
     let forge = Forge::new(V2, FRAME, &[]);
     let msg = forge.message(b"hello", seq_iv);
     let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-        let m =
-            DecryptionMaterials::new(req.suite(), &forge.data_key).with_verification_key(Some(own));
+        let m = DecryptionMaterialsRef::new(req.suite(), &forge.data_key)
+            .with_verification_key(Some(own));
         req.provide(&m)
     };
     let out = decrypt_all(&msg, Key::Custom(&answer), allow_all());
@@ -683,7 +683,7 @@ fn item15_required_encryption_context() {
                 )
             };
             let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-                let m = DecryptionMaterials::new(req.suite(), &e.data_key)
+                let m = DecryptionMaterialsRef::new(req.suite(), &e.data_key)
                     .with_encryption_context(EncryptionContextRef::parse(&bytes).unwrap())
                     .with_required_encryption_context_keys(required);
                 req.provide(&m)
@@ -797,7 +797,7 @@ fn item17_materials_suite_mismatch() {
         let (e, _) = small(header);
         let dk = DataKey::generate(other, &mut rand_core::OsRng).unwrap();
         let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-            req.provide(&DecryptionMaterials::new(other, &dk))
+            req.provide(&DecryptionMaterialsRef::new(other, &dk))
         };
         let out = decrypt_all(&e.msg, Key::Custom(&answer), allow_all());
         assert_eq!(
@@ -1443,7 +1443,7 @@ fn errors_are_sticky() {
             let st = dec.process(&mut buf, true);
             match st.state {
                 Ok(DecryptState::NeedMaterials(req)) => {
-                    req.provide(&DecryptionMaterials::new(V2_SIGNED, &e.data_key))
+                    req.provide(&DecryptionMaterialsRef::new(V2_SIGNED, &e.data_key))
                         .unwrap();
                 }
                 Ok(DecryptState::NeedInput { .. } | DecryptState::Done) => panic!("must fail"),
@@ -1475,7 +1475,7 @@ fn errors_are_sticky() {
     match dec.process(&mut buf, true).state {
         Ok(DecryptState::NeedMaterials(req)) => {
             assert_eq!(
-                req.provide(&DecryptionMaterials::new(V2_SIGNED, &wrong)),
+                req.provide(&DecryptionMaterialsRef::new(V2_SIGNED, &wrong)),
                 Err(Error::Authentication(AuthStage::Commitment))
             );
         }

@@ -16,8 +16,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, RawAesKey, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, RawAesKey, SigningKey,
     SliceInput,
 };
 use std::alloc::System;
@@ -164,7 +164,7 @@ impl Fixture {
             .with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
             .with_suite(Some(self.suite))
             .with_frame_length(FRAME_LENGTH);
-        let materials = EncryptionMaterials::new(self.suite, &self.data_key, &edks)
+        let materials = EncryptionMaterialsRef::new(self.suite, &self.data_key, &edks)
             .with_encryption_context(ec)
             .with_signing_key(self.signing_key.as_ref());
         let ready = Encryptor::new(p, config)
@@ -204,7 +204,8 @@ impl Fixture {
                         .unwrap_any(&p, &ec, req.encrypted_data_keys())
                         .unwrap()
                         .unwrap();
-                    req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
+                    req.provide(&DecryptionMaterialsRef::new(suite, &dk))
+                        .unwrap();
                 }
                 DecryptState::HeaderVerified(_) => {}
                 DecryptState::Plaintext(chunk) => {

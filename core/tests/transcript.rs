@@ -19,8 +19,8 @@ use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD};
 use esdk_core::error::{LimitError, LimitKind, MaterialsError, PolicyError, UsageError};
 use esdk_core::suite::SignatureAlg;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, ContentType, DataKey, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey, ciphertext_len,
+    AlgorithmSuite, CommitmentPolicy, ContentType, DataKey, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, SigningKey, ciphertext_len,
 };
 use support::{
     Key, Spec, allow_all, decrypt_all, ec_bytes, encrypt_known, header_layout, layout, plaintext,
@@ -74,7 +74,7 @@ fn transcript(msg: &[u8], key: &DataKey, lazy_eof: bool) -> Transcript {
                 Ok(DecryptState::NeedMaterials(req)) => {
                     events.push(Ev::Materials);
                     let suite = req.suite();
-                    if let Err(e) = req.provide(&DecryptionMaterials::new(suite, key)) {
+                    if let Err(e) = req.provide(&DecryptionMaterialsRef::new(suite, key)) {
                         events.push(Ev::Failed(e));
                         break;
                     }
@@ -272,7 +272,7 @@ fn final_plaintext_waits_for_footer_and_end_of_input() {
                 match st.state.unwrap() {
                     DecryptState::NeedInput { min_len } => break min_len,
                     DecryptState::NeedMaterials(req) => req
-                        .provide(&DecryptionMaterials::new(suite, &e.data_key))
+                        .provide(&DecryptionMaterialsRef::new(suite, &e.data_key))
                         .unwrap(),
                     DecryptState::Plaintext(p) => released.push(p.to_vec()),
                     DecryptState::HeaderVerified(_) => {}
@@ -409,7 +409,7 @@ fn materials_request_and_verified_header() {
         assert_eq!(ec.get("req"), None, "required pairs are not stored");
         assert!(ec.get(PUBLIC_KEY_FIELD).is_some());
         let full = ec_bytes(&e.ec.iter().collect::<Vec<_>>());
-        let m = DecryptionMaterials::new(V2_SIGNED, &e.data_key)
+        let m = DecryptionMaterialsRef::new(V2_SIGNED, &e.data_key)
             .with_encryption_context(EncryptionContextRef::parse(&full).unwrap())
             .with_required_encryption_context_keys(&["req"]);
         req.provide(&m).unwrap();
@@ -436,7 +436,7 @@ fn input_changed_after_materials() {
     let mut dec = Decryptor::new(RustCrypto, allow_all());
     let mut buf = e.msg.clone();
     if let Ok(DecryptState::NeedMaterials(req)) = dec.process(&mut buf, true).state {
-        req.provide(&DecryptionMaterials::new(V2, &e.data_key))
+        req.provide(&DecryptionMaterialsRef::new(V2, &e.data_key))
             .unwrap();
     } else {
         panic!();
@@ -523,8 +523,8 @@ impl Owned {
             ec: ec_bytes(&all),
         }
     }
-    fn materials<'m>(&'m self, edks: &'m [EdkRef<'m>]) -> EncryptionMaterials<'m> {
-        EncryptionMaterials::new(self.suite, &self.dk, edks)
+    fn materials<'m>(&'m self, edks: &'m [EdkRef<'m>]) -> EncryptionMaterialsRef<'m> {
+        EncryptionMaterialsRef::new(self.suite, &self.dk, edks)
             .with_encryption_context(EncryptionContextRef::parse(&self.ec).unwrap())
             .with_signing_key(self.sk.as_ref())
     }
@@ -543,7 +543,7 @@ fn config(suite: AlgorithmSuite, frame_length: u32) -> EncryptConfig {
         .with_frame_length(frame_length)
 }
 
-fn provide_err(config: EncryptConfig, m: EncryptionMaterials<'_>) -> Error {
+fn provide_err(config: EncryptConfig, m: EncryptionMaterialsRef<'_>) -> Error {
     Encryptor::new(RustCrypto, config)
         .unwrap()
         .provide(m, &mut rand_core::OsRng)

@@ -229,7 +229,7 @@ pub fn encrypt_core(
         .iter()
         .map(String::as_str)
         .collect();
-    let materials = esdk_core::EncryptionMaterials::new(m.suite, data_key, &edks)
+    let materials = esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
         .with_encryption_context(EncryptionContextRef::parse(&ec)?)
         .with_required_encryption_context_keys(&required)
         .with_signing_key(m.signing_key.as_ref());

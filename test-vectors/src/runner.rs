@@ -839,12 +839,13 @@ fn run_core(
                             .data_key
                             .as_ref()
                             .ok_or("the materials manager returned no data key")?;
-                        let core_materials = esdk_core::DecryptionMaterials::new(m.suite, data_key)
-                            .with_verification_key(m.verification_key)
-                            .with_encryption_context(
-                                EncryptionContextRef::parse(&ec).map_err(|e| e.to_string())?,
-                            )
-                            .with_required_encryption_context_keys(&required);
+                        let core_materials =
+                            esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
+                                .with_verification_key(m.verification_key)
+                                .with_encryption_context(
+                                    EncryptionContextRef::parse(&ec).map_err(|e| e.to_string())?,
+                                )
+                                .with_required_encryption_context_keys(&required);
                         req.provide(&core_materials).map_err(|e| e.to_string())
                     })();
                     if let Err(e) = answered {

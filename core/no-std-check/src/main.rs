@@ -27,8 +27,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EncryptConfig, EncryptionMaterials, Encryptor, Error, RawAesKey, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SigningKey,
     SliceInput,
 };
 use rand_core::{CryptoRng, RngCore};
@@ -269,7 +269,7 @@ fn encrypt(suite: AlgorithmSuite, rng: &mut TestRng, msg: &mut [u8]) -> Result<u
     let edks = [key.wrap(&p, &ec, &data_key, rng, &mut wrapped)?];
 
     let config = EncryptConfig::default().with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt).with_suite(Some(suite)).with_frame_length(FRAME_LENGTH);
-    let materials = EncryptionMaterials::new(suite, &data_key, &edks).with_encryption_context(ec).with_signing_key(signing_key.as_ref());
+    let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks).with_encryption_context(ec).with_signing_key(signing_key.as_ref());
     let ready = Encryptor::new(p, config)?.provide(materials, rng)?;
     let (mut frames, mut pos) = ready.write_header(msg)?;
     let mut rest = PLAINTEXT;
@@ -295,7 +295,7 @@ fn decrypt(msg: &mut [u8], out: &mut [u8]) -> Result<usize, Error> {
                 let suite = req.suite();
                 let ec = req.encryption_context_unverified();
                 match key.unwrap_any(&p, &ec, req.encrypted_data_keys())? {
-                    Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk))?,
+                    Some(dk) => req.provide(&DecryptionMaterialsRef::new(suite, &dk))?,
                     None => {
                         req.abort();
                         return Err(Error::Usage(esdk_core::error::UsageError::Aborted));

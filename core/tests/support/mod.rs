@@ -17,8 +17,8 @@ use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef, PUB
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, RawAesKey, SigningKey, VecInput,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SigningKey, VecInput,
 };
 use std::ops::Range;
 
@@ -109,7 +109,7 @@ pub fn drive(
                     out.states.push("materials");
                     let suite = req.suite();
                     let res = match &key {
-                        Key::Data(dk) => req.provide(&DecryptionMaterials::new(suite, dk)),
+                        Key::Data(dk) => req.provide(&DecryptionMaterialsRef::new(suite, dk)),
                         Key::RawAes(ns, name, wk) => {
                             let ec = req.encryption_context_unverified();
                             let key = RawAesKey::new(ns, name, wk).unwrap();
@@ -118,7 +118,7 @@ pub fn drive(
                                 .ok()
                                 .flatten();
                             match found {
-                                Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk)),
+                                Some(dk) => req.provide(&DecryptionMaterialsRef::new(suite, &dk)),
                                 None => {
                                     req.abort();
                                     Err(Error::Usage(esdk_core::error::UsageError::Aborted))
@@ -230,7 +230,7 @@ pub fn encrypt_with(
     let key = RawAesKey::new("ns", b"key", wrapping_key).unwrap();
     let mut wrapped = [0u8; 128];
     let edks = [key.wrap(&p, &ec_ref, &dk, &mut rng, &mut wrapped).unwrap()];
-    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
         .with_encryption_context(ec_ref)
         .with_signing_key(sk.as_ref());
     seal_message(materials, frame_length, non_framed, pt)
@@ -246,7 +246,7 @@ pub fn public_key_b64(sk: &SigningKey) -> String {
 /// Runs the encryptor typestate over `pt` with the given materials: regular frames while more
 /// than a frame is left, then `finish` with the rest (a full final frame for exact multiples).
 pub fn seal_message(
-    materials: EncryptionMaterials<'_>,
+    materials: EncryptionMaterialsRef<'_>,
     frame_length: u32,
     non_framed: bool,
     pt: &[u8],
@@ -351,7 +351,7 @@ pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
         provider_info: b"key",
         ciphertext: &[0xE0; 48],
     }];
-    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
         .with_encryption_context(ec_ref)
         .with_required_encryption_context_keys(spec.required)
         .with_signing_key(sk.as_ref());

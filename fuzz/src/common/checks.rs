@@ -19,9 +19,9 @@ use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::materials::verification_key_from_context;
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits, DecryptionMaterials,
-    EncryptConfig, EncryptedDataKey, EncryptionMaterials, Encryptor, Error, HeaderRef,
-    SignaturePolicy, SigningKey, VerificationKey, raw_aes,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits,
+    DecryptionMaterialsRef, EncryptConfig, EncryptedDataKey, EncryptionMaterialsRef, Encryptor,
+    Error, HeaderRef, SignaturePolicy, SigningKey, VerificationKey, raw_aes,
 };
 
 /// A target's check: panics when a property fails.
@@ -113,7 +113,7 @@ pub fn answer_fixed<P: CryptoProvider>(req: MaterialsRequest<'_, P>) {
         .first()
         .copied()
         .unwrap_or(0);
-    let mut m = DecryptionMaterials::new(suite, &dk);
+    let mut m = DecryptionMaterialsRef::new(suite, &dk);
     match pick % 32 {
         31 => return req.abort(),
         30 => return drop(req),
@@ -141,7 +141,7 @@ pub fn answer_raw_aes<P: CryptoProvider>(req: MaterialsRequest<'_, P>) {
         })
     });
     let dk = found.unwrap_or_else(|| fixed_data_key(suite));
-    let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+    let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ fn header_writer_roundtrip(h: &HeaderRef<'_>, n: usize) {
     }
     let dk = fixed_data_key(suite);
     let edks: Vec<EdkRef<'_>> = h.encrypted_data_keys().iter().collect();
-    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
         .with_encryption_context(ec)
         .with_signing_key(signing_key.as_ref());
     let non_framed = h.content_type() == esdk_core::ContentType::NonFramed;
@@ -549,7 +549,7 @@ fn encrypt_then_decrypt<P: CryptoProvider + Clone>(
             ciphertext: ct,
         })
         .collect();
-    let materials = EncryptionMaterials::new(suite, &dk, &edks)
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
         .with_encryption_context(ec_ref)
         .with_required_encryption_context_keys(&required)
         .with_signing_key(sk.as_ref());
@@ -619,7 +619,7 @@ fn encrypt_then_decrypt<P: CryptoProvider + Clone>(
     let answer = |strict: bool| {
         let (dk, ec_ref, required) = (&dk, ec_ref, &required);
         move |req: MaterialsRequest<'_, Logged<P>>| {
-            let m = DecryptionMaterials::new(req.suite(), dk)
+            let m = DecryptionMaterialsRef::new(req.suite(), dk)
                 .with_encryption_context(ec_ref)
                 .with_required_encryption_context_keys(required);
             let res = req.provide(&m);

@@ -19,9 +19,9 @@ use esdk_core::decrypt::MaterialsRequest;
 use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef};
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, RawAesKey,
-    VecInput, raw_aes,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, HeaderRef,
+    RawAesKey, VecInput, raw_aes,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -123,7 +123,7 @@ pub fn valid_message(spec: &Spec) -> Vec<u8> {
         .with_commitment_policy(policy(suite))
         .with_suite(Some(suite));
     let enc = Encryptor::new(RustCrypto, config).expect("config");
-    let m = EncryptionMaterials::new(suite, &dk, &edks).with_encryption_context(ec_ref);
+    let m = EncryptionMaterialsRef::new(suite, &dk, &edks).with_encryption_context(ec_ref);
     let ready = enc.provide(m, &mut rng).expect("materials");
     let mut out = vec![0u8; ready.header_len()];
     let (mut frames, n) = ready.write_header(&mut out).expect("header");
@@ -304,7 +304,7 @@ pub fn answer_raw_aes(req: MaterialsRequest<'_, RustCrypto>) {
         .flatten();
     match found {
         Some(dk) => {
-            let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+            let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
         }
         None => req.abort(),
     }
@@ -444,7 +444,7 @@ pub fn header_work(data: &[u8]) {
     cfg.limits.max_header_len = max_header;
     let dk = data_key(suite);
     let mut answer = |req: MaterialsRequest<'_, RustCrypto>| {
-        let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+        let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
     };
     esdk_core::work::reset();
     let all = decrypt_counted(&h, Feeding::All, cfg, &mut answer);

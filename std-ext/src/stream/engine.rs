@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 /// Converts owned encryption materials to the core's borrowed form and runs `f` with them.
 fn with_core_encryption_materials<T>(
     m: &EncryptionMaterials,
-    f: impl FnOnce(esdk_core::EncryptionMaterials<'_>) -> Result<T>,
+    f: impl FnOnce(esdk_core::EncryptionMaterialsRef<'_>) -> Result<T>,
 ) -> Result<T> {
     let data_key = m
         .data_key
@@ -29,7 +29,7 @@ fn with_core_encryption_materials<T>(
         .map(String::as_str)
         .collect();
     f(
-        esdk_core::EncryptionMaterials::new(m.suite, data_key, &edks)
+        esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
             .with_encryption_context(ec_ref)
             .with_required_encryption_context_keys(&required)
             .with_signing_key(m.signing_key.as_ref()),
@@ -410,7 +410,7 @@ impl DecryptEngine {
                         let data_key = m.data_key.as_ref().ok_or_else(|| {
                             Error::Materials("decryption materials have no data key".into())
                         })?;
-                        let cm = esdk_core::DecryptionMaterials::new(m.suite, data_key)
+                        let cm = esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
                             .with_verification_key(m.verification_key)
                             .with_encryption_context(EncryptionContextRef::parse(&ec)?)
                             .with_required_encryption_context_keys(&required);
