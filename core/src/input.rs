@@ -55,6 +55,8 @@ struct Window {
     need: usize,
     /// Bytes before this offset are collected plaintext: compaction never moves below it.
     floor: usize,
+    /// Bytes moved by compaction so far (a work counter).
+    moved: u64,
 }
 
 impl Window {
@@ -120,6 +122,7 @@ impl Window {
             return Ok(false);
         }
         buf.copy_within(self.start..self.end, self.floor);
+        self.moved = self.moved.saturating_add(live as u64);
         self.start = self.floor;
         self.end = self
             .floor
@@ -274,6 +277,12 @@ impl<'b> SliceInput<'b> {
         self.w.plaintext(self.buf)
     }
 
+    /// Bytes moved to the front by compaction so far: a work counter (it stays below twice
+    /// the input plus the buffer size, whatever the chunking).
+    pub fn bytes_moved(&self) -> u64 {
+        self.w.moved
+    }
+
     /// Marks `n` bytes of [`plaintext`](Self::plaintext) as consumed and wipes them.
     pub fn consume_plaintext(&mut self, n: usize) {
         self.w.consume_plaintext(self.buf, n);
@@ -422,6 +431,11 @@ mod owned {
         /// Bytes zero-filled so far (each byte once, when the buffer grew): a work counter.
         pub fn bytes_zeroed(&self) -> u64 {
             self.zeroed
+        }
+
+        /// Bytes moved to the front by compaction so far: a work counter.
+        pub fn bytes_moved(&self) -> u64 {
+            self.w.moved
         }
 
         /// One step of `decryptor` over the unconsumed input (applying the last state's
