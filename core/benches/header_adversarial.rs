@@ -23,7 +23,7 @@ use common::work::{MAX_DISTINCT_PAIRS, Spec, config, smallest_keys, valid_messag
 use core::hint::black_box;
 use criterion::Criterion;
 use esdk_core::crypto::rustcrypto::RustCrypto;
-use esdk_core::{AlgorithmSuite, DecryptConfig, DecryptState, Decryptor};
+use esdk_core::{AlgorithmSuite, DecryptConfig, DecryptState, Decryptor, VecInput};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -36,14 +36,15 @@ enum Feed {
 /// Feeds `msg` until the decryptor asks for materials; returns the `process` calls made.
 fn parse_header(msg: &[u8], cfg: DecryptConfig, feed: Feed) -> usize {
     let mut dec = Decryptor::new(RustCrypto, cfg);
-    let mut buf = Vec::with_capacity(msg.len());
-    let mut calls = 0;
+    let mut input = VecInput::new(msg.len().max(1));
+    let (mut fed, mut calls) = (0, 0);
     loop {
         let want = {
             calls += 1;
-            let eof = buf.len() == msg.len();
-            let st = dec.process(&mut buf, eof);
-            match st.state {
+            if fed == msg.len() && !input.is_eof() {
+                input.set_eof();
+            }
+            match input.process(&mut dec) {
                 Ok(DecryptState::NeedInput { min_len }) => min_len,
                 Ok(DecryptState::NeedMaterials(req)) => {
                     req.abort();
@@ -55,10 +56,11 @@ fn parse_header(msg: &[u8], cfg: DecryptConfig, feed: Feed) -> usize {
         let n = match feed {
             Feed::All => msg.len(),
             Feed::OneByte => 1,
-            Feed::MinLen => want - buf.len(),
+            Feed::MinLen => want - input.buffered(),
         };
-        let end = (buf.len() + n).min(msg.len());
-        buf.extend_from_slice(&msg[buf.len()..end]);
+        let end = (fed + n).min(msg.len());
+        input.push(&msg[fed..end]).unwrap();
+        fed = end;
     }
 }
 

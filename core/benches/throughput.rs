@@ -40,8 +40,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, SigningKey, SliceInput,
 };
 use rand_core::OsRng;
 use sha2::Digest as _;
@@ -127,24 +127,17 @@ impl Keys {
     }
 
     fn encryptor(&self, frame_length: usize) -> Encryptor<RustCrypto> {
-        let config = EncryptConfig {
-            commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-            suite: Some(self.suite),
-            frame_length: u32::try_from(frame_length).unwrap(),
-            ..Default::default()
-        };
+        let config = EncryptConfig::default()
+            .with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
+            .with_suite(Some(self.suite))
+            .with_frame_length(u32::try_from(frame_length).unwrap());
         Encryptor::new(RustCrypto, config).unwrap()
     }
 
-    fn materials<'a>(&'a self, edks: &'a [EdkRef<'a>]) -> EncryptionMaterials<'a> {
-        EncryptionMaterials {
-            suite: self.suite,
-            data_key: &self.data_key,
-            encrypted_data_keys: edks,
-            encryption_context: EncryptionContextRef::parse(&self.context).unwrap(),
-            required_encryption_context_keys: &[],
-            signing_key: self.signing_key.as_ref(),
-        }
+    fn materials<'a>(&'a self, edks: &'a [EdkRef<'a>]) -> EncryptionMaterialsRef<'a> {
+        EncryptionMaterialsRef::new(self.suite, &self.data_key, edks)
+            .with_encryption_context(EncryptionContextRef::parse(&self.context).unwrap())
+            .with_signing_key(self.signing_key.as_ref())
     }
 
     /// Serialized header length (independent of the random message id).
@@ -215,21 +208,18 @@ impl Keys {
     /// Decrypts a whole message held in one buffer; hands each plaintext chunk to `sink`.
     fn decrypt(&self, msg: &mut [u8], mut sink: impl FnMut(&[u8])) {
         let mut dec = Decryptor::new(RustCrypto, DecryptConfig::default());
-        let mut pos = 0;
+        let mut input = SliceInput::complete(msg);
         loop {
-            let status = dec.process(&mut msg[pos..], true);
-            let discard = status.discard;
-            match status.state.unwrap() {
+            match input.process(&mut dec).unwrap() {
                 DecryptState::NeedMaterials(req) => {
-                    req.provide(&DecryptionMaterials::new(self.suite, &self.data_key))
+                    req.provide(&DecryptionMaterialsRef::new(self.suite, &self.data_key))
                         .unwrap();
                 }
                 DecryptState::HeaderVerified(_) => {}
-                DecryptState::Plaintext(p) => sink(p),
+                DecryptState::Plaintext(p) => sink(&p),
                 DecryptState::Done => return,
                 other => panic!("unexpected state {other:?}"),
             }
-            pos += discard;
         }
     }
 }

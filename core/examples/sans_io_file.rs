@@ -7,13 +7,15 @@
 //! Without `FILE`, a built-in sample is written to the temporary directory and used. The
 //! ciphertext goes to `FILE.esdk`. Everything here is the caller's job in a sans-IO design:
 //!
-//! * **materials**: a local raw AES-256 wrapping key; `raw_aes::wrap` makes the encrypted data
-//!   key, and the decryptor's `NeedMaterials` is answered with `raw_aes::unwrap`;
+//! * **materials**: a local raw AES-256 wrapping key (`RawAesKey`); `RawAesKey::wrap` makes the
+//!   encrypted data key, and the decryptor's `NeedMaterials` is answered with
+//!   `RawAesKey::unwrap_any` over the header's encrypted data keys;
 //! * **encryption**: the file is read one frame at a time straight into the content region of a
 //!   fixed-size record buffer and sealed in place (`seal_frame_in_place`, no copy); one record of
 //!   look-ahead tells which chunk is the last, which goes to `finish` with the footer;
-//! * **decryption**: a fixed-size input buffer, refilled when the decryptor asks for input and
-//!   compacted after every discard; plaintext is compared with the original as it is released.
+//! * **decryption**: a fixed-size input buffer behind a `SliceInput` (which applies the discards
+//!   and compacts), refilled when the decryptor asks for input; plaintext is compared with the
+//!   original as it is released.
 //!
 //! The suite is the default, 0x0578 (AES-256-GCM, key commitment, ECDSA P-384). Regular frames
 //! of a signed message are released before the signature at the end is checked: a real caller
@@ -27,8 +29,8 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials, Decryptor, EdkRef,
-    EncryptConfig, EncryptionMaterials, Encryptor, SigningKey,
+    CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, RawAesKey, SigningKey, SliceInput,
 };
 use rand_core::OsRng;
 use std::fs::File;
@@ -131,37 +133,17 @@ fn encrypt_file(src: &Path, dst: &Path) -> Result<(u64, u64)> {
     let context = EncryptionContextRef::parse(&context[..context_len])?;
 
     // The encrypted data key: the data key wrapped under the local AES key.
-    let (mut info, mut wrapped) = ([0u8; 128], [0u8; 64]);
-    let (info_len, wrapped_len) = esdk_core::raw_aes::wrap(
-        &provider,
-        &WRAPPING_KEY,
-        KEY_NAME,
-        &context,
-        &data_key,
-        &mut rng,
-        &mut info,
-        &mut wrapped,
-    )?;
-    let edks = [EdkRef {
-        provider_id: NAMESPACE,
-        provider_info: &info[..info_len],
-        ciphertext: &wrapped[..wrapped_len],
-    }];
+    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY)?;
+    let mut wrapped = [0u8; 128];
+    let edks = [key.wrap(&provider, &context, &data_key, &mut rng, &mut wrapped)?];
 
-    let config = EncryptConfig {
-        commitment_policy: policy,
-        suite: Some(suite),
-        frame_length: u32::try_from(FRAME_LENGTH)?,
-        ..Default::default()
-    };
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: context,
-        required_encryption_context_keys: &[],
-        signing_key: signing_key.as_ref(),
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy)
+        .with_suite(Some(suite))
+        .with_frame_length(u32::try_from(FRAME_LENGTH)?);
+    let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
+        .with_encryption_context(context)
+        .with_signing_key(signing_key.as_ref());
     let ready = Encryptor::new(provider, config)?.provide(materials, &mut rng)?;
 
     let mut input = File::open(src)?;
@@ -213,40 +195,28 @@ fn decrypt_and_compare(
     let mut expected = File::open(original)?;
     let mut compare = vec![0u8; FRAME_LENGTH];
     let mut buf = vec![0u8; DECRYPT_BUFFER_LEN];
-    // Unconsumed input is buf[..len]: compacted to the front after every discard.
-    let (mut len, mut eof, mut released) = (0usize, false, 0u64);
+    // The input helper owns the buffer bookkeeping: discards, compaction, end of input.
+    let mut ciphertext = SliceInput::new(&mut buf);
+    let mut released = 0u64;
     let mut decryptor = Decryptor::new(provider, DecryptConfig::default());
     loop {
-        let mut need = None;
-        let discard = {
-            let status = decryptor.process(&mut buf[..len], eof);
-            match status.state? {
-                DecryptState::NeedInput { min_len } => need = Some(min_len),
+        let mut need_input = false;
+        {
+            match ciphertext.process(&mut decryptor)? {
+                DecryptState::NeedInput { .. } => need_input = true,
                 DecryptState::NeedMaterials(request) => {
                     // Find the EDK this key wrapped. The context is not authenticated yet; it is
                     // the AAD of the unwrap, and the header tag checks it right after.
                     let suite = request.suite();
                     let context = request.encryption_context_unverified();
-                    let mut data_key = None;
-                    for edk in request.encrypted_data_keys() {
-                        let unwrapped = esdk_core::raw_aes::unwrap(
-                            &provider,
-                            NAMESPACE,
-                            KEY_NAME,
-                            &WRAPPING_KEY,
-                            &context,
-                            &edk,
-                        )?;
-                        if unwrapped.is_some() {
-                            data_key = unwrapped;
-                            break;
-                        }
-                    }
+                    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY)?;
+                    let data_key =
+                        key.unwrap_any(&provider, &context, request.encrypted_data_keys())?;
                     let Some(data_key) = data_key else {
                         request.abort();
                         return Err("no encrypted data key for this wrapping key".into());
                     };
-                    request.provide(&DecryptionMaterials::new(suite, &data_key))?;
+                    request.provide(&DecryptionMaterialsRef::new(suite, &data_key))?;
                 }
                 DecryptState::HeaderVerified(header) => {
                     println!(
@@ -257,7 +227,7 @@ fn decrypt_and_compare(
                 }
                 DecryptState::Plaintext(chunk) => {
                     let want = &mut compare[..chunk.len()];
-                    if read_full(&mut expected, want)? != chunk.len() || want != chunk {
+                    if read_full(&mut expected, want)? != chunk.len() || *want != *chunk {
                         return Ok(Err(format!(
                             "plaintext differs in the chunk at offset {released}"
                         )));
@@ -275,20 +245,14 @@ fn decrypt_and_compare(
                 }
                 _ => {}
             }
-            status.discard
-        };
-        if discard > 0 {
-            buf.copy_within(discard..len, 0);
-            len -= discard;
         }
-        if let Some(min_len) = need {
-            if min_len > buf.len() {
-                return Err(format!("the message needs a {min_len}-byte buffer").into());
-            }
-            while len < min_len && !eof {
-                let n = input.read(&mut buf[len..])?;
-                len += n;
-                eof = n == 0;
+        if need_input {
+            // Room to read into (the helper fails if the message needs a larger buffer).
+            let n = input.read(ciphertext.spare()?)?;
+            if n == 0 {
+                ciphertext.set_eof();
+            } else {
+                ciphertext.commit(n);
             }
         }
     }

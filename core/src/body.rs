@@ -1,5 +1,13 @@
 //! Message body: frame layout constants, IVs and the body AAD.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
+use crate::error::Error;
 use crate::suite::IV_LEN;
 
 /// Sequence-number field value that marks the final frame.
@@ -45,7 +53,7 @@ pub(crate) fn body_aad<'b>(
     kind: BodyKind,
     seq: u32,
     content_len: u64,
-) -> &'b [u8] {
+) -> Result<&'b [u8], Error> {
     let mut pos = 0usize;
     for part in [
         message_id,
@@ -54,12 +62,14 @@ pub(crate) fn body_aad<'b>(
         &content_len.to_be_bytes(),
     ] {
         let end = pos.saturating_add(part.len());
-        if let Some(dst) = buf.get_mut(pos..end) {
-            dst.copy_from_slice(part);
-            pos = end;
-        }
+        // Cannot fail: a message id is at most 32 bytes, which the buffer is sized for.
+        buf.get_mut(pos..end)
+            .ok_or(Error::Internal("body AAD longer than its buffer"))?
+            .copy_from_slice(part);
+        pos = end;
     }
-    buf.get(..pos).unwrap_or(&[])
+    buf.get(..pos)
+        .ok_or(Error::Internal("body AAD longer than its buffer"))
 }
 
 /// The IV written for frame `seq` on encrypt: eight zero bytes ‖ seq.
@@ -76,13 +86,15 @@ mod tests {
     #[test]
     fn aad_layout() {
         let mut buf = [0u8; MAX_BODY_AAD_LEN];
-        let aad = body_aad(&mut buf, &[1; 32], BodyKind::NonFramed, 1, 5);
+        let aad = body_aad(&mut buf, &[1; 32], BodyKind::NonFramed, 1, 5).unwrap();
         assert_eq!(aad.len(), MAX_BODY_AAD_LEN);
         assert_eq!(&aad[32..67], b"AWSKMSEncryptionClient Single Block");
         assert_eq!(&aad[67..71], &[0, 0, 0, 1]);
         assert_eq!(&aad[71..], &[0, 0, 0, 0, 0, 0, 0, 5]);
         assert_eq!(
-            body_aad(&mut buf, &[1; 16], BodyKind::Regular, 2, 0).len(),
+            body_aad(&mut buf, &[1; 16], BodyKind::Regular, 2, 0)
+                .unwrap()
+                .len(),
             16 + 28 + 12
         );
         assert_eq!(frame_iv(0x0102_0304), [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);

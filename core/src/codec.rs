@@ -4,6 +4,13 @@
 //! bytes in total are needed) from "the bytes are wrong" ([`Parse::Invalid`]); a streaming parser
 //! waits on the first and fails on the second.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::error::{Error, LimitKind, UsageError};
 
 /// Outcome of a parse step that is not a success.
@@ -38,7 +45,7 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             limit: usize::MAX,
-            limit_kind: LimitKind::Capacity,
+            limit_kind: LimitKind::FieldLength,
         }
     }
     /// A reader that fails with `kind` as soon as a field would end past `limit`.

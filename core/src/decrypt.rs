@@ -22,6 +22,13 @@
 //! Contract for callers: apply `discard` after handling each state and before the next call; do
 //! not change bytes that were passed and not yet discarded; answer every `NeedMaterials`.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::body::{
     BodyKind, END_OF_FRAMES, FINAL_FRAME_CONTENT_OFFSET, FINAL_FRAME_OVERHEAD, MAX_BODY_AAD_LEN,
     NON_FRAMED_OVERHEAD, REGULAR_FRAME_CONTENT_OFFSET, REGULAR_FRAME_OVERHEAD, body_aad,
@@ -34,14 +41,17 @@ use crate::error::{AuthStage, Error, LimitKind, MaterialsError, UsageError};
 use crate::header::{ContentType, HeaderParser, HeaderRef, ParseOptions};
 use crate::keys::{VerificationKey, derive};
 use crate::materials::{
-    DecryptionMaterials, check_required_keys, feed_filtered, verification_key_from_context,
+    DecryptionMaterialsRef, check_required_keys, feed_filtered, verification_key_from_context,
 };
+use crate::message_id::MessageId;
 use crate::policy::{CommitmentPolicy, DecryptLimits, MAX_NON_FRAMED_CONTENT_LEN, SignaturePolicy};
 use crate::suite::{AlgorithmSuite, IV_LEN, MessageFormatVersion, TAG_LEN};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
-/// Decryption settings.
+/// Decryption settings: `DecryptConfig::default()` (committing suites only, signed suites
+/// accepted, the format's own limits), adjusted with the `with_*` methods.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DecryptConfig {
     /// Which suites may be decrypted (default: committing suites only).
@@ -53,6 +63,29 @@ pub struct DecryptConfig {
 }
 
 impl DecryptConfig {
+    /// The default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets which suites may be decrypted.
+    #[must_use]
+    pub fn with_commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
+        self.commitment_policy = policy;
+        self
+    }
+    /// Sets whether signed suites are accepted.
+    #[must_use]
+    pub fn with_signature_policy(mut self, policy: SignaturePolicy) -> Self {
+        self.signature_policy = policy;
+        self
+    }
+    /// Sets the resource limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: DecryptLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     fn parse_options(&self) -> ParseOptions {
         ParseOptions {
             commitment_policy: self.commitment_policy,
@@ -86,16 +119,80 @@ pub enum DecryptState<'a, P: CryptoProvider> {
     NeedMaterials(MaterialsRequest<'a, P>),
     /// The header authentication tag (and key commitment) verified. Edge-triggered, once.
     HeaderVerified(HeaderRef<'a>),
-    /// A chunk of verified plaintext, decrypted in place in the caller's input buffer.
-    Plaintext(&'a mut [u8]),
+    /// A chunk of verified plaintext, decrypted in place in the caller's input buffer; it
+    /// knows where it lies in that buffer ([`Plaintext::range`]).
+    Plaintext(Plaintext<'a>),
     /// The message is complete: every tag and the signature verified, no trailing bytes.
     Done,
 }
 
+/// Verified plaintext, decrypted in place: a view of the caller's buffer that also knows its
+/// position there, so a driver that keeps the bytes past this borrow needs no pointer
+/// arithmetic.
+///
+/// Dereferences to the plaintext bytes. `Debug` shows only the range, never the bytes.
+pub struct Plaintext<'a> {
+    bytes: &'a mut [u8],
+    start: usize,
+}
+
+impl<'a> Plaintext<'a> {
+    pub(crate) fn new(bytes: &'a mut [u8], start: usize) -> Self {
+        Self { bytes, start }
+    }
+
+    /// Where the plaintext lies in the buffer it was decrypted in: relative to the `input`
+    /// passed to [`Decryptor::process`], or to the whole buffer of an
+    /// [`input`](crate::input) helper.
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.start..self.start.saturating_add(self.bytes.len())
+    }
+
+    /// The plaintext bytes, for the whole borrow.
+    pub fn into_slice(self) -> &'a mut [u8] {
+        self.bytes
+    }
+
+    /// The same view with its range moved by `by` (its buffer starts `by` bytes later in an
+    /// enclosing buffer).
+    pub(crate) fn offset_by(self, by: usize) -> Self {
+        Self {
+            bytes: self.bytes,
+            start: self.start.saturating_add(by),
+        }
+    }
+}
+
+impl core::ops::Deref for Plaintext<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl core::ops::DerefMut for Plaintext<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.bytes
+    }
+}
+
+impl AsRef<[u8]> for Plaintext<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl core::fmt::Debug for Plaintext<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plaintext")
+            .field("range", &self.range())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Body<P: CryptoProvider> {
     suite: AlgorithmSuite,
-    message_id: [u8; 32],
-    message_id_len: usize,
+    message_id: MessageId,
     content_type: ContentType,
     frame_length: u32,
     key: P::AeadKey,
@@ -122,6 +219,7 @@ enum Stage<P: CryptoProvider> {
 }
 
 /// Counters for progress reporting.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Message bytes consumed (discarded) so far.
@@ -330,7 +428,7 @@ impl<P: CryptoProvider> Decryptor<P> {
             };
         }
         let aad_buf = &mut [0u8; MAX_BODY_AAD_LEN];
-        let message_id = b.message_id.get(..b.message_id_len).unwrap_or(&[]);
+        let message_id = b.message_id.as_bytes();
         match b.content_type {
             ContentType::Framed => {
                 need!(4);
@@ -353,16 +451,27 @@ impl<P: CryptoProvider> Decryptor<P> {
                     if let Some(d) = b.digest.as_mut() {
                         d.update(frame);
                     }
-                    let aad = body_aad(aad_buf, message_id, BodyKind::Regular, marker, f as u64);
+                    let aad = try_!(body_aad(
+                        aad_buf,
+                        message_id,
+                        BodyKind::Regular,
+                        marker,
+                        f as u64
+                    ));
                     try_!(open(&b.key, frame, 4, f, aad));
                     b.next_seq = b.next_seq.wrapping_add(1);
                     self.stage = Stage::Body(b);
                     self.stats.frames = self.stats.frames.saturating_add(1);
                     self.stats.released = self.stats.released.saturating_add(f as u64);
                     self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                    let pt = frame
-                        .get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
-                        .unwrap_or_default();
+                    let Some(pt) = frame.get_mut(
+                        REGULAR_FRAME_CONTENT_OFFSET
+                            ..REGULAR_FRAME_CONTENT_OFFSET.saturating_add(f),
+                    ) else {
+                        debug_assert!(false, "frame content outside the frame");
+                        return self.fail(Error::Internal("frame content outside the frame"));
+                    };
+                    let pt = Plaintext::new(pt, REGULAR_FRAME_CONTENT_OFFSET);
                     status(total, DecryptState::Plaintext(pt))
                 } else {
                     need!(FINAL_FRAME_CONTENT_OFFSET);
@@ -452,9 +561,13 @@ impl<P: CryptoProvider> Decryptor<P> {
             (b.suite.signature(), b.digest.take(), b.verification_key)
         {
             digest.update(body);
-            let sig = footer
-                .get(sig_range.start - body_total..sig_range.end - body_total)
-                .unwrap_or(&[]);
+            let Some(sig) = footer.get(
+                sig_range.start.saturating_sub(body_total)
+                    ..sig_range.end.saturating_sub(body_total),
+            ) else {
+                debug_assert!(false, "signature outside the footer");
+                return self.fail(Error::Internal("signature outside the footer"));
+            };
             if self
                 .provider
                 .ecdsa_verify(alg, vk.as_bytes(), digest, sig)
@@ -464,18 +577,23 @@ impl<P: CryptoProvider> Decryptor<P> {
             }
         }
         let aad_buf = &mut [0u8; MAX_BODY_AAD_LEN];
-        let message_id = b.message_id.get(..b.message_id_len).unwrap_or(&[]);
-        let aad = body_aad(aad_buf, message_id, kind, seq, len as u64);
-        if let Err(e) = open(&b.key, body, iv_offset, len, aad) {
+        let message_id = b.message_id.as_bytes();
+        let opened = body_aad(aad_buf, message_id, kind, seq, len as u64)
+            .and_then(|aad| open(&b.key, body, iv_offset, len, aad));
+        if let Err(e) = opened {
             return self.fail(e);
         }
         self.stage = Stage::Finished;
         self.stats.frames = self.stats.frames.saturating_add(1);
         self.stats.released = self.stats.released.saturating_add(len as u64);
         self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-        let start = iv_offset + IV_LEN + if kind == BodyKind::NonFramed { 8 } else { 4 };
-        let pt = body.get_mut(start..start + len).unwrap_or_default();
-        status(total, DecryptState::Plaintext(pt))
+        let len_field = if kind == BodyKind::NonFramed { 8 } else { 4 };
+        let start = iv_offset.saturating_add(IV_LEN).saturating_add(len_field);
+        let Some(pt) = body.get_mut(start..start.saturating_add(len)) else {
+            debug_assert!(false, "body content outside the body");
+            return self.fail(Error::Internal("body content outside the body"));
+        };
+        status(total, DecryptState::Plaintext(Plaintext::new(pt, start)))
     }
 
     fn wait_or_truncated<'a>(
@@ -532,7 +650,7 @@ fn open<K: AeadKey>(
     let tag_start = total.checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
     let ct_start = tag_start.checked_sub(len).ok_or(Error::Truncated)?;
     let iv: [u8; IV_LEN] = frame
-        .get(iv_offset..iv_offset + IV_LEN)
+        .get(iv_offset..iv_offset.saturating_add(IV_LEN))
         .and_then(|s| s.try_into().ok())
         .ok_or(Error::Truncated)?;
     let tag: [u8; TAG_LEN] = frame
@@ -615,7 +733,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
     /// # Errors
     /// Suite mismatch, policy, data key length, signature key problems, key commitment
     /// mismatch or header tag failure. Errors are sticky.
-    pub fn provide(mut self, materials: &DecryptionMaterials<'_>) -> Result<(), Error> {
+    pub fn provide(mut self, materials: &DecryptionMaterialsRef<'_>) -> Result<(), Error> {
         self.answered = true;
         match self.verify(materials) {
             Ok(body) => {
@@ -629,7 +747,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
         }
     }
 
-    fn verify(&self, m: &DecryptionMaterials<'_>) -> Result<Body<P>, Error> {
+    fn verify(&self, m: &DecryptionMaterialsRef<'_>) -> Result<Body<P>, Error> {
         let h = &self.header;
         let d = &*self.decryptor;
         let suite = h.suite();
@@ -684,16 +802,10 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
             dg.update(h.auth_tag());
             dg
         });
-        let mut message_id = [0u8; 32];
-        let id = h.message_id();
-        message_id
-            .get_mut(..id.len())
-            .ok_or(Error::Truncated)?
-            .copy_from_slice(id);
+        let message_id = MessageId::from_slice(h.message_id())?;
         Ok(Body {
             suite,
             message_id,
-            message_id_len: id.len(),
             content_type: h.content_type(),
             frame_length: h.frame_length(),
             key,

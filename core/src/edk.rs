@@ -3,6 +3,13 @@
 //! Entry layout: `provider_id_len (u16) ‖ provider_id (UTF-8) ‖ provider_info_len (u16) ‖
 //! provider_info ‖ ciphertext_len (u16) ‖ ciphertext`; the list is preceded by a u16 count ≥ 1.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::codec::{Parse, Reader, Writer};
 use crate::error::{Error, LimitKind};
 

@@ -22,12 +22,15 @@ use crate::encryption_context::PUBLIC_KEY_FIELD;
 use crate::error::{Error, LimitKind, MaterialsError, PolicyError, UsageError};
 use crate::header::{ContentType, HeaderFields, auth_len, body_len, write_prefix, write_suffix};
 use crate::keys::{MAX_PUBLIC_KEY_B64_LEN, SigningKey, derive};
-use crate::materials::{EncryptionMaterials, check_required_keys, feed_filtered};
+use crate::materials::{EncryptionMaterialsRef, check_required_keys, feed_filtered};
+use crate::message_id::MessageId;
 use crate::policy::{CommitmentPolicy, MAX_NON_FRAMED_CONTENT_LEN};
 use crate::suite::{AlgorithmSuite, IV_LEN, MessageFormatVersion, TAG_LEN};
 use rand_core::CryptoRngCore;
 
-/// Encryption settings.
+/// Encryption settings: `EncryptConfig::default()` (committing policy, the materials' suite,
+/// 4096-byte frames), adjusted with the `with_*` methods.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncryptConfig {
     /// Which suites may be used (default: committing only).
@@ -52,6 +55,43 @@ impl Default for EncryptConfig {
             max_encrypted_data_keys: None,
             legacy_non_framed: false,
         }
+    }
+}
+
+impl EncryptConfig {
+    /// The default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets which suites may be used.
+    #[must_use]
+    pub fn with_commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
+        self.commitment_policy = policy;
+        self
+    }
+    /// Sets the suite (`None`: the materials provider chooses).
+    #[must_use]
+    pub fn with_suite(mut self, suite: impl Into<Option<AlgorithmSuite>>) -> Self {
+        self.suite = suite.into();
+        self
+    }
+    /// Sets the frame length (1 … 2^32 − 1).
+    #[must_use]
+    pub fn with_frame_length(mut self, frame_length: u32) -> Self {
+        self.frame_length = frame_length;
+        self
+    }
+    /// Sets the most encrypted data keys the materials may carry (`None`: no limit).
+    #[must_use]
+    pub fn with_max_encrypted_data_keys(mut self, max: impl Into<Option<u16>>) -> Self {
+        self.max_encrypted_data_keys = max.into();
+        self
+    }
+    /// Writes a legacy non-framed body (for generating test vectors only).
+    #[must_use]
+    pub fn with_legacy_non_framed(mut self, yes: bool) -> Self {
+        self.legacy_non_framed = yes;
+        self
     }
 }
 
@@ -92,7 +132,7 @@ impl<P: CryptoProvider> Encryptor<P> {
     /// problems (presence, `aws-crypto-public-key` entry not matching the signing key).
     pub fn provide<'m>(
         self,
-        materials: EncryptionMaterials<'m>,
+        materials: EncryptionMaterialsRef<'m>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HeaderReady<'m, P>, Error> {
         let m = &materials;
@@ -146,16 +186,8 @@ impl<P: CryptoProvider> Encryptor<P> {
             }
         }
         let version = suite.message_format_version();
-        let mut message_id = [0u8; 32];
-        let id_len = version.message_id_len();
-        rng.try_fill_bytes(message_id.get_mut(..id_len).unwrap_or_default())
-            .map_err(|_| Error::Crypto(crate::error::CryptoError::Rng))?;
-        let (derived, commit) = derive(
-            &self.provider,
-            suite,
-            m.data_key,
-            message_id.get(..id_len).unwrap_or(&[]),
-        )?;
+        let message_id = MessageId::random(version, rng)?;
+        let (derived, commit) = derive(&self.provider, suite, m.data_key, message_id.as_bytes())?;
         let key = self.provider.aead_key(derived.as_bytes())?;
         let stored_ec_len = crate::encryption_context::serialized_len(
             m.encryption_context
@@ -180,10 +212,10 @@ impl<P: CryptoProvider> Encryptor<P> {
 pub struct HeaderReady<'m, P: CryptoProvider> {
     provider: P,
     config: EncryptConfig,
-    materials: EncryptionMaterials<'m>,
+    materials: EncryptionMaterialsRef<'m>,
     key: P::AeadKey,
     commit: [u8; 32],
-    message_id: [u8; 32],
+    message_id: MessageId,
     header_len: usize,
 }
 
@@ -202,15 +234,7 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
     }
     /// The message id chosen for this message.
     pub fn message_id(&self) -> &[u8] {
-        self.message_id
-            .get(
-                ..self
-                    .materials
-                    .suite
-                    .message_format_version()
-                    .message_id_len(),
-            )
-            .unwrap_or(&[])
+        self.message_id.as_bytes()
     }
 
     /// Writes the header (body and authentication tag) to the start of `out`.
@@ -232,10 +256,7 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
         let ec_len = crate::encryption_context::serialized_len(stored.clone())?;
         let fields = HeaderFields {
             suite,
-            message_id: self
-                .message_id
-                .get(..version.message_id_len())
-                .unwrap_or(&[]),
+            message_id: self.message_id.as_bytes(),
             edks: m.encrypted_data_keys.iter().copied(),
             content_type: if self.config.legacy_non_framed {
                 ContentType::NonFramed
@@ -256,9 +277,8 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
             out.get_mut(pos..ec_end).ok_or(too_small(ec_end))?,
         )?;
         pos = ec_end;
-        pos += write_suffix(&fields, out.get_mut(pos..).unwrap_or_default())?;
+        pos += write_suffix(&fields, out.get_mut(pos..).ok_or(too_small(pos))?)?;
         let body_len = pos;
-        let id_len = version.message_id_len();
         let (body, auth) = out.split_at_mut(body_len);
         let iv = [0u8; IV_LEN];
         let mut mac = self.key.gmac(&iv)?;
@@ -282,7 +302,9 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
                 TAG_LEN
             }
         };
-        let header = out.get(..body_len + auth_bytes).unwrap_or(&[]);
+        let header = out
+            .get(..body_len.saturating_add(auth_bytes))
+            .ok_or(too_small(self.header_len))?;
         let digest = suite.signature().map(|alg| {
             let mut d = self.provider.digest(alg);
             d.update(header);
@@ -294,7 +316,6 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
                 provider: self.provider,
                 suite,
                 message_id: self.message_id,
-                message_id_len: id_len,
                 frame_length: self.config.frame_length,
                 non_framed: self.config.legacy_non_framed,
                 key: self.key,
@@ -311,8 +332,7 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
 pub struct FrameEncryptor<P: CryptoProvider> {
     provider: P,
     suite: AlgorithmSuite,
-    message_id: [u8; 32],
-    message_id_len: usize,
+    message_id: MessageId,
     frame_length: u32,
     non_framed: bool,
     key: P::AeadKey,
@@ -359,7 +379,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     }
 
     fn message_id(&self) -> &[u8] {
-        self.message_id.get(..self.message_id_len).unwrap_or(&[])
+        self.message_id.as_bytes()
     }
 
     /// Seals one regular frame: `plaintext` must be exactly one frame length; writes
@@ -419,7 +439,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
             BodyKind::Regular,
             seq,
             f as u64,
-        );
+        )?;
         let (head, rest) = record.split_at_mut(REGULAR_FRAME_CONTENT_OFFSET);
         let (content, tag_slot) = rest.split_at_mut(f);
         let tag = self.key.seal_in_place(&iv, aad, content)?;
@@ -467,7 +487,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
                 BodyKind::NonFramed,
                 1,
                 len as u64,
-            );
+            )?;
             let (head, rest) = out.split_at_mut(IV_LEN + 8);
             head.get_mut(..IV_LEN)
                 .ok_or(too_small(total))?
@@ -500,7 +520,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
                 BodyKind::Final,
                 seq,
                 len as u64,
-            );
+            )?;
             let (head, rest) = out.split_at_mut(FINAL_FRAME_CONTENT_OFFSET);
             head.get_mut(..4)
                 .ok_or(too_small(total))?
@@ -575,7 +595,7 @@ pub fn ciphertext_len<'e>(
     frame_length: u32,
     plaintext_len: u64,
 ) -> Result<u64, Error> {
-    let overflow = Error::limit(LimitKind::Capacity, u64::MAX, u64::MAX);
+    let overflow = Error::limit(LimitKind::MessageLength, u64::MAX, u64::MAX);
     let header = body_len(suite, stored_ec_len, edks)
         .saturating_add(auth_len(suite.message_format_version())) as u64;
     let footer = suite

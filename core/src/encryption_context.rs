@@ -8,6 +8,13 @@
 //! AAD length 2 is accepted, order is not enforced because the raw bytes are authenticated);
 //! writing is always canonical.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::codec::{Parse, Reader, Writer};
 use crate::error::{Error, LimitKind, UsageError};
 
@@ -71,7 +78,7 @@ impl<'a> EncryptionContextRef<'a> {
                 return Err(Error::format("encryption context", "invalid UTF-8"));
             }
             if let Some(p) = prev {
-                crate::work::add(1 + p.len().min(k.len()));
+                crate::work::add(p.len().min(k.len()).saturating_add(1));
                 if p >= k {
                     sorted = false;
                 }
@@ -108,7 +115,7 @@ impl<'a> EncryptionContextRef<'a> {
     fn has_duplicate_keys(&self) -> bool {
         let key = |off: u16| entry_key(self.bytes, usize::from(off));
         let cmp = |a: &[u8], b: &[u8]| {
-            crate::work::add(1 + a.len().min(b.len()));
+            crate::work::add(a.len().min(b.len()).saturating_add(1));
             a.cmp(b)
         };
         let mut offsets = [0u16; DUP_BLOCK];
@@ -128,7 +135,7 @@ impl<'a> EncryptionContextRef<'a> {
             {
                 return true;
             }
-            left -= n;
+            left = left.saturating_sub(n);
             let mut later = next;
             for _ in 0..left {
                 let k = entry_key(self.bytes, later);
@@ -170,6 +177,35 @@ impl<'a> EncryptionContextRef<'a> {
         }
         true
     }
+    /// Writes the canonical serialization of this context (pairs sorted by key bytes) into
+    /// `out`, without allocating: `pairs` is scratch space for at least [`len`](Self::len)
+    /// pairs, and `out` needs [`as_bytes`](Self::as_bytes)`().len()` bytes (at most 65,535).
+    /// Sorting costs O(n log n) comparisons.
+    ///
+    /// The format allows a writer to store pairs in any order, while the header tag and raw
+    /// keyrings authenticate the canonical form: this is how a no-alloc caller gets it.
+    ///
+    /// # Errors
+    /// [`UsageError::OutputTooSmall`] when `pairs` or `out` is too small.
+    pub fn canonicalize_into<'o>(
+        &self,
+        pairs: &mut [(&'a str, &'a str)],
+        out: &'o mut [u8],
+    ) -> Result<EncryptionContextRef<'o>, Error> {
+        let n = self.len();
+        let pairs = pairs
+            .get_mut(..n)
+            .ok_or(Error::Usage(UsageError::OutputTooSmall { required: n }))?;
+        for (slot, pair) in pairs.iter_mut().zip(self.iter()) {
+            *slot = pair;
+        }
+        let len = serialize_pairs(pairs, out)?;
+        let bytes = out
+            .get(..len)
+            .ok_or(Error::Internal("serialized past the output"))?;
+        EncryptionContextRef::parse(bytes)
+    }
+
     /// Iterates the pairs in serialized order.
     pub fn iter(&self) -> EncryptionContextIter<'a> {
         let mut r = Reader::new(self.bytes);

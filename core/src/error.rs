@@ -34,6 +34,9 @@ pub enum Error {
     Usage(UsageError),
     /// The crypto provider failed (not an authentication failure).
     Crypto(CryptoError),
+    /// An invariant of this library broke (a bug, never caused by input): the operation
+    /// stops instead of producing wrong output. Please report it.
+    Internal(&'static str),
 }
 
 /// Coarse error categories, for tests and for callers that branch on the kind of failure.
@@ -60,6 +63,8 @@ pub enum ErrorCategory {
     Usage,
     /// [`Error::Crypto`].
     Crypto,
+    /// [`Error::Internal`].
+    Internal,
 }
 
 impl Error {
@@ -76,6 +81,7 @@ impl Error {
             Self::TrailingData => ErrorCategory::TrailingData,
             Self::Usage(_) => ErrorCategory::Usage,
             Self::Crypto(_) => ErrorCategory::Crypto,
+            Self::Internal(_) => ErrorCategory::Internal,
         }
     }
 
@@ -162,8 +168,14 @@ pub enum LimitKind {
     EncryptionContextLength,
     /// A length-prefixed field longer than 65,535 bytes.
     FieldLength,
-    /// More plaintext than announced, or a fixed-capacity collection is full.
-    Capacity,
+    /// More plaintext than the length announced for it (encrypting with a declared
+    /// plaintext length).
+    PlaintextLength,
+    /// The computed message length does not fit in 64 bits.
+    MessageLength,
+    /// A decrypt input buffer ([`crate::input`]) cannot hold what the decryptor needs: `limit`
+    /// is its size, `actual` the bytes it would need.
+    InputBuffer,
 }
 
 /// A limit that was exceeded.
@@ -385,6 +397,7 @@ impl fmt::Display for Error {
                 }
                 CryptoError::Other => f.write_str("crypto provider failure"),
             },
+            Self::Internal(what) => write!(f, "internal error (a bug in esdk-core): {what}"),
         }
     }
 }
@@ -399,7 +412,9 @@ fn limit_name(kind: LimitKind) -> &'static str {
         LimitKind::FrameCount => "frame count",
         LimitKind::EncryptionContextLength => "serialized encryption context length",
         LimitKind::FieldLength => "field length",
-        LimitKind::Capacity => "length",
+        LimitKind::PlaintextLength => "plaintext length",
+        LimitKind::MessageLength => "message length",
+        LimitKind::InputBuffer => "bytes needed in the input buffer",
     }
 }
 

@@ -655,6 +655,7 @@ mod owned {
     use alloc::vec::Vec;
 
     /// An owned copy of a parsed header.
+    #[non_exhaustive]
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct Header {
         /// Format version.

@@ -71,7 +71,7 @@ impl DataKey {
     }
     /// The key bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+        fixed_prefix(&self.bytes, usize::from(self.len))
     }
     /// Key length in bytes.
     pub fn len(&self) -> usize {
@@ -156,7 +156,7 @@ impl SigningKey {
         )?;
         key.public = Some(VerificationKey::from_bytes(
             alg,
-            public.get(..n).unwrap_or(&[]),
+            public.get(..n).ok_or(Error::Crypto(CryptoError::Other))?,
         )?);
         Ok(key)
     }
@@ -166,7 +166,7 @@ impl SigningKey {
     }
     /// The private scalar.
     pub fn secret_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.alg.secret_len()).unwrap_or(&[])
+        fixed_prefix(&self.bytes, self.alg.secret_len())
     }
     /// The SEC1 compressed public key.
     ///
@@ -185,7 +185,10 @@ impl SigningKey {
     ) -> Result<VerificationKey, Error> {
         let mut out = [0u8; 49];
         let n = provider.ecdsa_public_key(self.alg, self.secret_bytes(), &mut out)?;
-        VerificationKey::from_bytes(self.alg, out.get(..n).unwrap_or(&[]))
+        VerificationKey::from_bytes(
+            self.alg,
+            out.get(..n).ok_or(Error::Crypto(CryptoError::Other))?,
+        )
     }
 }
 
@@ -232,7 +235,9 @@ impl VerificationKey {
         let n = base64::engine::general_purpose::STANDARD
             .decode_slice(b64.as_bytes(), &mut buf)
             .map_err(|_| Error::Materials(MaterialsError::PublicKeyEntry))?;
-        Self::from_bytes(alg, buf.get(..n).unwrap_or(&[]))
+        buf.get(..n)
+            .ok_or(Error::Materials(MaterialsError::PublicKeyEntry))
+            .and_then(|point| Self::from_bytes(alg, point))
             .map_err(|_| Error::Materials(MaterialsError::PublicKeyEntry))
     }
     /// Encodes the key as the `aws-crypto-public-key` value, into `out`; returns the text.
@@ -249,9 +254,7 @@ impl VerificationKey {
     }
     /// The compressed point.
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes
-            .get(..self.alg.compressed_public_key_len())
-            .unwrap_or(&[])
+        fixed_prefix(&self.bytes, self.alg.compressed_public_key_len())
     }
 }
 
@@ -264,7 +267,7 @@ pub(crate) struct DerivedKey {
 
 impl DerivedKey {
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
+        fixed_prefix(&self.bytes, self.len)
     }
 }
 
@@ -389,4 +392,13 @@ mod tests {
         );
         assert!(VerificationKey::from_base64(SignatureAlg::EcdsaP256Sha256, s).is_err());
     }
+}
+
+/// The first `len` bytes of a fixed-size key buffer. Every constructor sets `len` to at most
+/// the buffer size (16/24/32 of 32 key bytes, 32/48 of 48 scalar bytes, 33/49 of 49 point
+/// bytes), so the fallback cannot be reached; an empty key would be refused by every primitive.
+fn fixed_prefix(bytes: &[u8], len: usize) -> &[u8] {
+    let prefix = bytes.get(..len);
+    debug_assert!(prefix.is_some(), "key length beyond its buffer");
+    prefix.unwrap_or_default()
 }

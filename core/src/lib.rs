@@ -9,7 +9,7 @@
 //!          bytes in                         bytes out
 //!  caller ─────────► Decryptor::process ──► NeedInput | NeedMaterials | HeaderVerified
 //!    ▲                                      | Plaintext (in place) | Done
-//!    └── answers NeedMaterials with DecryptionMaterials (data key unwrapped by a keyring)
+//!    └── answers NeedMaterials with DecryptionMaterialsRef (data key unwrapped by a keyring)
 //! ```
 //!
 //! * [`decrypt::Decryptor`]: feed input and an end-of-input flag, get one state back.
@@ -17,7 +17,98 @@
 //!   frames and `finish`.
 //! * [`crypto::CryptoProvider`]: pluggable primitives; [`crypto::rustcrypto::RustCrypto`] is the
 //!   default (feature `rustcrypto`).
-//! * [`raw_aes`]: raw AES key wrapping, so an embedded caller can answer materials requests.
+//! * [`input`]: the one decrypt input loop ([`SliceInput`] over a caller's buffer,
+//!   [`VecInput`](input::VecInput) over a growable one): discards, compaction, end of input.
+//! * [`raw_aes`]: raw AES key wrapping ([`RawAesKey`]), so an embedded caller can answer
+//!   materials requests.
+//!
+//! ## A sans-IO round trip, without allocation
+//!
+//! Encrypt into a stack buffer with a raw AES wrapping key, then decrypt by streaming the
+//! message through a fixed 512-byte input buffer ([`SliceInput`] applies the discards and
+//! compacts; [`RawAesKey::unwrap_any`] answers the materials request):
+//!
+//! ```
+//! use esdk_core::crypto::rustcrypto::RustCrypto;
+//! use esdk_core::encryption_context::{EncryptionContextRef, serialize_pairs};
+//! use esdk_core::error::UsageError;
+//! use esdk_core::{
+//!     AlgorithmSuite, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef, Decryptor,
+//!     EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SliceInput,
+//! };
+//!
+//! # fn main() -> Result<(), Error> {
+//! let provider = RustCrypto;
+//! let mut rng = rand_core::OsRng;
+//! let key = RawAesKey::new("my-namespace", b"my-key", &[0x42; 32])?;
+//! let plaintext = [7u8; 200];
+//!
+//! // Encrypt: materials (a data key wrapped under `key`), header, frames, final frame.
+//! let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+//! let mut pairs = [("purpose", "example")];
+//! let mut context = [0u8; 64];
+//! let n = serialize_pairs(&mut pairs, &mut context)?;
+//! let context = EncryptionContextRef::parse(&context[..n])?;
+//! let data_key = DataKey::generate(suite, &mut rng)?;
+//! let mut edk = [0u8; 128];
+//! let edks = [key.wrap(&provider, &context, &data_key, &mut rng, &mut edk)?];
+//! let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
+//!     .with_encryption_context(context);
+//! let config = EncryptConfig::new().with_suite(suite).with_frame_length(64);
+//! let ready = Encryptor::new(provider, config)?.provide(materials, &mut rng)?;
+//! let mut message = [0u8; 1024];
+//! let (mut frames, mut len) = ready.write_header(&mut message)?;
+//! let mut rest = &plaintext[..];
+//! while rest.len() > frames.frame_length() {
+//!     let (frame, tail) = rest.split_at(frames.frame_length());
+//!     len += frames.seal_frame(frame, &mut message[len..])?;
+//!     rest = tail;
+//! }
+//! len += frames.finish(rest, &mut message[len..], &mut rng)?;
+//! let message = &message[..len];
+//!
+//! // Decrypt: one input loop over a fixed buffer.
+//! let mut buf = [0u8; 512];
+//! let mut input = SliceInput::new(&mut buf);
+//! let mut decryptor = Decryptor::new(provider, DecryptConfig::default());
+//! let (mut fed, mut out, mut out_len) = (0, [0u8; 256], 0);
+//! loop {
+//!     let mut need_input = false;
+//!     match input.process(&mut decryptor)? {
+//!         DecryptState::NeedInput { .. } => need_input = true,
+//!         DecryptState::NeedMaterials(request) => {
+//!             // Nothing here is authenticated yet: it only serves to find the data key.
+//!             let suite = request.suite();
+//!             let context = request.encryption_context_unverified();
+//!             match key.unwrap_any(&provider, &context, request.encrypted_data_keys())? {
+//!                 Some(dk) => request.provide(&DecryptionMaterialsRef::new(suite, &dk))?,
+//!                 None => {
+//!                     request.abort();
+//!                     return Err(Error::Usage(UsageError::Aborted));
+//!                 }
+//!             }
+//!         }
+//!         DecryptState::HeaderVerified(header) => assert_eq!(header.suite(), suite),
+//!         DecryptState::Plaintext(chunk) => {
+//!             out[out_len..out_len + chunk.len()].copy_from_slice(&chunk);
+//!             out_len += chunk.len();
+//!         }
+//!         DecryptState::Done => break,
+//!         _ => {}
+//!     }
+//!     // The state borrowed the input; now it can take more.
+//!     if need_input {
+//!         if fed == message.len() {
+//!             input.set_eof();
+//!         } else {
+//!             fed += input.push(&message[fed..])?;
+//!         }
+//!     }
+//! }
+//! assert_eq!(&out[..out_len], &plaintext[..]);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! ## Security model
 //! Nothing unauthenticated is released: header fields only after the header tag (and, for
@@ -55,22 +146,30 @@ pub mod encrypt;
 pub mod encryption_context;
 pub mod error;
 pub mod header;
+pub mod input;
 pub mod keys;
 pub mod materials;
+mod message_id;
 pub mod policy;
 pub mod raw_aes;
 pub mod suite;
 pub mod work;
 
-pub use decrypt::{DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest};
+pub use decrypt::{
+    DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest, Plaintext,
+};
 pub use edk::EdkRef;
 pub use encrypt::{EncryptConfig, Encryptor, FrameEncryptor, HeaderReady, ciphertext_len};
 pub use encryption_context::EncryptionContextRef;
 pub use error::{Error, ErrorCategory, Result};
 pub use header::{ContentType, HeaderRef};
+pub use input::SliceInput;
+#[cfg(feature = "alloc")]
+pub use input::VecInput;
 pub use keys::{DataKey, SigningKey, VerificationKey};
-pub use materials::{DecryptionMaterials, EncryptionMaterials};
+pub use materials::{DecryptionMaterialsRef, EncryptionMaterialsRef};
 pub use policy::{CommitmentPolicy, DecryptLimits, SignaturePolicy};
+pub use raw_aes::RawAesKey;
 pub use suite::AlgorithmSuite;
 
 #[cfg(feature = "alloc")]

@@ -11,9 +11,12 @@ use crate::error::{Error, MaterialsError};
 use crate::keys::{DataKey, SigningKey, VerificationKey};
 use crate::suite::AlgorithmSuite;
 
-/// What the decryptor needs to continue past the header.
+/// What the decryptor needs to continue past the header (a borrowed view: `esdk-std` has the
+/// owned materials its keyrings produce). Built with [`new`](Self::new) and the `with_*`
+/// methods.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug)]
-pub struct DecryptionMaterials<'m> {
+pub struct DecryptionMaterialsRef<'m> {
     /// The suite; must equal the header's.
     pub suite: AlgorithmSuite,
     /// The plaintext data key unwrapped from one of the header's encrypted data keys.
@@ -30,7 +33,7 @@ pub struct DecryptionMaterials<'m> {
     pub required_encryption_context_keys: &'m [&'m str],
 }
 
-impl<'m> DecryptionMaterials<'m> {
+impl<'m> DecryptionMaterialsRef<'m> {
     /// Materials with no required encryption context and the verification key taken from the
     /// header.
     pub fn new(suite: AlgorithmSuite, data_key: &'m DataKey) -> Self {
@@ -42,11 +45,31 @@ impl<'m> DecryptionMaterials<'m> {
             required_encryption_context_keys: &[],
         }
     }
+    /// Sets the verification key (`None`: decoded from the header).
+    #[must_use]
+    pub fn with_verification_key(mut self, key: impl Into<Option<VerificationKey>>) -> Self {
+        self.verification_key = key.into();
+        self
+    }
+    /// Sets the materials' encryption context (canonical form).
+    #[must_use]
+    pub fn with_encryption_context(mut self, context: EncryptionContextRef<'m>) -> Self {
+        self.encryption_context = context;
+        self
+    }
+    /// Sets the keys authenticated but not stored in the header.
+    #[must_use]
+    pub fn with_required_encryption_context_keys(mut self, keys: &'m [&'m str]) -> Self {
+        self.required_encryption_context_keys = keys;
+        self
+    }
 }
 
-/// What the encryptor needs to write a header.
+/// What the encryptor needs to write a header (a borrowed view: `esdk-std` has the owned
+/// materials its keyrings produce). Built with [`new`](Self::new) and the `with_*` methods.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug)]
-pub struct EncryptionMaterials<'m> {
+pub struct EncryptionMaterialsRef<'m> {
     /// The suite.
     pub suite: AlgorithmSuite,
     /// The plaintext data key.
@@ -60,6 +83,48 @@ pub struct EncryptionMaterials<'m> {
     pub required_encryption_context_keys: &'m [&'m str],
     /// The signing key; present exactly when the suite signs.
     pub signing_key: Option<&'m SigningKey>,
+}
+
+impl<'m> EncryptionMaterialsRef<'m> {
+    /// Materials with an empty encryption context, no required keys and no signing key.
+    pub fn new(
+        suite: AlgorithmSuite,
+        data_key: &'m DataKey,
+        encrypted_data_keys: &'m [EdkRef<'m>],
+    ) -> Self {
+        Self {
+            suite,
+            data_key,
+            encrypted_data_keys,
+            encryption_context: EncryptionContextRef::EMPTY,
+            required_encryption_context_keys: &[],
+            signing_key: None,
+        }
+    }
+    /// Sets the data key.
+    #[must_use]
+    pub fn with_data_key(mut self, data_key: &'m DataKey) -> Self {
+        self.data_key = data_key;
+        self
+    }
+    /// Sets the full encryption context (canonical form).
+    #[must_use]
+    pub fn with_encryption_context(mut self, context: EncryptionContextRef<'m>) -> Self {
+        self.encryption_context = context;
+        self
+    }
+    /// Sets the keys of the context authenticated but not stored in the header.
+    #[must_use]
+    pub fn with_required_encryption_context_keys(mut self, keys: &'m [&'m str]) -> Self {
+        self.required_encryption_context_keys = keys;
+        self
+    }
+    /// Sets the signing key (present exactly when the suite signs).
+    #[must_use]
+    pub fn with_signing_key(mut self, key: impl Into<Option<&'m SigningKey>>) -> Self {
+        self.signing_key = key.into();
+        self
+    }
 }
 
 pub(crate) fn check_required_keys(

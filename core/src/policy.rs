@@ -87,6 +87,7 @@ pub enum SignaturePolicy {
 /// The defaults accept every valid message: each limit is the format's own bound. Streaming
 /// callers that buffer a frame should lower `max_frame_len` / `max_body_len` to what they are
 /// willing to hold.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DecryptLimits {
     /// Maximum encrypted data keys in a header (checked at the count field). Default: 65,535.
@@ -110,6 +111,37 @@ impl Default for DecryptLimits {
             max_frame_len: u32::MAX,
             max_body_len: MAX_NON_FRAMED_CONTENT_LEN,
         }
+    }
+}
+
+impl DecryptLimits {
+    /// The format's own bounds (accept every valid message).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the most encrypted data keys a header may have.
+    #[must_use]
+    pub fn with_max_encrypted_data_keys(mut self, max: u16) -> Self {
+        self.max_encrypted_data_keys = max;
+        self
+    }
+    /// Sets the longest header accepted (including its authentication).
+    #[must_use]
+    pub fn with_max_header_len(mut self, max: u64) -> Self {
+        self.max_header_len = max;
+        self
+    }
+    /// Sets the longest frame length a header may declare.
+    #[must_use]
+    pub fn with_max_frame_len(mut self, max: u32) -> Self {
+        self.max_frame_len = max;
+        self
+    }
+    /// Sets the longest non-framed body content accepted.
+    #[must_use]
+    pub fn with_max_body_len(mut self, max: u64) -> Self {
+        self.max_body_len = max;
+        self
     }
 }
 

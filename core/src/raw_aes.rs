@@ -159,6 +159,168 @@ pub fn unwrap<P: CryptoProvider>(
     res.map(Some)
 }
 
+/// A raw AES wrapping key with its identity: the key namespace (provider id), the key name
+/// and 16, 24 or 32 key bytes (kept in a fixed-size, zeroized buffer).
+///
+/// The value an embedded caller needs to answer the decryptor's materials request
+/// ([`unwrap_any`](Self::unwrap_any)) and to make encrypted data keys ([`wrap`](Self::wrap)).
+#[derive(Clone)]
+pub struct RawAesKey<'a> {
+    namespace: &'a str,
+    name: &'a [u8],
+    key: DataKey,
+}
+
+impl core::fmt::Debug for RawAesKey<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawAesKey")
+            .field("namespace", &self.namespace)
+            .field("name_len", &self.name.len())
+            .field("key_len", &self.key.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RawAesKey<'a> {
+    /// A wrapping key named `(namespace, name)`.
+    ///
+    /// # Errors
+    /// A namespace reserved for AWS KMS ([`check_namespace`]) or a key that is not 16, 24 or
+    /// 32 bytes ([`UsageError::InvalidConfig`]).
+    pub fn new(namespace: &'a str, name: &'a [u8], key: &[u8]) -> Result<Self, Error> {
+        check_namespace(namespace)?;
+        let key = DataKey::from_slice(key).map_err(|_| {
+            Error::Usage(UsageError::InvalidConfig(
+                "a raw AES wrapping key is 16, 24 or 32 bytes",
+            ))
+        })?;
+        Ok(Self {
+            namespace,
+            name,
+            key,
+        })
+    }
+
+    /// The key namespace (the EDK's provider id).
+    pub fn namespace(&self) -> &'a str {
+        self.namespace
+    }
+
+    /// The key name (the start of the EDK's provider info).
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
+    /// Bytes [`wrap`](Self::wrap) writes for a data key of `data_key_len` bytes: the provider
+    /// info (`name + 20`) followed by the ciphertext (`data_key_len + 16`).
+    pub fn wrapped_len(&self, data_key_len: usize) -> usize {
+        self.name
+            .len()
+            .saturating_add(PROVIDER_INFO_OVERHEAD)
+            .saturating_add(data_key_len)
+            .saturating_add(TAG_LEN)
+    }
+
+    /// Whether `edk` names this key (it may still fail to unwrap).
+    pub fn matches(&self, edk: &EdkRef<'_>) -> bool {
+        matches(self.namespace, self.name, edk).is_some()
+    }
+
+    /// Wraps `data_key` under this key with the canonical `encryption_context` as AAD, writing
+    /// the provider info and the ciphertext to `out` ([`wrapped_len`](Self::wrapped_len)
+    /// bytes); returns the encrypted data key, borrowing `out`.
+    ///
+    /// # Errors
+    /// A non-canonical context (see [`EncryptionContextRef::canonicalize_into`]), a small
+    /// `out`, RNG failure.
+    pub fn wrap<'o, P: CryptoProvider>(
+        &self,
+        provider: &P,
+        encryption_context: &EncryptionContextRef<'_>,
+        data_key: &DataKey,
+        rng: &mut dyn CryptoRngCore,
+        out: &'o mut [u8],
+    ) -> Result<EdkRef<'o>, Error>
+    where
+        'a: 'o,
+    {
+        let info_len = self.name.len().saturating_add(PROVIDER_INFO_OVERHEAD);
+        let required = self.wrapped_len(data_key.len());
+        let out = out
+            .get_mut(..required)
+            .ok_or(Error::Usage(UsageError::OutputTooSmall { required }))?;
+        let (info, ct) = out.split_at_mut(info_len);
+        wrap(
+            provider,
+            self.key.as_bytes(),
+            self.name,
+            encryption_context,
+            data_key,
+            rng,
+            info,
+            ct,
+        )?;
+        Ok(EdkRef {
+            provider_id: self.namespace,
+            provider_info: info,
+            ciphertext: ct,
+        })
+    }
+
+    /// Unwraps the first of `edks` that this key wrapped, as the raw AES keyring does: EDKs of
+    /// other keys are skipped, and so are EDKs of this key that fail to decrypt (the next one
+    /// is tried).
+    ///
+    /// Returns `Ok(None)` when no EDK names this key.
+    ///
+    /// The context must be canonical: a message may store its pairs in any order, so a
+    /// no-alloc caller canonicalizes with [`EncryptionContextRef::canonicalize_into`] first;
+    /// with the `alloc` feature a non-canonical context is canonicalized here.
+    ///
+    /// # Errors
+    /// [`AuthStage::DataKeyUnwrap`] when EDKs of this key exist and none decrypts; a
+    /// non-canonical context without `alloc`.
+    pub fn unwrap_any<'e, P: CryptoProvider>(
+        &self,
+        provider: &P,
+        encryption_context: &EncryptionContextRef<'_>,
+        edks: impl IntoIterator<Item = EdkRef<'e>>,
+    ) -> Result<Option<DataKey>, Error> {
+        #[cfg(feature = "alloc")]
+        if !encryption_context.is_empty() && !encryption_context.is_canonical() {
+            let mut out = alloc::vec![0u8; encryption_context.as_bytes().len()];
+            let mut pairs = alloc::vec![("", ""); encryption_context.len()];
+            let canonical = encryption_context.canonicalize_into(&mut pairs, &mut out)?;
+            return self.unwrap_canonical(provider, &canonical, edks);
+        }
+        self.unwrap_canonical(provider, encryption_context, edks)
+    }
+
+    fn unwrap_canonical<'e, P: CryptoProvider>(
+        &self,
+        provider: &P,
+        encryption_context: &EncryptionContextRef<'_>,
+        edks: impl IntoIterator<Item = EdkRef<'e>>,
+    ) -> Result<Option<DataKey>, Error> {
+        let mut failure = None;
+        for edk in edks {
+            match unwrap(
+                provider,
+                self.namespace,
+                self.name,
+                self.key.as_bytes(),
+                encryption_context,
+                &edk,
+            ) {
+                Ok(Some(dk)) => return Ok(Some(dk)),
+                Ok(None) => {}
+                Err(e) => failure = Some(e),
+            }
+        }
+        failure.map_or(Ok(None), Err)
+    }
+}
+
 #[cfg(all(test, feature = "rustcrypto"))]
 mod tests {
     use super::*;
@@ -211,5 +373,58 @@ mod tests {
             .is_err()
         );
         assert!(check_namespace("aws-kms-x").is_err());
+    }
+
+    #[test]
+    fn raw_aes_key_wraps_and_unwraps_any() {
+        let p = RustCrypto;
+        let key = RawAesKey::new("ns", b"name", &[7; 32]).unwrap();
+        assert!(RawAesKey::new("aws-kms", b"name", &[7; 32]).is_err());
+        assert!(RawAesKey::new("ns", b"name", &[7; 31]).is_err());
+        let other = RawAesKey::new("ns", b"other", &[7; 32]).unwrap();
+        let dk = DataKey::from_slice(&[5; 32]).unwrap();
+        // A context whose pairs are stored out of order: b=1, a=2.
+        let unsorted: &[u8] = &[0, 2, 0, 1, b'b', 0, 1, b'1', 0, 1, b'a', 0, 1, b'2'];
+        let unsorted = EncryptionContextRef::parse(unsorted).unwrap();
+        assert!(!unsorted.is_canonical());
+        let (mut pairs, mut canon_buf) = ([("", ""); 4], [0u8; 32]);
+        let canonical = unsorted
+            .canonicalize_into(&mut pairs, &mut canon_buf)
+            .unwrap();
+        assert!(canonical.is_canonical());
+        assert_eq!(canonical.get("a"), Some("2"));
+        assert!(
+            unsorted
+                .canonicalize_into(&mut pairs[..1], &mut [0u8; 32])
+                .is_err()
+        );
+        let mut out = [0u8; 96];
+        assert_eq!(key.wrapped_len(32), 4 + 20 + 32 + 16);
+        let edk = key
+            .wrap(&p, &canonical, &dk, &mut rand_core::OsRng, &mut out)
+            .unwrap();
+        assert!(key.matches(&edk) && !other.matches(&edk));
+        assert!(
+            key.wrap(&p, &unsorted, &dk, &mut rand_core::OsRng, &mut [0u8; 96])
+                .is_err(),
+            "wrapping needs the canonical form"
+        );
+        let foreign = EdkRef {
+            provider_id: "elsewhere",
+            provider_info: b"x",
+            ciphertext: b"y",
+        };
+        // Skips EDKs of other keys; finds its own.
+        let got = key.unwrap_any(&p, &canonical, [foreign, edk]).unwrap();
+        assert_eq!(got, Some(dk.clone()));
+        // With alloc, an unsorted context is canonicalized here.
+        assert_eq!(key.unwrap_any(&p, &unsorted, [edk]).unwrap(), Some(dk));
+        // Not for this key: None. For this key but failing: the error.
+        assert_eq!(other.unwrap_any(&p, &canonical, [edk]).unwrap(), None);
+        let wrong = RawAesKey::new("ns", b"name", &[8; 32]).unwrap();
+        assert_eq!(
+            wrong.unwrap_any(&p, &canonical, [edk]),
+            Err(Error::Authentication(AuthStage::DataKeyUnwrap))
+        );
     }
 }

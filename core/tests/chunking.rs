@@ -14,7 +14,7 @@
 
 mod support;
 
-use esdk_core::{AlgorithmSuite, DecryptConfig, DecryptLimits};
+use esdk_core::{AlgorithmSuite, DecryptLimits};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use std::collections::BTreeMap;
@@ -188,11 +188,12 @@ proptest! {
 
 fn limits() -> impl Strategy<Value = DecryptLimits> {
     (0u16..3, 0u64..400, prop::bool::ANY, 0u32..80, 0u64..400).prop_map(
-        |(edks, header, tight_header, frame, body)| DecryptLimits {
-            max_encrypted_data_keys: edks,
-            max_header_len: if tight_header { header } else { u64::MAX },
-            max_frame_len: frame,
-            max_body_len: body,
+        |(edks, header, tight_header, frame, body)| {
+            DecryptLimits::default()
+                .with_max_encrypted_data_keys(edks)
+                .with_max_header_len(if tight_header { header } else { u64::MAX })
+                .with_max_frame_len(frame)
+                .with_max_body_len(body)
         },
     )
 }
@@ -211,7 +212,7 @@ proptest! {
     ) {
         let e = encrypt(&plan);
         let msg = match &c { Some(c) => corrupt(&e.msg, c), None => e.msg.clone() };
-        let config = DecryptConfig { limits, ..allow_all() };
+        let config = allow_all().with_limits(limits);
         let reference = decrypt_all(&msg, Key::Data(&e.data_key), config);
         let mut all = vec![Chunking::OneByte, Chunking::MinLen];
         all.extend(chunkings);

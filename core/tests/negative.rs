@@ -29,8 +29,8 @@ use esdk_core::error::{
 };
 use esdk_core::suite::SignatureAlg;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits, DecryptionMaterials,
-    Decryptor, Error, ErrorCategory, SignaturePolicy, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits,
+    DecryptionMaterialsRef, Decryptor, Error, ErrorCategory, SignaturePolicy, SigningKey,
 };
 use support::{
     Forge, Key, Outcome, Run, Spec, allow_all, decrypt_all, decrypt_chunked, drive, ec_bytes,
@@ -114,10 +114,7 @@ fn limit(what: LimitKind, limit: u64, actual: u64) -> Error {
 }
 
 fn with_limits(limits: DecryptLimits) -> DecryptConfig {
-    DecryptConfig {
-        limits,
-        ..allow_all()
-    }
+    allow_all().with_limits(limits)
 }
 
 fn set_u16(m: &mut [u8], at: usize, v: u16) {
@@ -273,10 +270,7 @@ fn item05_commitment_policy() {
         let e = encrypt_known(Spec::new(suite, FRAME), b"x");
         for config in [
             DecryptConfig::default(),
-            DecryptConfig {
-                commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-                ..allow_all()
-            },
+            allow_all().with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt),
         ] {
             let want = Error::Policy(PolicyError::CommitmentPolicy {
                 suite: suite.id(),
@@ -299,10 +293,7 @@ fn item05_commitment_policy() {
             CommitmentPolicy::ForbidEncryptAllowDecrypt,
             CommitmentPolicy::RequireEncryptAllowDecrypt,
         ] {
-            let config = DecryptConfig {
-                commitment_policy: policy,
-                ..Default::default()
-            };
+            let config = DecryptConfig::default().with_commitment_policy(policy);
             assert_eq!(
                 decrypt_all(&e.msg, Key::Data(&e.data_key), config).plaintext,
                 b"x"
@@ -393,10 +384,7 @@ fn item08_too_many_encrypted_data_keys() {
         .concat();
         let msg = forge.message(b"hello", seq_iv);
         let l = support::header_layout(&msg);
-        let config = with_limits(DecryptLimits {
-            max_encrypted_data_keys: 2,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_encrypted_data_keys(2));
         let want = limit(LimitKind::EncryptedDataKeys, 2, 3);
         let run = byte_by_byte(&msg, Key::Data(&forge.data_key), config);
         assert_eq!(run.outcome.result, Err(want));
@@ -407,10 +395,7 @@ fn item08_too_many_encrypted_data_keys() {
         );
         rejects_with(&msg, &forge.data_key, config, want, &[]);
         // At the limit it decrypts.
-        let ok = with_limits(DecryptLimits {
-            max_encrypted_data_keys: 3,
-            ..Default::default()
-        });
+        let ok = with_limits(DecryptLimits::default().with_max_encrypted_data_keys(3));
         assert_eq!(
             decrypt_all(&msg, Key::Data(&forge.data_key), ok).result,
             Ok(())
@@ -636,10 +621,8 @@ fn item14_public_key_entry() {
         (own, Ok(())),
     ] {
         let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-            let m = DecryptionMaterials {
-                verification_key: Some(vk),
-                ..DecryptionMaterials::new(req.suite(), &forge.data_key)
-            };
+            let m = DecryptionMaterialsRef::new(req.suite(), &forge.data_key)
+                .with_verification_key(Some(vk));
             req.provide(&m)
         };
         let out = decrypt_all(&msg, Key::Custom(&answer), allow_all());
@@ -648,10 +631,8 @@ fn item14_public_key_entry() {
     let forge = Forge::new(V2, FRAME, &[]);
     let msg = forge.message(b"hello", seq_iv);
     let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-        let m = DecryptionMaterials {
-            verification_key: Some(own),
-            ..DecryptionMaterials::new(req.suite(), &forge.data_key)
-        };
+        let m = DecryptionMaterialsRef::new(req.suite(), &forge.data_key)
+            .with_verification_key(Some(own));
         req.provide(&m)
     };
     let out = decrypt_all(&msg, Key::Custom(&answer), allow_all());
@@ -702,11 +683,9 @@ fn item15_required_encryption_context() {
                 )
             };
             let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-                let m = DecryptionMaterials {
-                    encryption_context: EncryptionContextRef::parse(&bytes).unwrap(),
-                    required_encryption_context_keys: required,
-                    ..DecryptionMaterials::new(req.suite(), &e.data_key)
-                };
+                let m = DecryptionMaterialsRef::new(req.suite(), &e.data_key)
+                    .with_encryption_context(EncryptionContextRef::parse(&bytes).unwrap())
+                    .with_required_encryption_context_keys(required);
                 req.provide(&m)
             };
             decrypt_all(&e.msg, Key::Custom(&answer), allow_all())
@@ -818,7 +797,7 @@ fn item17_materials_suite_mismatch() {
         let (e, _) = small(header);
         let dk = DataKey::generate(other, &mut rand_core::OsRng).unwrap();
         let answer = |req: esdk_core::MaterialsRequest<'_, RustCrypto>| {
-            req.provide(&DecryptionMaterials::new(other, &dk))
+            req.provide(&DecryptionMaterialsRef::new(other, &dk))
         };
         let out = decrypt_all(&e.msg, Key::Custom(&answer), allow_all());
         assert_eq!(
@@ -1294,10 +1273,7 @@ fn item27_trailing_data() {
 /// 28: unsigned-only mode rejects a signed suite right after the suite id.
 #[test]
 fn item28_unsigned_only_mode() {
-    let config = DecryptConfig {
-        signature_policy: SignaturePolicy::UnsignedOnly,
-        ..allow_all()
-    };
+    let config = allow_all().with_signature_policy(SignaturePolicy::UnsignedOnly);
     for suite in AlgorithmSuite::ALL {
         let e = encrypt_known(Spec::new(suite, FRAME), b"abc");
         if suite.is_signed() {
@@ -1467,7 +1443,7 @@ fn errors_are_sticky() {
             let st = dec.process(&mut buf, true);
             match st.state {
                 Ok(DecryptState::NeedMaterials(req)) => {
-                    req.provide(&DecryptionMaterials::new(V2_SIGNED, &e.data_key))
+                    req.provide(&DecryptionMaterialsRef::new(V2_SIGNED, &e.data_key))
                         .unwrap();
                 }
                 Ok(DecryptState::NeedInput { .. } | DecryptState::Done) => panic!("must fail"),
@@ -1499,7 +1475,7 @@ fn errors_are_sticky() {
     match dec.process(&mut buf, true).state {
         Ok(DecryptState::NeedMaterials(req)) => {
             assert_eq!(
-                req.provide(&DecryptionMaterials::new(V2_SIGNED, &wrong)),
+                req.provide(&DecryptionMaterialsRef::new(V2_SIGNED, &wrong)),
                 Err(Error::Authentication(AuthStage::Commitment))
             );
         }
@@ -1655,10 +1631,7 @@ fn limit_max_header_length() {
         let h = layout(&e.msg).header;
         // The AAD length alone tells: header ≥ AAD end + the rest.
         let cap = 200u64;
-        let config = with_limits(DecryptLimits {
-            max_header_len: cap,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_header_len(cap));
         let run = byte_by_byte(&e.msg, Key::Data(&e.data_key), config);
         assert_eq!(
             run.outcome.result,
@@ -1668,10 +1641,7 @@ fn limit_max_header_length() {
         assert!(run.outcome.states.is_empty());
         // One byte under the header length: fails before the tag is buffered.
         let cap = h.len as u64 - 1;
-        let config = with_limits(DecryptLimits {
-            max_header_len: cap,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_header_len(cap));
         let run = byte_by_byte(&e.msg, Key::Data(&e.data_key), config);
         assert_eq!(
             run.outcome.result.map_err(|e| e.category()),
@@ -1683,10 +1653,7 @@ fn limit_max_header_length() {
             run.outcome.result
         );
         // Exactly the header length.
-        let config = with_limits(DecryptLimits {
-            max_header_len: h.len as u64,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_header_len(h.len as u64));
         assert_eq!(
             decrypt_all(&e.msg, Key::Data(&e.data_key), config).plaintext,
             b"abc"
@@ -1697,10 +1664,7 @@ fn limit_max_header_length() {
     forge.edks = edk_entry(b"ns", &vec![1; 60_000], b"ct");
     let msg = forge.message(b"abc", seq_iv);
     let h = support::header_layout(&msg);
-    let config = with_limits(DecryptLimits {
-        max_header_len: 1024,
-        ..Default::default()
-    });
+    let config = with_limits(DecryptLimits::default().with_max_header_len(1024));
     let run = byte_by_byte(&msg, Key::Data(&forge.data_key), config);
     assert_eq!(
         run.outcome.result.map_err(|e| e.category()),
@@ -1719,10 +1683,7 @@ fn limit_max_frame_length() {
     for suite in SHAPES {
         let e = encrypt_known(Spec::new(suite, 4096), &plaintext(5000));
         let h = layout(&e.msg).header;
-        let config = with_limits(DecryptLimits {
-            max_frame_len: 4095,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_frame_len(4095));
         let want = limit(LimitKind::FrameLength, 4095, 4096);
         let run = byte_by_byte(&e.msg, Key::Data(&e.data_key), config);
         assert_eq!(run.outcome.result, Err(want));
@@ -1736,10 +1697,7 @@ fn limit_max_frame_length() {
             ),
             want
         );
-        let config = with_limits(DecryptLimits {
-            max_frame_len: 4096,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_frame_len(4096));
         assert_eq!(
             decrypt_all(&e.msg, Key::Data(&e.data_key), config).result,
             Ok(())
@@ -1754,10 +1712,7 @@ fn limit_max_body_length() {
         let pt = plaintext(300);
         let e = encrypt_known(Spec::new(suite, 0).non_framed(), &pt);
         let l = layout(&e.msg);
-        let config = with_limits(DecryptLimits {
-            max_body_len: 299,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_body_len(299));
         let want = limit(LimitKind::BodyLength, 299, 300);
         let run = byte_by_byte(&e.msg, Key::Data(&e.data_key), config);
         assert_eq!(run.outcome.result, Err(want));
@@ -1767,10 +1722,7 @@ fn limit_max_body_length() {
             prefix_error(&e.msg[..l.header.len + 20], Key::Data(&e.data_key), config),
             want
         );
-        let config = with_limits(DecryptLimits {
-            max_body_len: 300,
-            ..Default::default()
-        });
+        let config = with_limits(DecryptLimits::default().with_max_body_len(300));
         assert_eq!(
             decrypt_all(&e.msg, Key::Data(&e.data_key), config).plaintext,
             pt

@@ -16,8 +16,9 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, RawAesKey, SigningKey,
+    SliceInput,
 };
 use std::alloc::System;
 
@@ -154,37 +155,18 @@ impl Fixture {
         let p = RustCrypto;
         let mut rng = rand_core::OsRng;
         let ec = EncryptionContextRef::parse(&self.context[..self.context_len]).unwrap();
-        let (mut info, mut wrapped) = ([0u8; 64], [0u8; 64]);
-        let (il, wl) = esdk_core::raw_aes::wrap(
-            &p,
-            &WRAPPING_KEY,
-            KEY_NAME,
-            &ec,
-            &self.data_key,
-            &mut rng,
-            &mut info,
-            &mut wrapped,
-        )
-        .unwrap();
-        let edks = [EdkRef {
-            provider_id: NAMESPACE,
-            provider_info: &info[..il],
-            ciphertext: &wrapped[..wl],
-        }];
-        let config = EncryptConfig {
-            commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-            suite: Some(self.suite),
-            frame_length: FRAME_LENGTH,
-            ..Default::default()
-        };
-        let materials = EncryptionMaterials {
-            suite: self.suite,
-            data_key: &self.data_key,
-            encrypted_data_keys: &edks,
-            encryption_context: ec,
-            required_encryption_context_keys: &[],
-            signing_key: self.signing_key.as_ref(),
-        };
+        let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY).unwrap();
+        let mut wrapped = [0u8; 128];
+        let edks = [key
+            .wrap(&p, &ec, &self.data_key, &mut rng, &mut wrapped)
+            .unwrap()];
+        let config = EncryptConfig::default()
+            .with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
+            .with_suite(Some(self.suite))
+            .with_frame_length(FRAME_LENGTH);
+        let materials = EncryptionMaterialsRef::new(self.suite, &self.data_key, &edks)
+            .with_encryption_context(ec)
+            .with_signing_key(self.signing_key.as_ref());
         let ready = Encryptor::new(p, config)
             .unwrap()
             .provide(materials, &mut rng)
@@ -200,66 +182,45 @@ impl Fixture {
         pos + frames.finish(rest, &mut out[pos..], &mut rng).unwrap()
     }
 
-    /// Streams `ciphertext[..len]` through the fixed `input` buffer (compacting it when more
-    /// input is needed), unwrapping the data key from the header; returns the plaintext length.
+    /// Streams `ciphertext[..len]` through the fixed `input` buffer (a `SliceInput`, which
+    /// compacts it when more input is needed), unwrapping the data key from the header;
+    /// returns the plaintext length.
     fn decrypt(&mut self, len: usize) -> usize {
         let p = RustCrypto;
         let ct = &self.ciphertext[..len];
-        let buf = &mut self.input[..];
+        let mut input = SliceInput::new(&mut self.input[..]);
         let mut dec = Decryptor::new(p, DecryptConfig::default());
-        let (mut start, mut end, mut fed, mut written) = (0usize, 0usize, 0usize, 0usize);
+        let (mut fed, mut written) = (0usize, 0usize);
         loop {
-            let eof = fed == ct.len();
-            let mut need = None;
-            // The status borrows `buf` (and the decryptor) until it is dropped at the block's end.
-            let discard = {
-                let status = dec.process(&mut buf[start..end], eof);
-                let discard = status.discard;
-                match status.state.unwrap() {
-                    DecryptState::NeedInput { min_len } => need = Some(min_len),
-                    DecryptState::NeedMaterials(req) => {
-                        let ec = req.encryption_context_unverified();
-                        let suite = req.suite();
-                        let dk = req
-                            .encrypted_data_keys()
-                            .iter()
-                            .find_map(|e| {
-                                esdk_core::raw_aes::unwrap(
-                                    &p,
-                                    NAMESPACE,
-                                    KEY_NAME,
-                                    &WRAPPING_KEY,
-                                    &ec,
-                                    &e,
-                                )
-                                .unwrap()
-                            })
-                            .unwrap();
-                        req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
-                    }
-                    DecryptState::HeaderVerified(_) => {}
-                    DecryptState::Plaintext(chunk) => {
-                        self.decrypted[written..written + chunk.len()].copy_from_slice(chunk);
-                        written += chunk.len();
-                    }
-                    DecryptState::Done => return written,
-                    other => panic!("unexpected state {other:?}"),
+            // A state borrows the input: read more once it is handled.
+            let mut need_input = false;
+            match input.process(&mut dec).unwrap() {
+                DecryptState::NeedInput { .. } => need_input = true,
+                DecryptState::NeedMaterials(req) => {
+                    let ec = req.encryption_context_unverified();
+                    let suite = req.suite();
+                    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY).unwrap();
+                    let dk = key
+                        .unwrap_any(&p, &ec, req.encrypted_data_keys())
+                        .unwrap()
+                        .unwrap();
+                    req.provide(&DecryptionMaterialsRef::new(suite, &dk))
+                        .unwrap();
                 }
-                discard
-            };
-            start += discard;
-            if let Some(min_len) = need {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                assert!(
-                    min_len <= buf.len(),
-                    "the decrypt buffer is too small for {min_len} bytes"
-                );
-                let n = (buf.len() - end).min(ct.len() - fed);
-                buf[end..end + n].copy_from_slice(&ct[fed..fed + n]);
-                end += n;
-                fed += n;
+                DecryptState::HeaderVerified(_) => {}
+                DecryptState::Plaintext(chunk) => {
+                    self.decrypted[written..written + chunk.len()].copy_from_slice(&chunk);
+                    written += chunk.len();
+                }
+                DecryptState::Done => return written,
+                other => panic!("unexpected state {other:?}"),
+            }
+            if need_input {
+                if fed == ct.len() {
+                    input.set_eof();
+                } else {
+                    fed += input.push(&ct[fed..]).unwrap();
+                }
             }
         }
     }

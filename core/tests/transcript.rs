@@ -19,8 +19,8 @@ use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD};
 use esdk_core::error::{LimitError, LimitKind, MaterialsError, PolicyError, UsageError};
 use esdk_core::suite::SignatureAlg;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, ContentType, DataKey, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey, ciphertext_len,
+    AlgorithmSuite, CommitmentPolicy, ContentType, DataKey, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, SigningKey, ciphertext_len,
 };
 use support::{
     Key, Spec, allow_all, decrypt_all, ec_bytes, encrypt_known, header_layout, layout, plaintext,
@@ -74,7 +74,7 @@ fn transcript(msg: &[u8], key: &DataKey, lazy_eof: bool) -> Transcript {
                 Ok(DecryptState::NeedMaterials(req)) => {
                     events.push(Ev::Materials);
                     let suite = req.suite();
-                    if let Err(e) = req.provide(&DecryptionMaterials::new(suite, key)) {
+                    if let Err(e) = req.provide(&DecryptionMaterialsRef::new(suite, key)) {
                         events.push(Ev::Failed(e));
                         break;
                     }
@@ -230,12 +230,8 @@ fn three_frame_unsigned_message() {
             );
             assert_eq!(t.chunks.concat(), pt);
             assert_eq!(
-                t.stats,
-                Stats {
-                    consumed: e.msg.len() as u64,
-                    released: 40,
-                    frames: 3
-                }
+                (t.stats.consumed, t.stats.released, t.stats.frames),
+                (e.msg.len() as u64, 40, 3)
             );
         }
     }
@@ -276,7 +272,7 @@ fn final_plaintext_waits_for_footer_and_end_of_input() {
                 match st.state.unwrap() {
                     DecryptState::NeedInput { min_len } => break min_len,
                     DecryptState::NeedMaterials(req) => req
-                        .provide(&DecryptionMaterials::new(suite, &e.data_key))
+                        .provide(&DecryptionMaterialsRef::new(suite, &e.data_key))
                         .unwrap(),
                     DecryptState::Plaintext(p) => released.push(p.to_vec()),
                     DecryptState::HeaderVerified(_) => {}
@@ -307,7 +303,7 @@ fn final_plaintext_waits_for_footer_and_end_of_input() {
             let st = dec.process(&mut buf, true);
             assert_eq!(st.discard, len);
             match st.state.unwrap() {
-                DecryptState::Plaintext(p) => assert_eq!(p, &pt[32..]),
+                DecryptState::Plaintext(p) => assert_eq!(&*p, &pt[32..]),
                 other => panic!("{other:?}"),
             }
         }
@@ -413,11 +409,9 @@ fn materials_request_and_verified_header() {
         assert_eq!(ec.get("req"), None, "required pairs are not stored");
         assert!(ec.get(PUBLIC_KEY_FIELD).is_some());
         let full = ec_bytes(&e.ec.iter().collect::<Vec<_>>());
-        let m = DecryptionMaterials {
-            encryption_context: EncryptionContextRef::parse(&full).unwrap(),
-            required_encryption_context_keys: &["req"],
-            ..DecryptionMaterials::new(V2_SIGNED, &e.data_key)
-        };
+        let m = DecryptionMaterialsRef::new(V2_SIGNED, &e.data_key)
+            .with_encryption_context(EncryptionContextRef::parse(&full).unwrap())
+            .with_required_encryption_context_keys(&["req"]);
         req.provide(&m).unwrap();
     }
     let st = dec.process(&mut buf, true);
@@ -442,7 +436,7 @@ fn input_changed_after_materials() {
     let mut dec = Decryptor::new(RustCrypto, allow_all());
     let mut buf = e.msg.clone();
     if let Ok(DecryptState::NeedMaterials(req)) = dec.process(&mut buf, true).state {
-        req.provide(&DecryptionMaterials::new(V2, &e.data_key))
+        req.provide(&DecryptionMaterialsRef::new(V2, &e.data_key))
             .unwrap();
     } else {
         panic!();
@@ -529,15 +523,10 @@ impl Owned {
             ec: ec_bytes(&all),
         }
     }
-    fn materials<'m>(&'m self, edks: &'m [EdkRef<'m>]) -> EncryptionMaterials<'m> {
-        EncryptionMaterials {
-            suite: self.suite,
-            data_key: &self.dk,
-            encrypted_data_keys: edks,
-            encryption_context: EncryptionContextRef::parse(&self.ec).unwrap(),
-            required_encryption_context_keys: &[],
-            signing_key: self.sk.as_ref(),
-        }
+    fn materials<'m>(&'m self, edks: &'m [EdkRef<'m>]) -> EncryptionMaterialsRef<'m> {
+        EncryptionMaterialsRef::new(self.suite, &self.dk, edks)
+            .with_encryption_context(EncryptionContextRef::parse(&self.ec).unwrap())
+            .with_signing_key(self.sk.as_ref())
     }
 }
 
@@ -548,15 +537,13 @@ const EDK: EdkRef<'static> = EdkRef {
 };
 
 fn config(suite: AlgorithmSuite, frame_length: u32) -> EncryptConfig {
-    EncryptConfig {
-        commitment_policy: support::policy_for(suite),
-        suite: Some(suite),
-        frame_length,
-        ..Default::default()
-    }
+    EncryptConfig::default()
+        .with_commitment_policy(support::policy_for(suite))
+        .with_suite(Some(suite))
+        .with_frame_length(frame_length)
 }
 
-fn provide_err(config: EncryptConfig, m: EncryptionMaterials<'_>) -> Error {
+fn provide_err(config: EncryptConfig, m: EncryptionMaterialsRef<'_>) -> Error {
     Encryptor::new(RustCrypto, config)
         .unwrap()
         .provide(m, &mut rand_core::OsRng)
@@ -686,11 +673,9 @@ fn encryptor_configuration_errors() {
             CommitmentPolicy::RequireEncryptAllowDecrypt,
             CommitmentPolicy::RequireEncryptRequireDecrypt,
         ] {
-            let cfg = EncryptConfig {
-                commitment_policy: policy,
-                suite: Some(suite),
-                ..Default::default()
-            };
+            let cfg = EncryptConfig::default()
+                .with_commitment_policy(policy)
+                .with_suite(Some(suite));
             let res = Encryptor::new(RustCrypto, cfg);
             if policy.allows_encrypt(suite) {
                 assert!(res.is_ok());
@@ -708,10 +693,8 @@ fn encryptor_configuration_errors() {
     // No suite requested: the materials' suite is checked against the policy.
     let o = Owned::new(V1, &[]);
     let edks = [EDK];
-    let cfg = EncryptConfig {
-        commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-        ..Default::default()
-    };
+    let cfg = EncryptConfig::default()
+        .with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt);
     assert_eq!(
         provide_err(cfg, o.materials(&edks)),
         Error::Policy(PolicyError::CommitmentPolicy {
@@ -720,11 +703,9 @@ fn encryptor_configuration_errors() {
         })
     );
     // Non-framed mode refuses regular frames.
-    let cfg = EncryptConfig {
-        legacy_non_framed: true,
-        frame_length: 16,
-        ..config(V1, 16)
-    };
+    let cfg = config(V1, 16)
+        .with_legacy_non_framed(true)
+        .with_frame_length(16);
     let ready = Encryptor::new(RustCrypto, cfg)
         .unwrap()
         .provide(o.materials(&edks), &mut rand_core::OsRng)
@@ -744,11 +725,9 @@ fn encryptor_materials_errors() {
     // Materials for another suite than the requested one.
     for (requested, other) in [(V2, V2_SIGNED), (V2_SIGNED, V2), (V1, V1_SIGNED)] {
         let o = Owned::new(other, &[]);
-        let cfg = EncryptConfig {
-            commitment_policy: support::policy_for(requested),
-            suite: Some(requested),
-            ..Default::default()
-        };
+        let cfg = EncryptConfig::default()
+            .with_commitment_policy(support::policy_for(requested))
+            .with_suite(Some(requested));
         assert_eq!(
             provide_err(cfg, o.materials(&edks)),
             Error::Materials(MaterialsError::SuiteMismatch {
@@ -760,10 +739,7 @@ fn encryptor_materials_errors() {
     for suite in [V1_SIGNED, V2_SIGNED] {
         let o = Owned::new(suite, &[("a", "b")]);
         // Signed suite without a signing key.
-        let m = EncryptionMaterials {
-            signing_key: None,
-            ..o.materials(&edks)
-        };
+        let m = o.materials(&edks).with_signing_key(None);
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::MissingSignatureKey)
@@ -776,39 +752,33 @@ fn encryptor_materials_errors() {
             SignatureAlg::EcdsaP256Sha256
         };
         let wrong_curve = SigningKey::generate(&RustCrypto, other_alg, &mut rng).unwrap();
-        let m = EncryptionMaterials {
-            signing_key: Some(&wrong_curve),
-            ..o.materials(&edks)
-        };
+        let m = o.materials(&edks).with_signing_key(Some(&wrong_curve));
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::InvalidSignatureKey)
         );
         // aws-crypto-public-key missing, or of another key.
         let without = ec_bytes(&[("a", "b")]);
-        let m = EncryptionMaterials {
-            encryption_context: EncryptionContextRef::parse(&without).unwrap(),
-            ..o.materials(&edks)
-        };
+        let m = o
+            .materials(&edks)
+            .with_encryption_context(EncryptionContextRef::parse(&without).unwrap());
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::PublicKeyEntry)
         );
         let stranger = SigningKey::generate(&RustCrypto, alg, &mut rng).unwrap();
         let wrong_pk = ec_bytes(&[("a", "b"), (PUBLIC_KEY_FIELD, &public_key_b64(&stranger))]);
-        let m = EncryptionMaterials {
-            encryption_context: EncryptionContextRef::parse(&wrong_pk).unwrap(),
-            ..o.materials(&edks)
-        };
+        let m = o
+            .materials(&edks)
+            .with_encryption_context(EncryptionContextRef::parse(&wrong_pk).unwrap());
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::PublicKeyEntry)
         );
         // The public key listed as a required (unstored) key.
-        let m = EncryptionMaterials {
-            required_encryption_context_keys: &[PUBLIC_KEY_FIELD],
-            ..o.materials(&edks)
-        };
+        let m = o
+            .materials(&edks)
+            .with_required_encryption_context_keys(&[PUBLIC_KEY_FIELD]);
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::PublicKeyEntry)
@@ -819,19 +789,15 @@ fn encryptor_materials_errors() {
         // Unsigned suite with a signing key, or with a public-key entry.
         let sk =
             SigningKey::generate(&RustCrypto, SignatureAlg::EcdsaP384Sha384, &mut rng).unwrap();
-        let m = EncryptionMaterials {
-            signing_key: Some(&sk),
-            ..o.materials(&edks)
-        };
+        let m = o.materials(&edks).with_signing_key(Some(&sk));
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::UnexpectedSignatureKey)
         );
         let with_pk = ec_bytes(&[("a", "b"), (PUBLIC_KEY_FIELD, &public_key_b64(&sk))]);
-        let m = EncryptionMaterials {
-            encryption_context: EncryptionContextRef::parse(&with_pk).unwrap(),
-            ..o.materials(&edks)
-        };
+        let m = o
+            .materials(&edks)
+            .with_encryption_context(EncryptionContextRef::parse(&with_pk).unwrap());
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::PublicKeyEntry)
@@ -842,10 +808,7 @@ fn encryptor_materials_errors() {
             Error::Materials(MaterialsError::NoEncryptedDataKeys)
         );
         let three = [EDK, EDK, EDK];
-        let cfg = EncryptConfig {
-            max_encrypted_data_keys: Some(2),
-            ..config(suite, 16)
-        };
+        let cfg = config(suite, 16).with_max_encrypted_data_keys(Some(2));
         assert_eq!(
             provide_err(cfg, o.materials(&three)),
             Error::Limit(LimitError {
@@ -854,10 +817,7 @@ fn encryptor_materials_errors() {
                 actual: 3
             })
         );
-        let cfg = EncryptConfig {
-            max_encrypted_data_keys: Some(3),
-            ..config(suite, 16)
-        };
+        let cfg = config(suite, 16).with_max_encrypted_data_keys(Some(3));
         assert!(
             Encryptor::new(RustCrypto, cfg)
                 .unwrap()
@@ -867,30 +827,25 @@ fn encryptor_materials_errors() {
         // Non-canonical context bytes: unsorted, and the legacy `00 00` empty form.
         let unsorted = support::ec_bytes_raw(&[(b"b", b"1"), (b"a", b"2")]);
         for bytes in [unsorted, vec![0, 0]] {
-            let m = EncryptionMaterials {
-                encryption_context: EncryptionContextRef::parse(&bytes).unwrap(),
-                ..o.materials(&edks)
-            };
+            let m = o
+                .materials(&edks)
+                .with_encryption_context(EncryptionContextRef::parse(&bytes).unwrap());
             assert!(matches!(
                 provide_err(config(suite, 16), m),
                 Error::Usage(UsageError::InvalidInput(_))
             ));
         }
         // A required key not in the context.
-        let m = EncryptionMaterials {
-            required_encryption_context_keys: &["missing"],
-            ..o.materials(&edks)
-        };
+        let m = o
+            .materials(&edks)
+            .with_required_encryption_context_keys(&["missing"]);
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::RequiredKeyMissing)
         );
         // A data key of the wrong length.
         let short = DataKey::from_slice(&[1; 24]).unwrap();
-        let m = EncryptionMaterials {
-            data_key: &short,
-            ..o.materials(&edks)
-        };
+        let m = o.materials(&edks).with_data_key(&short);
         assert_eq!(
             provide_err(config(suite, 16), m),
             Error::Materials(MaterialsError::DataKeyLength {

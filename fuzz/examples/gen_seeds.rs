@@ -16,7 +16,7 @@ use esdk_core::edk::EdkRef;
 use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef, PUBLIC_KEY_FIELD};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, DataKey, EncryptConfig, EncryptionMaterials, Encryptor, HeaderRef, SigningKey,
+    AlgorithmSuite, DataKey, EncryptConfig, EncryptionMaterialsRef, Encryptor, HeaderRef, SigningKey,
     raw_aes,
 };
 use esdk_fuzz::common::checks::{self, fixed_data_key, permissive_parse, policy_for};
@@ -51,21 +51,8 @@ fn seal<P: CryptoProvider + Clone>(
         );
     }
     let ec_bytes = ec.serialize().unwrap();
-    let materials = EncryptionMaterials {
-        suite: s.suite,
-        data_key: dk,
-        encrypted_data_keys: edks,
-        encryption_context: EncryptionContextRef::parse(&ec_bytes).unwrap(),
-        required_encryption_context_keys: &[],
-        signing_key: sk.as_ref(),
-    };
-    let config = EncryptConfig {
-        commitment_policy: policy_for(s.suite),
-        suite: Some(s.suite),
-        frame_length: s.frame_length,
-        legacy_non_framed: s.non_framed,
-        ..EncryptConfig::default()
-    };
+    let materials = EncryptionMaterialsRef::new(s.suite, dk, edks).with_encryption_context(EncryptionContextRef::parse(&ec_bytes).unwrap()).with_signing_key(sk.as_ref());
+    let config = EncryptConfig::default().with_commitment_policy(policy_for(s.suite)).with_suite(Some(s.suite)).with_frame_length(s.frame_length).with_legacy_non_framed(s.non_framed);
     let ready = Encryptor::new(provider, config)
         .unwrap()
         .provide(materials, rng)

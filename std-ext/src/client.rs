@@ -206,10 +206,8 @@ impl ClientBuilder {
     /// Decryption resource limits (header size, frame length, body length).
     pub fn decrypt_limits(mut self, limits: DecryptLimits) -> Self {
         let edks = self.inner.limits.max_encrypted_data_keys;
-        self.inner.limits = DecryptLimits {
-            max_encrypted_data_keys: edks.min(limits.max_encrypted_data_keys),
-            ..limits
-        };
+        self.inner.limits =
+            limits.with_max_encrypted_data_keys(edks.min(limits.max_encrypted_data_keys));
         self
     }
     /// Default frame length for encryption (default 4096).
@@ -304,25 +302,23 @@ impl Client {
     }
 
     pub(crate) fn encrypt_config(&self, opts: &EncryptOptions<'_>) -> EncryptConfig {
-        EncryptConfig {
-            commitment_policy: self.commitment_policy,
-            suite: opts.suite,
-            frame_length: opts.frame_length.unwrap_or(self.frame_length),
-            max_encrypted_data_keys: self.max_encrypted_data_keys,
-            legacy_non_framed: false,
-        }
+        EncryptConfig::default()
+            .with_commitment_policy(self.commitment_policy)
+            .with_suite(opts.suite)
+            .with_frame_length(opts.frame_length.unwrap_or(self.frame_length))
+            .with_max_encrypted_data_keys(self.max_encrypted_data_keys)
+            .with_legacy_non_framed(false)
     }
 
     pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_>) -> DecryptConfig {
-        DecryptConfig {
-            commitment_policy: self.commitment_policy,
-            signature_policy: if opts.unsigned_only {
+        DecryptConfig::default()
+            .with_commitment_policy(self.commitment_policy)
+            .with_signature_policy(if opts.unsigned_only {
                 SignaturePolicy::UnsignedOnly
             } else {
                 SignaturePolicy::AllowSigned
-            },
-            limits: self.limits,
-        }
+            })
+            .with_limits(self.limits)
     }
 
     /// Checks what a materials manager returned before it is used (CVE-2026-6550): whoever

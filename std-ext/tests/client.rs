@@ -120,10 +120,7 @@ fn decrypt_limits_are_applied() {
         )
         .unwrap();
     let small_frames = Client::builder()
-        .decrypt_limits(DecryptLimits {
-            max_frame_len: 1024,
-            ..DecryptLimits::default()
-        })
+        .decrypt_limits(DecryptLimits::default().with_max_frame_len(1024))
         .build();
     let e = core_err(small_frames.decrypt(&enc.ciphertext, &DecryptOptions::keyring(&k)));
     assert!(
@@ -137,10 +134,7 @@ fn decrypt_limits_are_applied() {
         "{e:?}"
     );
     let small_header = Client::builder()
-        .decrypt_limits(DecryptLimits {
-            max_header_len: 50,
-            ..DecryptLimits::default()
-        })
+        .decrypt_limits(DecryptLimits::default().with_max_header_len(50))
         .build();
     let e = core_err(small_header.decrypt(&enc.ciphertext, &DecryptOptions::keyring(&k)));
     assert!(

@@ -229,21 +229,16 @@ pub fn encrypt_core(
         .iter()
         .map(String::as_str)
         .collect();
-    let materials = esdk_core::EncryptionMaterials {
-        suite: m.suite,
-        data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: EncryptionContextRef::parse(&ec)?,
-        required_encryption_context_keys: &required,
-        signing_key: m.signing_key.as_ref(),
-    };
-    let config = EncryptConfig {
-        commitment_policy: policy,
-        suite: Some(m.suite),
-        frame_length,
-        max_encrypted_data_keys: None,
-        legacy_non_framed,
-    };
+    let materials = esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
+        .with_encryption_context(EncryptionContextRef::parse(&ec)?)
+        .with_required_encryption_context_keys(&required)
+        .with_signing_key(m.signing_key.as_ref());
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy)
+        .with_suite(Some(m.suite))
+        .with_frame_length(frame_length)
+        .with_max_encrypted_data_keys(None)
+        .with_legacy_non_framed(legacy_non_framed);
     let mut rng = rand_core::OsRng;
     let ready =
         Encryptor::new(esdk_std::Backend::default(), config)?.provide(materials, &mut rng)?;

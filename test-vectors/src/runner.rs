@@ -38,7 +38,7 @@ use std::time::Instant;
 use anyhow::{Context as _, anyhow};
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
-    CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy,
+    CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy, VecInput,
 };
 use esdk_std::materials::DecryptionRequest;
 use esdk_std::stream::io::DecryptingReader;
@@ -573,15 +573,14 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
     if v.unsigned_only {
         opts = opts.unsigned_only();
     }
-    let core_config = DecryptConfig {
-        commitment_policy: policy,
-        signature_policy: if v.unsigned_only {
+    let core_config = DecryptConfig::default()
+        .with_commitment_policy(policy)
+        .with_signature_policy(if v.unsigned_only {
             SignaturePolicy::UnsignedOnly
         } else {
             SignaturePolicy::AllowSigned
-        },
-        limits: client.decrypt_limits(),
-    };
+        })
+        .with_limits(client.decrypt_limits());
     let seed = cfg.seed ^ fnv64(&v.id);
     let mut runs = Vec::new();
     for (i, path) in cfg.paths.iter().enumerate() {
@@ -781,7 +780,8 @@ fn run_core(
     // The backend under test: aws-lc by default, RustCrypto in the `rustcrypto`-only build,
     // or the configured one.
     let mut dec = Decryptor::new(backend.clone(), config);
-    let mut buf: Vec<u8> = Vec::new();
+    // The one input loop (core's `VecInput`) owns the buffer and the discards.
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut run = PathRun {
         chunks: Some(Vec::new()),
@@ -799,12 +799,13 @@ fn run_core(
             break;
         }
         let eof = fed == ct.len();
+        if eof && !input.is_eof() {
+            input.set_eof();
+        }
         let mut want = None;
-        let have = buf.len();
-        let discard = {
-            let status = dec.process(&mut buf, eof);
-            let discard = status.discard;
-            match status.state {
+        let have = input.buffered();
+        {
+            match input.process(&mut dec) {
                 Ok(DecryptState::NeedInput { min_len }) => {
                     if eof {
                         run.result = Some(Err("NeedInput after end of input was signalled".into()));
@@ -853,14 +854,13 @@ fn run_core(
                             .data_key
                             .as_ref()
                             .ok_or("the materials manager returned no data key")?;
-                        let core_materials = esdk_core::DecryptionMaterials {
-                            suite: m.suite,
-                            data_key,
-                            verification_key: m.verification_key,
-                            encryption_context: EncryptionContextRef::parse(&ec)
-                                .map_err(|e| e.to_string())?,
-                            required_encryption_context_keys: &required,
-                        };
+                        let core_materials =
+                            esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
+                                .with_verification_key(m.verification_key)
+                                .with_encryption_context(
+                                    EncryptionContextRef::parse(&ec).map_err(|e| e.to_string())?,
+                                )
+                                .with_required_encryption_context_keys(&required);
                         req.provide(&core_materials).map_err(|e| e.to_string())
                     })();
                     if let Err(e) = answered {
@@ -885,7 +885,7 @@ fn run_core(
                     if let Some(c) = run.chunks.as_mut() {
                         c.push(p.len());
                     }
-                    run.released.extend_from_slice(p);
+                    run.released.extend_from_slice(&p);
                 }
                 Ok(DecryptState::Done) => {
                     run.result = Some(Ok(()));
@@ -900,14 +900,15 @@ fn run_core(
                     break;
                 }
             }
-            discard
-        };
+        }
         if let Some(deficit) = want {
             let n = chunk(deficit).clamp(1, ct.len() - fed);
-            buf.extend_from_slice(&ct[fed..fed + n]);
+            if let Err(e) = input.push(&ct[fed..fed + n]) {
+                run.result = Some(Err(e.to_string()));
+                break;
+            }
             fed += n;
         }
-        buf.drain(..discard);
     }
     if let Some(mut ec) = header_ec {
         for (k, v) in required_pairs {

@@ -27,8 +27,9 @@ use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SigningKey,
+    SliceInput,
 };
 use rand_core::{CryptoRng, RngCore};
 
@@ -263,37 +264,12 @@ fn encrypt(suite: AlgorithmSuite, rng: &mut TestRng, msg: &mut [u8]) -> Result<u
     let ec = EncryptionContextRef::parse(&ec_bytes[..ec_len])?;
 
     // One encrypted data key from the raw AES key.
-    let (mut info, mut wrapped) = ([0u8; 64], [0u8; 64]);
-    let (il, wl) = esdk_core::raw_aes::wrap(
-        &p,
-        &WRAPPING_KEY,
-        KEY_NAME,
-        &ec,
-        &data_key,
-        rng,
-        &mut info,
-        &mut wrapped,
-    )?;
-    let edks = [EdkRef {
-        provider_id: NAMESPACE,
-        provider_info: &info[..il],
-        ciphertext: &wrapped[..wl],
-    }];
+    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY)?;
+    let mut wrapped = [0u8; 128];
+    let edks = [key.wrap(&p, &ec, &data_key, rng, &mut wrapped)?];
 
-    let config = EncryptConfig {
-        commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
-        suite: Some(suite),
-        frame_length: FRAME_LENGTH,
-        ..Default::default()
-    };
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: ec,
-        required_encryption_context_keys: &[],
-        signing_key: signing_key.as_ref(),
-    };
+    let config = EncryptConfig::default().with_commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt).with_suite(Some(suite)).with_frame_length(FRAME_LENGTH);
+    let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks).with_encryption_context(ec).with_signing_key(signing_key.as_ref());
     let ready = Encryptor::new(p, config)?.provide(materials, rng)?;
     let (mut frames, mut pos) = ready.write_header(msg)?;
     let mut rest = PLAINTEXT;
@@ -305,34 +281,21 @@ fn encrypt(suite: AlgorithmSuite, rng: &mut TestRng, msg: &mut [u8]) -> Result<u
     Ok(pos + frames.finish(rest, &mut msg[pos..], rng)?)
 }
 
-/// Decrypts `msg` (fed whole), answering the materials request with the raw AES key.
+/// Decrypts `msg` (a complete message, decrypted in place), answering the materials request
+/// with the raw AES key.
 fn decrypt(msg: &mut [u8], out: &mut [u8]) -> Result<usize, Error> {
     let p = RustCrypto;
+    let key = RawAesKey::new(NAMESPACE, KEY_NAME, &WRAPPING_KEY)?;
     let mut dec = Decryptor::new(p, DecryptConfig::default());
-    let (mut at, mut written) = (0, 0);
+    let mut input = SliceInput::complete(msg);
+    let mut written = 0;
     loop {
-        let status = dec.process(&mut msg[at..], true);
-        let discard = status.discard;
-        match status.state? {
+        match input.process(&mut dec)? {
             DecryptState::NeedMaterials(req) => {
                 let suite = req.suite();
                 let ec = req.encryption_context_unverified();
-                let mut data_key = None;
-                for edk in req.encrypted_data_keys() {
-                    if let Some(dk) = esdk_core::raw_aes::unwrap(
-                        &p,
-                        NAMESPACE,
-                        KEY_NAME,
-                        &WRAPPING_KEY,
-                        &ec,
-                        &edk,
-                    )? {
-                        data_key = Some(dk);
-                        break;
-                    }
-                }
-                match data_key {
-                    Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk))?,
+                match key.unwrap_any(&p, &ec, req.encrypted_data_keys())? {
+                    Some(dk) => req.provide(&DecryptionMaterialsRef::new(suite, &dk))?,
                     None => {
                         req.abort();
                         return Err(Error::Usage(esdk_core::error::UsageError::Aborted));
@@ -343,12 +306,11 @@ fn decrypt(msg: &mut [u8], out: &mut [u8]) -> Result<usize, Error> {
                 let end = written + chunk.len();
                 out.get_mut(written..end)
                     .ok_or(Error::Truncated)?
-                    .copy_from_slice(chunk);
+                    .copy_from_slice(&chunk);
                 written = end;
             }
             DecryptState::Done => return Ok(written),
             _ => {}
         }
-        at += discard;
     }
 }

@@ -17,8 +17,8 @@ use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef, PUB
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::suite::{HashAlg, Kdf};
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterials, Decryptor,
-    EncryptConfig, EncryptionMaterials, Encryptor, Error, SigningKey,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptionMaterialsRef, Decryptor,
+    EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, RawAesKey, SigningKey, VecInput,
 };
 use std::ops::Range;
 
@@ -75,7 +75,7 @@ pub fn drive(
     signal_eof: bool,
 ) -> Run {
     let mut dec = Decryptor::new(RustCrypto, config);
-    let mut buf: Vec<u8> = Vec::new();
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut out = Outcome {
         plaintext: vec![],
@@ -88,11 +88,12 @@ pub fn drive(
         guard += 1;
         assert!(guard < 50_000_000, "decryptor made no progress");
         let eof = signal_eof && fed == msg.len();
+        if eof && !input.is_eof() {
+            input.set_eof();
+        }
         let mut feed: Option<usize> = None;
-        let discard = {
-            let st = dec.process(&mut buf, eof);
-            let discard = st.discard;
-            match st.state {
+        {
+            match input.process(&mut dec) {
                 Ok(DecryptState::NeedInput { min_len }) => {
                     assert!(!eof, "NeedInput at end of input");
                     if fed == msg.len() {
@@ -108,19 +109,16 @@ pub fn drive(
                     out.states.push("materials");
                     let suite = req.suite();
                     let res = match &key {
-                        Key::Data(dk) => req.provide(&DecryptionMaterials::new(suite, dk)),
+                        Key::Data(dk) => req.provide(&DecryptionMaterialsRef::new(suite, dk)),
                         Key::RawAes(ns, name, wk) => {
                             let ec = req.encryption_context_unverified();
-                            let owned: EncryptionContext = ec.into();
-                            let ser = owned.serialize().unwrap();
-                            let canon = EncryptionContextRef::parse(&ser).unwrap();
-                            let found = req.encrypted_data_keys().iter().find_map(|e| {
-                                esdk_core::raw_aes::unwrap(&RustCrypto, ns, name, wk, &canon, &e)
-                                    .ok()
-                                    .flatten()
-                            });
+                            let key = RawAesKey::new(ns, name, wk).unwrap();
+                            let found = key
+                                .unwrap_any(&RustCrypto, &ec, req.encrypted_data_keys())
+                                .ok()
+                                .flatten();
                             match found {
-                                Some(dk) => req.provide(&DecryptionMaterials::new(suite, &dk)),
+                                Some(dk) => req.provide(&DecryptionMaterialsRef::new(suite, &dk)),
                                 None => {
                                     req.abort();
                                     Err(Error::Usage(esdk_core::error::UsageError::Aborted))
@@ -141,7 +139,7 @@ pub fn drive(
                 Ok(DecryptState::HeaderVerified(_)) => out.states.push("header"),
                 Ok(DecryptState::Plaintext(p)) => {
                     out.states.push("plaintext");
-                    out.plaintext.extend_from_slice(p);
+                    out.plaintext.extend_from_slice(&p);
                     out.chunks.push(p.to_vec());
                 }
                 Ok(DecryptState::Done) => {
@@ -162,19 +160,17 @@ pub fn drive(
                     };
                 }
             }
-            discard
-        };
+        }
         if let Some(min_len) = feed {
+            let buffered = input.buffered();
             assert!(
-                min_len > buf.len(),
-                "min_len {min_len} <= buffered {}",
-                buf.len()
+                min_len > buffered,
+                "min_len {min_len} <= buffered {buffered}"
             );
-            let n = next_chunk(min_len, buf.len()).max(1).min(msg.len() - fed);
-            buf.extend_from_slice(&msg[fed..fed + n]);
+            let n = next_chunk(min_len, buffered).max(1).min(msg.len() - fed);
+            input.push(&msg[fed..fed + n]).unwrap();
             fed += n;
         }
-        buf.drain(..discard);
     }
 }
 
@@ -184,10 +180,7 @@ pub fn decrypt_all(msg: &[u8], key: Key<'_>, config: DecryptConfig) -> Outcome {
 }
 
 pub fn allow_all() -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
-        ..Default::default()
-    }
+    DecryptConfig::default().with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
 }
 
 /// A policy that allows encrypting `suite`.
@@ -234,31 +227,12 @@ pub fn encrypt_with(
     let ec_bytes = ec.serialize().unwrap();
     let ec_ref = EncryptionContextRef::parse(&ec_bytes).unwrap();
     let dk = DataKey::generate(suite, &mut rng).unwrap();
-    let (mut info, mut ct) = ([0u8; 64], [0u8; 64]);
-    let (il, cl) = esdk_core::raw_aes::wrap(
-        &p,
-        wrapping_key,
-        b"key",
-        &ec_ref,
-        &dk,
-        &mut rng,
-        &mut info,
-        &mut ct,
-    )
-    .unwrap();
-    let edks = [EdkRef {
-        provider_id: "ns",
-        provider_info: &info[..il],
-        ciphertext: &ct[..cl],
-    }];
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &[],
-        signing_key: sk.as_ref(),
-    };
+    let key = RawAesKey::new("ns", b"key", wrapping_key).unwrap();
+    let mut wrapped = [0u8; 128];
+    let edks = [key.wrap(&p, &ec_ref, &dk, &mut rng, &mut wrapped).unwrap()];
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
+        .with_encryption_context(ec_ref)
+        .with_signing_key(sk.as_ref());
     seal_message(materials, frame_length, non_framed, pt)
 }
 
@@ -272,20 +246,18 @@ pub fn public_key_b64(sk: &SigningKey) -> String {
 /// Runs the encryptor typestate over `pt` with the given materials: regular frames while more
 /// than a frame is left, then `finish` with the rest (a full final frame for exact multiples).
 pub fn seal_message(
-    materials: EncryptionMaterials<'_>,
+    materials: EncryptionMaterialsRef<'_>,
     frame_length: u32,
     non_framed: bool,
     pt: &[u8],
 ) -> Vec<u8> {
     let mut rng = rand_core::OsRng;
     let suite = materials.suite;
-    let config = EncryptConfig {
-        commitment_policy: policy_for(suite),
-        suite: Some(suite),
-        frame_length,
-        legacy_non_framed: non_framed,
-        ..Default::default()
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy_for(suite))
+        .with_suite(Some(suite))
+        .with_frame_length(frame_length)
+        .with_legacy_non_framed(non_framed);
     let enc = Encryptor::new(RustCrypto, config).unwrap();
     let ready = enc.provide(materials, &mut rng).unwrap();
     let mut out = vec![0u8; ready.header_len()];
@@ -379,14 +351,10 @@ pub fn encrypt_known(spec: Spec<'_>, pt: &[u8]) -> Encrypted {
         provider_info: b"key",
         ciphertext: &[0xE0; 48],
     }];
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: spec.required,
-        signing_key: sk.as_ref(),
-    };
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
+        .with_encryption_context(ec_ref)
+        .with_required_encryption_context_keys(spec.required)
+        .with_signing_key(sk.as_ref());
     let msg = seal_message(materials, spec.frame_length, spec.non_framed, pt);
     Encrypted {
         msg,

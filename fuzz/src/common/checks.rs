@@ -19,9 +19,9 @@ use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
 use esdk_core::materials::verification_key_from_context;
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits, DecryptionMaterials,
-    EncryptConfig, EncryptedDataKey, EncryptionMaterials, Encryptor, Error, HeaderRef,
-    SignaturePolicy, SigningKey, VerificationKey, raw_aes,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptLimits,
+    DecryptionMaterialsRef, EncryptConfig, EncryptedDataKey, EncryptionMaterialsRef, Encryptor,
+    Error, HeaderRef, SignaturePolicy, SigningKey, VerificationKey, raw_aes,
 };
 
 /// A target's check: panics when a property fails.
@@ -82,10 +82,7 @@ pub fn fixed_data_key(suite: AlgorithmSuite) -> DataKey {
 
 /// Decryption that accepts every suite.
 pub fn permissive() -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
-        ..DecryptConfig::default()
-    }
+    DecryptConfig::default().with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
 }
 
 /// Header parsing that accepts every suite.
@@ -116,7 +113,7 @@ pub fn answer_fixed<P: CryptoProvider>(req: MaterialsRequest<'_, P>) {
         .first()
         .copied()
         .unwrap_or(0);
-    let mut m = DecryptionMaterials::new(suite, &dk);
+    let mut m = DecryptionMaterialsRef::new(suite, &dk);
     match pick % 32 {
         31 => return req.abort(),
         30 => return drop(req),
@@ -144,7 +141,7 @@ pub fn answer_raw_aes<P: CryptoProvider>(req: MaterialsRequest<'_, P>) {
         })
     });
     let dk = found.unwrap_or_else(|| fixed_data_key(suite));
-    let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+    let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,23 +208,21 @@ pub fn chunk_plan(data: &[u8]) -> ChunkPlan<'_> {
         SignaturePolicy::AllowSigned
     };
     let limits = if flags & 64 != 0 {
-        DecryptLimits {
-            max_encrypted_data_keys: u16::from(inp.u8()),
-            max_header_len: u64::from(inp.u16()),
-            max_frame_len: u32::from(inp.u16()),
-            max_body_len: u64::from(inp.u16()),
-        }
+        DecryptLimits::default()
+            .with_max_encrypted_data_keys(u16::from(inp.u8()))
+            .with_max_header_len(u64::from(inp.u16()))
+            .with_max_frame_len(u32::from(inp.u16()))
+            .with_max_body_len(u64::from(inp.u16()))
     } else {
         DecryptLimits::default()
     };
     let sizes = inp.bytes(n);
     ChunkPlan {
         real: flags & 1 != 0,
-        config: DecryptConfig {
-            commitment_policy,
-            signature_policy,
-            limits,
-        },
+        config: DecryptConfig::default()
+            .with_commitment_policy(commitment_policy)
+            .with_signature_policy(signature_policy)
+            .with_limits(limits),
         defer: if flags & 2 != 0 {
             Defer::Once
         } else {
@@ -389,22 +384,16 @@ fn header_writer_roundtrip(h: &HeaderRef<'_>, n: usize) {
     }
     let dk = fixed_data_key(suite);
     let edks: Vec<EdkRef<'_>> = h.encrypted_data_keys().iter().collect();
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec,
-        required_encryption_context_keys: &[],
-        signing_key: signing_key.as_ref(),
-    };
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
+        .with_encryption_context(ec)
+        .with_signing_key(signing_key.as_ref());
     let non_framed = h.content_type() == esdk_core::ContentType::NonFramed;
-    let config = EncryptConfig {
-        commitment_policy: policy_for(suite),
-        suite: Some(suite),
-        frame_length: h.frame_length(),
-        max_encrypted_data_keys: None,
-        legacy_non_framed: non_framed,
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy_for(suite))
+        .with_suite(Some(suite))
+        .with_frame_length(h.frame_length())
+        .with_max_encrypted_data_keys(None)
+        .with_legacy_non_framed(non_framed);
     let enc = Encryptor::new(provider, config).expect("a parsed header's settings are valid");
     let mut rng = DetRng::scripted(h.message_id(), 1);
     let ready = enc
@@ -514,13 +503,12 @@ fn encrypt_then_decrypt<P: CryptoProvider + Clone>(
 ) {
     let suite = plan.suite;
     let mut rng = DetRng::new(plan.seed);
-    let config = EncryptConfig {
-        commitment_policy: policy_for(suite),
-        suite: Some(suite),
-        frame_length: plan.frame_length,
-        max_encrypted_data_keys: None,
-        legacy_non_framed: plan.non_framed,
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy_for(suite))
+        .with_suite(Some(suite))
+        .with_frame_length(plan.frame_length)
+        .with_max_encrypted_data_keys(None)
+        .with_legacy_non_framed(plan.non_framed);
     let enc = match Encryptor::new(provider.clone(), config) {
         Ok(e) => e,
         Err(e) => {
@@ -561,14 +549,10 @@ fn encrypt_then_decrypt<P: CryptoProvider + Clone>(
             ciphertext: ct,
         })
         .collect();
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &required,
-        signing_key: sk.as_ref(),
-    };
+    let materials = EncryptionMaterialsRef::new(suite, &dk, &edks)
+        .with_encryption_context(ec_ref)
+        .with_required_encryption_context_keys(&required)
+        .with_signing_key(sk.as_ref());
     let ready = enc
         .provide(materials, &mut rng)
         .expect("valid materials are accepted");
@@ -635,13 +619,9 @@ fn encrypt_then_decrypt<P: CryptoProvider + Clone>(
     let answer = |strict: bool| {
         let (dk, ec_ref, required) = (&dk, ec_ref, &required);
         move |req: MaterialsRequest<'_, Logged<P>>| {
-            let m = DecryptionMaterials {
-                suite: req.suite(),
-                data_key: dk,
-                verification_key: None,
-                encryption_context: ec_ref,
-                required_encryption_context_keys: required,
-            };
+            let m = DecryptionMaterialsRef::new(req.suite(), dk)
+                .with_encryption_context(ec_ref)
+                .with_required_encryption_context_keys(required);
             let res = req.provide(&m);
             assert!(!strict || res.is_ok(), "materials refused: {res:?}");
         }

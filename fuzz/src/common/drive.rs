@@ -163,7 +163,7 @@ pub fn decrypt<P: CryptoProvider>(
                         other => panic!("plaintext released without an open: {other:?}"),
                     }
                     out.states.push(St::Plaintext);
-                    out.plaintext.extend_from_slice(p);
+                    out.plaintext.extend_from_slice(&p);
                 }
                 Ok(DecryptState::Done) => {
                     assert!(eof, "Done before end of input");

@@ -19,8 +19,9 @@ use esdk_core::decrypt::MaterialsRequest;
 use esdk_core::encryption_context::{EncryptionContext, EncryptionContextRef};
 use esdk_core::suite::MessageFormatVersion;
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error, HeaderRef, raw_aes,
+    AlgorithmSuite, CommitmentPolicy, DataKey, DecryptConfig, DecryptState, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, Error, HeaderRef,
+    RawAesKey, VecInput, raw_aes,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -118,20 +119,11 @@ pub fn valid_message(spec: &Spec) -> Vec<u8> {
         },
         spec.extra_edks,
     ));
-    let config = EncryptConfig {
-        commitment_policy: policy(suite),
-        suite: Some(suite),
-        ..EncryptConfig::default()
-    };
+    let config = EncryptConfig::default()
+        .with_commitment_policy(policy(suite))
+        .with_suite(Some(suite));
     let enc = Encryptor::new(RustCrypto, config).expect("config");
-    let m = EncryptionMaterials {
-        suite,
-        data_key: &dk,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &[],
-        signing_key: None,
-    };
+    let m = EncryptionMaterialsRef::new(suite, &dk, &edks).with_encryption_context(ec_ref);
     let ready = enc.provide(m, &mut rng).expect("materials");
     let mut out = vec![0u8; ready.header_len()];
     let (mut frames, n) = ready.write_header(&mut out).expect("header");
@@ -232,49 +224,49 @@ pub fn decrypt_counted(
 ) -> Outcome {
     let before = esdk_core::work::examined();
     let mut dec = Decryptor::new(RustCrypto, config);
-    let mut buf: Vec<u8> = Vec::new();
+    let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
     let mut next_chunk = 0usize;
     let mut plaintext = Vec::new();
     let mut calls = 0usize;
     let mut want = 1usize;
     if feeding == Feeding::All {
-        buf.extend_from_slice(msg);
+        input
+            .push(msg)
+            .expect("an unbounded input takes everything");
         fed = msg.len();
     }
     let result = loop {
         calls += 1;
-        let eof = fed == msg.len();
-        let (discard, end) = {
-            let st = dec.process(&mut buf, eof);
-            let end = match st.state {
-                Err(e) => Some(Err(e)),
-                Ok(DecryptState::Done) => Some(Ok(())),
-                Ok(DecryptState::NeedInput { min_len }) => {
-                    want = min_len;
-                    None
-                }
-                Ok(DecryptState::NeedMaterials(req)) => {
-                    answer(req);
-                    None
-                }
-                Ok(DecryptState::Plaintext(p)) => {
-                    plaintext.extend_from_slice(p);
-                    None
-                }
-                Ok(_) => None,
-            };
-            (st.discard, end)
+        if fed == msg.len() && !input.is_eof() {
+            input.set_eof();
+        }
+        let end = match input.process(&mut dec) {
+            Err(e) => Some(Err(e)),
+            Ok(DecryptState::Done) => Some(Ok(())),
+            Ok(DecryptState::NeedInput { min_len }) => {
+                want = min_len;
+                None
+            }
+            Ok(DecryptState::NeedMaterials(req)) => {
+                answer(req);
+                None
+            }
+            Ok(DecryptState::Plaintext(p)) => {
+                plaintext.extend_from_slice(&p);
+                None
+            }
+            Ok(_) => None,
         };
         if let Some(r) = end {
             break r;
         }
-        buf.drain(..discard);
-        if fed < msg.len() && buf.len() < want {
+        let buffered = input.buffered();
+        if fed < msg.len() && buffered < want {
             let n = match feeding {
                 Feeding::All => msg.len(),
                 Feeding::OneByte => 1,
-                Feeding::MinLen => want - buf.len(),
+                Feeding::MinLen => want - buffered,
                 Feeding::Chunks(c) => {
                     let n = c.get(next_chunk % c.len().max(1)).copied().unwrap_or(1);
                     next_chunk += 1;
@@ -282,7 +274,9 @@ pub fn decrypt_counted(
                 }
             };
             let n = n.min(msg.len() - fed);
-            buf.extend_from_slice(&msg[fed..fed + n]);
+            input
+                .push(&msg[fed..fed + n])
+                .expect("an unbounded input takes everything");
             fed += n;
         }
     };
@@ -298,24 +292,19 @@ pub fn decrypt_counted(
 /// unwrap over the first EDK that matches).
 pub fn answer_raw_aes(req: MaterialsRequest<'_, RustCrypto>) {
     let suite = req.suite();
-    let owned: EncryptionContext = req.encryption_context_unverified().into();
-    let ser = owned.serialize().unwrap_or_default();
-    let canon = EncryptionContextRef::parse(&ser).unwrap_or(EncryptionContextRef::EMPTY);
-    let found = req.encrypted_data_keys().iter().find_map(|e| {
-        raw_aes::unwrap(
+    let key = RawAesKey::new(NAMESPACE, KEY_NAME.as_bytes(), &WRAPPING_KEY).expect("valid key");
+    // The core's own unwrap (canonicalizing a context stored out of order).
+    let found = key
+        .unwrap_any(
             &RustCrypto,
-            NAMESPACE,
-            KEY_NAME.as_bytes(),
-            &WRAPPING_KEY,
-            &canon,
-            &e,
+            &req.encryption_context_unverified(),
+            req.encrypted_data_keys(),
         )
         .ok()
-        .flatten()
-    });
+        .flatten();
     match found {
         Some(dk) => {
-            let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+            let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
         }
         None => req.abort(),
     }
@@ -323,10 +312,7 @@ pub fn answer_raw_aes(req: MaterialsRequest<'_, RustCrypto>) {
 
 /// The decrypt settings that accept `suite`, with the default limits.
 pub fn config(suite: AlgorithmSuite) -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: policy(suite),
-        ..DecryptConfig::default()
-    }
+    DecryptConfig::default().with_commitment_policy(policy(suite))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,15 +439,12 @@ pub fn header_work(data: &[u8]) {
     h.extend(std::iter::repeat_n(0x44, if v1 { 12 + 16 } else { 16 }));
     h.extend_from_slice(&template[..template.len().min(64)]);
 
-    let mut cfg = DecryptConfig {
-        commitment_policy: policy(suite),
-        ..DecryptConfig::default()
-    };
+    let mut cfg = DecryptConfig::default().with_commitment_policy(policy(suite));
     cfg.limits.max_encrypted_data_keys = max_edks;
     cfg.limits.max_header_len = max_header;
     let dk = data_key(suite);
     let mut answer = |req: MaterialsRequest<'_, RustCrypto>| {
-        let _ = req.provide(&DecryptionMaterials::new(suite, &dk));
+        let _ = req.provide(&DecryptionMaterialsRef::new(suite, &dk));
     };
     esdk_core::work::reset();
     let all = decrypt_counted(&h, Feeding::All, cfg, &mut answer);

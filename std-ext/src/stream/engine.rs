@@ -7,14 +7,14 @@ use crate::provider::{Backend, SharedRng};
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
     CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext,
-    EncryptionContextRef, Encryptor, FrameEncryptor, Header, HeaderRef,
+    EncryptionContextRef, Encryptor, FrameEncryptor, Header, HeaderRef, VecInput,
 };
 use zeroize::Zeroizing;
 
 /// Converts owned encryption materials to the core's borrowed form and runs `f` with them.
 fn with_core_encryption_materials<T>(
     m: &EncryptionMaterials,
-    f: impl FnOnce(esdk_core::EncryptionMaterials<'_>) -> Result<T>,
+    f: impl FnOnce(esdk_core::EncryptionMaterialsRef<'_>) -> Result<T>,
 ) -> Result<T> {
     let data_key = m
         .data_key
@@ -28,14 +28,12 @@ fn with_core_encryption_materials<T>(
         .iter()
         .map(String::as_str)
         .collect();
-    f(esdk_core::EncryptionMaterials {
-        suite: m.suite,
-        data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: ec_ref,
-        required_encryption_context_keys: &required,
-        signing_key: m.signing_key.as_ref(),
-    })
+    f(
+        esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
+            .with_encryption_context(ec_ref)
+            .with_required_encryption_context_keys(&required)
+            .with_signing_key(m.signing_key.as_ref()),
+    )
 }
 
 /// Appends one sealed regular frame of `plaintext` (exactly one frame length) to `out`: the
@@ -171,7 +169,7 @@ impl EncryptEngine {
             if total > max {
                 return Err(Error::Core(esdk_core::Error::Limit(
                     esdk_core::error::LimitError {
-                        what: esdk_core::error::LimitKind::Capacity,
+                        what: esdk_core::error::LimitKind::PlaintextLength,
                         limit: max,
                         actual: total,
                     },
@@ -281,50 +279,39 @@ pub(crate) enum DecryptStep {
     Done,
 }
 
-/// Decrypts from an owned, compacting input buffer.
-///
-/// The buffer is a `Vec` whose every byte is initialized: `buf[start..end]` is unprocessed
-/// ciphertext, `buf[end..]` is room to read into. Room is zeroed once, when the buffer grows
-/// (never per read), and the allocation never exceeds `max_buffer` bytes.
+/// Decrypts from an owned, compacting input buffer ([`VecInput`]: growth, compaction, the
+/// discard bookkeeping and the plaintext's position live there).
 pub(crate) struct DecryptEngine {
     dec: Decryptor<Backend>,
     backend: Backend,
-    buf: Vec<u8>,
-    /// One-shot use: plaintext collected at the front of `buf`.
-    collected: usize,
-    start: usize,
-    end: usize,
-    eof: bool,
-    pt: std::ops::Range<usize>,
-    pending_discard: usize,
+    input: VecInput,
     header: Option<Header>,
     materials: Option<DecryptionMaterials>,
     reproduced: Option<EncryptionContext>,
-    max_buffer: usize,
     done: bool,
-    zeroed: u64,
 }
 
 impl std::fmt::Debug for DecryptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DecryptEngine")
             .field("decryptor", &self.dec)
-            .field("buffered", &(self.end - self.start))
-            .field("capacity", &self.buf.len())
-            .field("zeroed", &self.zeroed)
+            .field("input", &self.input)
             .finish()
     }
 }
 
-impl Drop for DecryptEngine {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.buf.zeroize();
+/// The std error for a core error: a full input buffer is [`Error::BufferLimit`].
+fn from_core(e: esdk_core::Error) -> Error {
+    match e {
+        esdk_core::Error::Limit(l) if l.what == esdk_core::error::LimitKind::InputBuffer => {
+            Error::BufferLimit {
+                limit: usize::try_from(l.limit).unwrap_or(usize::MAX),
+                needed: usize::try_from(l.actual).unwrap_or(usize::MAX),
+            }
+        }
+        e => Error::Core(e),
     }
 }
-
-/// The smallest allocation the decrypt buffer grows to (unless `max_buffer` is smaller).
-const MIN_BUFFER: usize = 4096;
 
 impl DecryptEngine {
     pub(crate) fn new(
@@ -336,126 +323,45 @@ impl DecryptEngine {
         Self {
             dec: Decryptor::new(backend.clone(), config),
             backend,
-            buf: Vec::new(),
-            collected: 0,
-            start: 0,
-            end: 0,
-            eof: false,
-            pt: 0..0,
-            pending_discard: 0,
+            input: VecInput::new(max_buffer),
             header: None,
             materials: None,
             reproduced,
-            max_buffer: max_buffer.max(1),
             done: false,
-            zeroed: 0,
         }
     }
 
     /// Appends ciphertext. Refused after end of input was signalled.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.refuse_after_eof()?;
-        self.make_room(data.len(), data.len())?;
-        // `make_room` guarantees the room.
-        let end = self.end;
-        self.buf[end..end + data.len()].copy_from_slice(data);
-        self.end += data.len();
-        Ok(())
+        self.input.push(data).map_err(from_core)
     }
 
     /// Space to read ciphertext into directly: between 1 and `want` bytes at the end of the
     /// buffer (already initialized, not zeroed again); call `commit(n)` with the number
     /// actually filled.
     pub(crate) fn spare(&mut self, want: usize) -> Result<&mut [u8]> {
-        self.refuse_after_eof()?;
-        self.make_room(1, want.max(1))?;
-        let end = self.end;
-        let room = (self.buf.len() - end).min(want.max(1));
-        Ok(&mut self.buf[end..end + room])
+        self.input.spare(want).map_err(from_core)
     }
 
     /// Keeps `n` of the bytes handed out by `spare`.
     pub(crate) fn commit(&mut self, n: usize) {
-        self.end = (self.end + n).min(self.buf.len());
-    }
-
-    fn refuse_after_eof(&self) -> Result<()> {
-        if self.eof {
-            return Err(Error::Core(esdk_core::Error::Usage(
-                esdk_core::error::UsageError::AlreadyDone,
-            )));
-        }
-        Ok(())
-    }
-
-    fn limit_error(&self, more: usize) -> Error {
-        Error::BufferLimit {
-            limit: self.max_buffer,
-            needed: (self.end - self.start).saturating_add(more),
-        }
-    }
-
-    /// Makes at least `need` bytes of room after `end` (aiming for `want`), moving the
-    /// unprocessed bytes to the front or growing the allocation, never beyond `max_buffer`.
-    /// Moves cost at most the bytes freed (or happen once per unit at the cap), and growth
-    /// doubles, so the total work stays linear in the bytes received.
-    fn make_room(&mut self, need: usize, want: usize) -> Result<()> {
-        if self.buf.len() - self.end >= need {
-            return Ok(());
-        }
-        let live = self.end - self.start;
-        if live.saturating_add(need) > self.max_buffer {
-            return Err(self.limit_error(need));
-        }
-        let movable = self.start > 0 && self.pt.is_empty();
-        if movable && (self.start >= live || self.end.saturating_add(need) > self.max_buffer) {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end = live;
-            self.start = 0;
-            if self.buf.len() - self.end >= need {
-                return Ok(());
-            }
-        }
-        let target = (self.buf.len().saturating_mul(2))
-            .max(self.end.saturating_add(want))
-            .max(MIN_BUFFER)
-            .min(self.max_buffer);
-        if target < self.end.saturating_add(need) {
-            return Err(self.limit_error(need));
-        }
-        let old = self.buf.len();
-        if self.pt.is_empty() {
-            // Only ciphertext is held: let the allocator move (or extend) it in place.
-            self.buf.reserve_exact(target - old);
-            self.buf.resize(target, 0);
-        } else {
-            // Unreleased plaintext is held: copy, then wipe the old allocation.
-            let mut grown = vec![0u8; target];
-            grown[..old].copy_from_slice(&self.buf);
-            let mut old_buf = std::mem::replace(&mut self.buf, grown);
-            zeroize::Zeroize::zeroize(&mut old_buf);
-        }
-        self.zeroed = self.zeroed.saturating_add((target - old) as u64);
-        Ok(())
+        self.input.commit(n);
     }
 
     /// Bytes the buffer zero-filled so far (each byte once, when the buffer grew).
     #[cfg(test)]
     pub(crate) fn bytes_zeroed(&self) -> u64 {
-        self.zeroed
+        self.input.bytes_zeroed()
     }
 
     /// The buffer's current allocation, never more than `max_buffer`.
     pub(crate) fn buffer_capacity(&self) -> usize {
-        self.buf.capacity()
+        self.input.capacity()
     }
 
     /// Signals end of input.
     pub(crate) fn set_eof(&mut self) {
-        self.eof = true;
+        self.input.set_eof();
     }
 
     /// Supplies the materials asked for by `DecryptStep::NeedMaterials`.
@@ -483,43 +389,22 @@ impl DecryptEngine {
     }
 
     pub(crate) fn plaintext(&self) -> &[u8] {
-        self.buf.get(self.pt.clone()).unwrap_or(&[])
+        self.input.plaintext()
     }
 
     pub(crate) fn consume_plaintext(&mut self, n: usize) {
-        let n = n.min(self.pt.len());
-        if let Some(s) = self.buf.get_mut(self.pt.start..self.pt.start + n) {
-            use zeroize::Zeroize;
-            s.zeroize();
-        }
-        self.pt.start += n;
+        self.input.consume_plaintext(n);
     }
 
-    /// One-shot use (all input pushed once, never compacted): moves the released plaintext
-    /// down to the front of the buffer, right behind the plaintext collected before. Released
-    /// plaintext always lies at or after that point (each plaintext byte comes from a later
-    /// ciphertext byte), and the bytes it overwrites were already consumed.
+    /// One-shot use (all input pushed once): moves the released plaintext down to the front
+    /// of the buffer, behind the plaintext collected before.
     pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
-        if self.collected > self.pt.start || self.pt.end > self.buf.len() {
-            return Err(Error::Materials(
-                "internal error: plaintext released before collected plaintext".into(),
-            ));
-        }
-        self.buf.copy_within(self.pt.clone(), self.collected);
-        self.collected += self.pt.len();
-        self.pt.start = self.pt.end;
-        Ok(())
+        self.input.collect_plaintext().map_err(from_core)
     }
 
     /// One-shot use: the collected plaintext, taking the buffer (what follows it is wiped).
-    pub(crate) fn into_collected_plaintext(mut self) -> Vec<u8> {
-        use zeroize::Zeroize;
-        let mut buf = std::mem::take(&mut self.buf);
-        if let Some(rest) = buf.get_mut(self.collected..) {
-            rest.zeroize();
-        }
-        buf.truncate(self.collected);
-        buf
+    pub(crate) fn into_collected_plaintext(self) -> Vec<u8> {
+        self.input.into_plaintext()
     }
 
     /// Copies available plaintext into `out`.
@@ -537,19 +422,14 @@ impl DecryptEngine {
 
     /// Runs the machine until it needs something or has plaintext.
     pub(crate) fn step(&mut self) -> Result<DecryptStep> {
-        if !self.pt.is_empty() {
+        if !self.input.plaintext().is_empty() {
             return Ok(DecryptStep::Plaintext);
         }
         if self.done {
             return Ok(DecryptStep::Done);
         }
         loop {
-            self.start += std::mem::take(&mut self.pending_discard);
-            let base = self.buf.as_ptr() as usize;
-            let input = &mut self.buf[self.start..self.end];
-            let st = self.dec.process(input, self.eof);
-            let discard = st.discard;
-            match st.state? {
+            match self.input.process(&mut self.dec).map_err(from_core)? {
                 DecryptState::NeedInput { .. } => {
                     return Ok(DecryptStep::NeedInput);
                 }
@@ -564,13 +444,10 @@ impl DecryptEngine {
                         let data_key = m.data_key.as_ref().ok_or_else(|| {
                             Error::Materials("decryption materials have no data key".into())
                         })?;
-                        let cm = esdk_core::DecryptionMaterials {
-                            suite: m.suite,
-                            data_key,
-                            verification_key: m.verification_key,
-                            encryption_context: EncryptionContextRef::parse(&ec)?,
-                            required_encryption_context_keys: &required,
-                        };
+                        let cm = esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
+                            .with_verification_key(m.verification_key)
+                            .with_encryption_context(EncryptionContextRef::parse(&ec)?)
+                            .with_required_encryption_context_keys(&required);
                         req.provide(&cm)?;
                     }
                     None => {
@@ -592,14 +469,9 @@ impl DecryptEngine {
                 },
                 DecryptState::HeaderVerified(h) => {
                     self.header = Some(Header::from(&h));
-                    self.pending_discard = discard;
                 }
                 DecryptState::Plaintext(p) => {
-                    let off = p.as_ptr() as usize - base;
-                    let len = p.len();
-                    self.pending_discard = discard;
-                    if len > 0 {
-                        self.pt = off..off + len;
+                    if !p.is_empty() {
                         return Ok(DecryptStep::Plaintext);
                     }
                 }
@@ -607,7 +479,11 @@ impl DecryptEngine {
                     self.done = true;
                     return Ok(DecryptStep::Done);
                 }
-                _ => return Err(Error::Materials("unexpected decryptor state".into())),
+                _ => {
+                    return Err(Error::Core(esdk_core::Error::Internal(
+                        "unexpected decryptor state",
+                    )));
+                }
             }
         }
     }
