@@ -29,6 +29,8 @@
 //! [AWS Encryption SDK message format]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/message-format.html
 #![no_std]
 #![forbid(unsafe_code)]
+// A decrypt-only build (feature `encrypt` off) leaves the writers of the shared codec unused.
+#![cfg_attr(not(feature = "encrypt"), allow(dead_code))]
 #![deny(missing_docs)]
 #![warn(clippy::std_instead_of_core)]
 #![cfg_attr(
@@ -51,6 +53,7 @@ mod codec;
 pub mod crypto;
 pub mod decrypt;
 pub mod edk;
+#[cfg(feature = "encrypt")]
 pub mod encrypt;
 pub mod encryption_context;
 pub mod error;
@@ -64,6 +67,7 @@ pub mod work;
 
 pub use decrypt::{DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest};
 pub use edk::EdkRef;
+#[cfg(feature = "encrypt")]
 pub use encrypt::{EncryptConfig, Encryptor, FrameEncryptor, HeaderReady, ciphertext_len};
 pub use encryption_context::EncryptionContextRef;
 pub use error::{Error, ErrorCategory, Result};

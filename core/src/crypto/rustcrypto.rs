@@ -1,4 +1,13 @@
 //! The default provider on RustCrypto crates: `aes-gcm`, `hkdf`, `sha2`, `p256`, `p384`.
+//!
+//! It carries only what the built suites need: ECDSA P-256 with feature `ecdsa-p256`, P-384 with
+//! `ecdsa-p384`, HKDF-SHA-256 (and HKDF-SHA-384 with `ecdsa-p384`) with `non-committing`. A left-out
+//! algorithm is [`CryptoError::UnsupportedAlgorithm`] (or [`AuthFailed`] for a verification).
+// Without either curve the ECDSA methods only report the missing algorithm.
+#![cfg_attr(
+    not(any(feature = "ecdsa-p256", feature = "ecdsa-p384")),
+    allow(unused_variables, unused_macros)
+)]
 
 use super::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
 use crate::error::CryptoError;
@@ -10,6 +19,7 @@ use aes_gcm::{AesGcm, Nonce, Tag};
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use rand_core::CryptoRngCore;
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 use sha2::Digest as _;
 
 /// The pure-Rust default provider. Stateless and free to copy.
@@ -185,19 +195,32 @@ impl AeadKey for RustCryptoAeadKey {
 
 /// Running SHA-256 or SHA-384.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // with one curve left out, the other variant is a unit
 pub enum RustCryptoDigest {
     /// SHA-256 (P-256 suites).
+    #[cfg(feature = "ecdsa-p256")]
     Sha256(sha2::Sha256),
     /// SHA-384 (P-384 suites).
+    #[cfg(feature = "ecdsa-p384")]
     Sha384(sha2::Sha384),
+    /// The digest of a signature algorithm this build left out (its Cargo feature is off):
+    /// absorbs nothing, and signing or verifying with it fails.
+    #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+    NotBuilt,
 }
 
 impl RunningDigest for RustCryptoDigest {
     #[inline]
     fn update(&mut self, data: &[u8]) {
         match self {
+            #[cfg(feature = "ecdsa-p256")]
             Self::Sha256(h) => h.update(data),
+            #[cfg(feature = "ecdsa-p384")]
             Self::Sha384(h) => h.update(data),
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            Self::NotBuilt => {
+                let _ = data;
+            }
         }
     }
 }
@@ -218,25 +241,39 @@ fn hkdf_any(
             }
         }};
     }
+    // Only the hashes of the built suites: SHA-256 for the non-committing HKDF suites, SHA-384
+    // for the non-committing P-384 ones, SHA-512 for the committing ones.
     match hash {
+        #[cfg(feature = "non-committing")]
         HashAlg::Sha256 => run!(sha2::Sha256),
+        #[cfg(all(feature = "non-committing", feature = "ecdsa-p384"))]
         HashAlg::Sha384 => run!(sha2::Sha384),
         HashAlg::Sha512 => run!(sha2::Sha512),
+        #[cfg(not(all(feature = "non-committing", feature = "ecdsa-p384")))]
+        #[allow(unreachable_patterns)]
+        _ => return Err(CryptoError::UnsupportedAlgorithm),
     }
     Ok(())
 }
 
+/// Runs `$body` with `$c` naming the curve crate of `$alg`, or evaluates `$missing` when this
+/// build left the curve out.
 macro_rules! with_curve {
-    ($alg:expr, $c:ident => $body:expr) => {
+    ($alg:expr, $missing:expr, $c:ident => $body:expr) => {
         match $alg {
+            #[cfg(feature = "ecdsa-p256")]
             SignatureAlg::EcdsaP256Sha256 => {
                 use p256 as $c;
                 $body
             }
+            #[cfg(feature = "ecdsa-p384")]
             SignatureAlg::EcdsaP384Sha384 => {
                 use p384 as $c;
                 $body
             }
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            #[allow(unreachable_patterns)]
+            _ => $missing,
         }
     };
 }
@@ -290,8 +327,13 @@ impl CryptoProvider for RustCrypto {
 
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
         match alg {
+            #[cfg(feature = "ecdsa-p256")]
             SignatureAlg::EcdsaP256Sha256 => RustCryptoDigest::Sha256(sha2::Sha256::new()),
+            #[cfg(feature = "ecdsa-p384")]
             SignatureAlg::EcdsaP384Sha384 => RustCryptoDigest::Sha384(sha2::Sha384::new()),
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            #[allow(unreachable_patterns)]
+            _ => RustCryptoDigest::NotBuilt,
         }
     }
 
@@ -301,7 +343,7 @@ impl CryptoProvider for RustCrypto {
         rng: &mut dyn CryptoRngCore,
         secret: &mut [u8],
     ) -> Result<(), CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let sk = c::ecdsa::SigningKey::random(&mut &mut *rng);
             let bytes = sk.to_bytes();
             let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
@@ -318,7 +360,7 @@ impl CryptoProvider for RustCrypto {
         public: &mut [u8],
     ) -> Result<usize, CryptoError> {
         // One scalar multiplication: the public point is computed once, from the fresh scalar.
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let scalar = c::NonZeroScalar::random(&mut &mut *rng);
             let bytes = zeroize::Zeroizing::new(scalar.to_bytes());
             let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
@@ -340,7 +382,7 @@ impl CryptoProvider for RustCrypto {
         secret: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
             let point = sk.verifying_key().to_encoded_point(true);
             let b = point.as_bytes();
@@ -355,7 +397,7 @@ impl CryptoProvider for RustCrypto {
         alg: SignatureAlg,
         public_key: &[u8],
     ) -> Result<(), CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map(|_| ()).map_err(|_| CryptoError::InvalidKey)
         })
     }
@@ -368,6 +410,7 @@ impl CryptoProvider for RustCrypto {
         rng: &mut dyn CryptoRngCore,
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
+        #[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
         use ecdsa::hazmat::{SignPrimitive, bits2field};
         let want = alg.fixed_signature_len();
         let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
@@ -405,9 +448,11 @@ impl CryptoProvider for RustCrypto {
             }};
         }
         match (alg, digest) {
+            #[cfg(feature = "ecdsa-p256")]
             (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => {
                 sign!(p256, p256::NistP256, sha2::Sha256, h)
             }
+            #[cfg(feature = "ecdsa-p384")]
             (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => {
                 sign!(p384, p384::NistP384, sha2::Sha384, h)
             }
@@ -422,11 +467,15 @@ impl CryptoProvider for RustCrypto {
         digest: Self::Digest,
         signature: &[u8],
     ) -> Result<(), AuthFailed> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        with_curve!(alg, c => {
+        #[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
+        use ecdsa::signature::hazmat::PrehashVerifier;
+        with_curve!(alg, Err(AuthFailed), c => {
             let prehash = match (alg, digest) {
+                #[cfg(feature = "ecdsa-p256")]
                 (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => h.finalize().to_vec_heapless(),
+                #[cfg(feature = "ecdsa-p384")]
                 (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => h.finalize().to_vec_heapless(),
+                #[allow(unreachable_patterns)]
                 _ => return Err(AuthFailed),
             };
             let vk = c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| AuthFailed)?;
@@ -436,9 +485,11 @@ impl CryptoProvider for RustCrypto {
     }
 }
 
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 trait ToHeaplessVec {
     fn to_vec_heapless(&self) -> heapless::Vec<u8, 64>;
 }
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 impl<N: aes_gcm::aead::generic_array::ArrayLength<u8>> ToHeaplessVec
     for aes_gcm::aead::generic_array::GenericArray<u8, N>
 {
@@ -490,6 +541,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
     fn fixed_length_signatures_verify() {
         let p = RustCrypto;
         let mut rng = rand_core::OsRng;
