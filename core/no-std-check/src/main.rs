@@ -41,9 +41,10 @@ use core::arch::{asm, global_asm};
 use core::panic::PanicInfo;
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::error::Unsupported;
+#[cfg(feature = "full")]
+use esdk_core::{AlgorithmSuite, CommitmentPolicy};
 use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptState, DecryptStatus,
-    DecryptionMaterials, Decryptor, Error,
+    DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterials, Decryptor, Error,
 };
 #[cfg(feature = "full")]
 use rand_core::{CryptoRng, RngCore};
@@ -295,6 +296,7 @@ const DATA_KEY: [u8; 32] = [0x17; 32];
 /// A valid P-256 and P-384 scalar (well below either group order).
 #[cfg(feature = "full")]
 const SIGNING_SECRET: [u8; 48] = [0x31; 48];
+#[cfg(feature = "full")]
 const FRAME_LENGTH: u32 = 64;
 const PLAINTEXT: &[u8] = b"The quick brown fox jumps over the lazy dog, in frames of 64 bytes, \
     without std, without alloc, and without a C library; five frames are written for it.";
@@ -305,6 +307,7 @@ const FIXTURE_0478: &[u8] = include_bytes!("fixture_0478_f64.bin");
 const PT_MAX: usize = 10 * 1024;
 const MSG_MAX: usize = 12 * 1024;
 
+#[cfg(feature = "full")]
 #[derive(Clone, Copy)]
 struct Stacks {
     encrypt: usize,

@@ -28,15 +28,43 @@ pub struct RustCrypto;
 
 type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
 
-/// A prepared AES-GCM key (the key schedules zeroize on drop).
-pub struct RustCryptoAeadKey(KeyInner);
+/// A prepared AES-GCM key (the key schedule and the GHASH key zeroize on drop).
+///
+/// One AES key schedule per key: the incremental GMAC of the header tag needs only the GHASH key
+/// `H` (kept here) and `E_K(J0)`, which is the AES-GCM tag of an empty plaintext with an empty
+/// AAD (whose GHASH is zero). A second schedule would double the size of every decryptor and
+/// encryptor state (issue 18: stack and RAM budgets).
+pub struct RustCryptoAeadKey {
+    inner: KeyInner,
+    h: [u8; 16],
+}
 
 // The variants differ by the AES key-schedule size; boxing would need an allocator (no_std).
 #[allow(clippy::large_enum_variant)]
 enum KeyInner {
-    A128(aes_gcm::Aes128Gcm, aes::Aes128),
-    A192(Aes192Gcm, aes::Aes192),
-    A256(aes_gcm::Aes256Gcm, aes::Aes256),
+    A128(aes_gcm::Aes128Gcm),
+    A192(Aes192Gcm),
+    A256(aes_gcm::Aes256Gcm),
+}
+
+impl Drop for RustCryptoAeadKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.h.zeroize();
+    }
+}
+
+/// The GHASH key `H = E_K(0^128)`; the temporary key schedule zeroizes on drop.
+fn ghash_key<C: BlockEncrypt + KeyInit + BlockSizeUser<BlockSize = U16>>(
+    key: &[u8],
+) -> Result<[u8; 16], CryptoError> {
+    let cipher = C::new_from_slice(key).map_err(|_| CryptoError::InvalidKey)?;
+    let mut block = ghash::Block::default();
+    cipher.encrypt_block(&mut block);
+    let mut h = [0u8; 16];
+    h.copy_from_slice(&block);
+    block.iter_mut().for_each(|b| *b = 0);
+    Ok(h)
 }
 
 impl core::fmt::Debug for RustCryptoAeadKey {
@@ -69,20 +97,9 @@ impl Drop for RustCryptoGmac {
 }
 
 impl RustCryptoGmac {
-    fn new<C: BlockEncrypt + BlockSizeUser<BlockSize = U16>>(cipher: &C, iv: &[u8; 12]) -> Self {
-        let mut h = ghash::Block::default();
-        cipher.encrypt_block(&mut h);
-        let ghash = GHash::new(&h);
-        let mut j0 = ghash::Block::default();
-        for (d, s) in j0.iter_mut().zip(iv) {
-            *d = *s;
-        }
-        if let Some(last) = j0.last_mut() {
-            *last = 1;
-        }
-        cipher.encrypt_block(&mut j0);
-        let mut mask = [0u8; 16];
-        mask.copy_from_slice(&j0);
+    /// From the GHASH key `h` and `mask = E_K(J0)`.
+    fn new(h: &[u8; 16], mask: [u8; 16]) -> Self {
+        let ghash = GHash::new(ghash::Key::from_slice(h));
         Self {
             ghash,
             mask,
@@ -155,10 +172,10 @@ impl AeadKey for RustCryptoAeadKey {
         buf: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
         let nonce = Nonce::from_slice(iv);
-        let tag = match &self.0 {
-            KeyInner::A128(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
-            KeyInner::A192(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
-            KeyInner::A256(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
+        let tag = match &self.inner {
+            KeyInner::A128(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A192(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A256(k) => k.encrypt_in_place_detached(nonce, aad, buf),
         }
         .map_err(|_| CryptoError::Other)?;
         Ok(tag.into())
@@ -174,10 +191,10 @@ impl AeadKey for RustCryptoAeadKey {
         let nonce = Nonce::from_slice(iv);
         let tag = Tag::from_slice(tag);
         // aes-gcm checks the tag before applying the keystream: on failure `buf` is untouched.
-        match &self.0 {
-            KeyInner::A128(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
-            KeyInner::A192(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
-            KeyInner::A256(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+        match &self.inner {
+            KeyInner::A128(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A192(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A256(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
         }
         .map_err(|_| AuthFailed)
     }
@@ -185,11 +202,9 @@ impl AeadKey for RustCryptoAeadKey {
     type Gmac = RustCryptoGmac;
 
     fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {
-        Ok(match &self.0 {
-            KeyInner::A128(_, c) => RustCryptoGmac::new(c, iv),
-            KeyInner::A192(_, c) => RustCryptoGmac::new(c, iv),
-            KeyInner::A256(_, c) => RustCryptoGmac::new(c, iv),
-        })
+        // E_K(J0) is the tag of AES-GCM over nothing: GHASH of the zero length block is zero.
+        let mask = self.seal_in_place(iv, &[], &mut [])?;
+        Ok(RustCryptoGmac::new(&self.h, mask))
     }
 }
 
@@ -284,21 +299,22 @@ impl CryptoProvider for RustCrypto {
 
     fn aead_key(&self, key: &[u8]) -> Result<Self::AeadKey, CryptoError> {
         let e = |_| CryptoError::InvalidKey;
-        Ok(RustCryptoAeadKey(match key.len() {
-            16 => KeyInner::A128(
-                aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes128::new_from_slice(key).map_err(e)?,
+        let (inner, h) = match key.len() {
+            16 => (
+                KeyInner::A128(aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes128>(key)?,
             ),
-            24 => KeyInner::A192(
-                Aes192Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes192::new_from_slice(key).map_err(e)?,
+            24 => (
+                KeyInner::A192(Aes192Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes192>(key)?,
             ),
-            32 => KeyInner::A256(
-                aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes256::new_from_slice(key).map_err(e)?,
+            32 => (
+                KeyInner::A256(aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes256>(key)?,
             ),
             _ => return Err(CryptoError::InvalidKey),
-        }))
+        };
+        Ok(RustCryptoAeadKey { inner, h })
     }
 
     fn hkdf(
