@@ -48,8 +48,9 @@ build() { # name, rustflags, cargo args...
     local out
     out=$("$bin") || { echo "$bin failed:"; echo "$out"; exit 1; }
     while read -r k v; do
-        [[ "$k" =~ ^[a-z0-9_]+$ && "$v" =~ ^[0-9]+$ ]] && FIG[$name.$k]=$v
+        if [[ "$k" =~ ^[a-z0-9_]+$ && "$v" =~ ^[0-9]+$ ]]; then FIG[$name.$k]=$v; fi
     done <<<"$out"
+    echo "built and ran: $name"
 }
 
 t0=$SECONDS
