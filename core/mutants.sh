@@ -5,6 +5,8 @@
 #   core/mutants.sh codec decrypt      only these files (names under core/src, no .rs)
 #   core/mutants.sh --list             count the mutants per file, run nothing
 #   MUTANTS_ARGS="--shard 3/40" core/mutants.sh    extra cargo-mutants arguments
+#   core/mutants.sh --summary target/mutants/<label>/mutants.out/outcomes.json
+#                                      per-file table of a (possibly stopped) run
 #
 # Each mutant is built and judged by the whole esdk-core test suite (`cargo test -p esdk-core`).
 # The copy cargo-mutants tests in sits under a private TMPDIR that also holds a link to
@@ -19,12 +21,47 @@ files=()
 for a in "$@"; do
     case "$a" in
         --list) list=1 ;;
+        --summary) break ;;
         *) files+=("$a") ;;
     esac
 done
 [ ${#files[@]} -gt 0 ] || files=("${ALL[@]}")
 
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
+
+# Per-file counts from cargo-mutants' outcomes.json (also for a run that was stopped part-way:
+# the file is rewritten after every mutant).
+summary() {
+    python3 - "$1" <<'PY'
+import collections, json, sys
+d = json.load(open(sys.argv[1]))
+rows = collections.defaultdict(collections.Counter)
+for o in d["outcomes"]:
+    sc = o["scenario"]
+    if not isinstance(sc, dict):
+        continue
+    name = sc["Mutant"]["name"]
+    rows[name.split(":")[0]][o["summary"]] += 1
+kinds = ["CaughtMutant", "MissedMutant", "Timeout", "Unviable"]
+print(f"{'file':32} {'tested':>6} {'caught':>6} {'missed':>6} {'timeout':>7} {'unviable':>8}  caught/viable")
+tot = collections.Counter()
+for f in sorted(rows):
+    c = rows[f]
+    tot.update(c)
+    viable = c["CaughtMutant"] + c["MissedMutant"] + c["Timeout"]
+    score = f"{100 * (c['CaughtMutant'] + c['Timeout']) / viable:.1f} %" if viable else "-"
+    print(f"{f:32} {sum(c.values()):6} " + " ".join(f"{c[k]:>{w}}" for k, w in zip(kinds, [6, 6, 7, 8])) + f"  {score}")
+viable = tot["CaughtMutant"] + tot["MissedMutant"] + tot["Timeout"]
+if viable:
+    print(f"{'total':32} {sum(tot.values()):6} " + " ".join(f"{tot[k]:>{w}}" for k, w in zip(kinds, [6, 6, 7, 8]))
+          + f"  {100 * (tot['CaughtMutant'] + tot['Timeout']) / viable:.1f} %")
+PY
+}
+
+if [ "${1:-}" = "--summary" ]; then
+    summary "${2:?usage: mutants.sh --summary target/mutants/<label>/mutants.out/outcomes.json}"
+    exit 0
+fi
 
 if [ "$list" = 1 ]; then
     total=0
@@ -50,6 +87,10 @@ fargs=()
 for f in "${files[@]}"; do fargs+=(-f "core/src/$f.rs"); done
 
 # shellcheck disable=SC2086 # MUTANTS_ARGS is a list of arguments
+set +e
 TMPDIR=$tmp nice -n "${MUTANTS_NICE:-15}" cargo mutants -p esdk-core "${fargs[@]}" \
     --copy-target=false --timeout "${MUTANTS_TIMEOUT:-300}" --build-timeout 900 \
     --output "$out" ${MUTANTS_ARGS:-}
+status=$?
+summary "$out/mutants.out/outcomes.json"
+exit $status
