@@ -114,6 +114,7 @@ impl<P: CryptoProvider> Encryptor<P> {
             )));
         }
         if let Some(s) = config.suite {
+            s.check_built()?;
             config.commitment_policy.check_encrypt(s)?;
         }
         Ok(Self { provider, config })
@@ -136,7 +137,7 @@ impl<P: CryptoProvider> Encryptor<P> {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HeaderReady<'m, P>, Error> {
         let m = &materials;
-        let suite = m.suite;
+        let suite = m.suite.check_built()?;
         self.config.commitment_policy.check_encrypt(suite)?;
         if let Some(req) = self.config.suite {
             if req != suite {

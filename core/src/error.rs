@@ -117,6 +117,9 @@ pub enum Unsupported {
     MessageType(u8),
     /// Algorithm suite id that is not one of the 11 ESDK suites.
     Suite(u16),
+    /// One of the 11 ESDK suites, left out of this build by its Cargo feature
+    /// (`non-committing`, `ecdsa-p256`, `ecdsa-p384`).
+    SuiteNotBuilt(u16),
     /// Content type byte (only `0x01` non-framed and `0x02` framed exist).
     ContentType(u8),
     /// The header version does not match the suite's message format version.
@@ -304,6 +307,10 @@ impl fmt::Display for Error {
                 Unsupported::Version(v) => write!(f, "unsupported message format version {v:#04x}"),
                 Unsupported::MessageType(t) => write!(f, "unsupported message type {t:#04x}"),
                 Unsupported::Suite(s) => write!(f, "unsupported algorithm suite id {s:#06x}"),
+                Unsupported::SuiteNotBuilt(s) => write!(
+                    f,
+                    "algorithm suite {s:#06x} is not built into this esdk-core (its Cargo feature is off)"
+                ),
                 Unsupported::ContentType(c) => write!(f, "unsupported content type {c:#04x}"),
                 Unsupported::SuiteVersionMismatch { suite, version } => write!(
                     f,

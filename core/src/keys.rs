@@ -330,7 +330,12 @@ pub(crate) fn derive<P: CryptoProvider>(
     }
 }
 
-#[cfg(all(test, feature = "rustcrypto"))]
+#[cfg(all(
+    test,
+    feature = "rustcrypto",
+    feature = "non-committing",
+    feature = "ecdsa-p384"
+))]
 mod tests {
     use super::*;
     use crate::crypto::rustcrypto::RustCrypto;

@@ -120,6 +120,8 @@
 //! [AWS Encryption SDK message format]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/message-format.html
 #![no_std]
 #![forbid(unsafe_code)]
+// A decrypt-only build (feature `encrypt` off) leaves the writers of the shared codec unused.
+#![cfg_attr(not(feature = "encrypt"), allow(dead_code))]
 #![deny(missing_docs)]
 #![warn(clippy::std_instead_of_core)]
 #![cfg_attr(
@@ -142,6 +144,7 @@ mod codec;
 pub mod crypto;
 pub mod decrypt;
 pub mod edk;
+#[cfg(feature = "encrypt")]
 pub mod encrypt;
 pub mod encryption_context;
 pub mod error;
@@ -159,6 +162,7 @@ pub use decrypt::{
     DecryptConfig, DecryptState, DecryptStatus, Decryptor, MaterialsRequest, Plaintext,
 };
 pub use edk::EdkRef;
+#[cfg(feature = "encrypt")]
 pub use encrypt::{EncryptConfig, Encryptor, FrameEncryptor, HeaderReady, ciphertext_len};
 pub use encryption_context::EncryptionContextRef;
 pub use error::{Error, ErrorCategory, Result};

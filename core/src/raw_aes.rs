@@ -11,9 +11,12 @@
 use crate::crypto::{AeadKey, CryptoProvider};
 use crate::edk::{EdkRef, KMS_PROVIDER_PREFIX};
 use crate::encryption_context::EncryptionContextRef;
-use crate::error::{AuthStage, CryptoError, Error, UsageError};
+#[cfg(feature = "encrypt")]
+use crate::error::CryptoError;
+use crate::error::{AuthStage, Error, UsageError};
 use crate::keys::{DataKey, MAX_KEY_LEN};
 use crate::suite::{IV_LEN, TAG_LEN};
+#[cfg(feature = "encrypt")]
 use rand_core::CryptoRngCore;
 use zeroize::Zeroize;
 
@@ -56,6 +59,7 @@ fn aad<'e>(ec: &EncryptionContextRef<'e>) -> Result<&'e [u8], Error> {
 ///
 /// # Errors
 /// Wrong wrapping-key length, a non-canonical context, small outputs, RNG failure.
+#[cfg(feature = "encrypt")]
 #[allow(clippy::too_many_arguments)]
 pub fn wrap<P: CryptoProvider>(
     provider: &P,
@@ -233,6 +237,7 @@ impl<'a> RawAesKey<'a> {
     /// # Errors
     /// A non-canonical context (see [`EncryptionContextRef::canonicalize_into`]), a small
     /// `out`, RNG failure.
+    #[cfg(feature = "encrypt")]
     pub fn wrap<'o, P: CryptoProvider>(
         &self,
         provider: &P,
@@ -321,7 +326,7 @@ impl<'a> RawAesKey<'a> {
     }
 }
 
-#[cfg(all(test, feature = "rustcrypto"))]
+#[cfg(all(test, feature = "rustcrypto", feature = "encrypt"))]
 mod tests {
     use super::*;
     use crate::crypto::rustcrypto::RustCrypto;

@@ -168,13 +168,37 @@ suites! {
 }
 
 impl AlgorithmSuite {
-    /// Looks up a suite by id; every id outside the table is [`Unsupported::Suite`].
+    /// Looks up a suite by id; every id outside the table is [`Unsupported::Suite`], and a
+    /// suite whose Cargo feature this build left out is [`Unsupported::SuiteNotBuilt`].
     pub fn from_id(id: u16) -> Result<Self, Error> {
         Self::ALL
             .iter()
             .find(|s| s.id == id)
             .copied()
-            .ok_or(Error::Unsupported(Unsupported::Suite(id)))
+            .ok_or(Error::Unsupported(Unsupported::Suite(id)))?
+            .check_built()
+    }
+    /// Whether this build includes the suite: the non-committing suites need the
+    /// `non-committing` feature, the signing suites `ecdsa-p256` or `ecdsa-p384`.
+    pub const fn is_built(&self) -> bool {
+        let commitment = self.is_committing() || cfg!(feature = "non-committing");
+        let signature = match self.signature {
+            None => true,
+            Some(SignatureAlg::EcdsaP256Sha256) => cfg!(feature = "ecdsa-p256"),
+            Some(SignatureAlg::EcdsaP384Sha384) => cfg!(feature = "ecdsa-p384"),
+        };
+        commitment && signature
+    }
+    /// The suite itself if this build includes it ([`is_built`](Self::is_built)).
+    ///
+    /// # Errors
+    /// [`Unsupported::SuiteNotBuilt`] otherwise.
+    pub const fn check_built(self) -> Result<Self, Error> {
+        if self.is_built() {
+            Ok(self)
+        } else {
+            Err(Error::Unsupported(Unsupported::SuiteNotBuilt(self.id)))
+        }
     }
     /// The 2-byte suite id.
     pub const fn id(&self) -> u16 {
@@ -241,8 +265,13 @@ mod tests {
         let ids = [
             0x0014, 0x0046, 0x0078, 0x0114, 0x0146, 0x0178, 0x0214, 0x0346, 0x0378, 0x0478, 0x0578,
         ];
-        for id in ids {
-            assert_eq!(AlgorithmSuite::from_id(id).map(|s| s.id()), Ok(id));
+        for (id, suite) in ids.into_iter().zip(AlgorithmSuite::ALL) {
+            let want = if suite.is_built() {
+                Ok(id)
+            } else {
+                Err(Error::Unsupported(Unsupported::SuiteNotBuilt(id)))
+            };
+            assert_eq!(AlgorithmSuite::from_id(id).map(|s| s.id()), want);
         }
         let mut accepted = 0;
         for id in 0..=u16::MAX {
@@ -250,7 +279,10 @@ mod tests {
                 accepted += 1;
             }
         }
-        assert_eq!(accepted, 11);
+        assert_eq!(
+            accepted,
+            AlgorithmSuite::ALL.iter().filter(|s| s.is_built()).count()
+        );
         for id in [
             0x0000, 0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x6700, 0x6701,
         ] {

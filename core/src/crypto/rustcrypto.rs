@@ -1,4 +1,13 @@
 //! The default provider on RustCrypto crates: `aes-gcm`, `hkdf`, `sha2`, `p256`, `p384`.
+//!
+//! It carries only what the built suites need: ECDSA P-256 with feature `ecdsa-p256`, P-384 with
+//! `ecdsa-p384`, HKDF-SHA-256 (and HKDF-SHA-384 with `ecdsa-p384`) with `non-committing`. A left-out
+//! algorithm is [`CryptoError::UnsupportedAlgorithm`] (or [`AuthFailed`] for a verification).
+// Without either curve the ECDSA methods only report the missing algorithm.
+#![cfg_attr(
+    not(any(feature = "ecdsa-p256", feature = "ecdsa-p384")),
+    allow(unused_variables, unused_macros)
+)]
 
 use super::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
 use crate::error::CryptoError;
@@ -10,6 +19,7 @@ use aes_gcm::{AesGcm, Nonce, Tag};
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use rand_core::CryptoRngCore;
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 use sha2::Digest as _;
 
 /// The pure-Rust default provider. Stateless and free to copy.
@@ -18,15 +28,43 @@ pub struct RustCrypto;
 
 type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
 
-/// A prepared AES-GCM key (the key schedules zeroize on drop).
-pub struct RustCryptoAeadKey(KeyInner);
+/// A prepared AES-GCM key (the key schedule and the GHASH key zeroize on drop).
+///
+/// One AES key schedule per key: the incremental GMAC of the header tag needs only the GHASH key
+/// `H` (kept here) and `E_K(J0)`, which is the AES-GCM tag of an empty plaintext with an empty
+/// AAD (whose GHASH is zero). A second schedule would double the size of every decryptor and
+/// encryptor state (issue 18: stack and RAM budgets).
+pub struct RustCryptoAeadKey {
+    inner: KeyInner,
+    h: [u8; 16],
+}
 
 // The variants differ by the AES key-schedule size; boxing would need an allocator (no_std).
 #[allow(clippy::large_enum_variant)]
 enum KeyInner {
-    A128(aes_gcm::Aes128Gcm, aes::Aes128),
-    A192(Aes192Gcm, aes::Aes192),
-    A256(aes_gcm::Aes256Gcm, aes::Aes256),
+    A128(aes_gcm::Aes128Gcm),
+    A192(Aes192Gcm),
+    A256(aes_gcm::Aes256Gcm),
+}
+
+impl Drop for RustCryptoAeadKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.h.zeroize();
+    }
+}
+
+/// The GHASH key `H = E_K(0^128)`; the temporary key schedule zeroizes on drop.
+fn ghash_key<C: BlockEncrypt + KeyInit + BlockSizeUser<BlockSize = U16>>(
+    key: &[u8],
+) -> Result<[u8; 16], CryptoError> {
+    let cipher = C::new_from_slice(key).map_err(|_| CryptoError::InvalidKey)?;
+    let mut block = ghash::Block::default();
+    cipher.encrypt_block(&mut block);
+    let mut h = [0u8; 16];
+    h.copy_from_slice(&block);
+    block.iter_mut().for_each(|b| *b = 0);
+    Ok(h)
 }
 
 impl core::fmt::Debug for RustCryptoAeadKey {
@@ -59,20 +97,9 @@ impl Drop for RustCryptoGmac {
 }
 
 impl RustCryptoGmac {
-    fn new<C: BlockEncrypt + BlockSizeUser<BlockSize = U16>>(cipher: &C, iv: &[u8; 12]) -> Self {
-        let mut h = ghash::Block::default();
-        cipher.encrypt_block(&mut h);
-        let ghash = GHash::new(&h);
-        let mut j0 = ghash::Block::default();
-        for (d, s) in j0.iter_mut().zip(iv) {
-            *d = *s;
-        }
-        if let Some(last) = j0.last_mut() {
-            *last = 1;
-        }
-        cipher.encrypt_block(&mut j0);
-        let mut mask = [0u8; 16];
-        mask.copy_from_slice(&j0);
+    /// From the GHASH key `h` and `mask = E_K(J0)`.
+    fn new(h: &[u8; 16], mask: [u8; 16]) -> Self {
+        let ghash = GHash::new(ghash::Key::from_slice(h));
         Self {
             ghash,
             mask,
@@ -145,10 +172,10 @@ impl AeadKey for RustCryptoAeadKey {
         buf: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
         let nonce = Nonce::from_slice(iv);
-        let tag = match &self.0 {
-            KeyInner::A128(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
-            KeyInner::A192(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
-            KeyInner::A256(k, _) => k.encrypt_in_place_detached(nonce, aad, buf),
+        let tag = match &self.inner {
+            KeyInner::A128(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A192(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            KeyInner::A256(k) => k.encrypt_in_place_detached(nonce, aad, buf),
         }
         .map_err(|_| CryptoError::Other)?;
         Ok(tag.into())
@@ -164,10 +191,10 @@ impl AeadKey for RustCryptoAeadKey {
         let nonce = Nonce::from_slice(iv);
         let tag = Tag::from_slice(tag);
         // aes-gcm checks the tag before applying the keystream: on failure `buf` is untouched.
-        match &self.0 {
-            KeyInner::A128(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
-            KeyInner::A192(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
-            KeyInner::A256(k, _) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+        match &self.inner {
+            KeyInner::A128(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A192(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            KeyInner::A256(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
         }
         .map_err(|_| AuthFailed)
     }
@@ -175,29 +202,40 @@ impl AeadKey for RustCryptoAeadKey {
     type Gmac = RustCryptoGmac;
 
     fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {
-        Ok(match &self.0 {
-            KeyInner::A128(_, c) => RustCryptoGmac::new(c, iv),
-            KeyInner::A192(_, c) => RustCryptoGmac::new(c, iv),
-            KeyInner::A256(_, c) => RustCryptoGmac::new(c, iv),
-        })
+        // E_K(J0) is the tag of AES-GCM over nothing: GHASH of the zero length block is zero.
+        let mask = self.seal_in_place(iv, &[], &mut [])?;
+        Ok(RustCryptoGmac::new(&self.h, mask))
     }
 }
 
 /// Running SHA-256 or SHA-384.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // with one curve left out, the other variant is a unit
 pub enum RustCryptoDigest {
     /// SHA-256 (P-256 suites).
+    #[cfg(feature = "ecdsa-p256")]
     Sha256(sha2::Sha256),
     /// SHA-384 (P-384 suites).
+    #[cfg(feature = "ecdsa-p384")]
     Sha384(sha2::Sha384),
+    /// The digest of a signature algorithm this build left out (its Cargo feature is off):
+    /// absorbs nothing, and signing or verifying with it fails.
+    #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+    NotBuilt,
 }
 
 impl RunningDigest for RustCryptoDigest {
     #[inline]
     fn update(&mut self, data: &[u8]) {
         match self {
+            #[cfg(feature = "ecdsa-p256")]
             Self::Sha256(h) => h.update(data),
+            #[cfg(feature = "ecdsa-p384")]
             Self::Sha384(h) => h.update(data),
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            Self::NotBuilt => {
+                let _ = data;
+            }
         }
     }
 }
@@ -218,25 +256,39 @@ fn hkdf_any(
             }
         }};
     }
+    // Only the hashes of the built suites: SHA-256 for the non-committing HKDF suites, SHA-384
+    // for the non-committing P-384 ones, SHA-512 for the committing ones.
     match hash {
+        #[cfg(feature = "non-committing")]
         HashAlg::Sha256 => run!(sha2::Sha256),
+        #[cfg(all(feature = "non-committing", feature = "ecdsa-p384"))]
         HashAlg::Sha384 => run!(sha2::Sha384),
         HashAlg::Sha512 => run!(sha2::Sha512),
+        #[cfg(not(all(feature = "non-committing", feature = "ecdsa-p384")))]
+        #[allow(unreachable_patterns)]
+        _ => return Err(CryptoError::UnsupportedAlgorithm),
     }
     Ok(())
 }
 
+/// Runs `$body` with `$c` naming the curve crate of `$alg`, or evaluates `$missing` when this
+/// build left the curve out.
 macro_rules! with_curve {
-    ($alg:expr, $c:ident => $body:expr) => {
+    ($alg:expr, $missing:expr, $c:ident => $body:expr) => {
         match $alg {
+            #[cfg(feature = "ecdsa-p256")]
             SignatureAlg::EcdsaP256Sha256 => {
                 use p256 as $c;
                 $body
             }
+            #[cfg(feature = "ecdsa-p384")]
             SignatureAlg::EcdsaP384Sha384 => {
                 use p384 as $c;
                 $body
             }
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            #[allow(unreachable_patterns)]
+            _ => $missing,
         }
     };
 }
@@ -247,21 +299,22 @@ impl CryptoProvider for RustCrypto {
 
     fn aead_key(&self, key: &[u8]) -> Result<Self::AeadKey, CryptoError> {
         let e = |_| CryptoError::InvalidKey;
-        Ok(RustCryptoAeadKey(match key.len() {
-            16 => KeyInner::A128(
-                aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes128::new_from_slice(key).map_err(e)?,
+        let (inner, h) = match key.len() {
+            16 => (
+                KeyInner::A128(aes_gcm::Aes128Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes128>(key)?,
             ),
-            24 => KeyInner::A192(
-                Aes192Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes192::new_from_slice(key).map_err(e)?,
+            24 => (
+                KeyInner::A192(Aes192Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes192>(key)?,
             ),
-            32 => KeyInner::A256(
-                aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?,
-                aes::Aes256::new_from_slice(key).map_err(e)?,
+            32 => (
+                KeyInner::A256(aes_gcm::Aes256Gcm::new_from_slice(key).map_err(e)?),
+                ghash_key::<aes::Aes256>(key)?,
             ),
             _ => return Err(CryptoError::InvalidKey),
-        }))
+        };
+        Ok(RustCryptoAeadKey { inner, h })
     }
 
     fn hkdf(
@@ -290,8 +343,13 @@ impl CryptoProvider for RustCrypto {
 
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
         match alg {
+            #[cfg(feature = "ecdsa-p256")]
             SignatureAlg::EcdsaP256Sha256 => RustCryptoDigest::Sha256(sha2::Sha256::new()),
+            #[cfg(feature = "ecdsa-p384")]
             SignatureAlg::EcdsaP384Sha384 => RustCryptoDigest::Sha384(sha2::Sha384::new()),
+            #[cfg(not(all(feature = "ecdsa-p256", feature = "ecdsa-p384")))]
+            #[allow(unreachable_patterns)]
+            _ => RustCryptoDigest::NotBuilt,
         }
     }
 
@@ -301,7 +359,7 @@ impl CryptoProvider for RustCrypto {
         rng: &mut dyn CryptoRngCore,
         secret: &mut [u8],
     ) -> Result<(), CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let sk = c::ecdsa::SigningKey::random(&mut &mut *rng);
             let bytes = sk.to_bytes();
             let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
@@ -318,7 +376,7 @@ impl CryptoProvider for RustCrypto {
         public: &mut [u8],
     ) -> Result<usize, CryptoError> {
         // One scalar multiplication: the public point is computed once, from the fresh scalar.
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let scalar = c::NonZeroScalar::random(&mut &mut *rng);
             let bytes = zeroize::Zeroizing::new(scalar.to_bytes());
             let dst = secret.get_mut(..bytes.len()).ok_or(CryptoError::InvalidKey)?;
@@ -340,7 +398,7 @@ impl CryptoProvider for RustCrypto {
         secret: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             let sk = c::ecdsa::SigningKey::from_slice(secret).map_err(|_| CryptoError::InvalidKey)?;
             let point = sk.verifying_key().to_encoded_point(true);
             let b = point.as_bytes();
@@ -355,7 +413,7 @@ impl CryptoProvider for RustCrypto {
         alg: SignatureAlg,
         public_key: &[u8],
     ) -> Result<(), CryptoError> {
-        with_curve!(alg, c => {
+        with_curve!(alg, Err(CryptoError::UnsupportedAlgorithm), c => {
             c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map(|_| ()).map_err(|_| CryptoError::InvalidKey)
         })
     }
@@ -368,6 +426,7 @@ impl CryptoProvider for RustCrypto {
         rng: &mut dyn CryptoRngCore,
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
+        #[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
         use ecdsa::hazmat::{SignPrimitive, bits2field};
         let want = alg.fixed_signature_len();
         let dst = out.get_mut(..want).ok_or(CryptoError::Signing)?;
@@ -405,9 +464,11 @@ impl CryptoProvider for RustCrypto {
             }};
         }
         match (alg, digest) {
+            #[cfg(feature = "ecdsa-p256")]
             (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => {
                 sign!(p256, p256::NistP256, sha2::Sha256, h)
             }
+            #[cfg(feature = "ecdsa-p384")]
             (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => {
                 sign!(p384, p384::NistP384, sha2::Sha384, h)
             }
@@ -422,11 +483,15 @@ impl CryptoProvider for RustCrypto {
         digest: Self::Digest,
         signature: &[u8],
     ) -> Result<(), AuthFailed> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        with_curve!(alg, c => {
+        #[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
+        use ecdsa::signature::hazmat::PrehashVerifier;
+        with_curve!(alg, Err(AuthFailed), c => {
             let prehash = match (alg, digest) {
+                #[cfg(feature = "ecdsa-p256")]
                 (SignatureAlg::EcdsaP256Sha256, RustCryptoDigest::Sha256(h)) => h.finalize().to_vec_heapless(),
+                #[cfg(feature = "ecdsa-p384")]
                 (SignatureAlg::EcdsaP384Sha384, RustCryptoDigest::Sha384(h)) => h.finalize().to_vec_heapless(),
+                #[allow(unreachable_patterns)]
                 _ => return Err(AuthFailed),
             };
             let vk = c::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| AuthFailed)?;
@@ -436,9 +501,11 @@ impl CryptoProvider for RustCrypto {
     }
 }
 
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 trait ToHeaplessVec {
     fn to_vec_heapless(&self) -> heapless::Vec<u8, 64>;
 }
+#[cfg(any(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
 impl<N: aes_gcm::aead::generic_array::ArrayLength<u8>> ToHeaplessVec
     for aes_gcm::aead::generic_array::GenericArray<u8, N>
 {
@@ -490,6 +557,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "ecdsa-p256", feature = "ecdsa-p384"))]
     fn fixed_length_signatures_verify() {
         let p = RustCrypto;
         let mut rng = rand_core::OsRng;
