@@ -23,8 +23,8 @@ use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac};
 use esdk_core::error::CryptoError;
 use esdk_core::suite::{HashAlg, SignatureAlg};
 use esdk_core::{
-    AlgorithmSuite, DataKey, DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterials,
-    Decryptor, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, Error,
+    AlgorithmSuite, DataKey, DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterialsRef,
+    Decryptor, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, Error,
 };
 use rand_core::CryptoRngCore;
 
@@ -332,17 +332,12 @@ fn encrypt<P: CryptoProvider>(p: P, plaintext: &[u8], frame_length: u32) -> Resu
         provider_info: &info[..il],
         ciphertext: &wrapped[..wl],
     }];
-    let mut config = EncryptConfig::default();
-    config.suite = Some(suite);
-    config.frame_length = frame_length;
-    let materials = EncryptionMaterials {
-        suite,
-        data_key: &data_key,
-        encrypted_data_keys: &edks,
-        encryption_context: ec,
-        required_encryption_context_keys: &[],
-        signing_key: None,
-    };
+    let config = EncryptConfig::default()
+        .with_suite(Some(suite))
+        .with_frame_length(frame_length);
+    let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
+        .with_encryption_context(ec)
+        .with_signing_key(None);
     let ready = Encryptor::new(p, config)?.provide(materials, &mut rng)?;
     let mut out = vec![
         0u8;
@@ -384,9 +379,9 @@ fn decrypt<P: CryptoProvider>(p: P, msg: &[u8]) -> Result<Vec<u8>, Error> {
                 }
                 let key = key.ok_or(Error::Usage(esdk_core::error::UsageError::Aborted))?;
                 let suite = req.suite();
-                req.provide(&DecryptionMaterials::new(suite, &key))?;
+                req.provide(&DecryptionMaterialsRef::new(suite, &key))?;
             }
-            DecryptState::Plaintext(chunk) => plaintext.extend_from_slice(chunk),
+            DecryptState::Plaintext(chunk) => plaintext.extend_from_slice(&chunk),
             DecryptState::Done => return Ok(plaintext),
             _ => {}
         }

@@ -19,7 +19,7 @@ use esdk_core::error::{CryptoError, Unsupported};
 use esdk_core::suite::{HashAlg, SignatureAlg};
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptState, DecryptStatus,
-    DecryptionMaterials, Decryptor, Error,
+    DecryptionMaterialsRef, Decryptor, Error,
 };
 
 /// The no_std check's deterministic 0x0478 message (frame length 64, one raw AES EDK).
@@ -43,11 +43,12 @@ fn expected_built(suite: AlgorithmSuite) -> bool {
 }
 
 fn config_for(suite: AlgorithmSuite) -> DecryptConfig {
-    let mut config = DecryptConfig::default();
-    if !suite.is_committing() {
-        config.commitment_policy = CommitmentPolicy::ForbidEncryptAllowDecrypt;
+    let config = DecryptConfig::default();
+    if suite.is_committing() {
+        config
+    } else {
+        config.with_commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
     }
-    config
 }
 
 /// Decrypts `msg` fed whole, answering with the raw AES key.
@@ -77,9 +78,9 @@ fn decrypt(msg: &[u8], config: DecryptConfig) -> Result<Vec<u8>, Error> {
                     }
                 }
                 let key = key.expect("the test key wraps every message here");
-                req.provide(&DecryptionMaterials::new(suite, &key))?;
+                req.provide(&DecryptionMaterialsRef::new(suite, &key))?;
             }
-            DecryptState::Plaintext(chunk) => plaintext.extend_from_slice(chunk),
+            DecryptState::Plaintext(chunk) => plaintext.extend_from_slice(&chunk),
             DecryptState::Done => return Ok(plaintext),
             DecryptState::NeedInput { .. } => panic!("whole message given with eof"),
             _ => {}
@@ -181,7 +182,9 @@ mod encrypt_side {
     use super::*;
     use esdk_core::encryption_context::{EncryptionContextRef, PUBLIC_KEY_FIELD, serialize_pairs};
     use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
-    use esdk_core::{DataKey, EdkRef, EncryptConfig, EncryptionMaterials, Encryptor, SigningKey};
+    use esdk_core::{
+        DataKey, EdkRef, EncryptConfig, EncryptionMaterialsRef, Encryptor, SigningKey,
+    };
 
     fn encrypt(suite: AlgorithmSuite, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let p = RustCrypto;
@@ -223,21 +226,16 @@ mod encrypt_side {
             provider_info: &info[..il],
             ciphertext: &wrapped[..wl],
         }];
-        let mut config = EncryptConfig::default();
-        config.commitment_policy = if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        };
-        config.frame_length = 100;
-        let materials = EncryptionMaterials {
-            suite,
-            data_key: &data_key,
-            encrypted_data_keys: &edks,
-            encryption_context: ec,
-            required_encryption_context_keys: &[],
-            signing_key: signing_key.as_ref(),
-        };
+        let config = EncryptConfig::default()
+            .with_commitment_policy(if suite.is_committing() {
+                CommitmentPolicy::RequireEncryptRequireDecrypt
+            } else {
+                CommitmentPolicy::ForbidEncryptAllowDecrypt
+            })
+            .with_frame_length(100);
+        let materials = EncryptionMaterialsRef::new(suite, &data_key, &edks)
+            .with_encryption_context(ec)
+            .with_signing_key(signing_key.as_ref());
         let ready = Encryptor::new(p, config)?.provide(materials, &mut rng)?;
         let mut out = vec![0u8; ready.header_len() + plaintext.len() + 1024];
         let (mut frames, mut pos) = ready.write_header(&mut out)?;
@@ -271,9 +269,9 @@ mod encrypt_side {
                     "{suite}"
                 );
                 // Asking for the suite up front fails at configuration time too.
-                let mut config = EncryptConfig::default();
-                config.commitment_policy = CommitmentPolicy::ForbidEncryptAllowDecrypt;
-                config.suite = Some(suite);
+                let config = EncryptConfig::default()
+                    .with_commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+                    .with_suite(Some(suite));
                 assert_eq!(
                     Encryptor::new(RustCrypto, config).unwrap_err(),
                     Error::Unsupported(Unsupported::SuiteNotBuilt(suite.id()))

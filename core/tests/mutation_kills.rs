@@ -9,7 +9,7 @@
 )]
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
-use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterials, Decryptor};
+use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterialsRef, Decryptor};
 
 /// The no_std check's deterministic 0x0478 message (frame length 64, one raw AES EDK).
 const FIXTURE_0478: &[u8] = include_bytes!("../no-std-check/src/fixture_0478_f64.bin");
@@ -51,7 +51,8 @@ fn decryptor_debug_names_each_stage() {
                 )
                 .unwrap()
                 .unwrap();
-                req.provide(&DecryptionMaterials::new(suite, &dk)).unwrap();
+                req.provide(&DecryptionMaterialsRef::new(suite, &dk))
+                    .unwrap();
                 false
             }
             DecryptState::Done => true,
