@@ -6,6 +6,9 @@
 # /tmp/esdk-fuzz-logs); each ends with libFuzzer's final stats and a `cpu_seconds=` line.
 # Minimize afterwards with `cargo +nightly fuzz cmin -O <target>` (see README.md).
 #
+# FUZZ_NICE sets the niceness (default 19); FUZZ_ARGS adds libFuzzer flags after the defaults
+# (a later flag wins, e.g. `-rss_limit_mb=1024 -seed=1000`).
+#
 #   bash fuzz/campaign.sh 1800                                  # every target, 30 min each
 #   FUZZ_CPU_SECONDS=1800 bash fuzz/campaign.sh 14400 decrypt_chunked
 set -euo pipefail
@@ -13,6 +16,8 @@ cd "$(dirname "$0")"
 SECS="${1:-1800}"
 shift || true
 CPU_BUDGET="${FUZZ_CPU_SECONDS:-0}"
+NICE="${FUZZ_NICE:-19}"
+read -r -a EXTRA <<<"${FUZZ_ARGS:-}"
 LOGS="${FUZZ_LOG_DIR:-/tmp/esdk-fuzz-logs}"
 mkdir -p "$LOGS"
 # shellcheck source=toolchain.sh
@@ -29,9 +34,9 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   log="$LOGS/$t.$(date +%Y%m%d-%H%M%S).log"
   echo "=== $t: wall ${SECS}s, cpu ${CPU_BUDGET}s (0 = no cap), log $log"
-  nice -n 19 "target/$HOST/release/$t" -artifact_prefix="artifacts/$t/" \
+  nice -n "$NICE" "target/$HOST/release/$t" -artifact_prefix="artifacts/$t/" \
     -max_total_time="$SECS" -rss_limit_mb=512 -malloc_limit_mb=64 -timeout=10 \
-    -print_final_stats=1 "corpus/$t" >"$log" 2>&1 &
+    -print_final_stats=1 ${EXTRA[@]+"${EXTRA[@]}"} "corpus/$t" >"$log" 2>&1 &
   pid=$!
   cpu=0
   while kill -0 "$pid" 2>/dev/null; do

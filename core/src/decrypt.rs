@@ -308,12 +308,11 @@ impl<P: CryptoProvider> Decryptor<P> {
         // The header stage is handled in place: a caller trickling in bytes pays for no move
         // of the (large) stage, only for the fields that became complete.
         if let Stage::Header { parser, need } = &mut self.stage {
-            if input.len() < *need {
-                return if eof {
-                    self.fail(Error::Truncated)
-                } else {
-                    status(0, DecryptState::NeedInput { min_len: *need })
-                };
+            // `need` is a lower bound of the header length: below it no field can be read that
+            // the last call could not. At the end of the input the parser runs anyway, so the
+            // fields that are complete are checked and reported before `Truncated`.
+            if input.len() < *need && !eof {
+                return status(0, DecryptState::NeedInput { min_len: *need });
             }
             let mut p = *parser;
             let input: &'a [u8] = input;

@@ -248,11 +248,20 @@ impl HeaderParser {
         }
     }
 
-    /// The input length the next call needs to make progress (the total header length once the
-    /// header is complete).
+    /// The input length the next call needs to make progress: the end of the next field, and in
+    /// the EDK list also the fewest bytes the entries after the current one can take (6 each:
+    /// three 2-byte lengths). A lower bound of the header length, so a caller that reads exactly
+    /// this much never reads past the header; a caller trickling bytes in is answered from this
+    /// number alone, and a header of many small entries is read in a few calls however it is
+    /// fed (the entry count is the only field that multiplies the number of fields). The total
+    /// header length once the header is complete.
     pub(crate) fn need(&self) -> usize {
         match self.step {
             Step::Base64 => self.pos.saturating_add(2),
+            Step::EdkLength(_) | Step::EdkData(..) => self
+                .pos
+                .saturating_add(self.field_len())
+                .saturating_add(entries_min(self.edks_left.saturating_sub(1))),
             _ => self.pos.saturating_add(self.field_len()),
         }
     }
@@ -266,6 +275,7 @@ impl HeaderParser {
         bytes: &'a [u8],
         opt: &ParseOptions,
     ) -> Result<(HeaderRef<'a>, usize), Parse> {
+        crate::work::parser_run();
         let max = usize::try_from(opt.limits.max_header_len).unwrap_or(usize::MAX);
         loop {
             if self.step == Step::Done {
@@ -281,15 +291,17 @@ impl HeaderParser {
                     continue;
                 }
             }
-            // Every field end is checked against the header-length limit as soon as it is
-            // known, so a too-long header fails before its bytes are buffered, and with the same
-            // error however the input was chunked.
-            let end = self.need();
-            if end > max {
-                return Err(Error::limit(LimitKind::HeaderLength, max as u64, end as u64).into());
+            // The lower bound of the header length is checked against the limit as soon as a
+            // field makes it grow, so a too-long header fails before its bytes are buffered, and
+            // with the same error however the input was chunked (the bound depends on the
+            // fields read, never on how many bytes are present).
+            let need = self.need();
+            if need > max {
+                return Err(Error::limit(LimitKind::HeaderLength, max as u64, need as u64).into());
             }
             let start = self.pos;
-            let field = bytes.get(start..end).ok_or(Parse::Incomplete(end))?;
+            let end = start.saturating_add(self.field_len());
+            let field = bytes.get(start..end).ok_or(Parse::Incomplete(need))?;
             crate::work::add(field.len());
             self.pos = end;
             self.step = self.field(start, field, opt)?;
@@ -430,7 +442,10 @@ impl HeaderParser {
         let mut r = Reader::new(rest);
         while self.edks_left > 0 {
             let before = r.pos();
-            if EdkRef::read(&mut r).is_err() || self.pos.saturating_add(r.pos()) > max {
+            // The header-length bound at the end of this entry (what `need` reports for its
+            // last field); the field-by-field steps report the first field exceeding the limit.
+            let bound = self.pos.saturating_add(entries_min(self.edks_left - 1));
+            if EdkRef::read(&mut r).is_err() || bound.saturating_add(r.pos()) > max {
                 self.pos = self.pos.saturating_add(before);
                 return;
             }
@@ -514,6 +529,11 @@ impl HeaderParser {
         };
         fixed + self.suite.suite_data_len()
     }
+}
+
+/// The fewest bytes `n` EDK entries take: three 2-byte lengths each.
+fn entries_min(n: u16) -> usize {
+    usize::from(n).saturating_mul(6)
 }
 
 /// The frame-length rules: framed content needs a non-zero length, non-framed content zero, and

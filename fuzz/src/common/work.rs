@@ -212,6 +212,9 @@ pub struct Outcome {
     pub result: Result<(), Error>,
     /// `process` calls made.
     pub calls: usize,
+    /// Of these, the calls that ran the header parser (`esdk_core::work::parser_runs`); the
+    /// others answered from a length comparison.
+    pub parser_runs: usize,
 }
 
 /// Decrypts `msg` with `config`, answering the materials request with `answer`, and counts the
@@ -223,6 +226,7 @@ pub fn decrypt_counted(
     answer: &mut dyn FnMut(MaterialsRequest<'_, RustCrypto>),
 ) -> Outcome {
     let before = esdk_core::work::examined();
+    let runs_before = esdk_core::work::parser_runs();
     let mut dec = Decryptor::new(RustCrypto, config);
     let mut input = VecInput::new(usize::MAX);
     let mut fed = 0usize;
@@ -285,6 +289,7 @@ pub fn decrypt_counted(
         plaintext,
         result,
         calls,
+        parser_runs: esdk_core::work::parser_runs().saturating_sub(runs_before),
     }
 }
 
@@ -455,8 +460,14 @@ pub fn header_work(data: &[u8]) {
         h.len()
     );
     let chunked: &[u8] = if chunks.is_empty() { &[1] } else { &chunks };
+    let mut runs = [0usize; 2];
     for feeding in [Feeding::OneByte, Feeding::MinLen, Feeding::Chunks(chunked)] {
         let o = decrypt_counted(&h, feeding, cfg, &mut answer);
+        match feeding {
+            Feeding::OneByte => runs[0] = o.parser_runs,
+            Feeding::MinLen => runs[1] = o.parser_runs,
+            _ => {}
+        }
         assert_eq!(o.result, all.result, "{feeding:?}");
         assert_eq!(o.plaintext, all.plaintext, "{feeding:?}");
         assert!(
@@ -479,4 +490,7 @@ pub fn header_work(data: &[u8]) {
             );
         }
     }
+    // A one-byte caller pays the parser exactly when a `min_len` caller does (when the input
+    // reaches `min_len`); its other calls are answered from one length comparison.
+    assert_eq!(runs[0], runs[1], "parser runs: one byte vs min_len");
 }
