@@ -5,7 +5,7 @@ use indicatif::ProgressBar;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Counts bytes read into a progress bar.
 #[derive(Debug)]
@@ -102,38 +102,43 @@ impl<R: Read> Read for CaptureReader<R> {
     }
 }
 
-/// Records what is written until the bytes hold a whole header.
+/// Records what is written until the bytes hold a whole header, then publishes the header
+/// through its [`HeaderSlot`].
 #[derive(Debug)]
 pub struct CaptureWriter<W> {
     /// The inner writer.
     pub inner: W,
     captured: Vec<u8>,
-    done: bool,
+    slot: HeaderSlot,
 }
+
+/// The header a [`CaptureWriter`] saw, readable while the writer is owned elsewhere.
+pub type HeaderSlot = Arc<OnceLock<Vec<u8>>>;
 
 impl<W> CaptureWriter<W> {
     /// Starts capturing.
-    pub fn new(inner: W) -> Self {
-        Self {
-            inner,
-            captured: Vec::new(),
-            done: false,
-        }
-    }
-    /// The captured header bytes, once complete.
-    pub fn header_bytes(&self) -> Option<&[u8]> {
-        self.done.then_some(self.captured.as_slice())
+    pub fn new(inner: W) -> (Self, HeaderSlot) {
+        let slot = HeaderSlot::default();
+        (
+            Self {
+                inner,
+                captured: Vec::new(),
+                slot: slot.clone(),
+            },
+            slot,
+        )
     }
 }
 
 impl<W: Write> Write for CaptureWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        if !self.done {
-            self.captured.extend_from_slice(&buf[..n]);
+        if self.slot.get().is_none() {
+            self.captured
+                .extend_from_slice(buf.get(..n).unwrap_or_default());
             if let Ok((_, len)) = crate::metadata::parse_header(&self.captured) {
                 self.captured.truncate(len);
-                self.done = true;
+                let _ = self.slot.set(std::mem::take(&mut self.captured));
             }
         }
         Ok(n)
@@ -158,6 +163,8 @@ pub enum Output {
         tmp: PathBuf,
         /// The target path.
         target: PathBuf,
+        /// Make it durable (fsync file and directory) before reporting success.
+        fsync: bool,
     },
     /// A target that is not a regular file (a FIFO, `/dev/null`...), written directly.
     Direct(BufWriter<File>),
@@ -176,8 +183,9 @@ impl Output {
     }
 
     /// A file target: a new temporary file in its directory, or the target itself when it
-    /// exists and is not a regular file.
-    pub fn file(target: &Path) -> io::Result<Self> {
+    /// exists and is not a regular file. With `fsync`, [`Output::commit`] makes the file and
+    /// its new name durable before it returns.
+    pub fn file(target: &Path, fsync: bool) -> io::Result<Self> {
         if let Ok(meta) = std::fs::metadata(target) {
             if !meta.is_file() {
                 let f = std::fs::OpenOptions::new().write(true).open(target)?;
@@ -208,6 +216,7 @@ impl Output {
                         file: BufWriter::with_capacity(OUT_BUF, f),
                         tmp,
                         target: target.to_path_buf(),
+                        fsync,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
@@ -226,16 +235,33 @@ impl Output {
                 out.write_all(&v)?;
                 out.flush()
             }
-            Self::Temp { file, tmp, target } => {
+            Self::Temp {
+                file,
+                tmp,
+                target,
+                fsync,
+            } => {
+                // Flushing hands the bytes to the kernel; only `--fsync` waits for the disk
+                // (a 1 GiB output takes seconds to write back on a slow disk, far longer
+                // than encrypting it).
                 let res = file
                     .into_inner()
                     .map_err(io::IntoInnerError::into_error)
-                    .and_then(|f| f.sync_data())
+                    .and_then(|f| if fsync { f.sync_data() } else { Ok(()) })
                     .and_then(|()| std::fs::rename(&tmp, &target));
                 if res.is_err() {
                     let _ = std::fs::remove_file(&tmp);
+                    return res;
                 }
-                res
+                if fsync {
+                    // The rename is durable once the directory is.
+                    let dir = match target.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d,
+                        _ => Path::new("."),
+                    };
+                    File::open(dir)?.sync_all()?;
+                }
+                Ok(())
             }
             Self::Direct(mut w) => w.flush(),
         }
