@@ -24,7 +24,7 @@ fn round_trips_on_every_path_and_suite() {
         let suite = AlgorithmSuite::from_id(id).unwrap();
         let footer = if id == 0x0578 { 2 + 103 } else { 0 };
         for len in [0usize, 1, 4095, 4096, 100_000] {
-            let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+            let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 1).to_le_bytes()[0]).collect();
             let opts = EncryptOptions::keyring(&keyring)
                 .suite(suite)
                 .non_framed(true);
