@@ -142,6 +142,12 @@ pub struct Args {
     /// Suppress warnings, diagnostics and the progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Make each output file durable before reporting success: fsync it, rename it into
+    /// place, fsync its directory (esdk only). Without it, outputs are renamed into place as
+    /// soon as they verified and reach the disk when the kernel writes them back, as with
+    /// aws-encryption-cli, cp or gpg.
+    #[arg(long)]
+    pub fsync: bool,
     /// Process up to N files at once (esdk only).
     #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,

@@ -235,11 +235,6 @@ fn run_main(a: Args, wrapping_keys: &[Vec<String>]) -> Result<(), CliError> {
         limits.max_body_len = max.min(limits.max_body_len);
         builder = builder.decrypt_limits(limits);
     }
-    if let Some(0) = a.frame_length {
-        return Err(CliError::usage(
-            "--frame-length must be at least 1 (esdk writes framed messages only)",
-        ));
-    }
     let keyring = keys::keyring(wrapping_keys, mode)?;
     let cmm = keys::cmm(keyring, a.caching.as_deref())?;
     let progress = progress::Progress::new(a.quiet);
@@ -268,6 +263,7 @@ fn run_main(a: Args, wrapping_keys: &[Vec<String>]) -> Result<(), CliError> {
         buffer: a.buffer,
         interactive: a.interactive,
         no_overwrite: a.no_overwrite,
+        fsync: a.fsync,
         metadata: metadata::MetadataSink::Suppressed,
         log,
         progress,

@@ -61,7 +61,7 @@ pub struct Settings {
     pub required_keys: Vec<String>,
     /// `--algorithm`.
     pub suite: Option<AlgorithmSuite>,
-    /// `--frame-length`.
+    /// `--frame-length` (0: a non-framed message, as aws-encryption-cli writes).
     pub frame_length: Option<u32>,
     /// Largest frame / body buffered on decrypt.
     pub max_buffer: usize,
@@ -75,6 +75,8 @@ pub struct Settings {
     pub interactive: bool,
     /// `--no-overwrite`.
     pub no_overwrite: bool,
+    /// `--fsync`.
+    pub fsync: bool,
     /// Metadata records.
     pub metadata: MetadataSink,
     /// Messages.
@@ -435,7 +437,7 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
                     )
                 })?;
             }
-            let out = Output::file(p).map_err(|e| {
+            let out = Output::file(p, s.fsync).map_err(|e| {
                 format!(
                     "cannot create output next to {}: {e}",
                     escape(&p.to_string_lossy(), 512)
@@ -474,7 +476,7 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
     let mut out = Some(out);
     let res = match s.action {
         Action::Encrypt => encrypt(s, reader, &mut out, size, &names),
-        Action::Decrypt | Action::DecryptUnsigned => decrypt(s, reader, &mut out, &names),
+        Action::Decrypt | Action::DecryptUnsigned => decrypt(s, reader, &mut out, size, &names),
     };
     bar.finish_and_clear();
     s.progress.file_done();
@@ -600,23 +602,30 @@ fn encrypt(
     if let Some(suite) = s.suite {
         opts = opts.suite(suite);
     }
-    if let Some(f) = s.frame_length {
-        opts = opts.frame_length(f);
+    match s.frame_length {
+        // Non-framed, like aws-encryption-cli --frame-length 0: the body is sealed in one
+        // piece, so the whole plaintext is held in memory until the end of the input.
+        Some(0) => opts = opts.non_framed(true),
+        Some(f) => opts = opts.frame_length(f),
+        None => {}
     }
     if let Some(n) = size {
         // Base64 input decodes to at most 3/4 of its size.
         opts = opts.plaintext_length(if s.decode { n / 4 * 3 + 3 } else { n });
     }
-    let sink = CaptureWriter::new(Sink::new(out, s.encode));
+    let (sink, header) = CaptureWriter::new(Sink::new(out, s.encode));
     let mut w =
         EncryptingWriter::new(&s.client, &opts, sink).map_err(|e| escape(&e.to_string(), 1024))?;
-    copy(reader, &mut w).map_err(|e| io_reason(&e))?;
-    let sink = w.finish().map_err(|e| io_reason(&e))?;
     if s.metadata.enabled() {
-        let bytes = sink.header_bytes().unwrap_or_default();
+        // Like aws-encryption-cli: the record is written once the header is, before the body
+        // (so `--metadata-output -` shows it while a long encryption runs).
+        w.flush().map_err(|e| io_reason(&e))?;
+        let bytes = header.get().map(Vec::as_slice).unwrap_or_default();
         let (h, _) = parse_header(bytes).map_err(|e| format!("cannot read the header: {e}"))?;
         record(s, names, header_json(&h), json!({}))?;
     }
+    copy(reader, &mut w).map_err(|e| io_reason(&e))?;
+    let sink = w.finish().map_err(|e| io_reason(&e))?;
     sink.inner.finish().map_err(|e| io_reason(&e))?;
     Ok(true)
 }
@@ -625,6 +634,7 @@ fn decrypt(
     s: &Settings,
     reader: Box<dyn Read + Send>,
     out: &mut Option<Output>,
+    size: Option<u64>,
     names: &(String, String),
 ) -> Result<bool, String> {
     let Some(out) = out.as_mut() else {
@@ -635,7 +645,15 @@ fn decrypt(
         opts = opts.unsigned_only();
     }
     let (capture, handle) = CaptureReader::new(reader);
-    let mut dr = DecryptingReader::with_max_buffer(&s.client, &opts, capture, s.max_buffer)
+    // A message read from a file needs at most the file's size buffered, whatever it
+    // declares: a non-framed body (held whole until its tag verified) as large as the file is
+    // accepted, as aws-encryption-cli accepts it. The buffer grows only with bytes received,
+    // so framed messages still take O(frame length); --max-length limits lengths as before.
+    let max_buffer = size.map_or(s.max_buffer, |n| {
+        s.max_buffer
+            .max(usize::try_from(n).unwrap_or(usize::MAX).saturating_add(256))
+    });
+    let mut dr = DecryptingReader::with_max_buffer(&s.client, &opts, capture, max_buffer)
         .map_err(|e| escape(&e.to_string(), 1024))?;
     // The header is verified; its bytes are at the start of what was captured.
     let captured = handle.stop();

@@ -783,10 +783,6 @@ fn usage_errors_exit_2() {
             "invalid value",
         ),
         (
-            cat(cat(base.clone(), d.key()), a(&["--frame-length", "0"])),
-            "--frame-length",
-        ),
-        (
             cat(
                 cat(base.clone(), d.key()),
                 a(&["--max-encrypted-data-keys", "0"]),
@@ -1126,4 +1122,161 @@ fn keygen_inspect_completions_man() {
         "{}",
         &s[..200]
     );
+}
+
+#[test]
+fn non_framed_messages_with_frame_length_0() {
+    let d = Dir::new();
+    for n in [0usize, 1, 4096, 300_000] {
+        let plain = data(n);
+        std::fs::write(d.p("p"), &plain).unwrap();
+        for alg in [
+            "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
+            "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+        ] {
+            // File to file, with the encrypt metadata record.
+            let o = run(&cat(
+                a(&[
+                    "-e",
+                    "-i",
+                    &d.s("p"),
+                    "-o",
+                    &d.s("c"),
+                    "--metadata-output",
+                    "-",
+                    "--frame-length",
+                    "0",
+                    "--algorithm",
+                    alg,
+                ]),
+                d.key(),
+            ));
+            ok(&o);
+            let h = &json_lines(&o.stdout)[0]["header"];
+            assert_eq!(h["content_type"], 1, "{h}");
+            assert_eq!(h["frame_length"], 0, "{h}");
+            ok(&decrypt_file(&d, "c", "out", &[]));
+            assert_eq!(std::fs::read(d.p("out")).unwrap(), plain, "{n} {alg}");
+            // inspect knows the exact plaintext length of a non-framed body.
+            let i = run(&a(&["inspect", &d.s("c")]));
+            ok(&i);
+            assert_eq!(json_lines(&i.stdout)[0]["plaintext_length"], n as u64);
+            // stdin to stdout (length unknown up front), Base64 both ways.
+            let e = run_in(
+                None,
+                &cat(
+                    a(&[
+                        "-e",
+                        "-i",
+                        "-",
+                        "-o",
+                        "-",
+                        "-S",
+                        "--encode",
+                        "--frame-length",
+                        "0",
+                        "--algorithm",
+                        alg,
+                    ]),
+                    d.key(),
+                ),
+                &plain,
+            );
+            ok(&e);
+            let back = run_in(
+                None,
+                &cat(a(&["-d", "-i", "-", "-o", "-", "-S", "--decode"]), d.key()),
+                &e.stdout,
+            );
+            ok(&back);
+            assert_eq!(back.stdout, plain, "{n} {alg} stdin");
+        }
+    }
+    // A flipped bit in the body: exit 1, no output left behind.
+    let mut c = std::fs::read(d.p("c")).unwrap();
+    let at = c.len() - 200;
+    c[at] ^= 1;
+    std::fs::write(d.p("bad"), &c).unwrap();
+    fails(&decrypt_file(&d, "bad", "out2", &[]), 1, "bad:");
+    assert!(!d.p("out2").exists());
+    // A non-framed body larger than --max-length is refused before it is buffered.
+    fails(
+        &decrypt_file(&d, "c", "out2", &["--max-length", "1000"]),
+        1,
+        "c:",
+    );
+}
+
+#[test]
+fn fsync_outputs() {
+    let d = Dir::new();
+    let plain = data(100_000);
+    std::fs::write(d.p("p"), &plain).unwrap();
+    ok(&encrypt_file(&d, "p", "c", &["--fsync"]));
+    ok(&decrypt_file(&d, "c", "out", &["--fsync"]));
+    assert_eq!(std::fs::read(d.p("out")).unwrap(), plain);
+    // Into a directory given relatively (its directory is the current one).
+    std::fs::create_dir(d.p("sub")).unwrap();
+    ok(&run_in(
+        Some(&d),
+        &cat(a(&["-e", "-i", "p", "-o", "sub", "-S", "--fsync"]), d.key()),
+        b"",
+    ));
+    // A bare file name: the directory to sync is the current one.
+    ok(&run_in(
+        Some(&d),
+        &cat(a(&["-e", "-i", "p", "-o", "c2", "-S", "--fsync"]), d.key()),
+        b"",
+    ));
+    assert_eq!(
+        d.files(),
+        ["c", "c2", "key", "other.key", "out", "p", "sub/p.encrypted"]
+    );
+}
+
+/// Like aws-encryption-cli, the metadata record of an operation is written as soon as the
+/// header is known, before the body: here stdin stays open (the body is not even read yet)
+/// while the record is already on stdout.
+#[test]
+fn metadata_record_comes_before_the_body() {
+    use std::io::BufRead;
+    let d = Dir::new();
+    let plain = data(200_000);
+    std::fs::write(d.p("p"), &plain).unwrap();
+    ok(&encrypt_file(&d, "p", "c", &[]));
+    let cipher = std::fs::read(d.p("c")).unwrap();
+    for (mode, input, out) in [("-e", &plain, "c2"), ("-d", &cipher, "p2")] {
+        let mut child = Command::new(BIN)
+            .args(cat(
+                a(&[mode, "-i", "-", "-o", &d.s(out), "--metadata-output", "-"]),
+                d.key(),
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Half of the input (for decrypt: the header and some frames), stdin kept open.
+        stdin.write_all(&input[..input.len() / 2]).unwrap();
+        stdin.flush().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            lines.read_line(&mut line).unwrap();
+            tx.send(line).unwrap();
+        });
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+        stdin.write_all(&input[input.len() / 2..]).unwrap();
+        drop(stdin);
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let line = line.expect("no metadata record while the input was still open");
+        let r: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(r["mode"], if mode == "-e" { "encrypt" } else { "decrypt" });
+        assert!(status.success());
+    }
+    assert_eq!(std::fs::read(d.p("p2")).unwrap(), plain);
 }

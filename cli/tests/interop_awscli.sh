@@ -102,6 +102,29 @@ cmp -s "$work/stream.bin" "$work/stream.2" && ok 1 || bad "aws-encryption-cli | 
   | "$esdk" -d -i - -o - -S -b "${raw128_esdk[@]}" >"$work/stream.3"
 cmp -s "$work/stream.bin" "$work/stream.3" && ok 1 || bad "aws-encryption-cli | esdk --buffer"
 
+echo "--- non-framed messages (--frame-length 0), both directions" >&2
+for suite in $suites_commit AES_256_GCM_IV12_TAG16_HKDF_SHA256; do
+  policy=require-encrypt-require-decrypt
+  [ "$suite" = AES_256_GCM_IV12_TAG16_HKDF_SHA256 ] && policy=forbid-encrypt-allow-decrypt
+  t="$work/nf-$suite"
+  mkdir -p "$t/plain" "$t/e1" "$t/d1" "$t/e2" "$t/d2"
+  for n in 0 1 4096 100000; do head -c "$n" /dev/urandom >"$t/plain/p$n"; done
+  common=(--algorithm "$suite" --frame-length 0 --commitment-policy "$policy" -S -r)
+  "$esdk" -e -i "$t/plain" -o "$t/e1" "${common[@]}" "${raw_esdk[@]}"
+  "$awscli" -d -i "$t/e1" -o "$t/d1" -S -r --commitment-policy "$policy" "${raw_py[@]}"
+  ok "$(compare_tree "$t/plain" "$t/d1" .encrypted.decrypted)"
+  "$awscli" -e -i "$t/plain" -o "$t/e2" "${common[@]}" "${raw_py[@]}"
+  # What aws-encryption-cli wrote is non-framed indeed (content type 1 in esdk inspect).
+  "$esdk" inspect "$t/e2/p100000.encrypted" | grep -q '"content_type": *1' && ok 1 \
+    || bad "aws-encryption-cli --frame-length 0 did not write a non-framed message"
+  "$esdk" -d -i "$t/e2" -o "$t/d2" -S -r --commitment-policy "$policy" "${raw_esdk[@]}"
+  ok "$(compare_tree "$t/plain" "$t/d2" .encrypted.decrypted)"
+done
+# stdin to stdout (esdk does not know the length up front).
+"$esdk" -e -i - -o - -S --frame-length 0 "${raw_esdk[@]}" <"$work/stream.bin" \
+  | "$awscli" -d -i - -o - -S "${raw_py[@]}" >"$work/stream.nf"
+cmp -s "$work/stream.bin" "$work/stream.nf" && ok 1 || bad "esdk --frame-length 0 | aws-encryption-cli (stdin/stdout)"
+
 echo "--- metadata records, field by field" >&2
 m="$work/meta"
 mkdir -p "$m"

@@ -61,6 +61,7 @@ pub struct EncryptOptions<'a> {
     pub(crate) frame_length: Option<u32>,
     pub(crate) plaintext_length: Option<u64>,
     pub(crate) empty_final_frame: bool,
+    pub(crate) non_framed: bool,
 }
 
 impl<'a> EncryptOptions<'a> {
@@ -81,6 +82,7 @@ impl<'a> EncryptOptions<'a> {
             frame_length: None,
             plaintext_length: None,
             empty_final_frame: false,
+            non_framed: false,
         }
     }
     /// The encryption context (keys starting with `aws-crypto-` are reserved).
@@ -112,6 +114,18 @@ impl<'a> EncryptOptions<'a> {
     /// final frame, as [`Client::ciphertext_len`] assumes).
     pub fn empty_final_frame(mut self, yes: bool) -> Self {
         self.empty_final_frame = yes;
+        self
+    }
+    /// Write a non-framed body (the legacy content type 0x01, frame length 0 in the header)
+    /// instead of frames, for peers or tools that expect it (`aws-encryption-cli
+    /// --frame-length 0`). The body is sealed in one piece, so the whole plaintext is held in
+    /// memory until the message is finished (the stream adapters buffer it; give
+    /// [`EncryptOptions::plaintext_length`] to reserve it once), and it may be at most
+    /// 2^36 − 32 bytes (64 GiB − 32, the limit of AES-GCM under one IV). A decryptor buffers
+    /// the whole body too. Frames are the right choice for everything else. Default: off;
+    /// the frame length is then ignored.
+    pub fn non_framed(mut self, yes: bool) -> Self {
+        self.non_framed = yes;
         self
     }
 }
@@ -287,7 +301,7 @@ impl Client {
         if let Some(s) = opts.suite {
             self.commitment_policy.check_encrypt(s)?;
         }
-        if opts.frame_length == Some(0) || self.frame_length == 0 {
+        if !opts.non_framed && (opts.frame_length == Some(0) || self.frame_length == 0) {
             return Err(Error::Config("frame length must be at least 1".into()));
         }
         Ok(EncryptionRequest {
@@ -307,7 +321,7 @@ impl Client {
             .with_suite(opts.suite)
             .with_frame_length(opts.frame_length.unwrap_or(self.frame_length))
             .with_max_encrypted_data_keys(self.max_encrypted_data_keys)
-            .with_legacy_non_framed(false)
+            .with_legacy_non_framed(opts.non_framed)
     }
 
     pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_>) -> DecryptConfig {

@@ -21,11 +21,9 @@
 //! plaintext prefix a decryptor may release), so the generator checks its own
 //! output through every decrypt path.
 //!
-//! Framed scenarios are encrypted with [`esdk_std::Client::encrypt`].
-//! Non-framed scenarios (frame size 0) need the legacy
-//! `EncryptConfig::legacy_non_framed` switch, which the client does not
-//! expose: they are encrypted by getting materials from the same materials
-//! manager and driving the core `Encryptor` directly ([`encrypt_core`]).
+//! Scenarios are encrypted with [`esdk_std::Client::encrypt`]; non-framed ones
+//! (frame size 0) with `EncryptOptions::non_framed`. [`encrypt_core`] drives
+//! the core `Encryptor` directly from a materials manager's materials.
 
 use core::fmt::Write as _;
 use core::time::Duration;
@@ -162,9 +160,9 @@ pub fn encrypt_policy(suite: AlgorithmSuite) -> CommitmentPolicy {
     }
 }
 
-/// Encrypts `plaintext` with the materials manager of `plan`: framed through
-/// [`Client::encrypt`], non-framed (`frame_length == 0`) through the core
-/// encryptor ([`encrypt_core`]).
+/// Encrypts `plaintext` with the materials manager of `plan` through
+/// [`Client::encrypt`]; `frame_length == 0` writes a non-framed body
+/// (`EncryptOptions::non_framed`).
 pub fn encrypt_with_plan(
     plan: &MaterialsPlan,
     suite: AlgorithmSuite,
@@ -175,15 +173,16 @@ pub fn encrypt_with_plan(
     let cmm = plan.build()?;
     let policy = encrypt_policy(suite);
     let ec = EncryptionContext::from(ec.clone());
-    if frame_length == 0 {
-        let m = materials_for(&cmm, policy, suite, ec, plaintext.len())?;
-        return encrypt_core(&m, policy, 0, true, plaintext);
-    }
     let client = Client::builder().commitment_policy(policy).build();
     let opts = EncryptOptions::cmm(&cmm)
         .suite(suite)
-        .frame_length(frame_length)
         .encryption_context(ec);
+    // Frame size 0: a non-framed body, through the library's own option.
+    let opts = if frame_length == 0 {
+        opts.non_framed(true)
+    } else {
+        opts.frame_length(frame_length)
+    };
     Ok(client
         .encrypt(plaintext, &opts)
         .map_err(|e| anyhow!("encrypt: {e}"))?

@@ -76,6 +76,9 @@ fn seal_appending(
     Ok(())
 }
 
+/// The most a non-framed encryption reserves up front from the announced plaintext length.
+const NON_FRAMED_RESERVE: u64 = 256 << 20;
+
 /// Encrypts: header at construction, frames as plaintext arrives, final frame at `finish`.
 pub(crate) struct EncryptEngine {
     frames: Option<FrameEncryptor<Backend>>,
@@ -123,20 +126,28 @@ impl EncryptEngine {
         };
         let header = Header::from(&HeaderRef::parse(&out, &opts)?.0);
         let frame_len = frames.frame_length();
+        let mut staged = Zeroizing::new(Vec::new());
+        if config.legacy_non_framed {
+            // The whole body is held until `finish`: reserve the announced length once (up
+            // to 256 MiB; beyond that it grows as bytes arrive, so a loose bound costs nothing).
+            let want = max_plaintext
+                .map_or(0, |m| m.min(NON_FRAMED_RESERVE))
+                .try_into()
+                .unwrap_or(0);
+            let _ = staged.try_reserve_exact(want);
+        } else {
+            // One frame, or the whole plaintext when it is known to be shorter: the staging
+            // buffer never reallocates (which would leave plaintext behind in freed memory).
+            staged.reserve_exact(max_plaintext.map_or(frame_len, |m| {
+                frame_len.min(usize::try_from(m).unwrap_or(usize::MAX))
+            }));
+        }
         Ok(Self {
             frames: Some(frames),
             rng,
             frame_len,
             legacy_non_framed: config.legacy_non_framed,
-            // One frame, or the whole plaintext when it is known to be shorter: the staging
-            // buffer never reallocates (which would leave plaintext behind in freed memory).
-            staged: Zeroizing::new(Vec::with_capacity(if config.legacy_non_framed {
-                0
-            } else {
-                max_plaintext.map_or(frame_len, |m| {
-                    frame_len.min(usize::try_from(m).unwrap_or(usize::MAX))
-                })
-            })),
+            staged,
             out,
             out_pos: 0,
             header,
@@ -178,8 +189,7 @@ impl EncryptEngine {
         }
         self.total = total;
         if self.legacy_non_framed {
-            self.staged.extend_from_slice(data);
-            return Ok(());
+            return self.stage_non_framed(data);
         }
         let f = self.frame_len;
         while !data.is_empty() {
@@ -199,6 +209,41 @@ impl EncryptEngine {
             self.staged.extend_from_slice(head);
             data = rest;
         }
+        Ok(())
+    }
+
+    /// Holds more of a non-framed body (sealed in one piece by `finish`). Fails before
+    /// buffering past the format's limit; grows by doubling into a fresh zeroizing buffer (the
+    /// old one is wiped when dropped, so no plaintext stays behind in freed memory), and
+    /// reports an allocation failure as an error instead of aborting.
+    fn stage_non_framed(&mut self, data: &[u8]) -> Result<()> {
+        let limit = esdk_core::policy::MAX_NON_FRAMED_CONTENT_LEN;
+        let need = self.staged.len().saturating_add(data.len());
+        if need as u64 > limit {
+            return Err(Error::Core(esdk_core::Error::Limit(
+                esdk_core::error::LimitError {
+                    what: esdk_core::error::LimitKind::BodyLength,
+                    limit,
+                    actual: need as u64,
+                },
+            )));
+        }
+        if need > self.staged.capacity() {
+            let cap = need.max(self.staged.capacity().saturating_mul(2)).max(4096);
+            let cap = cap
+                .min(usize::try_from(limit).unwrap_or(usize::MAX))
+                .max(need);
+            let mut grown = Zeroizing::new(Vec::new());
+            grown.try_reserve_exact(cap).map_err(|_| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::OutOfMemory,
+                    format!("cannot hold a non-framed body of {need} bytes in memory"),
+                ))
+            })?;
+            grown.extend_from_slice(&self.staged);
+            self.staged = grown;
+        }
+        self.staged.extend_from_slice(data);
         Ok(())
     }
 
