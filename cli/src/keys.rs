@@ -9,13 +9,13 @@ use esdk_hierarchy::{
     BranchKeyIdSupplier, ContextKeySupplier, HierarchicalKeyring, KeyStore, KmsConfiguration,
 };
 use esdk_kms::{
-    AwsKmsDiscoveryKeyring, AwsKmsMultiKeyring, AwsSdkClientSupplier, BlockingKeyring,
+    AwsKmsDiscoveryKeyring, AwsKmsMultiKeyringBuilder, AwsSdkClientSupplier, BlockingKeyring,
     DiscoveryFilter,
 };
 use esdk_std::cmm::cache::LocalCache;
 use esdk_std::cmm::caching::CachingCmm;
 use esdk_std::keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
-use esdk_std::{CryptographicMaterialsManager, DefaultCmm, EncryptionContext, RsaPadding};
+use esdk_std::{DefaultCmm, EncryptionContext, RsaPadding, SyncCryptographicMaterialsManager};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -201,7 +201,7 @@ fn kms_keyring(p: &Params, mode: Mode) -> Result<Arc<dyn Keyring>, CliError> {
         }
         return Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)));
     }
-    let mut b = AwsKmsMultiKeyring::builder()
+    let mut b = AwsKmsMultiKeyringBuilder::new()
         .client_supplier(supplier)
         .grant_tokens(grant_tokens);
     for (n, key) in keys.iter().enumerate() {
@@ -222,10 +222,9 @@ impl BranchKeyIdSupplier for ContextValueIsId {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .ok_or_else(|| {
-                esdk_std::Error::Materials(format!(
-                    "provider={HIERARCHY}: the encryption context has no \"{}\" to choose a branch key",
-                    crate::error::escape(&self.0, 64)
-                ))
+                esdk_std::Error::Materials(esdk_std::error::MaterialsError::SelectorKeyMissing {
+                    key: self.0.clone(),
+                })
             })
     }
 }
@@ -514,8 +513,8 @@ pub fn keyring(groups: &[Vec<String>], mode: Mode) -> Result<Arc<dyn Keyring>, C
 pub fn cmm(
     keyring: Arc<dyn Keyring>,
     caching: Option<&[String]>,
-) -> Result<Arc<dyn CryptographicMaterialsManager>, CliError> {
-    let default: Arc<dyn CryptographicMaterialsManager> = Arc::new(DefaultCmm::new(keyring));
+) -> Result<Arc<dyn SyncCryptographicMaterialsManager>, CliError> {
+    let default: Arc<dyn SyncCryptographicMaterialsManager> = Arc::new(DefaultCmm::new(keyring));
     let Some(params) = caching else {
         return Ok(default);
     };

@@ -19,7 +19,7 @@ fn with_core_encryption_materials<T>(
     let data_key = m
         .data_key
         .as_ref()
-        .ok_or_else(|| Error::Materials("encryption materials have no data key".into()))?;
+        .ok_or_else(|| Error::Materials(crate::error::MaterialsError::MissingDataKey))?;
     let ec = m.encryption_context.serialize()?;
     let ec_ref = EncryptionContextRef::parse(&ec)?;
     let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
@@ -467,8 +467,8 @@ impl DecryptEngine {
     /// ciphertext byte), and the bytes it overwrites were already consumed.
     pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
         if self.collected > self.pt.start || self.pt.end > self.buf.len() {
-            return Err(Error::Materials(
-                "internal error: plaintext released before collected plaintext".into(),
+            return Err(Error::Internal(
+                "plaintext released before collected plaintext",
             ));
         }
         self.buf.copy_within(self.pt.clone(), self.collected);
@@ -528,7 +528,7 @@ impl DecryptEngine {
                             .map(String::as_str)
                             .collect();
                         let data_key = m.data_key.as_ref().ok_or_else(|| {
-                            Error::Materials("decryption materials have no data key".into())
+                            Error::Materials(crate::error::MaterialsError::MissingDataKey)
                         })?;
                         let cm = esdk_core::DecryptionMaterials {
                             suite: m.suite,
@@ -573,7 +573,7 @@ impl DecryptEngine {
                     self.done = true;
                     return Ok(DecryptStep::Done);
                 }
-                _ => return Err(Error::Materials("unexpected decryptor state".into())),
+                _ => return Err(Error::Internal("unexpected decryptor state")),
             }
         }
     }
