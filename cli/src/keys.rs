@@ -192,7 +192,9 @@ fn kms_keyring(p: &Params, mode: Mode) -> Result<Arc<dyn Keyring>, CliError> {
         &rt,
     ));
     let grant_tokens = p.get("grant-token").cloned().unwrap_or_default();
-    let bad = |e: esdk_std::Error| CliError::usage(format!("provider=aws-kms: {e}"));
+    let bad = |e: esdk_std::Error| {
+        CliError::usage(format!("provider=aws-kms: {}", crate::error::chain(&e)))
+    };
     if discovery {
         let mut k = AwsKmsDiscoveryKeyring::new(supplier).grant_tokens(grant_tokens);
         if let Some(parts) = partition {
@@ -291,7 +293,7 @@ pub(crate) fn key_store(p: &Params, rt: &tokio::runtime::Runtime) -> Result<KeyS
             .sdk_config(config);
     }
     rt.block_on(b.build())
-        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))
+        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {}", crate::error::chain(&e))))
 }
 
 const HIERARCHY_PARAMS: &[&str] = &[
@@ -380,9 +382,9 @@ fn hierarchy_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
         }
         BranchKeyIds::Map(s) => b.branch_key_id_supplier(s),
     };
-    let k = b
-        .build()
-        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))?;
+    let k = b.build().map_err(|e| {
+        CliError::usage(format!("provider={HIERARCHY}: {}", crate::error::chain(&e)))
+    })?;
     Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)))
 }
 
@@ -399,7 +401,7 @@ fn raw_aes_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
     };
     let key = read_key_file(required(p, "key-file", "raw-aes")?)?;
     let k = RawAesKeyring::new(ns, name, &key)
-        .map_err(|e| CliError::bad(format!("provider=raw-aes: {e}")))?;
+        .map_err(|e| CliError::bad(format!("provider=raw-aes: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(k))
 }
 
@@ -460,7 +462,7 @@ fn raw_rsa_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
         public.as_deref().map(String::as_str),
         private.as_deref().map(String::as_str),
     )
-    .map_err(|e| CliError::bad(format!("provider=raw-rsa: {e}")))?;
+    .map_err(|e| CliError::bad(format!("provider=raw-rsa: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(k))
 }
 
@@ -567,6 +569,6 @@ pub fn cmm(
     }
     let c = b
         .build()
-        .map_err(|e| CliError::usage(format!("--caching: {e}")))?;
+        .map_err(|e| CliError::usage(format!("--caching: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(c))
 }

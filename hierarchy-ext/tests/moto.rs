@@ -525,10 +525,7 @@ async fn multi_tenant_supplier_and_shared_cache() {
         )
         .await
         .unwrap_err();
-    assert!(
-        e.to_string().contains("no branch key for tenant = \"zzz\""),
-        "{e}"
-    );
+    assert!(e.to_string().contains("no key for tenant = \"zzz\""), "{e}");
     assert!(env.calls.take().is_empty());
 
     // Same cache, same partition: entries are shared (no call). Another partition: its own.

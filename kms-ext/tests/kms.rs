@@ -654,10 +654,7 @@ async fn mrk_replica_decrypts_strict_and_discovery() {
         .mrk_aware(true)
         .build()
         .unwrap_err();
-    assert!(
-        e.to_string().contains(&west) && e.to_string().contains(&east),
-        "{e}"
-    );
+    assert!(full(&e).contains(&west) && full(&e).contains(&east), "{e}");
     // ... and an MRK multi-keyring of the replica encrypts and decrypts.
     let mm = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&east)
@@ -1005,7 +1002,7 @@ async fn client_cache_is_bounded() {
     }
     // No default region: a clear error for key ids and aliases.
     let e = s.client(None).await.unwrap_err();
-    assert!(e.to_string().contains("no default region"), "{e}");
+    assert!(full(&e).contains("no default region"), "{e}");
     // Allowed regions: a discovery keyring cannot be sent elsewhere by a message.
     let s = Arc::new(
         AwsSdkClientSupplier::builder()
@@ -1601,4 +1598,16 @@ async fn caching_cmm_cuts_kms_calls() {
         t.await.unwrap();
     }
     assert_eq!(count("GenerateDataKey"), 4);
+}
+
+/// The text of an error and of its whole `source()` chain.
+fn full(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(x) = next {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        next = x.source();
+    }
+    s
 }

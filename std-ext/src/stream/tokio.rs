@@ -108,6 +108,15 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
     pub fn header(&self) -> &Header {
         self.engine.header()
     }
+    /// Finishes the message (as `shutdown()`: final frame, footer, inner shutdown) and returns
+    /// the inner writer.
+    ///
+    /// # Errors
+    /// The engine's or the inner writer's failure.
+    pub async fn finish(mut self) -> io::Result<W> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self).await?;
+        Ok(self.inner)
+    }
     /// The inner writer (after `shutdown`).
     pub fn into_inner(self) -> W {
         self.inner
@@ -187,6 +196,10 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
     /// The header of the message.
     pub fn header(&self) -> &Header {
         self.engine.header()
+    }
+    /// The inner reader.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 }
 
@@ -310,6 +323,10 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     pub fn buffer_capacity(&self) -> usize {
         self.engine.buffer_capacity()
     }
+    /// The inner reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
@@ -389,6 +406,18 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     /// The verified header, once available.
     pub fn header(&self) -> Option<&Header> {
         self.engine.header()
+    }
+    /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
+    pub fn buffer_capacity(&self) -> usize {
+        self.engine.buffer_capacity()
+    }
+    /// Verifies the end of the message (as `shutdown()`) and returns the inner writer.
+    ///
+    /// # Errors
+    /// A truncated or unauthenticated message, or the inner writer's failure.
+    pub async fn finish(mut self) -> io::Result<W> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self).await?;
+        Ok(self.inner)
     }
     /// The inner writer (after `shutdown`).
     pub fn into_inner(self) -> W {
