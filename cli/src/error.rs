@@ -63,3 +63,16 @@ pub fn escape(text: &str, max: usize) -> String {
     }
     out
 }
+
+/// An error's text followed by each link of its `source()` chain (library errors show each
+/// message once, so a configuration error's reason is in its source).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(x) = next {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        next = x.source();
+    }
+    s
+}

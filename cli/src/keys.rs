@@ -9,13 +9,13 @@ use esdk_hierarchy::{
     BranchKeyIdSupplier, ContextKeySupplier, HierarchicalKeyring, KeyStore, KmsConfiguration,
 };
 use esdk_kms::{
-    AwsKmsDiscoveryKeyring, AwsKmsMultiKeyring, AwsSdkClientSupplier, BlockingKeyring,
+    AwsKmsDiscoveryKeyring, AwsKmsMultiKeyringBuilder, AwsSdkClientSupplier, BlockingKeyring,
     DiscoveryFilter,
 };
 use esdk_std::cmm::cache::LocalCache;
 use esdk_std::cmm::caching::CachingCmm;
 use esdk_std::keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
-use esdk_std::{CryptographicMaterialsManager, DefaultCmm, EncryptionContext, RsaPadding};
+use esdk_std::{DefaultCmm, EncryptionContext, RsaPadding, SyncCryptographicMaterialsManager};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -192,7 +192,9 @@ fn kms_keyring(p: &Params, mode: Mode) -> Result<Arc<dyn Keyring>, CliError> {
         &rt,
     ));
     let grant_tokens = p.get("grant-token").cloned().unwrap_or_default();
-    let bad = |e: esdk_std::Error| CliError::usage(format!("provider=aws-kms: {e}"));
+    let bad = |e: esdk_std::Error| {
+        CliError::usage(format!("provider=aws-kms: {}", crate::error::chain(&e)))
+    };
     if discovery {
         let mut k = AwsKmsDiscoveryKeyring::new(supplier).grant_tokens(grant_tokens);
         if let Some(parts) = partition {
@@ -201,7 +203,7 @@ fn kms_keyring(p: &Params, mode: Mode) -> Result<Arc<dyn Keyring>, CliError> {
         }
         return Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)));
     }
-    let mut b = AwsKmsMultiKeyring::builder()
+    let mut b = AwsKmsMultiKeyringBuilder::new()
         .client_supplier(supplier)
         .grant_tokens(grant_tokens);
     for (n, key) in keys.iter().enumerate() {
@@ -222,10 +224,9 @@ impl BranchKeyIdSupplier for ContextValueIsId {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .ok_or_else(|| {
-                esdk_std::Error::Materials(format!(
-                    "provider={HIERARCHY}: the encryption context has no \"{}\" to choose a branch key",
-                    crate::error::escape(&self.0, 64)
-                ))
+                esdk_std::Error::Materials(esdk_std::error::MaterialsError::SelectorKeyMissing {
+                    key: self.0.clone(),
+                })
             })
     }
 }
@@ -292,7 +293,7 @@ pub(crate) fn key_store(p: &Params, rt: &tokio::runtime::Runtime) -> Result<KeyS
             .sdk_config(config);
     }
     rt.block_on(b.build())
-        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))
+        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {}", crate::error::chain(&e))))
 }
 
 const HIERARCHY_PARAMS: &[&str] = &[
@@ -381,9 +382,9 @@ fn hierarchy_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
         }
         BranchKeyIds::Map(s) => b.branch_key_id_supplier(s),
     };
-    let k = b
-        .build()
-        .map_err(|e| CliError::usage(format!("provider={HIERARCHY}: {e}")))?;
+    let k = b.build().map_err(|e| {
+        CliError::usage(format!("provider={HIERARCHY}: {}", crate::error::chain(&e)))
+    })?;
     Ok(Arc::new(BlockingKeyring::with_runtime(k, rt)))
 }
 
@@ -400,7 +401,7 @@ fn raw_aes_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
     };
     let key = read_key_file(required(p, "key-file", "raw-aes")?)?;
     let k = RawAesKeyring::new(ns, name, &key)
-        .map_err(|e| CliError::bad(format!("provider=raw-aes: {e}")))?;
+        .map_err(|e| CliError::bad(format!("provider=raw-aes: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(k))
 }
 
@@ -461,7 +462,7 @@ fn raw_rsa_keyring(p: &Params) -> Result<Arc<dyn Keyring>, CliError> {
         public.as_deref().map(String::as_str),
         private.as_deref().map(String::as_str),
     )
-    .map_err(|e| CliError::bad(format!("provider=raw-rsa: {e}")))?;
+    .map_err(|e| CliError::bad(format!("provider=raw-rsa: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(k))
 }
 
@@ -514,8 +515,8 @@ pub fn keyring(groups: &[Vec<String>], mode: Mode) -> Result<Arc<dyn Keyring>, C
 pub fn cmm(
     keyring: Arc<dyn Keyring>,
     caching: Option<&[String]>,
-) -> Result<Arc<dyn CryptographicMaterialsManager>, CliError> {
-    let default: Arc<dyn CryptographicMaterialsManager> = Arc::new(DefaultCmm::new(keyring));
+) -> Result<Arc<dyn SyncCryptographicMaterialsManager>, CliError> {
+    let default: Arc<dyn SyncCryptographicMaterialsManager> = Arc::new(DefaultCmm::new(keyring));
     let Some(params) = caching else {
         return Ok(default);
     };
@@ -568,6 +569,6 @@ pub fn cmm(
     }
     let c = b
         .build()
-        .map_err(|e| CliError::usage(format!("--caching: {e}")))?;
+        .map_err(|e| CliError::usage(format!("--caching: {}", crate::error::chain(&e))))?;
     Ok(Arc::new(c))
 }

@@ -10,8 +10,8 @@ use crate::streams::{CaptureReader, CaptureWriter, Counting, Output, SkipWhitesp
 use base64::engine::general_purpose::STANDARD as B64;
 use esdk_std::stream::io::{DEFAULT_MAX_BUFFER, DecryptingReader, EncryptingWriter};
 use esdk_std::{
-    AlgorithmSuite, Client, CryptographicMaterialsManager, DecryptOptions, EncryptOptions,
-    EncryptionContext,
+    AlgorithmSuite, Client, DecryptOptions, EncryptOptions, EncryptionContext,
+    SyncCryptographicMaterialsManager,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -54,7 +54,7 @@ pub struct Settings {
     /// The client (policy, limits).
     pub client: Client,
     /// The materials manager.
-    pub cmm: Arc<dyn CryptographicMaterialsManager>,
+    pub cmm: Arc<dyn SyncCryptographicMaterialsManager>,
     /// Encryption context (encrypt) or required pairs (decrypt).
     pub context: BTreeMap<String, String>,
     /// Keys the message must have (decrypt).

@@ -92,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let out = client
                 .encrypt_async(
                     record.as_bytes(),
-                    &EncryptOptions::keyring(&keyring).encryption_context(ec),
+                    &EncryptOptions::async_keyring(&keyring).encryption_context(ec),
                 )
                 .await?;
             sealed.push((record, out.ciphertext));
@@ -100,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for (record, ct) in &sealed {
         let out = client
-            .decrypt_async(ct, &DecryptOptions::keyring(&keyring))
+            .decrypt_async(ct, &DecryptOptions::async_keyring(&keyring))
             .await?;
         if out.plaintext != record.as_bytes() {
             return Err("a record did not round-trip".into());

@@ -146,19 +146,16 @@ impl KeyStoreError {
     pub(crate) fn with_source(
         mut self,
         code: Option<String>,
-        source: Box<dyn core::error::Error + Send + Sync>,
+        source: Option<Box<dyn core::error::Error + Send + Sync>>,
     ) -> Self {
         self.code = code;
-        self.source = Some(source);
+        self.source = source;
         self
     }
 
-    /// As an `esdk_std` error (a provider error whose source is this one).
+    /// As an `esdk_std` error (a provider error holding this one).
     pub fn into_esdk(self) -> esdk_std::Error {
-        esdk_std::Error::Provider {
-            context: "esdk-hierarchy".into(),
-            source: Box::new(self),
-        }
+        esdk_std::Error::Provider(Box::new(self))
     }
 }
 

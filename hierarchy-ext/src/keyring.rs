@@ -149,17 +149,15 @@ impl ContextKeySupplier {
 impl BranchKeyIdSupplier for ContextKeySupplier {
     fn branch_key_id(&self, ec: &EncryptionContext) -> Result<String> {
         let value = ec.get(&self.key).ok_or_else(|| {
-            Error::Materials(format!(
-                "hierarchical keyring: the encryption context has no `{}` to choose a branch key",
-                crate::error::shown(&self.key)
-            ))
+            Error::Materials(esdk_std::error::MaterialsError::SelectorKeyMissing {
+                key: self.key.clone(),
+            })
         })?;
         self.ids.get(value).cloned().ok_or_else(|| {
-            Error::Materials(format!(
-                "hierarchical keyring: no branch key for {} = \"{}\"",
-                crate::error::shown(&self.key),
-                crate::error::shown(value)
-            ))
+            Error::Materials(esdk_std::error::MaterialsError::NoKeyForSelector {
+                key: self.key.clone(),
+                value: value.to_owned(),
+            })
         })
     }
 }
@@ -247,13 +245,15 @@ impl HierarchicalKeyringBuilder {
     /// No branch key id or supplier, or no TTL (or a zero TTL).
     pub fn build(self) -> Result<HierarchicalKeyring> {
         let id = self.id.ok_or_else(|| {
-            Error::Config(
-                "hierarchical keyring: a branch key id or a branch key id supplier is required"
-                    .into(),
-            )
+            Error::Config(esdk_std::error::ConfigError::Missing {
+                setting: "hierarchical keyring: a branch key id or a branch key id supplier",
+            })
         })?;
         let ttl = self.ttl.filter(|t| !t.is_zero()).ok_or_else(|| {
-            Error::Config("hierarchical keyring: a cache TTL greater than zero is required".into())
+            Error::Config(esdk_std::error::ConfigError::OutOfRange {
+                setting: "hierarchical keyring cache TTL (greater than zero)",
+                value: 0,
+            })
         })?;
         let store_name: Arc<str> = self.source.logical_key_store_name().into();
         Ok(HierarchicalKeyring {
@@ -336,7 +336,7 @@ impl HierarchicalKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let id = self.branch_key_id(&materials.encryption_context)?;
@@ -344,7 +344,7 @@ impl HierarchicalKeyring {
         let mut failures = Vec::new();
         for edk in edks {
             if edk.provider_id != PROVIDER_ID || edk.provider_info != id.as_bytes() {
-                failures.push(EdkFailure::new(
+                failures.push(EdkFailure::not_for_this_keyring(
                     edk,
                     format!("not for {}", label(&id, None)),
                 ));
@@ -353,7 +353,7 @@ impl HierarchicalKeyring {
             let parsed = match wrapping::parse(&edk.ciphertext, materials.suite.data_key_len()) {
                 Ok(p) => p,
                 Err(e) => {
-                    failures.push(EdkFailure::new(edk, format!("{}: {e}", label(&id, None))));
+                    failures.push(EdkFailure::failed(edk, label(&id, None)).with_source(e));
                     continue;
                 }
             };
@@ -369,7 +369,7 @@ impl HierarchicalKeyring {
             {
                 Ok(b) => b,
                 Err(e) => {
-                    failures.push(EdkFailure::new(edk, e.to_string()));
+                    failures.push(EdkFailure::failed(edk, label(&id, None)).with_source(e));
                     continue;
                 }
             };
@@ -379,10 +379,8 @@ impl HierarchicalKeyring {
                     m.data_key = Some(DataKey::from_slice(&dk)?);
                     return Ok(m);
                 }
-                Err(e) => failures.push(EdkFailure::new(
-                    edk,
-                    format!("{}: {e}", label(&id, Some(&version))),
-                )),
+                Err(e) => failures
+                    .push(EdkFailure::failed(edk, label(&id, Some(&version))).with_source(e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))

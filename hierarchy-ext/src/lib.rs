@@ -34,8 +34,8 @@
 //!     .ttl(Duration::from_secs(600))
 //!     .build()?;
 //! let client = Client::builder().build();
-//! let sealed = client.encrypt_async(b"secret", &EncryptOptions::keyring(&keyring)).await?;
-//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&keyring)).await?;
+//! let sealed = client.encrypt_async(b"secret", &EncryptOptions::async_keyring(&keyring)).await?;
+//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&keyring)).await?;
 //! assert_eq!(opened.plaintext, b"secret");
 //! # Ok(()) }
 //! ```

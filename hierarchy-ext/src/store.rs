@@ -309,14 +309,14 @@ fn sdk_error<E, R>(
 ) -> (
     Option<String>,
     String,
-    Box<dyn core::error::Error + Send + Sync>,
+    Option<Box<dyn core::error::Error + Send + Sync>>,
 )
 where
     E: core::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    let (code, message) = esdk_kms::error::describe_sdk_error(&e);
-    (code, message, Box::new(e))
+    let d = esdk_kms::error::describe_sdk_error(e);
+    (d.code, d.message, d.source)
 }
 
 /// Context of one operation on one branch key, for errors.

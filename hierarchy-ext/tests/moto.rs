@@ -205,7 +205,7 @@ fn keyring(store: &KeyStore, id: &str, ttl: Duration) -> HierarchicalKeyring {
 
 fn store_error(e: &Error) -> &KeyStoreError {
     match e {
-        Error::Provider { source, .. } => source.downcast_ref::<KeyStoreError>().unwrap(),
+        Error::Provider(source) => source.downcast_ref::<KeyStoreError>().unwrap(),
         other => panic!("not a key store error: {other}"),
     }
 }
@@ -297,7 +297,7 @@ async fn store_lifecycle_rotation_and_round_trips() {
     let m1 = client
         .encrypt_async(
             b"first",
-            &EncryptOptions::keyring(&kr).encryption_context(ec("a")),
+            &EncryptOptions::async_keyring(&kr).encryption_context(ec("a")),
         )
         .await
         .unwrap();
@@ -320,7 +320,7 @@ async fn store_lifecycle_rotation_and_round_trips() {
     let m2 = client
         .encrypt_async(
             b"second",
-            &EncryptOptions::keyring(&kr2).encryption_context(ec("a")),
+            &EncryptOptions::async_keyring(&kr2).encryption_context(ec("a")),
         )
         .await
         .unwrap();
@@ -328,7 +328,7 @@ async fn store_lifecycle_rotation_and_round_trips() {
     for (m, pt) in [(&m1, &b"first"[..]), (&m2, &b"second"[..])] {
         for k in [&kr, &kr2] {
             let out = client
-                .decrypt_async(&m.ciphertext, &DecryptOptions::keyring(k))
+                .decrypt_async(&m.ciphertext, &DecryptOptions::async_keyring(k))
                 .await
                 .unwrap();
             assert_eq!(out.plaintext, pt);
@@ -337,7 +337,7 @@ async fn store_lifecycle_rotation_and_round_trips() {
     // A keyring for another branch key cannot decrypt.
     let other = keyring(&store, &chosen, Duration::from_secs(600));
     let e = client
-        .decrypt_async(&m1.ciphertext, &DecryptOptions::keyring(&other))
+        .decrypt_async(&m1.ciphertext, &DecryptOptions::async_keyring(&other))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::NoDecryptableKey(_)), "{e}");
@@ -371,7 +371,7 @@ async fn wire_call_counts_cache_hit_and_ttl_expiry() {
     env.calls.take();
 
     // Cold: one GetItem and one Decrypt.
-    let opts = EncryptOptions::keyring(&kr).encryption_context(ec("a"));
+    let opts = EncryptOptions::async_keyring(&kr).encryption_context(ec("a"));
     let m = client.encrypt_async(b"x", &opts).await.unwrap();
     let ops = env.calls.take();
     assert_eq!(ops, ["GetItem", "Decrypt"], "{ops:?}");
@@ -382,13 +382,13 @@ async fn wire_call_counts_cache_hit_and_ttl_expiry() {
     assert_eq!(env.calls.take(), Vec::<String>::new());
     // Decrypt needs the version item (its own entry): 1 + 1, then hits.
     client
-        .decrypt_async(&m.ciphertext, &DecryptOptions::keyring(&kr))
+        .decrypt_async(&m.ciphertext, &DecryptOptions::async_keyring(&kr))
         .await
         .unwrap();
     assert_eq!(env.calls.take(), ["GetItem", "Decrypt"]);
     for _ in 0..3 {
         client
-            .decrypt_async(&m.ciphertext, &DecryptOptions::keyring(&kr))
+            .decrypt_async(&m.ciphertext, &DecryptOptions::async_keyring(&kr))
             .await
             .unwrap();
     }
@@ -494,14 +494,14 @@ async fn multi_tenant_supplier_and_shared_cache() {
     let ma = client
         .encrypt_async(
             b"for a",
-            &EncryptOptions::keyring(&kr).encryption_context(ec("a")),
+            &EncryptOptions::async_keyring(&kr).encryption_context(ec("a")),
         )
         .await
         .unwrap();
     let mb = client
         .encrypt_async(
             b"for b",
-            &EncryptOptions::keyring(&kr).encryption_context(ec("b")),
+            &EncryptOptions::async_keyring(&kr).encryption_context(ec("b")),
         )
         .await
         .unwrap();
@@ -511,7 +511,7 @@ async fn multi_tenant_supplier_and_shared_cache() {
     assert_eq!(pb.encrypted_data_keys[0].provider_info, b.as_bytes());
     for (m, pt) in [(&ma, &b"for a"[..]), (&mb, &b"for b"[..])] {
         let out = client
-            .decrypt_async(&m.ciphertext, &DecryptOptions::keyring(&kr))
+            .decrypt_async(&m.ciphertext, &DecryptOptions::async_keyring(&kr))
             .await
             .unwrap();
         assert_eq!(out.plaintext, pt);
@@ -521,14 +521,11 @@ async fn multi_tenant_supplier_and_shared_cache() {
     let e = client
         .encrypt_async(
             b"x",
-            &EncryptOptions::keyring(&kr).encryption_context(ec("zzz")),
+            &EncryptOptions::async_keyring(&kr).encryption_context(ec("zzz")),
         )
         .await
         .unwrap_err();
-    assert!(
-        e.to_string().contains("no branch key for tenant = \"zzz\""),
-        "{e}"
-    );
+    assert!(e.to_string().contains("no key for tenant = \"zzz\""), "{e}");
     assert!(env.calls.take().is_empty());
 
     // Same cache, same partition: entries are shared (no call). Another partition: its own.
@@ -536,7 +533,7 @@ async fn multi_tenant_supplier_and_shared_cache() {
     client
         .encrypt_async(
             b"x",
-            &EncryptOptions::keyring(&same).encryption_context(ec("a")),
+            &EncryptOptions::async_keyring(&same).encryption_context(ec("a")),
         )
         .await
         .unwrap();
@@ -545,7 +542,7 @@ async fn multi_tenant_supplier_and_shared_cache() {
     client
         .encrypt_async(
             b"x",
-            &EncryptOptions::keyring(&other).encryption_context(ec("a")),
+            &EncryptOptions::async_keyring(&other).encryption_context(ec("a")),
         )
         .await
         .unwrap();
@@ -568,7 +565,7 @@ async fn failures_name_branch_key_version_and_operation() {
     // Missing branch key.
     let kr = keyring(&store, "no-such-key", Duration::from_secs(60));
     let e = client
-        .encrypt_async(b"x", &EncryptOptions::keyring(&kr))
+        .encrypt_async(b"x", &EncryptOptions::async_keyring(&kr))
         .await
         .unwrap_err();
     let ke = store_error(&e);
@@ -635,7 +632,7 @@ async fn failures_name_branch_key_version_and_operation() {
 
     // A message encrypted before the tampering, to show decrypt failures too.
     let m = client
-        .encrypt_async(b"x", &EncryptOptions::keyring(&kr_for(&store, &id)))
+        .encrypt_async(b"x", &EncryptOptions::async_keyring(&kr_for(&store, &id)))
         .await
         .unwrap();
 
@@ -682,7 +679,7 @@ async fn failures_name_branch_key_version_and_operation() {
     let e = client
         .decrypt_async(
             &m.ciphertext,
-            &DecryptOptions::keyring(&kr_for(&store, &id)),
+            &DecryptOptions::async_keyring(&kr_for(&store, &id)),
         )
         .await
         .unwrap_err();

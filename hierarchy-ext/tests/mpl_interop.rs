@@ -201,14 +201,14 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let kr = keyring(&r);
     let from_py = mpl.encrypt(&r, b"python to rust", "p1");
     let out = client
-        .decrypt_async(&from_py, &DecryptOptions::keyring(&kr))
+        .decrypt_async(&from_py, &DecryptOptions::async_keyring(&kr))
         .await
         .unwrap();
     assert_eq!(out.plaintext, b"python to rust");
     let from_rust = client
         .encrypt_async(
             b"rust to python",
-            &EncryptOptions::keyring(&kr).encryption_context(ec()),
+            &EncryptOptions::async_keyring(&kr).encryption_context(ec()),
         )
         .await
         .unwrap()
@@ -235,7 +235,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let rust_p = client
         .encrypt_async(
             b"rust, python's key",
-            &EncryptOptions::keyring(&kp).encryption_context(ec()),
+            &EncryptOptions::async_keyring(&kp).encryption_context(ec()),
         )
         .await
         .unwrap()
@@ -244,7 +244,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let py_p = mpl.encrypt(&p, b"python, python's key", "p2");
     assert_eq!(
         client
-            .decrypt_async(&py_p, &DecryptOptions::keyring(&kp))
+            .decrypt_async(&py_p, &DecryptOptions::async_keyring(&kp))
             .await
             .unwrap()
             .plaintext,
@@ -265,7 +265,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let rust_new = client
         .encrypt_async(
             b"after python rotated",
-            &EncryptOptions::keyring(&kr2).encryption_context(ec()),
+            &EncryptOptions::async_keyring(&kr2).encryption_context(ec()),
         )
         .await
         .unwrap()
@@ -281,7 +281,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     ] {
         assert_eq!(
             client
-                .decrypt_async(ct, &DecryptOptions::keyring(&kr2))
+                .decrypt_async(ct, &DecryptOptions::async_keyring(&kr2))
                 .await
                 .unwrap()
                 .plaintext,
@@ -297,7 +297,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let kp2 = keyring(&p);
     assert_eq!(
         client
-            .decrypt_async(&py_after, &DecryptOptions::keyring(&kp2))
+            .decrypt_async(&py_after, &DecryptOptions::async_keyring(&kp2))
             .await
             .unwrap()
             .plaintext,
@@ -306,7 +306,7 @@ async fn mpl_interop_both_directions_with_rotation_by_either_side() {
     let rust_after = client
         .encrypt_async(
             b"rust after rust rotated",
-            &EncryptOptions::keyring(&kp2).encryption_context(ec()),
+            &EncryptOptions::async_keyring(&kp2).encryption_context(ec()),
         )
         .await
         .unwrap()

@@ -11,8 +11,8 @@
 //! `kms-ext/tests/moto/start_moto.sh`); otherwise it prints this usage and exits.
 
 use esdk_kms::{
-    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMultiKeyring, AwsSdkClientSupplier,
-    BlockingKeyring, ClientSupplier, DiscoveryFilter, KmsArn,
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsSdkClientSupplier, BlockingKeyring, ClientSupplier,
+    DiscoveryFilter, KmsArn,
 };
 use esdk_std::{Client, DecryptOptions, EncryptOptions, EncryptionContext};
 use std::sync::Arc;
@@ -48,7 +48,7 @@ async fn main() -> Result<(), BoxError> {
     }
 
     // Encrypt with every key: the first generates the data key, the others wrap it concurrently.
-    let keyring = AwsKmsMultiKeyring::builder()
+    let keyring = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&keys[0])
         .keys(&keys[1..])
         .client_supplier(supplier.clone())
@@ -57,7 +57,7 @@ async fn main() -> Result<(), BoxError> {
     let mut ec = EncryptionContext::new();
     ec.insert("purpose", "esdk-kms example");
     let plaintext = b"Hello from the Rust ESDK and AWS KMS";
-    let opts = EncryptOptions::keyring(&keyring).encryption_context(ec);
+    let opts = EncryptOptions::async_keyring(&keyring).encryption_context(ec);
     let sealed = client.encrypt_async(plaintext, &opts).await?;
     println!(
         "encrypted {} bytes into {} bytes, suite {}",
@@ -74,7 +74,7 @@ async fn main() -> Result<(), BoxError> {
 
     // Decrypt with the same keyring (keys are tried in order until one succeeds).
     let opened = client
-        .decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&keyring))
+        .decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&keyring))
         .await?;
     assert_eq!(opened.plaintext, plaintext);
     println!(
@@ -87,7 +87,10 @@ async fn main() -> Result<(), BoxError> {
         let filter = DiscoveryFilter::new(arn.partition(), [arn.account()])?;
         let discovery = AwsKmsDiscoveryKeyring::new(supplier.clone()).filter(filter);
         let opened = client
-            .decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&discovery))
+            .decrypt_async(
+                &sealed.ciphertext,
+                &DecryptOptions::async_keyring(&discovery),
+            )
             .await?;
         assert_eq!(opened.plaintext, plaintext);
         println!(

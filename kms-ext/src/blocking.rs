@@ -11,12 +11,40 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 #[derive(Clone)]
 enum Rt {
-    Owned(Arc<Runtime>),
+    Owned(OwnedRuntime),
     Handle(Handle),
+}
+
+/// A shared runtime that, when the last reference goes, shuts down in the background: dropping
+/// a Tokio runtime in the ordinary way blocks, and panics inside async code, so a
+/// [`BlockingKeyring`] can be dropped anywhere.
+struct OwnedRuntime(Option<Arc<Runtime>>);
+
+impl Clone for OwnedRuntime {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl OwnedRuntime {
+    fn get(&self) -> Option<&Runtime> {
+        self.0.as_deref()
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take().and_then(|a| Arc::try_unwrap(a).ok()) {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Runs an [`AsyncKeyring`] (e.g. a KMS keyring) to completion on a Tokio runtime that it owns
 /// or is given, and implements esdk-std's synchronous [`Keyring`] with it.
+///
+/// It can be created and dropped anywhere, inside async code included: a runtime it owns is
+/// shut down in the background when the last clone goes.
 ///
 /// Each call blocks the calling thread until the keyring's KMS requests finish; they run on
 /// the runtime (so the KMS clients' connection pools live there). Meant for threads outside any
@@ -57,16 +85,17 @@ impl<K: AsyncKeyring> BlockingKeyring<K> {
             .map_err(Error::Io)?;
         Ok(Self {
             inner: keyring,
-            rt: Rt::Owned(Arc::new(rt)),
+            rt: Rt::Owned(OwnedRuntime(Some(Arc::new(rt)))),
         })
     }
 
     /// Wraps `keyring` with a runtime you own (shared; it must have I/O and time drivers
-    /// enabled).
+    /// enabled). If this keyring (or a clone) holds the last reference, dropping it shuts the
+    /// runtime down in the background.
     pub fn with_runtime(keyring: K, runtime: Arc<Runtime>) -> Self {
         Self {
             inner: keyring,
-            rt: Rt::Owned(runtime),
+            rt: Rt::Owned(OwnedRuntime(Some(runtime))),
         }
     }
 
@@ -77,11 +106,9 @@ impl<K: AsyncKeyring> BlockingKeyring<K> {
     /// A handle to a current-thread runtime.
     pub fn with_handle(keyring: K, handle: Handle) -> Result<Self> {
         if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
-            return Err(Error::Config(
-                "BlockingKeyring needs a multi-threaded Tokio runtime: a current-thread runtime cannot run \
-                 the KMS requests while the caller blocks"
-                    .into(),
-            ));
+            return Err(
+                crate::error::KmsConfigError::CurrentThreadRuntime.into_error("Tokio runtime")
+            );
         }
         Ok(Self {
             inner: keyring,
@@ -96,7 +123,10 @@ impl<K: AsyncKeyring> BlockingKeyring<K> {
 
     fn run<T: Send>(&self, fut: impl Future<Output = Result<T>> + Send) -> Result<T> {
         let block = move || match &self.rt {
-            Rt::Owned(rt) => rt.block_on(fut),
+            Rt::Owned(rt) => match rt.get() {
+                Some(rt) => rt.block_on(fut),
+                None => Err(Error::Internal("BlockingKeyring runtime already released")),
+            },
             Rt::Handle(h) => h.block_on(fut),
         };
         if Handle::try_current().is_err() {
@@ -107,8 +137,8 @@ impl<K: AsyncKeyring> BlockingKeyring<K> {
         // helper thread instead and wait for it.
         std::thread::scope(|s| {
             s.spawn(block).join().unwrap_or_else(|_| {
-                Err(Error::Config(
-                    "the BlockingKeyring helper thread panicked".into(),
+                Err(Error::Internal(
+                    "the BlockingKeyring helper thread panicked",
                 ))
             })
         })

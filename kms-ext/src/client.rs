@@ -2,6 +2,7 @@
 //! [`AwsSdkClientSupplier`] (one client per region from `aws-config`, cached and bounded) and
 //! [`SingleClientSupplier`] (one client you built, for every region).
 
+use crate::error::KmsConfigError;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::Client;
 use core::fmt;
@@ -163,11 +164,7 @@ impl AwsSdkClientSupplier {
         let Some(region) = region else {
             let sdk = self.sdk_config().await;
             if sdk.region().is_none() {
-                return Err(Error::Config(
-                    "AWS KMS: no default region is configured (set AWS_REGION or a profile region), \
-                     and the key identifier is not an ARN naming one"
-                        .into(),
-                ));
+                return Err(KmsConfigError::NoRegion.into_error("AWS KMS region"));
             }
             return Ok(self
                 .inner
@@ -177,15 +174,14 @@ impl AwsSdkClientSupplier {
                 .clone());
         };
         if !is_valid_region(region) {
-            return Err(Error::Config(format!(
-                "AWS KMS: `{region}` is not a valid region name"
-            )));
+            return Err(
+                KmsConfigError::InvalidRegion(region.to_owned()).into_error("AWS KMS region")
+            );
         }
         if let Some(allowed) = &self.inner.allowed {
             if !allowed.contains(region) {
-                return Err(Error::Config(format!(
-                    "AWS KMS: region `{region}` is not among the client supplier's allowed regions"
-                )));
+                return Err(KmsConfigError::RegionNotAllowed(region.to_owned())
+                    .into_error("AWS KMS region"));
             }
         }
         if let Some(c) = self.inner.pinned.get(region) {
@@ -200,7 +196,7 @@ impl AwsSdkClientSupplier {
             .inner
             .cache
             .lock()
-            .map_err(|_| Error::Config("AWS KMS client cache poisoned".into()))?;
+            .map_err(|_| Error::Internal("AWS KMS client cache poisoned"))?;
         if let Some(c) = cache.get(region) {
             return Ok(c.clone());
         }

@@ -25,13 +25,13 @@
 //! let client = Client::builder().build();
 //! let sealed = client.encrypt(b"secret", &EncryptOptions::keyring(&sender))?;
 //! // ... and only KMS (DeriveSharedSecret) can decrypt.
-//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&recipient)).await?;
+//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&recipient)).await?;
 //! assert_eq!(opened.plaintext, b"secret");
 //! # Ok(()) }
 //! ```
 
 use crate::arn::KeyIdentifier;
-use crate::error::{KmsError, KmsOperation};
+use crate::error::{KmsConfigError, KmsError, KmsOperation};
 use crate::keyring::grants;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
@@ -82,7 +82,7 @@ impl fmt::Debug for AwsKmsEcdhKeyring {
 fn check_key_id(key_id: &str) -> Result<()> {
     KeyIdentifier::parse(key_id)
         .map(|_| ())
-        .map_err(|e| Error::Config(e.to_string()))
+        .map_err(|e| KmsConfigError::from(e).into_error("key identifier"))
 }
 
 /// `GetPublicKey` of a KEY_AGREEMENT key on `curve`.
@@ -134,10 +134,10 @@ impl AwsKmsEcdhKeyring {
             None => kms_public_key(&client, sender_key_id, curve).await?,
         };
         if sender_public.curve() != curve {
-            return Err(Error::Config(format!(
-                "AWS KMS ECDH keyring: sender key on {}, recipient key on {curve}",
-                sender_public.curve()
-            )));
+            return Err(Error::Config(esdk_std::error::ConfigError::CurveMismatch {
+                sender: sender_public.curve(),
+                recipient: curve,
+            }));
         }
         Ok(Self {
             curve,
@@ -289,15 +289,17 @@ impl AwsKmsEcdhKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let label = self.label();
         let mut failures = Vec::new();
         for edk in edks {
-            let failure = |why: &str| EdkFailure::new(edk, format!("{label}: {why}"));
+            let failure = |why: &str| EdkFailure::failed(edk, format!("{label}: {why}"));
+            let not_ours =
+                |why: &str| EdkFailure::not_for_this_keyring(edk, format!("{label}: {why}"));
             if !is_ecdh_provider_id(&edk.provider_id) {
-                failures.push(failure("not an ECDH encrypted data key"));
+                failures.push(not_ours("not an ECDH encrypted data key"));
                 continue;
             }
             let (recipient, sender) = match parse_provider_info(self.curve, &edk.provider_info) {
@@ -314,7 +316,7 @@ impl AwsKmsEcdhKeyring {
                     recipient_public,
                 } => {
                     if recipient != *recipient_public || sender != *sender_public {
-                        failures.push(failure("another sender or recipient key pair"));
+                        failures.push(not_ours("another sender or recipient key pair"));
                         continue;
                     }
                     (sender_key_id, &recipient)
@@ -324,7 +326,7 @@ impl AwsKmsEcdhKeyring {
                     recipient_public,
                 } => {
                     if recipient != *recipient_public {
-                        failures.push(failure("another recipient key"));
+                        failures.push(not_ours("another recipient key"));
                         continue;
                     }
                     (recipient_key_id, &sender)
@@ -333,7 +335,7 @@ impl AwsKmsEcdhKeyring {
             let z = match self.derive(key_id, peer).await {
                 Ok(z) => z,
                 Err(e) => {
-                    failures.push(failure(&e.to_string()));
+                    failures.push(crate::error::edk_failure(edk, label.clone(), e));
                     continue;
                 }
             };

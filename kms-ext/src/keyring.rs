@@ -4,7 +4,7 @@
 use crate::PROVIDER_ID;
 use crate::arn::{KeyIdentifier, KmsArn, mrk_match};
 use crate::client::{AwsSdkClientSupplier, ClientSupplier, SingleClientSupplier};
-use crate::error::{KmsError, KmsOperation};
+use crate::error::{KmsConfigError, KmsError, KmsOperation};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use core::fmt;
@@ -45,7 +45,7 @@ fn parse_kms_edk<'e>(edk: &'e EncryptedDataKey, label: &str) -> Result<Option<(&
         return Ok(None);
     }
     let refuse = |why: String| {
-        Error::NoDecryptableKey(vec![EdkFailure::new(
+        Error::NoDecryptableKey(vec![EdkFailure::failed(
             edk,
             format!(
                 "{label}: this `aws-kms` encrypted data key's provider info {why}, so the keyring refuses the message"
@@ -60,7 +60,7 @@ fn parse_kms_edk<'e>(edk: &'e EncryptedDataKey, label: &str) -> Result<Option<(&
 }
 
 fn not_kms(edk: &EncryptedDataKey, label: &str) -> EdkFailure {
-    EdkFailure::new(
+    EdkFailure::not_for_this_keyring(
         edk,
         format!("{label}: not an AWS KMS encrypted data key (provider id is not `{PROVIDER_ID}`)"),
     )
@@ -143,7 +143,8 @@ impl AwsKmsKeyring {
     /// # Errors
     /// `key_id` is not a valid AWS KMS key identifier.
     pub fn new(key_id: &str, supplier: Arc<dyn ClientSupplier>) -> Result<Self> {
-        let key = KeyIdentifier::parse(key_id).map_err(|e| Error::Config(e.to_string()))?;
+        let key = KeyIdentifier::parse(key_id)
+            .map_err(|e| KmsConfigError::from(e).into_error("key identifier"))?;
         Ok(Self {
             key,
             key_str: key_id.to_owned(),
@@ -206,7 +207,7 @@ impl AwsKmsKeyring {
                 let op = KmsOperation::GenerateDataKey;
                 let need = materials.suite.data_key_len();
                 let n = i32::try_from(need)
-                    .map_err(|_| Error::Config("data key length out of range".into()))?;
+                    .map_err(|_| KmsConfigError::DataKeyLength(need).into_error("suite"))?;
                 let out = client
                     .generate_data_key()
                     .key_id(key)
@@ -272,21 +273,14 @@ impl AwsKmsKeyring {
                 return Ok(materials.clone());
             }
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let label = self.label();
         let Some(configured) = self.key.key_arn() else {
-            return Err(Error::Config(format!(
-                "{label}: decryption needs the key's ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>); \
-                 `{}` is {}, which can only be used to encrypt",
-                self.key_str,
-                match self.key {
-                    KeyIdentifier::Alias(_) => "an alias",
-                    KeyIdentifier::Arn(_) => "an alias ARN",
-                    KeyIdentifier::KeyId(_) => "a bare key id",
-                }
-            )));
+            return Err(
+                KmsConfigError::ArnRequired(self.key_str.clone()).into_error("AWS KMS keyring key")
+            );
         };
         let mut failures = Vec::new();
         let mut candidates = Vec::new();
@@ -303,7 +297,7 @@ impl AwsKmsKeyring {
             if matches {
                 candidates.push(edk);
             } else {
-                failures.push(EdkFailure::new(
+                failures.push(EdkFailure::not_for_this_keyring(
                     edk,
                     format!("{label}: not this keyring's key"),
                 ));
@@ -316,11 +310,14 @@ impl AwsKmsKeyring {
         let client = match self.supplier.client(region).await {
             Ok(c) => c,
             Err(e) => {
-                failures.extend(
-                    candidates
-                        .iter()
-                        .map(|edk| EdkFailure::new(edk, format!("{label}: no KMS client: {e}"))),
-                );
+                let e = Arc::new(e);
+                failures.extend(candidates.iter().map(|edk| {
+                    crate::error::edk_failure(
+                        edk,
+                        format!("{label}: no KMS client"),
+                        Error::Shared(e.clone()),
+                    )
+                }));
                 return Err(Error::NoDecryptableKey(failures));
             }
         };
@@ -340,7 +337,7 @@ impl AwsKmsKeyring {
                     m.data_key = Some(dk);
                     return Ok(m);
                 }
-                Err(e) => failures.push(EdkFailure::new(edk, e.to_string())),
+                Err(e) => failures.push(crate::error::edk_failure(edk, label.to_string(), e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))
@@ -383,14 +380,10 @@ impl DiscoveryFilter {
         let partition = partition.into();
         let accounts: BTreeSet<String> = accounts.into_iter().map(Into::into).collect();
         if partition.is_empty() {
-            return Err(Error::Config(
-                "discovery filter: the partition is empty".into(),
-            ));
+            return Err(KmsConfigError::EmptyPartition.into_error("discovery filter"));
         }
         if accounts.is_empty() || accounts.iter().any(String::is_empty) {
-            return Err(Error::Config(
-                "discovery filter: give one or more non-empty account ids".into(),
-            ));
+            return Err(KmsConfigError::NoAccounts.into_error("discovery filter"));
         }
         Ok(Self {
             partition,
@@ -477,7 +470,7 @@ impl AwsKmsDiscoveryKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let label = "AWS KMS discovery keyring";
@@ -489,7 +482,10 @@ impl AwsKmsDiscoveryKeyring {
                 continue;
             };
             match self.filter.as_ref().and_then(|f| f.rejects(&arn)) {
-                Some(why) => failures.push(EdkFailure::new(edk, format!("{label}: {why}"))),
+                Some(why) => failures.push(EdkFailure::not_for_this_keyring(
+                    edk,
+                    format!("{label}: {why}"),
+                )),
                 None => candidates.push((edk, info, arn)),
             }
         }
@@ -498,7 +494,11 @@ impl AwsKmsDiscoveryKeyring {
             let client = match self.supplier.client(region).await {
                 Ok(c) => c,
                 Err(e) => {
-                    failures.push(EdkFailure::new(edk, format!("{label}: no KMS client: {e}")));
+                    failures.push(crate::error::edk_failure(
+                        edk,
+                        format!("{label}: no KMS client"),
+                        e,
+                    ));
                     continue;
                 }
             };
@@ -508,7 +508,7 @@ impl AwsKmsDiscoveryKeyring {
                     m.data_key = Some(dk);
                     return Ok(m);
                 }
-                Err(e) => failures.push(EdkFailure::new(edk, e.to_string())),
+                Err(e) => failures.push(crate::error::edk_failure(edk, label.to_string(), e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))
@@ -569,9 +569,8 @@ impl AwsKmsMrkDiscoveryKeyring {
     /// An invalid region name.
     pub fn new(region: &str, supplier: Arc<dyn ClientSupplier>) -> Result<Self> {
         if !crate::client::is_valid_region(region) {
-            return Err(Error::Config(format!(
-                "AWS KMS MRK discovery keyring: `{region}` is not a valid region"
-            )));
+            return Err(KmsConfigError::InvalidRegion(region.to_owned())
+                .into_error("AWS KMS MRK discovery keyring region"));
         }
         Ok(Self {
             region: region.to_owned(),
@@ -602,7 +601,7 @@ impl AwsKmsMrkDiscoveryKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let label = format!("AWS KMS MRK discovery keyring ({})", self.region);
@@ -614,13 +613,16 @@ impl AwsKmsMrkDiscoveryKeyring {
                 continue;
             };
             if let Some(why) = self.filter.as_ref().and_then(|f| f.rejects(&arn)) {
-                failures.push(EdkFailure::new(edk, format!("{label}: {why}")));
+                failures.push(EdkFailure::not_for_this_keyring(
+                    edk,
+                    format!("{label}: {why}"),
+                ));
             } else if arn.is_mrk() {
                 candidates.push((edk, arn.with_region(&self.region).to_string()));
             } else if arn.region() == self.region {
                 candidates.push((edk, info.to_owned()));
             } else {
-                failures.push(EdkFailure::new(
+                failures.push(EdkFailure::not_for_this_keyring(
                     edk,
                     format!(
                         "{label}: a single-Region key in {}, not in {}",
@@ -634,16 +636,20 @@ impl AwsKmsMrkDiscoveryKeyring {
             return Err(Error::NoDecryptableKey(failures));
         }
         let region = Some(self.region.as_str());
-        let client =
-            match self.supplier.client(region).await {
-                Ok(c) => c,
-                Err(e) => {
-                    failures.extend(candidates.iter().map(|(edk, _)| {
-                        EdkFailure::new(edk, format!("{label}: no KMS client: {e}"))
-                    }));
-                    return Err(Error::NoDecryptableKey(failures));
-                }
-            };
+        let client = match self.supplier.client(region).await {
+            Ok(c) => c,
+            Err(e) => {
+                let e = Arc::new(e);
+                failures.extend(candidates.iter().map(|(edk, _)| {
+                    crate::error::edk_failure(
+                        edk,
+                        format!("{label}: no KMS client"),
+                        Error::Shared(e.clone()),
+                    )
+                }));
+                return Err(Error::NoDecryptableKey(failures));
+            }
+        };
         for (edk, key_id) in candidates {
             match kms_decrypt(&client, region, &key_id, edk, materials, &self.grant_tokens).await {
                 Ok(dk) => {
@@ -651,7 +657,7 @@ impl AwsKmsMrkDiscoveryKeyring {
                     m.data_key = Some(dk);
                     return Ok(m);
                 }
-                Err(e) => failures.push(EdkFailure::new(edk, e.to_string())),
+                Err(e) => failures.push(crate::error::edk_failure(edk, label.to_string(), e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))

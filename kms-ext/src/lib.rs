@@ -22,18 +22,18 @@
 //! work with KMS.
 //!
 //! ```no_run
-//! use esdk_kms::AwsKmsMultiKeyring;
+//! use esdk_kms::AwsKmsMultiKeyringBuilder;
 //! use esdk_std::{Client, DecryptOptions, EncryptOptions, EncryptionContext};
 //! # async fn run() -> Result<(), esdk_std::Error> {
-//! let keyring = AwsKmsMultiKeyring::builder()
+//! let keyring = AwsKmsMultiKeyringBuilder::new()
 //!     .generator("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
 //!     .key("arn:aws:kms:eu-central-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321")
 //!     .build()?;
 //! let client = Client::builder().build();
 //! let mut ec = EncryptionContext::new();
 //! ec.insert("purpose", "example");
-//! let sealed = client.encrypt_async(b"secret", &EncryptOptions::keyring(&keyring).encryption_context(ec)).await?;
-//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&keyring)).await?;
+//! let sealed = client.encrypt_async(b"secret", &EncryptOptions::async_keyring(&keyring).encryption_context(ec)).await?;
+//! let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&keyring)).await?;
 //! assert_eq!(opened.plaintext, b"secret");
 //! # Ok(()) }
 //! ```
@@ -55,11 +55,11 @@ pub use client::{
     AwsSdkClientSupplier, AwsSdkClientSupplierBuilder, ClientSupplier, SingleClientSupplier,
 };
 pub use ecdh::AwsKmsEcdhKeyring;
-pub use error::{KmsError, KmsOperation};
+pub use error::{KmsConfigError, KmsError, KmsOperation, SdkFailure};
 pub use keyring::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, DiscoveryFilter,
 };
-pub use multi::{AwsKmsMultiKeyring, AwsKmsMultiKeyringBuilder};
+pub use multi::{AwsKmsMultiKeyring, AwsKmsMultiKeyringBuilder, mrk_discovery_multi_keyring};
 pub use rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};
 
 /// Re-export of the AWS SDK for KMS (clients, configuration, errors).

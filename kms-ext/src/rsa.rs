@@ -9,7 +9,7 @@
 //! does.
 
 use crate::arn::{KeyIdentifier, ResourceType, mrk_match};
-use crate::error::{KmsError, KmsOperation};
+use crate::error::{KmsConfigError, KmsError, KmsOperation};
 use crate::keyring::grants;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
@@ -64,9 +64,9 @@ impl KmsRsaAlgorithm {
 /// let keyring = AwsKmsRsaKeyring::with_public_key_from_kms(arn, KmsRsaAlgorithm::RsaesOaepSha256, kms).await?;
 /// // No encryption context reaches KMS, so signing suites are refused: use an unsigned one.
 /// let client = Client::builder().build();
-/// let opts = EncryptOptions::keyring(&keyring).suite(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY);
+/// let opts = EncryptOptions::async_keyring(&keyring).suite(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY);
 /// let sealed = client.encrypt_async(b"secret", &opts).await?;
-/// let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&keyring)).await?;
+/// let opened = client.decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&keyring)).await?;
 /// assert_eq!(opened.plaintext, b"secret");
 /// # Ok(()) }
 /// ```
@@ -102,16 +102,16 @@ impl AwsKmsRsaKeyring {
         public_key: Option<RsaPublicKey>,
         client: Client,
     ) -> Result<Self> {
-        let key = KeyIdentifier::parse(key_id).map_err(|e| Error::Config(e.to_string()))?;
+        let key = KeyIdentifier::parse(key_id)
+            .map_err(|e| KmsConfigError::from(e).into_error("key identifier"))?;
         let alias = match &key {
             KeyIdentifier::Alias(_) => true,
             KeyIdentifier::Arn(a) => a.resource_type() == ResourceType::Alias,
             KeyIdentifier::KeyId(_) => false,
         };
         if alias {
-            return Err(Error::Config(format!(
-                "AWS KMS RSA keyring: `{key_id}` is an alias; the key identifier must name a key"
-            )));
+            return Err(KmsConfigError::AliasNotAllowed(key_id.to_owned())
+                .into_error("AWS KMS RSA keyring key"));
         }
         Ok(Self {
             key,
@@ -229,7 +229,7 @@ impl AwsKmsRsaKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         self.refuse_signing(materials.suite)?;
@@ -238,7 +238,7 @@ impl AwsKmsRsaKeyring {
         let mut failures = Vec::new();
         for edk in edks {
             if edk.provider_id != RSA_PROVIDER_ID {
-                failures.push(EdkFailure::new(
+                failures.push(EdkFailure::not_for_this_keyring(
                     edk,
                     format!("{label}: not an `{RSA_PROVIDER_ID}` encrypted data key"),
                 ));
@@ -249,13 +249,13 @@ impl AwsKmsRsaKeyring {
                 .ok()
                 .and_then(|s| crate::arn::KmsArn::parse_key_arn(s).ok())
                 .ok_or_else(|| {
-                    Error::NoDecryptableKey(vec![EdkFailure::new(
+                    Error::NoDecryptableKey(vec![EdkFailure::failed(
                         edk,
                         format!("{label}: the provider info is not a valid key ARN, so the keyring refuses the message"),
                     )])
                 })?;
             if !mrk_match(&self.key, &KeyIdentifier::Arn(arn)) {
-                failures.push(EdkFailure::new(
+                failures.push(EdkFailure::not_for_this_keyring(
                     edk,
                     format!("{label}: not this keyring's key"),
                 ));
@@ -267,7 +267,7 @@ impl AwsKmsRsaKeyring {
                     m.data_key = Some(dk);
                     return Ok(m);
                 }
-                Err(e) => failures.push(EdkFailure::new(edk, format!("{label}: {e}"))),
+                Err(e) => failures.push(crate::error::edk_failure(edk, label.clone(), e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))

@@ -289,8 +289,8 @@ impl ClientSupplier for NoClients {
         _region: Option<&'a str>,
     ) -> esdk_std::keyring::BoxFuture<'a, Result<aws_sdk_kms::Client, Error>> {
         self.0.fetch_add(1, Ordering::SeqCst);
-        Box::pin(core::future::ready(Err(Error::Config(
-            "NoClients: no client may be requested here".into(),
+        Box::pin(core::future::ready(Err(Error::Internal(
+            "NoClients: no client may be requested here",
         ))))
     }
 }
@@ -327,12 +327,12 @@ async fn round_trip_one_key() {
         } else {
             &client
         };
-        let opts = EncryptOptions::keyring(&kr)
+        let opts = EncryptOptions::async_keyring(&kr)
             .encryption_context(ec())
             .suite(suite);
         let sealed = c.encrypt_async(b"x", &opts).await.unwrap();
         let opened = c
-            .decrypt_async(&sealed.ciphertext, &DecryptOptions::keyring(&kr))
+            .decrypt_async(&sealed.ciphertext, &DecryptOptions::async_keyring(&kr))
             .await
             .unwrap();
         assert_eq!(opened.plaintext, b"x", "{suite}");
@@ -348,7 +348,7 @@ async fn round_trip_three_keys_two_regions() {
         create_key(W2).await,
     );
     let s = supplier();
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&g)
         .keys([&k2, &k3])
         .client_supplier(s.clone())
@@ -381,7 +381,7 @@ async fn round_trip_three_keys_two_regions() {
 async fn decrypt_tries_keys_in_order_until_one_succeeds() {
     need_kms!("decrypt_tries_keys_in_order_until_one_succeeds");
     let (a, b) = (create_key(W2).await, create_key(W2).await);
-    let both = AwsKmsMultiKeyring::builder()
+    let both = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&a)
         .key(&b)
         .build()
@@ -402,7 +402,7 @@ async fn decrypt_tries_keys_in_order_until_one_succeeds() {
         )
     };
     // Order b, a: b's keyring decrypts (its EDK is the second one); a is never called.
-    let multi = AwsKmsMultiKeyring::new(Some(kr(&b, &s)), vec![kr(&a, &s)]).unwrap();
+    let multi = AwsKmsMultiKeyring::new_async(Some(kr(&b, &s)), vec![kr(&a, &s)]).unwrap();
     assert_eq!(
         open(&multi, &sealed.ciphertext).await.unwrap().plaintext,
         b"ordered"
@@ -412,14 +412,14 @@ async fn decrypt_tries_keys_in_order_until_one_succeeds() {
     assert_eq!(rec.with_grants_and_context.load(Ordering::SeqCst), 1);
     // The first keyring's KMS call fails (unreachable endpoint): the next one is tried.
     let dead: Arc<dyn ClientSupplier> = Arc::new(SingleClientSupplier::new(dead_client()));
-    let multi = AwsKmsMultiKeyring::new(Some(kr(&a, &dead)), vec![kr(&b, &s)]).unwrap();
+    let multi = AwsKmsMultiKeyring::new_async(Some(kr(&a, &dead)), vec![kr(&b, &s)]).unwrap();
     assert_eq!(
         open(&multi, &sealed.ciphertext).await.unwrap().plaintext,
         b"ordered"
     );
     assert_eq!(*rec.key_ids.lock().unwrap(), vec![b.clone(), b.clone()]);
     // All fail: the error lists both attempts.
-    let multi = AwsKmsMultiKeyring::new(Some(kr(&a, &dead)), vec![kr(&b, &dead)]).unwrap();
+    let multi = AwsKmsMultiKeyring::new_async(Some(kr(&a, &dead)), vec![kr(&b, &dead)]).unwrap();
     let text = failures(&open(&multi, &sealed.ciphertext).await.unwrap_err());
     assert!(
         text.contains(&format!("AWS KMS Decrypt with key {a}"))
@@ -448,7 +448,7 @@ async fn mixes_with_local_keyrings() {
     need_kms!("mixes_with_local_keyrings");
     let k = create_key(W2).await;
     let aes = RawAesKeyring::new("local", "aes", &[3u8; 32]).unwrap();
-    let multi = AwsKmsMultiKeyring::new(
+    let multi = AwsKmsMultiKeyring::new_async(
         Some(Arc::new(AwsKmsKeyring::new(&k, supplier()).unwrap())),
         vec![Arc::new(
             RawAesKeyring::new("local", "aes", &[3u8; 32]).unwrap(),
@@ -530,7 +530,7 @@ async fn kms_decrypt_errors_are_collected_with_arn_and_operation() {
 async fn discovery_and_its_filter() {
     need_kms!("discovery_and_its_filter");
     let (a, b) = (create_key(W2).await, create_key(E1).await);
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&a)
         .key(&b)
         .build()
@@ -622,8 +622,9 @@ async fn mrk_replica_decrypts_strict_and_discovery() {
         open(&d, &sealed.ciphertext).await.unwrap().plaintext,
         b"multi-region"
     );
-    let dm = AwsKmsMultiKeyring::mrk_discovery(["eu-west-1", E1], None, Some(supplier()), vec![])
-        .unwrap();
+    let dm =
+        esdk_kms::mrk_discovery_multi_keyring(["eu-west-1", E1], None, Some(supplier()), vec![])
+            .unwrap();
     assert_eq!(
         open(&dm, &sealed.ciphertext).await.unwrap().plaintext,
         b"multi-region"
@@ -647,18 +648,15 @@ async fn mrk_replica_decrypts_strict_and_discovery() {
     );
 
     // The MRK multi-keyring refuses two replicas of one key (aws-kms-mrk-are-unique.md).
-    let e = AwsKmsMultiKeyring::builder()
+    let e = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&west)
         .key(&east)
         .mrk_aware(true)
         .build()
         .unwrap_err();
-    assert!(
-        e.to_string().contains(&west) && e.to_string().contains(&east),
-        "{e}"
-    );
+    assert!(full(&e).contains(&west) && full(&e).contains(&east), "{e}");
     // ... and an MRK multi-keyring of the replica encrypts and decrypts.
-    let mm = AwsKmsMultiKeyring::builder()
+    let mm = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&east)
         .mrk_aware(true)
         .build()
@@ -697,9 +695,10 @@ async fn alias_encrypts_but_decrypt_needs_an_arn() {
             vec![arn.clone()]
         );
         let err = open(&kr, &sealed.ciphertext).await.unwrap_err();
-        let Error::Config(msg) = &err else {
+        let Error::Config(cfg) = &err else {
             panic!("expected a configuration error, got {err}")
         };
+        let msg = format!("{cfg}: {}", std::error::Error::source(cfg).unwrap());
         assert!(
             msg.contains("decryption needs the key's ARN") && msg.contains(id.as_str()),
             "{msg}"
@@ -764,7 +763,7 @@ async fn kms_responses_are_verified() {
         .on_encrypt(&m)
         .await
         .unwrap_err();
-    let Error::Provider { source, .. } = &err else {
+    let Error::Provider(source) = &err else {
         panic!("expected a provider error, got {err}")
     };
     let kms = source.downcast_ref::<KmsError>().unwrap();
@@ -784,7 +783,7 @@ async fn kms_errors_surface_with_key_and_operation() {
         .on_encrypt(&EncryptionMaterials::new(AlgorithmSuite::ALL[0], ec()))
         .await
         .unwrap_err();
-    let Error::Provider { source, .. } = &err else {
+    let Error::Provider(source) = &err else {
         panic!("expected a provider error, got {err}")
     };
     let kms = source.downcast_ref::<KmsError>().expect("a KmsError");
@@ -800,7 +799,7 @@ async fn kms_errors_surface_with_key_and_operation() {
     // Encrypt of an existing data key under a missing additional key: the error names Encrypt
     // and the key, and nothing in it (display, debug, sources) shows the data key.
     let good = create_key(W2).await;
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&good)
         .key(&missing)
         .build()
@@ -808,13 +807,13 @@ async fn kms_errors_surface_with_key_and_operation() {
     let mut m = EncryptionMaterials::new(AlgorithmSuite::ALL[0], ec());
     let secret = [0x5Au8; 16];
     m.data_key = Some(esdk_core_data_key(&secret));
-    let only_children = AwsKmsMultiKeyring::new(
+    let only_children = AwsKmsMultiKeyring::new_async(
         None,
         vec![Arc::new(AwsKmsKeyring::new(&missing, supplier()).unwrap())],
     )
     .unwrap();
     let err = only_children.on_encrypt(&m).await.unwrap_err();
-    let Error::Provider { source, .. } = &err else {
+    let Error::Provider(source) = &err else {
         panic!("expected a provider error, got {err}")
     };
     let kms = source.downcast_ref::<KmsError>().unwrap();
@@ -884,7 +883,7 @@ async fn additional_keys_encrypt_concurrently() {
                 .configure(move |c| c.interceptor(r.clone()))
                 .build(),
         );
-        let multi = AwsKmsMultiKeyring::builder()
+        let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
             .generator(&g)
             .keys(&others)
             .grant_tokens(vec!["test-grant-token".into()])
@@ -1003,7 +1002,7 @@ async fn client_cache_is_bounded() {
     }
     // No default region: a clear error for key ids and aliases.
     let e = s.client(None).await.unwrap_err();
-    assert!(e.to_string().contains("no default region"), "{e}");
+    assert!(full(&e).contains("no default region"), "{e}");
     // Allowed regions: a discovery keyring cannot be sent elsewhere by a message.
     let s = Arc::new(
         AwsSdkClientSupplier::builder()
@@ -1042,7 +1041,7 @@ fn blocking_facade_with_sync_client_and_io_adapters() {
     let (g, k2) = setup.block_on(async { (create_key(W2).await, create_key(E1).await) });
     drop(setup);
 
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&g)
         .key(&k2)
         .build()
@@ -1281,7 +1280,7 @@ async fn java_keys_manifest_bad_arns() {
     ));
     let no: Arc<dyn ClientSupplier> = Arc::new(NoClients::default());
     assert!(
-        AwsKmsMultiKeyring::builder()
+        esdk_kms::AwsKmsMultiKeyringBuilder::new()
             .generator(&mrk_w2)
             .key(&mrk_e1)
             .mrk_aware(true)
@@ -1290,7 +1289,7 @@ async fn java_keys_manifest_bad_arns() {
             .is_err()
     );
     assert!(
-        AwsKmsMultiKeyring::builder()
+        esdk_kms::AwsKmsMultiKeyringBuilder::new()
             .generator(&mrk_w2)
             .key(&mrk_e1)
             .client_supplier(no)
@@ -1395,7 +1394,7 @@ async fn peer_interop_both_directions(peer: Peer) {
 
     // Rust -> peer: two keys in two regions; the peer decrypts with the second key only,
     // with discovery, and (MRK) with the replica in the other region.
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&a)
         .key(&b)
         .build()
@@ -1556,7 +1555,7 @@ async fn caching_cmm_cuts_kms_calls() {
     let keyring = AwsKmsKeyring::new(&key, s).unwrap();
     let cmm = Arc::new(
         CachingCmm::builder(
-            Arc::new(DefaultCmm::new(keyring)),
+            Arc::new(DefaultCmm::new_async(keyring)),
             Arc::new(LocalCache::new(16)),
             std::time::Duration::from_secs(300),
         )
@@ -1568,7 +1567,7 @@ async fn caching_cmm_cuts_kms_calls() {
     let pt = vec![7u8; 1024];
     let mut last = Vec::new();
     for _ in 0..25 {
-        let opts = EncryptOptions::cmm(&*cmm).encryption_context(ec());
+        let opts = EncryptOptions::async_cmm(&*cmm).encryption_context(ec());
         last = client.encrypt_async(&pt, &opts).await.unwrap().ciphertext;
     }
     let count = |op: &str| rec.ops.lock().unwrap().iter().filter(|o| *o == op).count();
@@ -1576,7 +1575,7 @@ async fn caching_cmm_cuts_kms_calls() {
     assert_eq!(count("GenerateDataKey"), 3);
     for _ in 0..5 {
         let d = client
-            .decrypt_async(&last, &DecryptOptions::cmm(&*cmm))
+            .decrypt_async(&last, &DecryptOptions::async_cmm(&*cmm))
             .await
             .unwrap();
         assert_eq!(d.plaintext, pt);
@@ -1591,7 +1590,7 @@ async fn caching_cmm_cuts_kms_calls() {
         tasks.push(tokio::spawn(async move {
             let mut other = ec();
             other.insert("fresh", "context");
-            let opts = EncryptOptions::cmm(&*cmm).encryption_context(other);
+            let opts = EncryptOptions::async_cmm(&*cmm).encryption_context(other);
             client.encrypt_async(&pt, &opts).await.unwrap();
         }));
     }
@@ -1599,4 +1598,16 @@ async fn caching_cmm_cuts_kms_calls() {
         t.await.unwrap();
     }
     assert_eq!(count("GenerateDataKey"), 4);
+}
+
+/// The text of an error and of its whole `source()` chain.
+fn full(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(x) = next {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        next = x.source();
+    }
+    s
 }

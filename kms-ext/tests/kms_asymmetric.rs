@@ -8,8 +8,8 @@
 use esdk_kms::ecdh::AwsKmsEcdhKeyring;
 use esdk_kms::rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};
 use esdk_kms::{
-    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMultiKeyring,
-    AwsSdkClientSupplier, ClientSupplier, KmsError,
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsSdkClientSupplier,
+    ClientSupplier, KmsError,
 };
 use esdk_std::keyring::AsyncKeyring;
 use esdk_std::keyring::raw_ecdh::{EcPrivateKey, EcdhCurve, RawEcdhKeyring};
@@ -91,7 +91,7 @@ fn reasons(e: &Error) -> String {
 /// The KMS error code of an encrypt-side failure.
 fn kms_code(e: &Error) -> Option<String> {
     match e {
-        Error::Provider { source, .. } => source.downcast_ref::<KmsError>()?.code.clone(),
+        Error::Provider(source) => source.downcast_ref::<KmsError>()?.code.clone(),
         _ => None,
     }
 }
@@ -379,7 +379,7 @@ async fn disabled_keys_fail_every_kms_keyring_with_disabled_exception() {
         .mrk_aware(true);
     let discovery = AwsKmsDiscoveryKeyring::new(supplier.clone());
     let mrk_discovery = AwsKmsMrkDiscoveryKeyring::new(W2, supplier.clone()).unwrap();
-    let multi = AwsKmsMultiKeyring::builder()
+    let multi = esdk_kms::AwsKmsMultiKeyringBuilder::new()
         .generator(&arn)
         .build()
         .unwrap();

@@ -5,7 +5,7 @@
 //! uncached run uses a tenth as many messages and is scaled, since it takes 5 ms each).
 
 use esdk_std::cmm::cache::LocalCache;
-use esdk_std::cmm::{CachingCmm, CryptographicMaterialsManager, DefaultCmm};
+use esdk_std::cmm::{CachingCmm, DefaultCmm, SyncCryptographicMaterialsManager};
 use esdk_std::keyring::{Keyring, RawAesKeyring};
 use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk_std::{AlgorithmSuite, Client, EncryptOptions, EncryptedDataKey, EncryptionContext};
@@ -36,13 +36,13 @@ impl Keyring for SlowKeyring {
     }
 }
 
-fn run(cmm: &dyn CryptographicMaterialsManager, n: usize, suite: AlgorithmSuite) -> Duration {
+fn run<C: SyncCryptographicMaterialsManager>(cmm: &C, n: usize, suite: AlgorithmSuite) -> Duration {
     let client = Client::default();
     let ec: EncryptionContext = [("tenant", "bench")].into_iter().collect();
     let pt = vec![0x5Au8; 1024];
     let start = Instant::now();
     for _ in 0..n {
-        let opts = EncryptOptions::from_source(esdk_std::client::MaterialsSource::Cmm(cmm))
+        let opts = EncryptOptions::cmm(cmm)
             .encryption_context(ec.clone())
             .suite(suite);
         std::hint::black_box(client.encrypt(&pt, &opts).expect("encrypt"));

@@ -1,9 +1,10 @@
 //! The one-shot client: configuration once, then `encrypt` / `decrypt` of byte slices.
 
 use crate::cmm::CryptographicMaterialsManager;
+use crate::cmm::SyncCryptographicMaterialsManager;
 use crate::cmm::default::{prepare_decrypt, prepare_encrypt};
-use crate::error::{Error, Result};
-use crate::keyring::AsyncKeyring;
+use crate::error::{ConfigError, Error, MaterialsError, Result};
+use crate::keyring::{AsyncKeyring, Keyring};
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
@@ -14,6 +15,75 @@ use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig,
     EncryptedDataKey, EncryptionContext, Header, HeaderRef, SignaturePolicy,
 };
+
+/// Marks options for the synchronous APIs ([`Client::encrypt`], [`Client::decrypt`], the
+/// `std::io` adapters): made from a [`Keyring`] or a [`SyncCryptographicMaterialsManager`],
+/// whose calls complete without an async runtime. The asynchronous APIs accept them too.
+#[derive(Clone, Copy, Debug)]
+pub struct Blocking;
+
+/// Marks options for the asynchronous APIs only ([`Client::encrypt_async`],
+/// [`Client::decrypt_async`], the tokio adapters): made from an [`AsyncKeyring`] or any
+/// [`CryptographicMaterialsManager`], whose calls may await network I/O (AWS KMS). Such
+/// options do not compile into a synchronous API:
+///
+/// ```compile_fail,E0277
+/// use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
+/// use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
+/// #[derive(Debug)]
+/// struct Remote; // e.g. an AWS KMS keyring
+/// impl AsyncKeyring for Remote {
+///     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
+///     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+/// }
+/// // An asynchronous keyring is not a `Keyring`: the synchronous constructor refuses it.
+/// let _ = Client::default().encrypt(b"x", &EncryptOptions::keyring(&Remote));
+/// ```
+///
+/// ```compile_fail,E0308
+/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// # use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
+/// # use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
+/// # #[derive(Debug)]
+/// # struct Remote;
+/// # impl AsyncKeyring for Remote {
+/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
+/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+/// # }
+/// // Options for the asynchronous APIs are another type than the synchronous ones take.
+/// let _ = Client::default().encrypt(b"x", &EncryptOptions::async_keyring(&Remote));
+/// ```
+///
+/// The same options with the asynchronous API compile:
+///
+/// ```
+/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// # use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
+/// # use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
+/// # #[derive(Debug)]
+/// # struct Remote;
+/// # impl AsyncKeyring for Remote {
+/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
+/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+/// # }
+/// async fn seal(client: &Client) -> Result<Vec<u8>> {
+///     Ok(client.encrypt_async(b"x", &EncryptOptions::async_keyring(&Remote)).await?.ciphertext)
+/// }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Async;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Blocking {}
+    impl Sealed for super::Async {}
+}
+
+/// [`Blocking`] or [`Async`]: which APIs an options value may be used with.
+pub trait Mode: sealed::Sealed + Copy + Send + Sync + std::fmt::Debug + 'static {}
+impl Mode for Blocking {}
+impl Mode for Async {}
 
 /// Where materials come from: a keyring (wrapped in the default materials manager) or a
 /// materials manager.
@@ -52,9 +122,12 @@ impl MaterialsSource<'_> {
     }
 }
 
-/// Options of one encryption.
+/// Options of one encryption. `M` is [`Blocking`] (from [`EncryptOptions::keyring`] /
+/// [`EncryptOptions::cmm`]: any API) or [`Async`] (from [`EncryptOptions::async_keyring`] /
+/// [`EncryptOptions::async_cmm`]: the asynchronous APIs only).
 #[derive(Clone, Debug)]
-pub struct EncryptOptions<'a> {
+pub struct EncryptOptions<'a, M: Mode = Blocking> {
+    pub(crate) mode: std::marker::PhantomData<M>,
     pub(crate) source: MaterialsSource<'a>,
     pub(crate) encryption_context: EncryptionContext,
     pub(crate) suite: Option<AlgorithmSuite>,
@@ -64,18 +137,37 @@ pub struct EncryptOptions<'a> {
     pub(crate) non_framed: bool,
 }
 
-impl<'a> EncryptOptions<'a> {
-    /// Encrypt with a keyring (through the default materials manager).
-    pub fn keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
-        Self::from_source(MaterialsSource::Keyring(keyring))
+impl<'a> EncryptOptions<'a, Blocking> {
+    /// Encrypt with a synchronous keyring (through the default materials manager).
+    pub fn keyring<K: Keyring>(keyring: &'a K) -> Self {
+        Self::with_source(MaterialsSource::Keyring(keyring))
     }
-    /// Encrypt with a materials manager.
-    pub fn cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
-        Self::from_source(MaterialsSource::Cmm(cmm))
+    /// Encrypt with a synchronous materials manager.
+    pub fn cmm<C: SyncCryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::with_source(MaterialsSource::Cmm(cmm))
     }
-    /// Encrypt with a materials source.
+}
+
+impl<'a> EncryptOptions<'a, Async> {
+    /// Encrypt with an asynchronous keyring (e.g. AWS KMS; through the default materials
+    /// manager), for the asynchronous APIs.
+    pub fn async_keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
+        Self::with_source(MaterialsSource::Keyring(keyring))
+    }
+    /// Encrypt with any materials manager, for the asynchronous APIs.
+    pub fn async_cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::with_source(MaterialsSource::Cmm(cmm))
+    }
+    /// Encrypt with a materials source, for the asynchronous APIs.
     pub fn from_source(source: MaterialsSource<'a>) -> Self {
+        Self::with_source(source)
+    }
+}
+
+impl<'a, M: Mode> EncryptOptions<'a, M> {
+    fn with_source(source: MaterialsSource<'a>) -> Self {
         Self {
+            mode: std::marker::PhantomData,
             source,
             encryption_context: EncryptionContext::new(),
             suite: None,
@@ -130,26 +222,45 @@ impl<'a> EncryptOptions<'a> {
     }
 }
 
-/// Options of one decryption.
+/// Options of one decryption; `M` as for [`EncryptOptions`].
 #[derive(Clone, Debug)]
-pub struct DecryptOptions<'a> {
+pub struct DecryptOptions<'a, M: Mode = Blocking> {
+    pub(crate) mode: std::marker::PhantomData<M>,
     pub(crate) source: MaterialsSource<'a>,
     pub(crate) reproduced_encryption_context: Option<EncryptionContext>,
     pub(crate) unsigned_only: bool,
 }
 
-impl<'a> DecryptOptions<'a> {
-    /// Decrypt with a keyring (through the default materials manager).
-    pub fn keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
-        Self::from_source(MaterialsSource::Keyring(keyring))
+impl<'a> DecryptOptions<'a, Blocking> {
+    /// Decrypt with a synchronous keyring (through the default materials manager).
+    pub fn keyring<K: Keyring>(keyring: &'a K) -> Self {
+        Self::with_source(MaterialsSource::Keyring(keyring))
     }
-    /// Decrypt with a materials manager.
-    pub fn cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
-        Self::from_source(MaterialsSource::Cmm(cmm))
+    /// Decrypt with a synchronous materials manager.
+    pub fn cmm<C: SyncCryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::with_source(MaterialsSource::Cmm(cmm))
     }
-    /// Decrypt with a materials source.
+}
+
+impl<'a> DecryptOptions<'a, Async> {
+    /// Decrypt with an asynchronous keyring (e.g. AWS KMS), for the asynchronous APIs.
+    pub fn async_keyring<K: AsyncKeyring>(keyring: &'a K) -> Self {
+        Self::with_source(MaterialsSource::Keyring(keyring))
+    }
+    /// Decrypt with any materials manager, for the asynchronous APIs.
+    pub fn async_cmm<C: CryptographicMaterialsManager>(cmm: &'a C) -> Self {
+        Self::with_source(MaterialsSource::Cmm(cmm))
+    }
+    /// Decrypt with a materials source, for the asynchronous APIs.
     pub fn from_source(source: MaterialsSource<'a>) -> Self {
+        Self::with_source(source)
+    }
+}
+
+impl<'a, M: Mode> DecryptOptions<'a, M> {
+    fn with_source(source: MaterialsSource<'a>) -> Self {
         Self {
+            mode: std::marker::PhantomData,
             source,
             reproduced_encryption_context: None,
             unsigned_only: false,
@@ -286,7 +397,7 @@ impl Client {
 
     pub(crate) fn encryption_request(
         &self,
-        opts: &EncryptOptions<'_>,
+        opts: &EncryptOptions<'_, impl Mode>,
         len: Option<u64>,
     ) -> Result<EncryptionRequest> {
         if let Some(k) = opts
@@ -294,15 +405,18 @@ impl Client {
             .keys()
             .find(|k| k.starts_with(RESERVED_PREFIX))
         {
-            return Err(Error::Materials(format!(
-                "encryption context key `{k}` uses the reserved prefix `{RESERVED_PREFIX}`"
-            )));
+            return Err(Error::Materials(MaterialsError::ReservedContextKey {
+                key: k.to_owned(),
+            }));
         }
         if let Some(s) = opts.suite {
             self.commitment_policy.check_encrypt(s)?;
         }
         if !opts.non_framed && (opts.frame_length == Some(0) || self.frame_length == 0) {
-            return Err(Error::Config("frame length must be at least 1".into()));
+            return Err(Error::Config(ConfigError::OutOfRange {
+                setting: "frame length (1 ..= 2^32 - 1)",
+                value: 0,
+            }));
         }
         Ok(EncryptionRequest {
             encryption_context: opts.encryption_context.clone(),
@@ -315,7 +429,7 @@ impl Client {
         })
     }
 
-    pub(crate) fn encrypt_config(&self, opts: &EncryptOptions<'_>) -> EncryptConfig {
+    pub(crate) fn encrypt_config(&self, opts: &EncryptOptions<'_, impl Mode>) -> EncryptConfig {
         EncryptConfig::default()
             .with_commitment_policy(self.commitment_policy)
             .with_suite(opts.suite)
@@ -324,7 +438,7 @@ impl Client {
             .with_legacy_non_framed(opts.non_framed)
     }
 
-    pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_>) -> DecryptConfig {
+    pub(crate) fn decrypt_config(&self, opts: &DecryptOptions<'_, impl Mode>) -> DecryptConfig {
         DecryptConfig::default()
             .with_commitment_policy(self.commitment_policy)
             .with_signature_policy(if opts.unsigned_only {
@@ -345,10 +459,10 @@ impl Client {
         self.commitment_policy.check_encrypt(m.suite)?;
         if let Some(s) = req.suite {
             if s != m.suite {
-                return Err(Error::Materials(format!(
-                    "materials are for suite {}, {} was requested",
-                    m.suite, s
-                )));
+                return Err(Error::Materials(MaterialsError::SuiteMismatch {
+                    requested: s,
+                    returned: m.suite,
+                }));
             }
         }
         if let Some(max) = self.max_encrypted_data_keys {
@@ -370,7 +484,7 @@ impl Client {
     /// # Errors
     /// Reserved encryption-context keys, a suite the policy forbids, materials failures, limits.
     pub fn encrypt(&self, plaintext: &[u8], opts: &EncryptOptions<'_>) -> Result<Encrypted> {
-        crate::block_on(self.encrypt_async(plaintext, opts))
+        crate::executor::block_on(self.encrypt_async(plaintext, opts))
     }
 
     /// As [`Client::encrypt`], awaiting asynchronous key providers.
@@ -380,7 +494,7 @@ impl Client {
     pub async fn encrypt_async(
         &self,
         plaintext: &[u8],
-        opts: &EncryptOptions<'_>,
+        opts: &EncryptOptions<'_, impl Mode>,
     ) -> Result<Encrypted> {
         let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
         let m = opts.source.encryption_materials(&req).await?;
@@ -409,7 +523,7 @@ impl Client {
     /// # Errors
     /// Any must-fail condition of the format, materials failures, trailing data, truncation.
     pub fn decrypt(&self, ciphertext: &[u8], opts: &DecryptOptions<'_>) -> Result<Decrypted> {
-        crate::block_on(self.decrypt_async(ciphertext, opts))
+        crate::executor::block_on(self.decrypt_async(ciphertext, opts))
     }
 
     /// As [`Client::decrypt`], awaiting asynchronous key providers.
@@ -419,7 +533,7 @@ impl Client {
     pub async fn decrypt_async(
         &self,
         ciphertext: &[u8],
-        opts: &DecryptOptions<'_>,
+        opts: &DecryptOptions<'_, impl Mode>,
     ) -> Result<Decrypted> {
         let mut engine = DecryptEngine::new(
             self.decrypt_config(opts),
@@ -444,7 +558,7 @@ impl Client {
         }
         let (header, encryption_context) = engine.take_header_and_context();
         let plaintext = engine.into_collected_plaintext();
-        let header = header.ok_or_else(|| Error::Materials("no header".into()))?;
+        let header = header.ok_or_else(|| Error::Internal("decrypt finished without a header"))?;
         let encryption_context = encryption_context.unwrap_or_default();
         Ok(Decrypted {
             plaintext,

@@ -19,11 +19,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::future::Future;
-
 pub mod client;
 pub mod cmm;
 pub mod error;
+mod executor;
 pub mod keyring;
 pub mod materials;
 pub mod provider;
@@ -31,8 +30,11 @@ mod rsa_key;
 pub mod stream;
 
 pub use client::{Client, ClientBuilder, DecryptOptions, Decrypted, EncryptOptions, Encrypted};
-pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
-pub use error::{EdkFailure, Error, Result};
+pub use cmm::{
+    CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
+    SyncCryptographicMaterialsManager,
+};
+pub use error::{ConfigError, EdkFailure, EdkFailureKind, Error, MaterialsError, Result};
 pub use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptLimits, EncryptedDataKey, EncryptionContext, Header,
     SignaturePolicy,
@@ -40,28 +42,3 @@ pub use esdk_core::{
 pub use keyring::{AsyncKeyring, Keyring};
 pub use provider::{Backend, SharedRng};
 pub use rsa_key::{RsaKeyError, RsaPadding, RsaPrivateKey, RsaPublicKey};
-
-/// Runs a future to completion on the current thread (used to drive materials managers from
-/// synchronous code; futures of local keyrings complete at once).
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        match fut.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}

@@ -51,6 +51,8 @@ impl Counting {
         })
     }
 }
+impl esdk_std::SyncCryptographicMaterialsManager for Counting {}
+
 impl CryptographicMaterialsManager for Counting {
     fn get_encryption_materials<'a>(
         &'a self,
@@ -183,7 +185,7 @@ fn expiry_with_injected_clock() {
     .build()
     .unwrap();
     let client = Client::default();
-    let enc = |c: &CachingCmm| {
+    let enc = |c: &CachingCmm<Counting>| {
         client
             .encrypt(b"m", &EncryptOptions::cmm(c).encryption_context(ec()))
             .unwrap()
@@ -384,6 +386,8 @@ impl FailingSlow {
         }
     }
 }
+impl esdk_std::SyncCryptographicMaterialsManager for FailingSlow {}
+
 impl CryptographicMaterialsManager for FailingSlow {
     fn get_encryption_materials<'a>(
         &'a self,

@@ -49,7 +49,7 @@ fn provider_id_with_escape_and_newline_cannot_forge_lines() {
         provider_info: b"info\r\n".to_vec(),
         ciphertext: vec![1, 2, 3],
     };
-    let f = EdkFailure::new(&edk, "not for raw AES ns/\x1bkey");
+    let f = EdkFailure::not_for_this_keyring(&edk, "not for raw AES ns/\x1bkey");
     // The value keeps the raw id for programs.
     assert_eq!(f.provider_id, edk.provider_id);
     let text = Error::NoDecryptableKey(vec![f]).to_string();

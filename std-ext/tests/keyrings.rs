@@ -98,15 +98,23 @@ fn raw_aes_with_the_wrong_key_fails() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].provider_id, NS);
     assert!(
-        v[0].reason.contains(&format!("raw AES {NS}/key")),
+        v[0].to_string().contains(&format!("raw AES {NS}/key")),
         "{}",
-        v[0].reason
+        v[0].to_string()
     );
-    assert!(v[0].reason.contains("did not decrypt"), "{}", v[0].reason);
+    assert!(
+        v[0].to_string().contains("did not decrypt"),
+        "{}",
+        v[0].to_string()
+    );
     // A wrapping key of another size with the same name fails the same way.
     let short = aes("key", 1, 16);
     let v = failures(client.decrypt(&enc.ciphertext, &DecryptOptions::keyring(&short)));
-    assert!(v[0].reason.contains("did not decrypt"), "{}", v[0].reason);
+    assert!(
+        v[0].to_string().contains("did not decrypt"),
+        "{}",
+        v[0].to_string()
+    );
 }
 
 #[test]
@@ -223,7 +231,11 @@ fn raw_aes_binds_the_encryption_context() {
         match r {
             Err(Error::NoDecryptableKey(v)) => {
                 assert_eq!(v.len(), 1);
-                assert!(v[0].reason.contains("did not decrypt"), "{}", v[0].reason);
+                assert!(
+                    v[0].to_string().contains("did not decrypt"),
+                    "{}",
+                    v[0].to_string()
+                );
             }
             other_result => panic!("{other:?}: {other_result:?}"),
         }
@@ -257,7 +269,11 @@ fn raw_aes_binds_the_encryption_context() {
         &enc.ciphertext,
         &DecryptOptions::keyring(&k).reproduced_encryption_context(extra),
     ));
-    assert!(v[0].reason.contains("did not decrypt"), "{}", v[0].reason);
+    assert!(
+        v[0].to_string().contains("did not decrypt"),
+        "{}",
+        v[0].to_string()
+    );
     // The matching reproduced context (or a subset of it) decrypts.
     let sub = ec(&[("b", "2")]);
     let dec = client
@@ -298,15 +314,15 @@ fn raw_rsa_round_trips_with_every_padding_and_wrong_padding_fails() {
         ));
         assert_eq!(v.len(), 1);
         assert!(
-            v[0].reason.contains(&format!("raw RSA {NS}/rsa-4096")),
+            v[0].to_string().contains(&format!("raw RSA {NS}/rsa-4096")),
             "{}",
-            v[0].reason
+            v[0].to_string()
         );
         assert!(
-            v[0].reason
+            v[0].to_string()
                 .contains("decryption of the encrypted data key failed"),
             "{}",
-            v[0].reason
+            v[0].to_string()
         );
     }
 }
@@ -324,7 +340,11 @@ fn raw_rsa_public_only_cannot_decrypt_and_private_only_cannot_encrypt() {
         .unwrap();
     let v = failures(client.decrypt(&enc.ciphertext, &DecryptOptions::keyring(&public_only)));
     assert_eq!(v.len(), 1);
-    assert!(v[0].reason.contains("no private key"), "{}", v[0].reason);
+    assert!(
+        v[0].to_string().contains("no private key"),
+        "{}",
+        v[0].to_string()
+    );
     assert_eq!(
         client
             .decrypt(&enc.ciphertext, &DecryptOptions::keyring(&private_only))
@@ -504,12 +524,13 @@ fn multi_keyring_failure_lists_the_reason_of_every_keyring_for_every_edk() {
     )
     .unwrap();
     let v = failures(client.decrypt(&enc.ciphertext, &DecryptOptions::keyring(&multi)));
+    let texts: Vec<String> = v.iter().map(ToString::to_string).collect();
     let reasons: Vec<&str> = v.iter().map(|f| f.reason.as_str()).collect();
     assert_eq!(v.len(), 2 + 1 + 2, "{reasons:#?}");
     // generator: wrong key for EDK "a", not its EDK "b"
     assert!(
-        reasons[0].contains(&format!("raw AES {NS}/a")) && reasons[0].contains("did not decrypt"),
-        "{reasons:#?}"
+        reasons[0].contains(&format!("raw AES {NS}/a")) && texts[0].contains("did not decrypt"),
+        "{texts:#?}"
     );
     assert_eq!(reasons[1], format!("not for raw AES {NS}/a"));
     // the failing keyring: one entry naming it, with its error
@@ -519,7 +540,20 @@ fn multi_keyring_failure_lists_the_reason_of_every_keyring_for_every_edk() {
         "{}",
         v[2].provider_info
     );
-    assert!(reasons[2].contains("service unavailable"), "{reasons:#?}");
+    assert!(texts[2].contains("service unavailable"), "{texts:#?}");
+    // Not-mine and failed are told apart by kind.
+    use esdk_std::EdkFailureKind::{Failed, NotForThisKeyring};
+    let kinds: Vec<_> = v.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Failed,
+            NotForThisKeyring,
+            Failed,
+            NotForThisKeyring,
+            NotForThisKeyring
+        ]
+    );
     // the RSA keyring: neither EDK is its
     assert_eq!(
         &reasons[3..],
@@ -601,7 +635,7 @@ fn header_tampering_of_an_edk_is_caught() {
     let mut bad = enc.ciphertext.clone();
     bad[find(&edk.ciphertext) + 3] ^= 1;
     let v = failures(client.decrypt(&bad, &DecryptOptions::keyring(&k)));
-    assert!(v[0].reason.contains("did not decrypt"));
+    assert!(v[0].to_string().contains("did not decrypt"));
     let mut bad = enc.ciphertext.clone();
     bad[find(&edk.provider_info)] ^= 1;
     let v = failures(client.decrypt(&bad, &DecryptOptions::keyring(&k)));

@@ -128,7 +128,10 @@ fn adapter_err(e: io::Error) -> Error {
 fn clone_err(e: &Error) -> Error {
     match e {
         Error::Core(c) => Error::Core(*c),
-        other => Error::Materials(other.to_string()),
+        other => Error::Keyring {
+            keyring: "copy".into(),
+            reason: other.to_string(),
+        },
     }
 }
 

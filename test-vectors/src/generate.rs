@@ -40,7 +40,10 @@ use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, EdkRef, EncryptConfig, EncryptionContextRef, Encryptor,
 };
 use esdk_std::materials::{EncryptionMaterials, EncryptionRequest};
-use esdk_std::{Client, CryptographicMaterialsManager, EncryptOptions, EncryptionContext};
+use esdk_std::{
+    Client, CryptographicMaterialsManager, EncryptOptions, EncryptionContext,
+    SyncCryptographicMaterialsManager,
+};
 use rand::rngs::StdRng;
 use rand::{RngCore as _, SeedableRng as _};
 use serde_json::{Value, json};
@@ -190,7 +193,7 @@ pub fn encrypt_with_plan(
 }
 
 fn materials_for(
-    cmm: &Arc<dyn CryptographicMaterialsManager>,
+    cmm: &Arc<dyn SyncCryptographicMaterialsManager>,
     policy: CommitmentPolicy,
     suite: AlgorithmSuite,
     ec: EncryptionContext,
@@ -204,7 +207,7 @@ fn materials_for(
         required_encryption_context_keys: Vec::new(),
         ..Default::default()
     };
-    esdk_std::block_on(cmm.get_encryption_materials(&req)).map_err(|e| anyhow!("materials: {e}"))
+    pollster::block_on(cmm.get_encryption_materials(&req)).map_err(|e| anyhow!("materials: {e}"))
 }
 
 /// Encrypts with the core `Encryptor` from owned materials. With

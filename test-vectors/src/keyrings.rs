@@ -27,8 +27,8 @@ use esdk_std::error::EdkFailure;
 use esdk_std::keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk_std::{
-    CryptographicMaterialsManager, DefaultCmm, EncryptedDataKey, Error as EsdkError,
-    RequiredEncryptionContextCmm,
+    DefaultCmm, EncryptedDataKey, Error as EsdkError, RequiredEncryptionContextCmm,
+    SyncCryptographicMaterialsManager,
 };
 
 use crate::extra_keyrings::{EcdhPlan, HierarchyPlan};
@@ -164,9 +164,10 @@ impl MaterialsPlan {
     }
 
     /// Builds fresh key objects and the materials manager.
-    pub fn build(&self) -> anyhow::Result<Arc<dyn CryptographicMaterialsManager>> {
+    pub fn build(&self) -> anyhow::Result<Arc<dyn SyncCryptographicMaterialsManager>> {
         let keyring = self.keyring.build()?;
-        let default: Arc<dyn CryptographicMaterialsManager> = Arc::new(DefaultCmm::new(keyring));
+        let default: Arc<dyn SyncCryptographicMaterialsManager> =
+            Arc::new(DefaultCmm::new(keyring));
         if self.required_keys.is_empty() {
             return Ok(default);
         }
@@ -269,13 +270,18 @@ impl Keyring for FixedDataKeyKeyring {
     ) -> esdk_std::Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(EsdkError::Materials(
-                "decryption materials already hold a data key".into(),
+                esdk_std::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         if !edks.iter().any(|e| e.provider_id == self.provider_id) {
             let failures = edks
                 .iter()
-                .map(|e| EdkFailure::new(e, format!("not provider {:?}", self.provider_id)))
+                .map(|e| {
+                    EdkFailure::not_for_this_keyring(
+                        e,
+                        format!("not provider {:?}", self.provider_id),
+                    )
+                })
                 .collect();
             return Err(EsdkError::NoDecryptableKey(failures));
         }
@@ -310,7 +316,7 @@ impl Keyring for NothingKeyring {
     ) -> esdk_std::Result<DecryptionMaterials> {
         let failures = edks
             .iter()
-            .map(|e| EdkFailure::new(e, self.reason.clone()))
+            .map(|e| EdkFailure::failed(e, self.reason.clone()))
             .collect();
         Err(EsdkError::NoDecryptableKey(failures))
     }

@@ -12,7 +12,7 @@
 //! | `corerand` | the same, fed in random chunk sizes |
 //!
 //! The core paths answer `NeedMaterials` by calling the vector's materials
-//! manager (`esdk_std::block_on(cmm.decrypt_materials(&request))`), exactly
+//! manager (`pollster::block_on(cmm.decrypt_materials(&request))`), exactly
 //! as the std engine does.
 //!
 //! Verdicts ([`Expect`]): a must-decrypt vector must produce the expected
@@ -43,7 +43,10 @@ use esdk_core::{
 use esdk_std::materials::DecryptionRequest;
 use esdk_std::stream::io::DecryptingReader;
 use esdk_std::stream::tokio::AsyncDecryptingReader;
-use esdk_std::{Client, CryptographicMaterialsManager, DecryptOptions, EncryptionContext};
+use esdk_std::{
+    Client, CryptographicMaterialsManager, DecryptOptions, EncryptionContext,
+    SyncCryptographicMaterialsManager,
+};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
@@ -772,7 +775,7 @@ async fn run_tokio(
 fn run_core(
     backend: &esdk_std::Backend,
     ct: &[u8],
-    cmm: &Arc<dyn CryptographicMaterialsManager>,
+    cmm: &Arc<dyn SyncCryptographicMaterialsManager>,
     config: DecryptConfig,
     reproduced: Option<&EncryptionContext>,
     mut chunk: impl FnMut(usize) -> usize,
@@ -832,7 +835,7 @@ fn run_core(
                         reproduced_encryption_context: reproduced.cloned(),
                         backend: backend.clone(),
                     };
-                    let m = match esdk_std::block_on(cmm.decrypt_materials(&request)) {
+                    let m = match pollster::block_on(cmm.decrypt_materials(&request)) {
                         Ok(m) => m,
                         Err(e) => {
                             req.abort();

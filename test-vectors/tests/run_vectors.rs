@@ -468,7 +468,7 @@ fn forged_messages_decrypt_so_half_sign_fails_for_its_own_reason() {
             required_encryption_context_keys: Vec::new(),
             ..Default::default()
         };
-        let m = esdk_std::block_on(cmm.get_encryption_materials(&req)).expect("materials");
+        let m = pollster::block_on(cmm.get_encryption_materials(&req)).expect("materials");
         let ct = generate::forge_unsigned_framed(&m, 128, &pt).expect("forge");
         vectors.push(vector(
             &format!("forged-{id:04X}"),

@@ -31,10 +31,11 @@ pub const DEFAULT_MAX_MESSAGES: u64 = 1 << 32;
 /// Default byte limit per entry: 2^63 − 1.
 pub const DEFAULT_MAX_BYTES: u64 = i64::MAX as u64;
 
-/// Caches materials of an underlying materials manager.
-#[derive(Debug, Clone)]
-pub struct CachingCmm {
-    underlying: Arc<dyn CryptographicMaterialsManager>,
+/// Caches materials of an underlying materials manager. Synchronous (usable by the synchronous
+/// APIs) when its underlying manager `C` is.
+#[derive(Debug)]
+pub struct CachingCmm<C: ?Sized = dyn CryptographicMaterialsManager> {
+    underlying: Arc<C>,
     cache: Arc<dyn CryptographicMaterialsCache>,
     max_age: Duration,
     limits: UsageLimits,
@@ -45,8 +46,8 @@ pub struct CachingCmm {
 
 /// Builds a [`CachingCmm`].
 #[derive(Debug)]
-pub struct CachingCmmBuilder {
-    underlying: Arc<dyn CryptographicMaterialsManager>,
+pub struct CachingCmmBuilder<C: ?Sized = dyn CryptographicMaterialsManager> {
+    underlying: Arc<C>,
     cache: Arc<dyn CryptographicMaterialsCache>,
     max_age: Duration,
     max_messages: u64,
@@ -56,7 +57,7 @@ pub struct CachingCmmBuilder {
     rng: crate::provider::SharedRng,
 }
 
-impl CachingCmmBuilder {
+impl<C: CryptographicMaterialsManager + ?Sized> CachingCmmBuilder<C> {
     /// Messages one entry may encrypt (1 … 2^32, default 2^32).
     pub fn max_messages(mut self, n: u64) -> Self {
         self.max_messages = n;
@@ -87,23 +88,24 @@ impl CachingCmmBuilder {
     ///
     /// # Errors
     /// A zero max age, a message limit of 0 or above 2^32, or a byte limit above 2^63 − 1.
-    pub fn build(self) -> Result<CachingCmm> {
+    pub fn build(self) -> Result<CachingCmm<C>> {
         if self.max_age.is_zero() {
-            return Err(Error::Config(
-                "the caching CMM's max age must be greater than 0".into(),
-            ));
+            return Err(Error::Config(crate::error::ConfigError::OutOfRange {
+                setting: "caching CMM max age (greater than 0)",
+                value: 0,
+            }));
         }
         if self.max_messages == 0 || self.max_messages > DEFAULT_MAX_MESSAGES {
-            return Err(Error::Config(format!(
-                "max messages must be 1 … 2^32, got {}",
-                self.max_messages
-            )));
+            return Err(Error::Config(crate::error::ConfigError::OutOfRange {
+                setting: "caching CMM max messages (1 ..= 2^32)",
+                value: self.max_messages,
+            }));
         }
         if self.max_bytes > DEFAULT_MAX_BYTES {
-            return Err(Error::Config(format!(
-                "max bytes must be at most 2^63 - 1, got {}",
-                self.max_bytes
-            )));
+            return Err(Error::Config(crate::error::ConfigError::OutOfRange {
+                setting: "caching CMM max bytes (0 ..= 2^63 - 1)",
+                value: self.max_bytes,
+            }));
         }
         let partition = match self.partition {
             Some(p) => p.into_bytes(),
@@ -132,14 +134,33 @@ impl CachingCmmBuilder {
     }
 }
 
-impl CachingCmm {
+impl<C: ?Sized> Clone for CachingCmm<C> {
+    fn clone(&self) -> Self {
+        Self {
+            underlying: self.underlying.clone(),
+            cache: self.cache.clone(),
+            max_age: self.max_age,
+            limits: self.limits,
+            partition: self.partition.clone(),
+            clock: self.clock.clone(),
+            in_flight: self.in_flight.clone(),
+        }
+    }
+}
+
+impl<C: super::SyncCryptographicMaterialsManager + ?Sized> super::SyncCryptographicMaterialsManager
+    for CachingCmm<C>
+{
+}
+
+impl<C: CryptographicMaterialsManager + ?Sized> CachingCmm<C> {
     /// A builder over `underlying` (any materials manager; wrap a keyring in
     /// [`super::DefaultCmm`]) with `cache` and the required max age.
     pub fn builder(
-        underlying: Arc<dyn CryptographicMaterialsManager>,
+        underlying: Arc<C>,
         cache: Arc<dyn CryptographicMaterialsCache>,
         max_age: Duration,
-    ) -> CachingCmmBuilder {
+    ) -> CachingCmmBuilder<C> {
         CachingCmmBuilder {
             underlying,
             cache,
@@ -439,7 +460,7 @@ impl Future for Wait {
     }
 }
 
-impl CryptographicMaterialsManager for CachingCmm {
+impl<C: CryptographicMaterialsManager + ?Sized> CryptographicMaterialsManager for CachingCmm<C> {
     fn get_encryption_materials<'a>(
         &'a self,
         request: &'a EncryptionRequest,

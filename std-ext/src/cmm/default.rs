@@ -1,8 +1,8 @@
 //! The default materials manager (`framework/default-cmm.md`) over a keyring.
 
 use super::CryptographicMaterialsManager;
-use crate::error::{Error, Result};
-use crate::keyring::{AsyncKeyring, BoxFuture};
+use crate::error::{Error, MaterialsError, Result};
+use crate::keyring::{AsyncKeyring, BoxFuture, Keyring};
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
@@ -14,23 +14,50 @@ use std::sync::Arc;
 /// Chooses the suite, generates the signing key for signed suites (publishing its public key
 /// as `aws-crypto-public-key`), and asks the keyring for the data key; on decrypt, checks the
 /// policy, merges the reproduced encryption context and extracts the verification key.
-#[derive(Debug, Clone)]
-pub struct DefaultCmm {
-    keyring: Arc<dyn AsyncKeyring>,
+///
+/// `DefaultCmm` (over a synchronous [`Keyring`]) serves every API;
+/// `DefaultCmm<dyn AsyncKeyring>` (from [`DefaultCmm::new_async`]) only the asynchronous ones.
+#[derive(Debug)]
+pub struct DefaultCmm<K: ?Sized = dyn Keyring> {
+    keyring: Arc<K>,
 }
 
-impl DefaultCmm {
-    /// A default materials manager over `keyring` (any [`crate::keyring::Keyring`] works).
-    pub fn new(keyring: impl AsyncKeyring + 'static) -> Self {
+impl<K: ?Sized> Clone for DefaultCmm<K> {
+    fn clone(&self) -> Self {
+        Self {
+            keyring: self.keyring.clone(),
+        }
+    }
+}
+
+impl DefaultCmm<dyn Keyring> {
+    /// A default materials manager over a synchronous `keyring`.
+    pub fn new(keyring: impl Keyring + 'static) -> Self {
         Self {
             keyring: Arc::new(keyring),
         }
     }
-    /// A default materials manager over a shared keyring.
-    pub fn from_arc(keyring: Arc<dyn AsyncKeyring>) -> Self {
+    /// A default materials manager over a shared synchronous keyring.
+    pub fn from_arc(keyring: Arc<dyn Keyring>) -> Self {
         Self { keyring }
     }
 }
+
+impl DefaultCmm<dyn AsyncKeyring> {
+    /// A default materials manager over an asynchronous `keyring` (e.g. AWS KMS), for the
+    /// asynchronous APIs.
+    pub fn new_async(keyring: impl AsyncKeyring + 'static) -> Self {
+        Self {
+            keyring: Arc::new(keyring),
+        }
+    }
+    /// A default materials manager over a shared asynchronous keyring.
+    pub fn from_arc_async(keyring: Arc<dyn AsyncKeyring>) -> Self {
+        Self { keyring }
+    }
+}
+
+impl super::SyncCryptographicMaterialsManager for DefaultCmm<dyn Keyring> {}
 
 /// The default CMM's encryption steps before the keyring.
 pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMaterials> {
@@ -42,9 +69,7 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
     let mut signing_key = None;
     if let Some(alg) = suite.signature() {
         if ec.contains_key(PUBLIC_KEY_FIELD) {
-            return Err(Error::Materials(format!(
-                "the encryption context already has `{PUBLIC_KEY_FIELD}`"
-            )));
+            return Err(Error::Materials(MaterialsError::PublicKeyEntryPresent));
         }
         let sk = SigningKey::generate(&req.backend, alg, &mut req.rng.clone())?;
         let vk = sk.public_key(&req.backend)?;
@@ -100,7 +125,7 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
     Ok(m)
 }
 
-impl CryptographicMaterialsManager for DefaultCmm {
+impl<K: AsyncKeyring + ?Sized> CryptographicMaterialsManager for DefaultCmm<K> {
     fn get_encryption_materials<'a>(
         &'a self,
         request: &'a EncryptionRequest,
@@ -109,9 +134,11 @@ impl CryptographicMaterialsManager for DefaultCmm {
             let m = prepare_encrypt(request)?;
             let out = self.keyring.on_encrypt(&m).await?;
             if out.data_key.is_none() || out.encrypted_data_keys.is_empty() {
-                return Err(Error::Materials(
-                    "the keyring returned no data key or no encrypted data key".into(),
-                ));
+                return Err(Error::Materials(if out.data_key.is_none() {
+                    MaterialsError::MissingDataKey
+                } else {
+                    MaterialsError::MissingEncryptedDataKey
+                }));
             }
             Ok(out)
         })
@@ -128,7 +155,7 @@ impl CryptographicMaterialsManager for DefaultCmm {
                 .on_decrypt(&m, &request.encrypted_data_keys)
                 .await?;
             if out.data_key.is_none() {
-                return Err(Error::Materials("the keyring returned no data key".into()));
+                return Err(Error::Materials(MaterialsError::MissingDataKey));
             }
             Ok(out)
         })

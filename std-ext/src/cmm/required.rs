@@ -2,7 +2,7 @@
 //! (`framework/required-encryption-context-cmm.md`).
 
 use super::CryptographicMaterialsManager;
-use crate::error::{Error, Result};
+use crate::error::{Error, MaterialsError, Result};
 use crate::keyring::BoxFuture;
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
@@ -11,31 +11,46 @@ use std::sync::Arc;
 
 /// Requires configured encryption-context keys on every message: on encrypt they must be in the
 /// context and are authenticated without being stored; on decrypt the caller must reproduce them.
-#[derive(Debug, Clone)]
-pub struct RequiredEncryptionContextCmm {
+///
+/// Synchronous (usable by the synchronous APIs) when its underlying manager `C` is.
+#[derive(Debug)]
+pub struct RequiredEncryptionContextCmm<C: ?Sized = dyn CryptographicMaterialsManager> {
     keys: Vec<String>,
-    underlying: Arc<dyn CryptographicMaterialsManager>,
+    underlying: Arc<C>,
 }
 
-impl RequiredEncryptionContextCmm {
+impl<C: ?Sized> Clone for RequiredEncryptionContextCmm<C> {
+    fn clone(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            underlying: self.underlying.clone(),
+        }
+    }
+}
+
+impl<C: super::SyncCryptographicMaterialsManager + ?Sized> super::SyncCryptographicMaterialsManager
+    for RequiredEncryptionContextCmm<C>
+{
+}
+
+impl<C: CryptographicMaterialsManager + ?Sized> RequiredEncryptionContextCmm<C> {
     /// Requires `keys` on top of `underlying`.
     ///
     /// # Errors
     /// An empty key set.
-    pub fn new(
-        keys: Vec<String>,
-        underlying: Arc<dyn CryptographicMaterialsManager>,
-    ) -> Result<Self> {
+    pub fn new(keys: Vec<String>, underlying: Arc<C>) -> Result<Self> {
         if keys.is_empty() {
-            return Err(Error::Config(
-                "the required-encryption-context CMM needs at least one key".into(),
-            ));
+            return Err(Error::Config(crate::error::ConfigError::Missing {
+                setting: "a required encryption context key",
+            }));
         }
         Ok(Self { keys, underlying })
     }
 }
 
-impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
+impl<C: CryptographicMaterialsManager + ?Sized> CryptographicMaterialsManager
+    for RequiredEncryptionContextCmm<C>
+{
     fn get_encryption_materials<'a>(
         &'a self,
         request: &'a EncryptionRequest,
@@ -46,9 +61,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                 .iter()
                 .find(|k| !request.encryption_context.contains_key(k))
             {
-                return Err(Error::Materials(format!(
-                    "required encryption context key `{k}` is missing"
-                )));
+                return Err(Error::Materials(MaterialsError::RequiredKeyMissing {
+                    key: k.clone(),
+                }));
             }
             let mut req = request.clone();
             for k in &self.keys {
@@ -62,9 +77,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                 .iter()
                 .find(|k| !m.required_encryption_context_keys.contains(k))
             {
-                return Err(Error::Materials(format!(
-                    "the underlying CMM dropped required key `{k}`"
-                )));
+                return Err(Error::Materials(MaterialsError::RequiredKeyDropped {
+                    key: k.clone(),
+                }));
             }
             Ok(m)
         })
@@ -81,9 +96,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                 .iter()
                 .find(|k| !repro.is_some_and(|r| r.contains_key(k)))
             {
-                return Err(Error::Materials(format!(
-                    "required encryption context key `{k}` was not reproduced"
-                )));
+                return Err(Error::Materials(MaterialsError::RequiredKeyNotReproduced {
+                    key: k.clone(),
+                }));
             }
             let m = self.underlying.decrypt_materials(request).await?;
             if let Some(k) = self
@@ -91,9 +106,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                 .iter()
                 .find(|k| !m.encryption_context.contains_key(k))
             {
-                return Err(Error::Materials(format!(
-                    "decryption materials lack required key `{k}`"
-                )));
+                return Err(Error::Materials(MaterialsError::RequiredKeyDropped {
+                    key: k.clone(),
+                }));
             }
             Ok(m)
         })

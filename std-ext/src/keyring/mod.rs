@@ -15,7 +15,7 @@ pub mod raw_aes;
 pub mod raw_ecdh;
 pub mod raw_rsa;
 
-pub use multi::MultiKeyring;
+pub use multi::{AsyncMultiKeyring, MultiKeyring};
 pub use raw_aes::RawAesKeyring;
 pub use raw_ecdh::RawEcdhKeyring;
 pub use raw_rsa::RawRsaKeyring;

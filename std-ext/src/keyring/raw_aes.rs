@@ -39,10 +39,11 @@ impl RawAesKeyring {
         let namespace = namespace.into();
         esdk_core::raw_aes::check_namespace(&namespace)?;
         if !matches!(wrapping_key.len(), 16 | 24 | 32) {
-            return Err(Error::Config(format!(
-                "raw AES wrapping key must be 16, 24 or 32 bytes, got {}",
-                wrapping_key.len()
-            )));
+            return Err(Error::Config(
+                crate::error::ConfigError::WrappingKeyLength {
+                    actual: wrapping_key.len(),
+                },
+            ));
         }
         Ok(Self {
             namespace,
@@ -105,7 +106,7 @@ impl Keyring for RawAesKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                crate::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let ec = materials.encryption_context.serialize()?;
@@ -125,7 +126,7 @@ impl Keyring for RawAesKeyring {
                     m.data_key = Some(dk);
                     return Ok(m);
                 }
-                Ok(Some(dk)) => failures.push(EdkFailure::new(
+                Ok(Some(dk)) => failures.push(EdkFailure::failed(
                     edk,
                     format!(
                         "{}: data key is {} bytes, the suite needs {}",
@@ -134,10 +135,11 @@ impl Keyring for RawAesKeyring {
                         materials.suite.data_key_len()
                     ),
                 )),
-                Ok(None) => {
-                    failures.push(EdkFailure::new(edk, format!("not for {}", self.label())))
-                }
-                Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
+                Ok(None) => failures.push(EdkFailure::not_for_this_keyring(
+                    edk,
+                    format!("not for {}", self.label()),
+                )),
+                Err(e) => failures.push(EdkFailure::failed(edk, self.label()).with_source(e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))

@@ -704,10 +704,10 @@ impl RawEcdhKeyring {
     pub fn static_keys(sender: EcPrivateKey, recipient: EcPublicKey) -> Result<Self> {
         let curve = sender.curve();
         if recipient.curve() != curve {
-            return Err(Error::Config(format!(
-                "raw ECDH: sender key on {curve}, recipient key on {}",
-                recipient.curve()
-            )));
+            return Err(Error::Config(crate::error::ConfigError::CurveMismatch {
+                sender: curve,
+                recipient: recipient.curve(),
+            }));
         }
         let sender_public = sender.public_key();
         Ok(Self {
@@ -824,15 +824,17 @@ impl Keyring for RawEcdhKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                crate::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let label = self.label();
         let mut failures = Vec::new();
         for edk in edks {
-            let failure = |why: &str| EdkFailure::new(edk, format!("{label}: {why}"));
+            let failure = |why: &str| EdkFailure::failed(edk, format!("{label}: {why}"));
+            let not_ours =
+                |why: &str| EdkFailure::not_for_this_keyring(edk, format!("{label}: {why}"));
             if !is_ecdh_provider_id(&edk.provider_id) {
-                failures.push(failure("not an ECDH encrypted data key"));
+                failures.push(not_ours("not an ECDH encrypted data key"));
                 continue;
             }
             let (recipient, sender) = match parse_provider_info(self.curve, &edk.provider_info) {
@@ -852,7 +854,7 @@ impl Keyring for RawEcdhKeyring {
                     recipient: configured,
                 } => {
                     if recipient != *configured || sender != *sender_public {
-                        failures.push(failure("another sender or recipient key pair"));
+                        failures.push(not_ours("another sender or recipient key pair"));
                         continue;
                     }
                     (sk, &recipient)
@@ -862,7 +864,7 @@ impl Keyring for RawEcdhKeyring {
                     recipient_public,
                 } => {
                     if recipient != *recipient_public {
-                        failures.push(failure("another recipient key"));
+                        failures.push(not_ours("another recipient key"));
                         continue;
                     }
                     (sk, &sender)

@@ -35,9 +35,7 @@ impl RawRsaKeyring {
         let namespace = namespace.into();
         esdk_core::raw_aes::check_namespace(&namespace)?;
         if public_key.is_none() && private_key.is_none() {
-            return Err(Error::Config(
-                "a raw RSA keyring needs a public key, a private key, or both".into(),
-            ));
+            return Err(Error::Config(crate::error::ConfigError::NoRsaKey));
         }
         Ok(Self {
             namespace,
@@ -105,20 +103,23 @@ impl Keyring for RawRsaKeyring {
     ) -> Result<DecryptionMaterials> {
         if materials.data_key.is_some() {
             return Err(Error::Materials(
-                "decryption materials already hold a data key".into(),
+                crate::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
         let Some(sk) = &self.private_key else {
             let failures = edks
                 .iter()
-                .map(|e| EdkFailure::new(e, format!("{}: no private key", self.label())))
+                .map(|e| EdkFailure::failed(e, format!("{}: no private key", self.label())))
                 .collect();
             return Err(Error::NoDecryptableKey(failures));
         };
         let mut failures = Vec::new();
         for edk in edks {
             if edk.provider_id != self.namespace || edk.provider_info != self.name.as_bytes() {
-                failures.push(EdkFailure::new(edk, format!("not for {}", self.label())));
+                failures.push(EdkFailure::not_for_this_keyring(
+                    edk,
+                    format!("not for {}", self.label()),
+                ));
                 continue;
             }
             match sk.unwrap(self.padding, &edk.ciphertext) {
@@ -127,7 +128,7 @@ impl Keyring for RawRsaKeyring {
                     m.data_key = Some(DataKey::from_slice(&pt)?);
                     return Ok(m);
                 }
-                Ok(pt) => failures.push(EdkFailure::new(
+                Ok(pt) => failures.push(EdkFailure::failed(
                     edk,
                     format!(
                         "{}: data key is {} bytes, the suite needs {}",
@@ -136,7 +137,7 @@ impl Keyring for RawRsaKeyring {
                         materials.suite.data_key_len()
                     ),
                 )),
-                Err(e) => failures.push(EdkFailure::new(edk, format!("{}: {e}", self.label()))),
+                Err(e) => failures.push(EdkFailure::failed(edk, self.label()).with_source(e)),
             }
         }
         Err(Error::NoDecryptableKey(failures))

@@ -19,7 +19,7 @@ fn with_core_encryption_materials<T>(
     let data_key = m
         .data_key
         .as_ref()
-        .ok_or_else(|| Error::Materials("encryption materials have no data key".into()))?;
+        .ok_or_else(|| Error::Materials(crate::error::MaterialsError::MissingDataKey))?;
     let ec = m.encryption_context.serialize()?;
     let ec_ref = EncryptionContextRef::parse(&ec)?;
     let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
@@ -487,7 +487,7 @@ impl DecryptEngine {
                             .map(String::as_str)
                             .collect();
                         let data_key = m.data_key.as_ref().ok_or_else(|| {
-                            Error::Materials("decryption materials have no data key".into())
+                            Error::Materials(crate::error::MaterialsError::MissingDataKey)
                         })?;
                         let cm = esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
                             .with_verification_key(m.verification_key)
@@ -524,11 +524,7 @@ impl DecryptEngine {
                     self.done = true;
                     return Ok(DecryptStep::Done);
                 }
-                _ => {
-                    return Err(Error::Core(esdk_core::Error::Internal(
-                        "unexpected decryptor state",
-                    )));
-                }
+                _ => return Err(Error::Internal("unexpected decryptor state")),
             }
         }
     }

@@ -39,7 +39,7 @@
 //! byte of it is zeroed once, when it is first allocated.
 
 use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
-use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource};
+use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use esdk_core::{EncryptionContext, Header};
 use std::io::{self, Read, Write};
@@ -55,12 +55,12 @@ pub(crate) fn new_encrypt_engine(
     client: &Client,
     opts: &EncryptOptions<'_>,
 ) -> Result<EncryptEngine> {
-    crate::block_on(new_encrypt_engine_async(client, opts))
+    crate::executor::block_on(new_encrypt_engine_async(client, opts))
 }
 
 pub(crate) async fn new_encrypt_engine_async(
     client: &Client,
-    opts: &EncryptOptions<'_>,
+    opts: &EncryptOptions<'_, impl Mode>,
 ) -> Result<EncryptEngine> {
     let req = client.encryption_request(opts, opts.plaintext_length)?;
     let m = opts.source.encryption_materials(&req).await?;
@@ -80,7 +80,7 @@ pub(crate) async fn new_encrypt_engine_async(
 
 pub(crate) fn new_decrypt_engine(
     client: &Client,
-    opts: &DecryptOptions<'_>,
+    opts: &DecryptOptions<'_, impl Mode>,
     max_buffer: usize,
 ) -> DecryptEngine {
     DecryptEngine::new(
@@ -368,7 +368,7 @@ fn pump<R: Read>(
             DecryptStep::Plaintext => return Ok(true),
             DecryptStep::Done => return Ok(false),
             DecryptStep::NeedMaterials(req) => {
-                let m = crate::block_on(source.decryption_materials(&req))?;
+                let m = crate::executor::block_on(source.decryption_materials(&req))?;
                 engine.set_materials(m);
             }
             DecryptStep::NeedInput => fill(engine, inner)?,
@@ -535,7 +535,7 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
                     Err(e) => return Err(e),
                 },
                 DecryptStep::NeedMaterials(req) => {
-                    let m = crate::block_on(self.source.decryption_materials(&req))
+                    let m = crate::executor::block_on(self.source.decryption_materials(&req))
                         .map_err(io::Error::from)?;
                     self.engine.set_materials(m);
                 }

@@ -15,7 +15,7 @@
 
 use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
-use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource};
+use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use crate::keyring::BoxFuture;
 use crate::materials::DecryptionMaterials;
@@ -93,7 +93,11 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
     ///
     /// # Errors
     /// Materials or configuration failures.
-    pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: W) -> Result<Self> {
+    pub async fn new(
+        client: &Client,
+        opts: &EncryptOptions<'_, impl Mode>,
+        inner: W,
+    ) -> Result<Self> {
         Ok(Self {
             inner,
             engine: new_encrypt_engine_async(client, opts).await?,
@@ -103,6 +107,15 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
     /// The header of the message being written.
     pub fn header(&self) -> &Header {
         self.engine.header()
+    }
+    /// Finishes the message (as `shutdown()`: final frame, footer, inner shutdown) and returns
+    /// the inner writer.
+    ///
+    /// # Errors
+    /// The engine's or the inner writer's failure.
+    pub async fn finish(mut self) -> io::Result<W> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self).await?;
+        Ok(self.inner)
     }
     /// The inner writer (after `shutdown`).
     pub fn into_inner(self) -> W {
@@ -167,7 +180,11 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
     ///
     /// # Errors
     /// Materials or configuration failures.
-    pub async fn new(client: &Client, opts: &EncryptOptions<'_>, inner: R) -> Result<Self> {
+    pub async fn new(
+        client: &Client,
+        opts: &EncryptOptions<'_, impl Mode>,
+        inner: R,
+    ) -> Result<Self> {
         let engine = new_encrypt_engine_async(client, opts).await?;
         let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
         Ok(Self {
@@ -179,6 +196,10 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
     /// The header of the message.
     pub fn header(&self) -> &Header {
         self.engine.header()
+    }
+    /// The inner reader.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 }
 
@@ -257,7 +278,11 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     ///
     /// # Errors
     /// Header must-fail conditions, materials failures, I/O errors.
-    pub async fn new(client: &Client, opts: &DecryptOptions<'_>, inner: R) -> Result<Self> {
+    pub async fn new(
+        client: &Client,
+        opts: &DecryptOptions<'_, impl Mode>,
+        inner: R,
+    ) -> Result<Self> {
         Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER).await
     }
     /// As [`AsyncDecryptingReader::new`] with a cap on buffered bytes (bound: see
@@ -267,7 +292,7 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     /// As [`AsyncDecryptingReader::new`].
     pub async fn with_max_buffer(
         client: &Client,
-        opts: &DecryptOptions<'_>,
+        opts: &DecryptOptions<'_, impl Mode>,
         mut inner: R,
         max_buffer: usize,
     ) -> Result<Self> {
@@ -298,6 +323,10 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     pub fn buffer_capacity(&self) -> usize {
         self.engine.buffer_capacity()
     }
+    /// The inner reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
@@ -321,8 +350,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                 }
                 DecryptStep::Done => return Poll::Ready(Ok(())),
                 DecryptStep::NeedMaterials(_) => {
-                    return Poll::Ready(Err(Error::Materials(
-                        "materials requested after the header".into(),
+                    return Poll::Ready(Err(Error::Internal(
+                        "materials requested after the header",
                     )
                     .into()));
                 }
@@ -354,14 +383,14 @@ impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
 
 impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     /// A decrypting writer; materials are awaited when the header has arrived.
-    pub fn new(client: &Client, opts: &DecryptOptions<'a>, inner: W) -> Self {
+    pub fn new(client: &Client, opts: &DecryptOptions<'a, impl Mode>, inner: W) -> Self {
         Self::with_max_buffer(client, opts, inner, DEFAULT_MAX_BUFFER)
     }
     /// As [`AsyncDecryptingWriter::new`] with a cap on buffered bytes (bound: see
     /// [`super::io`]).
     pub fn with_max_buffer(
         client: &Client,
-        opts: &DecryptOptions<'a>,
+        opts: &DecryptOptions<'a, impl Mode>,
         inner: W,
         max_buffer: usize,
     ) -> Self {
@@ -377,6 +406,18 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     /// The verified header, once available.
     pub fn header(&self) -> Option<&Header> {
         self.engine.header()
+    }
+    /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
+    pub fn buffer_capacity(&self) -> usize {
+        self.engine.buffer_capacity()
+    }
+    /// Verifies the end of the message (as `shutdown()`) and returns the inner writer.
+    ///
+    /// # Errors
+    /// A truncated or unauthenticated message, or the inner writer's failure.
+    pub async fn finish(mut self) -> io::Result<W> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self).await?;
+        Ok(self.inner)
     }
     /// The inner writer (after `shutdown`).
     pub fn into_inner(self) -> W {
