@@ -27,6 +27,7 @@ pub mod error;
 pub mod keyring;
 pub mod materials;
 pub mod provider;
+pub mod ranged;
 mod rsa_key;
 pub mod stream;
 

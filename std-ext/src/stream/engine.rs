@@ -269,6 +269,11 @@ pub(crate) struct DecryptEngine {
     max_buffer: usize,
     done: bool,
     zeroed: u64,
+    /// Frame-parallel and ranged drivers (`crate::parallel`, `crate::ranged`): the input
+    /// length the machine last asked for, and the sequence number of a sealed frame held in
+    /// `pt` (ciphertext, not plaintext) in sealed-frames mode.
+    need: usize,
+    sealed_seq: Option<u32>,
 }
 
 impl std::fmt::Debug for DecryptEngine {
@@ -315,7 +320,44 @@ impl DecryptEngine {
             max_buffer: max_buffer.max(1),
             done: false,
             zeroed: 0,
+            need: 1,
+            sealed_seq: None,
         }
+    }
+
+    /// Sealed-frames mode (frame-parallel decryption): regular frames come out of `step` as
+    /// `Plaintext` whose bytes are the **sealed** frame, flagged by `take_sealed_seq`.
+    pub(crate) fn set_sealed_frames(&mut self, yes: bool) {
+        self.dec.set_sealed_frames(yes);
+    }
+
+    /// After a `Plaintext` step in sealed-frames mode: the sequence number if the bytes held
+    /// are a sealed regular frame (to open with the frame cipher) rather than plaintext.
+    pub(crate) fn take_sealed_seq(&mut self) -> Option<u32> {
+        self.sealed_seq.take()
+    }
+
+    /// Drops the sealed frame held (it was copied out), without wiping it.
+    pub(crate) fn skip_held(&mut self) {
+        self.pt.start = self.pt.end;
+    }
+
+    /// The cipher for this message's frames, once the header verified.
+    pub(crate) fn frame_cipher(
+        &self,
+    ) -> Result<esdk_core::FrameCipher<<Backend as esdk_core::crypto::CryptoProvider>::AeadKey>>
+    {
+        Ok(self.dec.frame_cipher()?)
+    }
+
+    /// Bytes the machine needs beyond those buffered to make progress (after `NeedInput`).
+    pub(crate) fn bytes_needed(&self) -> usize {
+        self.need.saturating_sub(self.end - self.start)
+    }
+
+    /// Message bytes the machine consumed so far (after `HeaderVerified`: the header length).
+    pub(crate) fn consumed(&self) -> u64 {
+        self.dec.stats().consumed
     }
 
     /// Appends ciphertext. Refused after end of input was signalled.
@@ -516,7 +558,8 @@ impl DecryptEngine {
             let st = self.dec.process(input, self.eof);
             let discard = st.discard;
             match st.state? {
-                DecryptState::NeedInput { .. } => {
+                DecryptState::NeedInput { min_len } => {
+                    self.need = min_len;
                     return Ok(DecryptStep::NeedInput);
                 }
                 DecryptState::NeedMaterials(req) => match &self.materials {
@@ -568,6 +611,13 @@ impl DecryptEngine {
                         self.pt = off..off + len;
                         return Ok(DecryptStep::Plaintext);
                     }
+                }
+                DecryptState::SealedFrame { seq, record } => {
+                    let off = record.as_ptr() as usize - base;
+                    self.pending_discard = discard;
+                    self.pt = off..off + record.len();
+                    self.sealed_seq = Some(seq);
+                    return Ok(DecryptStep::Plaintext);
                 }
                 DecryptState::Done => {
                     self.done = true;
