@@ -122,6 +122,7 @@ pub struct DecryptOptions<'a> {
     pub(crate) source: MaterialsSource<'a>,
     pub(crate) reproduced_encryption_context: Option<EncryptionContext>,
     pub(crate) unsigned_only: bool,
+    pub(crate) parallelism: Option<usize>,
 }
 
 impl<'a> DecryptOptions<'a> {
@@ -139,6 +140,7 @@ impl<'a> DecryptOptions<'a> {
             source,
             reproduced_encryption_context: None,
             unsigned_only: false,
+            parallelism: None,
         }
     }
     /// The encryption context the caller expects: stored pairs must match it, and pairs that
@@ -150,6 +152,13 @@ impl<'a> DecryptOptions<'a> {
     /// Refuse signed suites, right after the header's suite id.
     pub fn unsigned_only(mut self) -> Self {
         self.unsigned_only = true;
+        self
+    }
+    /// Worker threads opening frames in one-shot decryption (see [`crate::parallel`]): 1 is
+    /// the sequential path. Default: [`crate::parallel::default_parallelism`] for messages of
+    /// at least [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    pub fn parallelism(mut self, workers: usize) -> Self {
+        self.parallelism = Some(workers.max(1));
         self
     }
 }
@@ -411,6 +420,11 @@ impl Client {
         ciphertext: &[u8],
         opts: &DecryptOptions<'_>,
     ) -> Result<Decrypted> {
+        let workers = crate::parallel::workers_for(opts.parallelism, ciphertext.len());
+        if workers > 1 {
+            return crate::parallel::decrypt::decrypt_one_shot(self, ciphertext, opts, workers)
+                .await;
+        }
         let mut engine = DecryptEngine::new(
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),

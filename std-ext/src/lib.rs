@@ -26,6 +26,7 @@ pub mod cmm;
 pub mod error;
 pub mod keyring;
 pub mod materials;
+pub mod parallel;
 pub mod provider;
 pub mod ranged;
 mod rsa_key;
