@@ -61,6 +61,7 @@ pub struct EncryptOptions<'a> {
     pub(crate) frame_length: Option<u32>,
     pub(crate) plaintext_length: Option<u64>,
     pub(crate) empty_final_frame: bool,
+    pub(crate) parallelism: Option<usize>,
 }
 
 impl<'a> EncryptOptions<'a> {
@@ -81,6 +82,7 @@ impl<'a> EncryptOptions<'a> {
             frame_length: None,
             plaintext_length: None,
             empty_final_frame: false,
+            parallelism: None,
         }
     }
     /// The encryption context (keys starting with `aws-crypto-` are reserved).
@@ -112,6 +114,14 @@ impl<'a> EncryptOptions<'a> {
     /// final frame, as [`Client::ciphertext_len`] assumes).
     pub fn empty_final_frame(mut self, yes: bool) -> Self {
         self.empty_final_frame = yes;
+        self
+    }
+    /// Worker threads sealing frames in one-shot encryption (see [`crate::parallel`]): 1 is
+    /// the sequential path; the message is byte-identical either way. Default:
+    /// [`crate::parallel::default_parallelism`] for plaintexts of at least
+    /// [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    pub fn parallelism(mut self, workers: usize) -> Self {
+        self.parallelism = Some(workers.max(1));
         self
     }
 }
@@ -381,6 +391,11 @@ impl Client {
         plaintext: &[u8],
         opts: &EncryptOptions<'_>,
     ) -> Result<Encrypted> {
+        let workers = crate::parallel::workers_for(opts.parallelism, plaintext.len());
+        if workers > 1 {
+            return crate::parallel::encrypt::encrypt_one_shot(self, plaintext, opts, workers)
+                .await;
+        }
         let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
         let m = opts.source.encryption_materials(&req).await?;
         self.check_encryption_materials(&req, &m)?;

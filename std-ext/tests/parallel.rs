@@ -188,3 +188,98 @@ fn default_one_shot_goes_parallel_only_for_long_messages() {
     );
     let _ = AlgorithmSuite::ALL;
 }
+
+fn seeded_client(suite: AlgorithmSuite, seed: u64) -> Client {
+    use rand::SeedableRng;
+    let policy = if suite.is_committing() {
+        esdk_std::CommitmentPolicy::RequireEncryptRequireDecrypt
+    } else {
+        esdk_std::CommitmentPolicy::ForbidEncryptAllowDecrypt
+    };
+    Client::builder()
+        .commitment_policy(policy)
+        .rng(esdk_std::SharedRng::new(rand::rngs::StdRng::seed_from_u64(
+            seed,
+        )))
+        .build()
+}
+
+/// The footer (ECDSA signatures are randomized by the backend) is compared by verifying it.
+fn without_footer(suite: AlgorithmSuite, msg: &[u8]) -> &[u8] {
+    match suite.signature() {
+        None => msg,
+        Some(_) => {
+            // The footer is the 2-byte length and the signature at the end; its length field
+            // sits right after the final frame, found from the signature length itself.
+            for sig in (1..=104usize).rev() {
+                let at = msg.len() - sig - 2;
+                if u16::from_be_bytes([msg[at], msg[at + 1]]) as usize == sig {
+                    return &msg[..at];
+                }
+            }
+            panic!("no footer")
+        }
+    }
+}
+
+#[test]
+fn parallel_encrypt_is_byte_identical_for_every_suite_frame_and_boundary() {
+    let kr = aes("k", 3, 32);
+    for suite in ALL_SUITES {
+        for frame in [1usize, 100, 4096, 65536] {
+            for len in lengths(frame) {
+                if frame == 1 && len > 64 {
+                    continue;
+                }
+                for empty_final in [false, true] {
+                    let pt = bytes(len, len as u64 + 7);
+                    let opts = EncryptOptions::keyring(&kr)
+                        .suite(suite)
+                        .frame_length(frame as u32)
+                        .empty_final_frame(empty_final);
+                    let seq = seeded_client(suite, 42)
+                        .encrypt(&pt, &opts.clone().parallelism(1))
+                        .unwrap()
+                        .ciphertext;
+                    for workers in [2usize, 3, 8] {
+                        let client = seeded_client(suite, 42);
+                        let par = client
+                            .encrypt(&pt, &opts.clone().parallelism(workers))
+                            .unwrap()
+                            .ciphertext;
+                        assert_eq!(
+                            without_footer(suite, &par),
+                            without_footer(suite, &seq),
+                            "{suite} {frame} {len} {workers} {empty_final}"
+                        );
+                        let d = client
+                            .decrypt(&par, &DecryptOptions::keyring(&kr).parallelism(1))
+                            .unwrap();
+                        assert_eq!(d.plaintext, pt);
+                        // The writer, fed in awkward pieces.
+                        let client = seeded_client(suite, 42);
+                        let mut w = esdk_std::parallel::ParallelEncryptingWriter::new(
+                            &client,
+                            &opts,
+                            Vec::new(),
+                            workers,
+                        )
+                        .unwrap();
+                        for piece in pt.chunks(777) {
+                            std::io::Write::write_all(&mut w, piece).unwrap();
+                        }
+                        let out = w.finish().unwrap();
+                        assert_eq!(without_footer(suite, &out), without_footer(suite, &seq));
+                        assert_eq!(
+                            client
+                                .decrypt(&out, &DecryptOptions::keyring(&kr))
+                                .unwrap()
+                                .plaintext,
+                            pt
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -20,9 +20,11 @@
 //! thread: workers wake the task when a batch finishes.
 
 pub(crate) mod decrypt;
+pub(crate) mod encrypt;
 pub(crate) mod io;
 pub(crate) mod pool;
 
+pub use encrypt::ParallelEncryptingWriter;
 pub use io::ParallelDecryptingReader;
 
 use zeroize::Zeroize;

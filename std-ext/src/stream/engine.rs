@@ -168,6 +168,47 @@ impl EncryptEngine {
         Ok(())
     }
 
+    /// Frame-parallel encryption (`crate::parallel`): the frame encryptor, for its
+    /// `frame_cipher` and next sequence number. `None` once finished.
+    pub(crate) fn frame_encryptor(&self) -> Option<&FrameEncryptor<Backend>> {
+        self.frames.as_ref()
+    }
+
+    /// Frame-parallel encryption: appends `records` (whole regular frames sealed by the frame
+    /// cipher, in order, holding `plaintext_len` bytes) as the next frames of the message.
+    pub(crate) fn push_sealed(&mut self, records: &[u8], plaintext_len: usize) -> Result<()> {
+        let frames = self
+            .frames
+            .as_mut()
+            .ok_or(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::AlreadyDone,
+            )))?;
+        if !self.staged.is_empty() {
+            return Err(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::InvalidInput("sealed frames after staged plaintext"),
+            )));
+        }
+        let total = self.total.saturating_add(plaintext_len as u64);
+        if let Some(max) = self.max_plaintext {
+            if total > max {
+                return Err(Error::Core(esdk_core::Error::Limit(
+                    esdk_core::error::LimitError {
+                        what: esdk_core::error::LimitKind::Capacity,
+                        limit: max,
+                        actual: total,
+                    },
+                )));
+            }
+        }
+        let rl = frames.sealed_frame_len().max(1);
+        for record in records.chunks(rl) {
+            frames.append_sealed(record)?;
+        }
+        self.total = total;
+        self.out.extend_from_slice(records);
+        Ok(())
+    }
+
     /// Writes the final frame (or non-framed body) and the footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
         let mut frames = self
