@@ -50,30 +50,34 @@ fn parallel_decrypt_equals_sequential_for_every_suite_frame_and_boundary() {
                     continue;
                 }
                 let pt = bytes(len, len as u64 ^ frame as u64);
-                let msg = client
-                    .encrypt(
-                        &pt,
-                        &EncryptOptions::keyring(&kr)
-                            .suite(suite)
-                            .frame_length(frame as u32),
-                    )
-                    .unwrap()
-                    .ciphertext;
-                for workers in [2usize, 3, 8] {
-                    let d = client
-                        .decrypt(&msg, &DecryptOptions::keyring(&kr).parallelism(workers))
-                        .unwrap_or_else(|e| panic!("{suite} {frame} {len} {workers}: {e}"));
-                    assert_eq!(d.plaintext, pt, "{suite} {frame} {len} {workers}");
-                    let r = ParallelDecryptingReader::new(
-                        &client,
-                        &DecryptOptions::keyring(&kr),
-                        &msg[..],
-                        workers,
-                    )
-                    .unwrap();
-                    let (got, err) = read_all(r);
-                    assert!(err.is_none(), "{suite} {frame} {len}: {err:?}");
-                    assert_eq!(got, pt);
+                for empty_final in [false, true] {
+                    let msg = client
+                        .encrypt(
+                            &pt,
+                            &EncryptOptions::keyring(&kr)
+                                .suite(suite)
+                                .frame_length(frame as u32)
+                                .empty_final_frame(empty_final)
+                                .parallelism(1),
+                        )
+                        .unwrap()
+                        .ciphertext;
+                    for workers in [2usize, 3, 8] {
+                        let d = client
+                            .decrypt(&msg, &DecryptOptions::keyring(&kr).parallelism(workers))
+                            .unwrap_or_else(|e| panic!("{suite} {frame} {len} {workers}: {e}"));
+                        assert_eq!(d.plaintext, pt, "{suite} {frame} {len} {workers}");
+                        let r = ParallelDecryptingReader::new(
+                            &client,
+                            &DecryptOptions::keyring(&kr),
+                            &msg[..],
+                            workers,
+                        )
+                        .unwrap();
+                        let (got, err) = read_all(r);
+                        assert!(err.is_none(), "{suite} {frame} {len}: {err:?}");
+                        assert_eq!(got, pt, "{suite} {frame} {len} {workers} {empty_final}");
+                    }
                 }
             }
         }

@@ -44,6 +44,9 @@ pub(crate) struct ParallelDecrypt {
     free: Vec<Vec<u8>>,
     failed: Option<esdk_core::Error>,
     frame_len: usize,
+    /// Bytes held by batches the workers hold, and the most ever held in all buffers.
+    in_flight_bytes: usize,
+    peak: usize,
 }
 
 impl std::fmt::Debug for ParallelDecrypt {
@@ -72,6 +75,8 @@ impl ParallelDecrypt {
             free: Vec::new(),
             failed: None,
             frame_len: 0,
+            in_flight_bytes: 0,
+            peak: 0,
         }
     }
 
@@ -126,8 +131,30 @@ impl ParallelDecrypt {
         n
     }
 
+    /// Bytes held now in every buffer: the engine's input buffer, batches being filled, in
+    /// flight, finished, being released, and spare.
+    fn held(&self) -> usize {
+        self.engine.buffer_capacity()
+            + self.in_flight_bytes
+            + self.filling.as_ref().map_or(0, |b| b.buf.capacity())
+            + self.out.as_ref().map_or(0, |o| o.0.buf.capacity())
+            + self
+                .finished
+                .values()
+                .map(|b| b.buf.capacity())
+                .sum::<usize>()
+            + self.free.iter().map(Vec::capacity).sum::<usize>()
+    }
+
+    /// The most bytes ever held in buffers ([`ParallelDecrypt::held`]).
+    pub(crate) fn peak_buffered(&self) -> usize {
+        self.peak
+    }
+
     fn submit_filling(&mut self) -> Result<()> {
+        self.peak = self.peak.max(self.held());
         if let Some(b) = self.filling.take() {
+            self.in_flight_bytes += b.buf.capacity();
             let pool = self.pool.as_mut().ok_or_else(pool_gone)?;
             if !pool.submit(b) {
                 return Err(pool_gone());
@@ -144,7 +171,9 @@ impl ParallelDecrypt {
             .and_then(Pool::recv)
             .ok_or_else(pool_gone)?;
         self.in_flight -= 1;
+        self.in_flight_bytes = self.in_flight_bytes.saturating_sub(b.buf.capacity());
         self.finished.insert(b.first, b);
+        self.peak = self.peak.max(self.held());
         Ok(())
     }
 
@@ -153,7 +182,9 @@ impl ParallelDecrypt {
             match pool.try_recv() {
                 Ok(Some(b)) => {
                     self.in_flight -= 1;
+                    self.in_flight_bytes = self.in_flight_bytes.saturating_sub(b.buf.capacity());
                     self.finished.insert(b.first, b);
+                    self.peak = self.peak.max(self.held());
                 }
                 Ok(None) => break,
                 Err(()) => return Err(pool_gone()),
@@ -226,25 +257,54 @@ impl ParallelDecrypt {
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
-        match self.step_inner() {
-            Ok(s) => Ok(s),
+        match self.step_inner(true) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(self.fail(pool_gone())),
             Err(e) => Err(self.fail(e)),
         }
     }
 
-    fn step_inner(&mut self) -> Result<DecryptStep> {
+    /// As [`ParallelDecrypt::step`] without ever blocking: `None` when it would wait for the
+    /// workers (then call [`ParallelDecrypt::poll_ready`]).
+    pub(crate) fn try_step(&mut self) -> Result<Option<DecryptStep>> {
+        if let Some(e) = self.failed {
+            return Err(Error::Core(e));
+        }
+        self.step_inner(false).map_err(|e| self.fail(e))
+    }
+
+    fn step_inner(&mut self, block: bool) -> Result<Option<DecryptStep>> {
         loop {
             if self.advance_out()? {
-                return Ok(DecryptStep::Plaintext);
+                return Ok(Some(DecryptStep::Plaintext));
+            }
+            if self.engine.is_done() {
+                // The message verified (an empty final frame releases nothing): what is in
+                // flight goes out first.
+                self.submit_filling()?;
+                if self.in_flight == 0 && self.finished.is_empty() {
+                    return Ok(Some(DecryptStep::Done));
+                }
+                if self.in_flight > 0 {
+                    if !block {
+                        return Ok(None);
+                    }
+                    self.wait_one()?;
+                    continue;
+                }
+                return Err(pool_gone());
             }
             if !self.engine.plaintext().is_empty() {
                 // The engine holds the final frame (or a non-framed body): released only
                 // after every regular frame before it.
                 self.submit_filling()?;
                 if self.in_flight == 0 && self.finished.is_empty() {
-                    return Ok(DecryptStep::Plaintext);
+                    return Ok(Some(DecryptStep::Plaintext));
                 }
                 if self.in_flight > 0 {
+                    if !block {
+                        return Ok(None);
+                    }
                     self.wait_one()?;
                     continue;
                 }
@@ -252,6 +312,9 @@ impl ParallelDecrypt {
                 return Err(pool_gone());
             }
             if self.in_flight >= self.workers {
+                if !block {
+                    return Ok(None);
+                }
                 self.wait_one()?;
                 continue;
             }
@@ -267,27 +330,13 @@ impl ParallelDecrypt {
                     if self.finished.contains_key(&self.next_release) {
                         continue;
                     }
-                    return Ok(DecryptStep::NeedInput);
+                    return Ok(Some(DecryptStep::NeedInput));
                 }
-                DecryptStep::NeedMaterials(r) => return Ok(DecryptStep::NeedMaterials(r)),
-                DecryptStep::Done => return Ok(DecryptStep::Done),
+                DecryptStep::NeedMaterials(r) => return Ok(Some(DecryptStep::NeedMaterials(r))),
+                // Released by the check at the top, after what is in flight.
+                DecryptStep::Done => {}
             }
         }
-    }
-
-    /// Waits for the workers to finish a batch (a reader whose input is exhausted for now
-    /// calls this instead of reading when frames are in flight).
-    pub(crate) fn has_in_flight(&self) -> bool {
-        self.in_flight > 0 || self.filling.is_some()
-    }
-
-    /// Blocks until one in-flight batch finishes.
-    pub(crate) fn wait(&mut self) -> Result<()> {
-        self.submit_filling()?;
-        if self.in_flight > 0 {
-            self.wait_one().map_err(|e| self.fail(e))?;
-        }
-        Ok(())
     }
 
     /// Registers the waker of an async owner and reports whether a batch finished.

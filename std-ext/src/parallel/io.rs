@@ -52,6 +52,12 @@ impl<'a, R: Read> ParallelDecryptingReader<'a, R> {
     pub fn encryption_context(&self) -> Option<&EncryptionContext> {
         self.pd.engine.encryption_context()
     }
+    /// The most bytes this reader ever held in its buffers (input buffer and frame batches):
+    /// bounded by about `(workers + 2)` batches plus one frame of input, whatever the
+    /// message size (a batch is one frame, or about 64 KiB of small frames).
+    pub fn peak_buffered(&self) -> usize {
+        self.pd.peak_buffered()
+    }
     /// Worker threads currently running (0 before the first regular frame and after an error).
     pub fn running_workers(&self) -> usize {
         self.pd.running_workers()

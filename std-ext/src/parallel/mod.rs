@@ -23,7 +23,11 @@ pub(crate) mod decrypt;
 pub(crate) mod encrypt;
 pub(crate) mod io;
 pub(crate) mod pool;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::AsyncParallelDecryptingReader;
 pub use encrypt::ParallelEncryptingWriter;
 pub use io::ParallelDecryptingReader;
 
