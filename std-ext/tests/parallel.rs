@@ -287,3 +287,43 @@ fn parallel_encrypt_is_byte_identical_for_every_suite_frame_and_boundary() {
         }
     }
 }
+
+/// The tokio reader never releases the final frame before the frames still in flight (a race
+/// the repetition makes likely to show).
+#[test]
+fn tokio_parallel_reader_releases_in_order() {
+    use esdk_std::parallel::AsyncParallelDecryptingReader;
+    use tokio::io::AsyncReadExt;
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0578);
+    let pt = bytes(1 << 20, 11);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for frame in [4096u32, 100, 65536] {
+        let msg = client
+            .encrypt(
+                &pt,
+                &EncryptOptions::keyring(&kr)
+                    .frame_length(frame)
+                    .parallelism(1),
+            )
+            .unwrap()
+            .ciphertext;
+        for i in 0..20 {
+            rt.block_on(async {
+                let mut r = AsyncParallelDecryptingReader::new(
+                    &client,
+                    &DecryptOptions::keyring(&kr),
+                    &msg[..],
+                    2 + i % 3,
+                )
+                .await
+                .unwrap();
+                let mut all = Vec::new();
+                r.read_to_end(&mut all).await.unwrap();
+                assert!(all == pt, "frame {frame} iteration {i}");
+            });
+        }
+    }
+}

@@ -47,6 +47,9 @@ pub(crate) struct ParallelDecrypt {
     /// Bytes held by batches the workers hold, and the most ever held in all buffers.
     in_flight_bytes: usize,
     peak: usize,
+    /// The engine's own plaintext (final frame, non-framed body) may be released: every
+    /// frame before it was.
+    engine_release: bool,
 }
 
 impl std::fmt::Debug for ParallelDecrypt {
@@ -77,6 +80,7 @@ impl ParallelDecrypt {
             frame_len: 0,
             in_flight_bytes: 0,
             peak: 0,
+            engine_release: false,
         }
     }
 
@@ -111,14 +115,19 @@ impl ParallelDecrypt {
                 })
                 .unwrap_or(&[]);
         }
-        self.engine.plaintext()
+        if self.engine_release {
+            self.engine.plaintext()
+        } else {
+            &[]
+        }
     }
 
     /// Marks `n` bytes of [`ParallelDecrypt::plaintext`] as released.
     pub(crate) fn consume_plaintext(&mut self, n: usize) {
         match &mut self.out {
             Some((_, _, pos)) => *pos += n,
-            None => self.engine.consume_plaintext(n),
+            None if self.engine_release => self.engine.consume_plaintext(n),
+            None => {}
         }
     }
 
@@ -299,6 +308,7 @@ impl ParallelDecrypt {
                 // after every regular frame before it.
                 self.submit_filling()?;
                 if self.in_flight == 0 && self.finished.is_empty() {
+                    self.engine_release = true;
                     return Ok(Some(DecryptStep::Plaintext));
                 }
                 if self.in_flight > 0 {
