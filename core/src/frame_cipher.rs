@@ -225,12 +225,9 @@ impl FrameLayout {
             .saturating_sub(widest)
             .div_ceil(self.regular_frame_len());
         let high = body / self.regular_frame_len();
-        let seq = |n: u64| {
-            u32::try_from(n + 1)
-                .unwrap_or(END_OF_FRAMES)
-                .min(END_OF_FRAMES)
-        };
-        Ok(seq(low)..seq(high).saturating_add(1).min(END_OF_FRAMES))
+        // Sequence numbers stop below END_OF_FRAMES (which a frame cannot carry).
+        let seq = |n: u64| u32::try_from(n + 1).unwrap_or(END_OF_FRAMES);
+        Ok(seq(low)..seq(high).saturating_add(1))
     }
 
     /// Checks candidate `seq` of [`FrameLayout::final_frame_candidates`]: `head` is the first

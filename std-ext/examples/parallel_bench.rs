@@ -9,7 +9,11 @@
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench            # 256 MiB
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64      # 64 MiB
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use esdk_core::crypto::{AeadKey, CryptoProvider, RunningDigest};
 use esdk_core::suite::SignatureAlg;

@@ -7,7 +7,11 @@
 //! # a real file encrypted with a raw AES-256 key (namespace/name "serve"/"range", key as hex)
 //! cargo run --release -p esdk-std --example serve_range -- FILE START END KEY_HEX > part.bin
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use esdk_std::keyring::RawAesKeyring;
 use esdk_std::parallel::ParallelEncryptingWriter;

@@ -310,9 +310,13 @@ impl Plan {
                     };
                 }
                 if s < e {
-                    let a = base + (s - frame_start) as usize;
-                    let b = base + (e - frame_start) as usize;
-                    Ok(Some(a..b))
+                    // Both offsets lie within this frame's content (at most the frame length).
+                    let off = |x: u64| {
+                        usize::try_from(x - frame_start)
+                            .map(|o| base + o)
+                            .map_err(|_| Error::Core(esdk_core::Error::Truncated))
+                    };
+                    Ok(Some(off(s)?..off(e)?))
                 } else {
                     Ok(None)
                 }

@@ -1,7 +1,11 @@
 //! Frame-parallel decryption and encryption: output equal to the sequential path for every
 //! suite, frame length and length boundary; every mutation of a message fails in parallel
 //! mode whenever it fails sequentially, releasing no more plaintext.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! Frame-parallel workers never outlive their call or adapter: after completion, errors,
 //! dropped readers and writers (sync and tokio), no worker thread is left. One test, so the
 //! thread counts of /proc/self/task are not disturbed by other tests of this binary.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,6 +1,10 @@
 //! Ranged decryption: ranges against the full decrypt, boundaries, tampering, signed opt-in,
 //! non-framed refusal, and counted reads over a synthesised 1 GiB message.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -15,7 +15,7 @@ type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
 
 fn open_batch(cipher: &Cipher, mut b: Batch) -> Batch {
     for i in 0..b.count {
-        let seq = b.first.wrapping_add(i as u32);
+        let seq = b.seq(i);
         let r = match b.record_mut(i) {
             Some(rec) => cipher.open_regular(seq, rec).map(|_| ()),
             None => Err(esdk_core::Error::Truncated),
@@ -249,7 +249,7 @@ impl ParallelDecrypt {
             }
         }
         if let Some(b) = self.finished.remove(&self.next_release) {
-            self.next_release = b.first.wrapping_add(b.count as u32);
+            self.next_release = b.next_seq();
             if b.ok == 0 {
                 return Err(Error::Core(b.err.unwrap_or(esdk_core::Error::Usage(
                     esdk_core::error::UsageError::Poisoned,

@@ -18,7 +18,7 @@ type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
 
 fn seal_batch(cipher: &Cipher, mut b: Batch) -> Batch {
     for i in 0..b.count {
-        let seq = b.first.wrapping_add(i as u32);
+        let seq = b.seq(i);
         let r = match b.record_mut(i) {
             Some(rec) => cipher.seal_regular(seq, rec),
             None => Err(esdk_core::Error::Truncated),
@@ -233,7 +233,7 @@ impl ParallelEncrypt {
                 b.buf.get(..n * self.record_len).unwrap_or(&[]),
                 n * self.frame_len,
             )?;
-            self.next_append = b.first.wrapping_add(n as u32);
+            self.next_append = b.next_seq();
             self.free.push(b.into_buf());
         }
         Ok(())

@@ -100,6 +100,17 @@ impl Batch {
         b
     }
 
+    /// Sequence number of record `i` (a batch holds far fewer than 2^32 records).
+    pub(crate) fn seq(&self, i: usize) -> u32 {
+        self.first
+            .wrapping_add(u32::try_from(i).unwrap_or(esdk_core::body::END_OF_FRAMES))
+    }
+
+    /// Sequence number of the frame after this batch.
+    pub(crate) fn next_seq(&self) -> u32 {
+        self.seq(self.count)
+    }
+
     pub(crate) fn record_mut(&mut self, i: usize) -> Option<&mut [u8]> {
         let rl = self.record_len;
         self.buf.get_mut(i * rl..(i + 1) * rl)
