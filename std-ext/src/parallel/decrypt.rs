@@ -131,6 +131,33 @@ impl ParallelDecrypt {
         }
     }
 
+    /// One-shot use: moves the plaintext ready for release to the front of the engine's
+    /// buffer (see `DecryptEngine::collect_external`).
+    fn collect_in_place(&mut self) -> Result<()> {
+        if let Some((b, i, pos)) = &mut self.out {
+            let f = self.frame_len;
+            let data = b
+                .record(*i)
+                .and_then(|r| {
+                    r.get(REGULAR_FRAME_CONTENT_OFFSET + *pos..REGULAR_FRAME_CONTENT_OFFSET + f)
+                })
+                .unwrap_or(&[]);
+            self.engine.collect_external(data)?;
+            *pos = f;
+            Ok(())
+        } else if self.engine_release {
+            self.engine.collect_plaintext_in_place()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One-shot use: the collected plaintext (stops the workers).
+    fn into_collected_plaintext(mut self) -> Vec<u8> {
+        self.pool = None;
+        self.engine.into_collected_plaintext()
+    }
+
     /// Copies available plaintext into `out`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let avail = self.plaintext();
@@ -383,9 +410,8 @@ pub(crate) async fn decrypt_one_shot(
     let mut pd = ParallelDecrypt::new(engine, workers);
     pd.engine.push(ciphertext)?;
     pd.engine.set_eof();
-    // The plaintext is at most the ciphertext: reserve once, so no reallocation leaves a
-    // copy of plaintext behind in freed memory.
-    let mut plaintext = Vec::with_capacity(ciphertext.len());
+    // As on the sequential path, the plaintext is collected in place at the front of the
+    // engine's buffer (behind the consumed ciphertext): no second message-sized allocation.
     loop {
         match pd.step()? {
             DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
@@ -393,17 +419,13 @@ pub(crate) async fn decrypt_one_shot(
                 let m = opts.source.decryption_materials(&req).await?;
                 pd.engine.set_materials(m);
             }
-            DecryptStep::Plaintext => {
-                let p = pd.plaintext();
-                let n = p.len();
-                plaintext.extend_from_slice(p);
-                pd.consume_plaintext(n);
-            }
+            DecryptStep::Plaintext => pd.collect_in_place()?,
             DecryptStep::Done => break,
         }
     }
     let (header, encryption_context) = pd.engine.take_header_and_context();
     let header = header.ok_or(Error::Core(esdk_core::Error::Truncated))?;
+    let plaintext = pd.into_collected_plaintext();
     Ok(crate::Decrypted {
         plaintext,
         header,

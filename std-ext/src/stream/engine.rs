@@ -560,6 +560,21 @@ impl DecryptEngine {
         Ok(())
     }
 
+    /// One-shot frame-parallel use: appends plaintext opened elsewhere (from frames this
+    /// engine already consumed) behind the collected plaintext, in place in the buffer.
+    pub(crate) fn collect_external(&mut self, data: &[u8]) -> Result<()> {
+        let end = self.collected + data.len();
+        let consumed = self.start + self.pending_discard;
+        if end > consumed || !self.pt.is_empty() && end > self.pt.start {
+            return Err(Error::Materials(
+                "internal error: plaintext collected over unconsumed ciphertext".into(),
+            ));
+        }
+        self.buf[self.collected..end].copy_from_slice(data);
+        self.collected = end;
+        Ok(())
+    }
+
     /// One-shot use: the collected plaintext, taking the buffer (what follows it is wiped).
     pub(crate) fn into_collected_plaintext(mut self) -> Vec<u8> {
         use zeroize::Zeroize;
