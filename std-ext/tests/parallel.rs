@@ -331,3 +331,51 @@ fn tokio_parallel_reader_releases_in_order() {
         }
     }
 }
+
+/// Memory stays bounded by the worker count and the frame length, not the message length,
+/// even with more workers than cores.
+#[test]
+fn streaming_memory_is_bounded_under_oversubscription() {
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0478);
+    for (frame, len) in [
+        (4096usize, 8usize << 20),
+        (65536, 16 << 20),
+        (1 << 20, 24 << 20),
+    ] {
+        let pt = bytes(len, 1);
+        let msg = client
+            .encrypt(
+                &pt,
+                &EncryptOptions::keyring(&kr)
+                    .frame_length(frame as u32)
+                    .parallelism(8),
+            )
+            .unwrap()
+            .ciphertext;
+        let workers = 8;
+        let r = ParallelDecryptingReader::new(
+            &client,
+            &DecryptOptions::keyring(&kr),
+            &msg[..],
+            workers,
+        )
+        .unwrap();
+        let mut r = r;
+        let (got, err) = {
+            let mut out = Vec::new();
+            let e = r.read_to_end(&mut out).err();
+            (out, e)
+        };
+        assert!(err.is_none());
+        assert!(got == pt);
+        let batch = (frame + 32).max(64 * 1024);
+        let bound = (workers + 4) * batch + 4 * (frame + 64 * 1024);
+        assert!(
+            r.peak_buffered() <= bound,
+            "frame {frame}: peak {} > bound {bound}",
+            r.peak_buffered()
+        );
+        assert!(r.peak_buffered() < len / 2);
+    }
+}

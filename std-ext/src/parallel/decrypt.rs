@@ -1,7 +1,7 @@
 //! The frame-parallel decrypt driver over the decrypt engine in sealed-frames mode.
 
 use super::pool::Pool;
-use super::{Batch, frames_per_batch};
+use super::{Batch, frames_per_batch, recycle};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
 use crate::stream::engine::{DecryptEngine, DecryptStep};
@@ -201,6 +201,10 @@ impl ParallelDecrypt {
     }
 
     fn wait_one(&mut self) -> Result<()> {
+        if self.in_flight == 0 {
+            // Nothing can arrive: waiting would never end.
+            return Err(pool_gone());
+        }
         let b = self
             .pool
             .as_ref()
@@ -272,7 +276,7 @@ impl ParallelDecrypt {
                 return Err(Error::Core(e));
             }
             if let Some((b, _, _)) = self.out.take() {
-                self.free.push(b.into_buf());
+                recycle(&mut self.free, b);
             }
         }
         if let Some(b) = self.finished.remove(&self.next_release) {
@@ -348,7 +352,7 @@ impl ParallelDecrypt {
                 // Finished batches out of order with none in flight: a gap, which cannot be.
                 return Err(pool_gone());
             }
-            if self.in_flight >= self.workers {
+            if self.in_flight + self.finished.len() >= self.workers {
                 if !block {
                     return Ok(None);
                 }

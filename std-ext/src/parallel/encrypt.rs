@@ -1,7 +1,7 @@
 //! The frame-parallel encrypt driver over the encrypt engine.
 
 use super::pool::Pool;
-use super::{Batch, frames_per_batch};
+use super::{Batch, frames_per_batch, recycle};
 use crate::client::{Client, EncryptOptions};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
@@ -174,10 +174,10 @@ impl ParallelEncrypt {
             return Ok(());
         };
         if b.count == 0 {
-            self.free.push(b.into_buf());
+            recycle(&mut self.free, b);
             return Ok(());
         }
-        while self.in_flight >= self.workers {
+        while self.in_flight + self.finished.len() >= self.workers {
             self.wait_one()?;
             self.collect(false)?;
         }
@@ -202,6 +202,10 @@ impl ParallelEncrypt {
     }
 
     fn wait_one(&mut self) -> Result<()> {
+        if self.in_flight == 0 {
+            // Nothing can arrive: waiting would never end.
+            return Err(poisoned());
+        }
         let b = self
             .pool
             .as_ref()
@@ -234,7 +238,7 @@ impl ParallelEncrypt {
                 n * self.frame_len,
             )?;
             self.next_append = b.next_seq();
-            self.free.push(b.into_buf());
+            recycle(&mut self.free, b);
         }
         Ok(())
     }

@@ -66,6 +66,14 @@ pub(crate) fn frames_per_batch(record_len: usize) -> usize {
     (BATCH_BYTES / record_len.max(1)).max(1)
 }
 
+/// Keeps a finished batch's (wiped) buffer for reuse, at most two spare.
+pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch) {
+    let buf = b.into_buf();
+    if free.len() < 2 {
+        free.push(buf);
+    }
+}
+
 /// Consecutive regular frames handed to a worker: `count` records of `record_len` bytes from
 /// sequence number `first`. After the worker: `ok` records were processed, then `err` (if any)
 /// stopped it. The buffer is wiped when the batch is dropped.
