@@ -427,12 +427,16 @@ impl Client {
     /// header and only the frames that hold the range (see [`crate::ranged`] for the rules).
     ///
     /// ```
-    /// use esdk_std::{Client, DecryptOptions, EncryptOptions, keyring::RawAesKeyring};
+    /// use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions, keyring::RawAesKeyring};
     /// use esdk_std::ranged::RangeOptions;
     /// let keyring = RawAesKeyring::new("ns", "key", &[7u8; 32])?;
     /// let client = Client::builder().build();
     /// let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
-    /// let sealed = client.encrypt(&data, &EncryptOptions::keyring(&keyring).frame_length(4096))?;
+    /// // An unsigned suite: signed messages need `RangeOptions::skip_signature_verification`.
+    /// let opts = EncryptOptions::keyring(&keyring)
+    ///     .suite(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
+    ///     .frame_length(4096);
+    /// let sealed = client.encrypt(&data, &opts)?;
     /// let got = client.decrypt_range(
     ///     &mut std::io::Cursor::new(&sealed.ciphertext),
     ///     50_000..50_010,
