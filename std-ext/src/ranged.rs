@@ -408,6 +408,37 @@ impl HeaderJob {
     }
 }
 
+/// Appends plaintext to `v`; when `v` must grow, the old allocation is wiped (a plain
+/// `Vec` reallocation would leave a copy of the plaintext in freed memory).
+fn append_wiping(v: &mut Vec<u8>, data: &[u8]) {
+    if v.capacity() - v.len() < data.len() {
+        let mut grown = Vec::with_capacity((v.len() + data.len()).max(v.capacity() * 2));
+        grown.extend_from_slice(v);
+        let mut old = std::mem::replace(v, grown);
+        old.zeroize();
+    }
+    v.extend_from_slice(data);
+}
+
+/// A sink collecting plaintext with [`append_wiping`]; wiped if dropped (on an error).
+struct WipingSink(Vec<u8>);
+
+impl Drop for WipingSink {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Write for WipingSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        append_wiping(&mut self.0, data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Reads exactly `buf.len()` bytes unless the source ends first; returns the count.
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
     let mut n = 0;
@@ -458,10 +489,10 @@ impl Client {
         opts: &DecryptOptions<'_>,
         ropts: &RangeOptions,
     ) -> Result<RangeDecrypted> {
-        let mut plaintext = Vec::new();
-        let w = self.decrypt_range_to(source, range, opts, ropts, &mut plaintext)?;
+        let mut sink = WipingSink(Vec::new());
+        let w = self.decrypt_range_to(source, range, opts, ropts, &mut sink)?;
         Ok(RangeDecrypted {
-            plaintext,
+            plaintext: std::mem::take(&mut sink.0),
             range: w.range,
             plaintext_len: w.plaintext_len,
             header: w.header,
@@ -580,7 +611,7 @@ impl Client {
             let got = read_full_async(source, &mut buf).await? == io.len;
             let out = plan.complete(&mut buf, got);
             if let Ok(Some(r)) = &out {
-                plaintext.extend_from_slice(&buf[r.clone()]);
+                append_wiping(&mut plaintext, &buf[r.clone()]);
             }
             buf.zeroize();
             out?;
