@@ -38,8 +38,9 @@ use crate::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use crate::edk::EdkList;
 use crate::encryption_context::EncryptionContextRef;
 use crate::error::{AuthStage, Error, LimitKind, MaterialsError, UsageError};
+use crate::frame_cipher::FrameCipher;
 use crate::header::{ContentType, HeaderParser, HeaderRef, ParseOptions};
-use crate::keys::{VerificationKey, derive};
+use crate::keys::{DerivedKey, VerificationKey, derive};
 use crate::materials::{
     DecryptionMaterialsRef, check_required_keys, feed_filtered, verification_key_from_context,
 };
@@ -124,6 +125,16 @@ pub enum DecryptState<'a, P: CryptoProvider> {
     Plaintext(Plaintext<'a>),
     /// The message is complete: every tag and the signature verified, no trailing bytes.
     Done,
+    /// Only with [`Decryptor::set_sealed_frames`]: a regular frame, **not yet authenticated**,
+    /// handed over whole for a [`FrameCipher`] to open (on any thread). Its sequence number is
+    /// the next in order and it was fed to the running digest; nothing of it may be released
+    /// before [`FrameCipher::open_regular`] succeeds on it.
+    SealedFrame {
+        /// Its sequence number.
+        seq: u32,
+        /// The serialized frame (frame length + 32 bytes), in the caller's input buffer.
+        record: &'a mut [u8],
+    },
 }
 
 /// Verified plaintext, decrypted in place: a view of the caller's buffer that also knows its
@@ -196,6 +207,8 @@ struct Body<P: CryptoProvider> {
     content_type: ContentType,
     frame_length: u32,
     key: P::AeadKey,
+    /// The derived key bytes, for [`Decryptor::frame_cipher`] (zeroized on drop).
+    derived: DerivedKey,
     digest: Option<P::Digest>,
     verification_key: Option<VerificationKey>,
     next_seq: u32,
@@ -236,6 +249,8 @@ pub struct Decryptor<P: CryptoProvider> {
     config: DecryptConfig,
     stage: Stage<P>,
     stats: Stats,
+    /// Regular frames are handed over sealed ([`Decryptor::set_sealed_frames`]).
+    sealed_frames: bool,
 }
 
 impl<P: CryptoProvider> core::fmt::Debug for Decryptor<P> {
@@ -277,6 +292,34 @@ impl<P: CryptoProvider> Decryptor<P> {
                 need: 1,
             },
             stats: Stats::default(),
+            sealed_frames: false,
+        }
+    }
+
+    /// With `yes`, regular frames are not decrypted here but returned as
+    /// [`DecryptState::SealedFrame`], for a driver that opens them with a [`FrameCipher`] on
+    /// several threads. The machine still checks their order and feeds the running digest; the
+    /// final frame (or a non-framed body) is still opened here, after the signature.
+    pub fn set_sealed_frames(&mut self, yes: bool) {
+        self.sealed_frames = yes;
+    }
+
+    /// A cipher for the frames of this message, once its header verified (from
+    /// `HeaderVerified` on).
+    ///
+    /// # Errors
+    /// [`UsageError::InvalidInput`] before the header verified or after the message ended,
+    /// or a provider failure.
+    pub fn frame_cipher(&self) -> Result<FrameCipher<P::AeadKey>, Error> {
+        match &self.stage {
+            Stage::Verified(b) | Stage::Body(b) => FrameCipher::new(
+                self.provider.aead_key(b.derived.as_bytes())?,
+                b.message_id.as_bytes(),
+                b.frame_length,
+            ),
+            _ => Err(Error::Usage(UsageError::InvalidInput(
+                "the frame cipher exists from header verification to the end of the body",
+            ))),
         }
     }
 
@@ -449,6 +492,19 @@ impl<P: CryptoProvider> Decryptor<P> {
                     };
                     if let Some(d) = b.digest.as_mut() {
                         d.update(frame);
+                    }
+                    if self.sealed_frames {
+                        b.next_seq = b.next_seq.wrapping_add(1);
+                        self.stage = Stage::Body(b);
+                        self.stats.frames = self.stats.frames.saturating_add(1);
+                        self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
+                        return status(
+                            total,
+                            DecryptState::SealedFrame {
+                                seq: marker,
+                                record: frame,
+                            },
+                        );
                     }
                     let aad = try_!(body_aad(
                         aad_buf,
@@ -638,7 +694,7 @@ fn be_u64(b: &[u8], at: usize) -> Result<u64, Error> {
 /// Decrypts `[iv (12) ‖ (len field) ‖ content (len) ‖ tag (16)]` found at `iv_offset` in `frame`.
 /// The content starts right after the IV and the length field, which is 4 bytes for framed and
 /// 8 bytes for non-framed bodies; it is located from the end (content ‖ tag close the slice).
-fn open<K: AeadKey>(
+pub(crate) fn open<K: AeadKey>(
     key: &K,
     frame: &mut [u8],
     iv_offset: usize,
@@ -808,6 +864,7 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
             content_type: h.content_type(),
             frame_length: h.frame_length(),
             key,
+            derived,
             digest,
             verification_key,
             next_seq: 1,

@@ -20,8 +20,9 @@ use crate::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use crate::edk::EdkRef;
 use crate::encryption_context::PUBLIC_KEY_FIELD;
 use crate::error::{Error, LimitKind, MaterialsError, PolicyError, UsageError};
+use crate::frame_cipher::FrameCipher;
 use crate::header::{ContentType, HeaderFields, auth_len, body_len, write_prefix, write_suffix};
-use crate::keys::{MAX_PUBLIC_KEY_B64_LEN, SigningKey, derive};
+use crate::keys::{DerivedKey, MAX_PUBLIC_KEY_B64_LEN, SigningKey, derive};
 use crate::materials::{EncryptionMaterialsRef, check_required_keys, feed_filtered};
 use crate::message_id::MessageId;
 use crate::policy::{CommitmentPolicy, MAX_NON_FRAMED_CONTENT_LEN};
@@ -202,6 +203,7 @@ impl<P: CryptoProvider> Encryptor<P> {
             config: self.config,
             materials,
             key,
+            derived,
             commit: commit.map(|c| c.0).unwrap_or([0; 32]),
             message_id,
             header_len,
@@ -215,6 +217,7 @@ pub struct HeaderReady<'m, P: CryptoProvider> {
     config: EncryptConfig,
     materials: EncryptionMaterialsRef<'m>,
     key: P::AeadKey,
+    derived: DerivedKey,
     commit: [u8; 32],
     message_id: MessageId,
     header_len: usize,
@@ -320,6 +323,7 @@ impl<'m, P: CryptoProvider> HeaderReady<'m, P> {
                 frame_length: self.config.frame_length,
                 non_framed: self.config.legacy_non_framed,
                 key: self.key,
+                derived: self.derived,
                 digest,
                 signing_key,
                 next_seq: 1,
@@ -337,6 +341,8 @@ pub struct FrameEncryptor<P: CryptoProvider> {
     frame_length: u32,
     non_framed: bool,
     key: P::AeadKey,
+    /// The derived key bytes, for [`FrameEncryptor::frame_cipher`] (zeroized on drop).
+    derived: DerivedKey,
     digest: Option<P::Digest>,
     signing_key: Option<SigningKey>,
     next_seq: u32,
@@ -456,6 +462,69 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
         }
         self.next_seq = seq.wrapping_add(1);
         Ok(total)
+    }
+
+    /// A cipher that seals regular frames of this message on any thread
+    /// ([`FrameCipher::seal_regular`]); the sealed frames come back through
+    /// [`FrameEncryptor::append_sealed`], in order.
+    ///
+    /// # Errors
+    /// Non-framed mode, or a provider failure.
+    pub fn frame_cipher(&self) -> Result<FrameCipher<P::AeadKey>, Error> {
+        if self.non_framed {
+            return Err(Error::Policy(PolicyError::NonFramedEncryptionDisabled));
+        }
+        FrameCipher::new(
+            self.provider.aead_key(self.derived.as_bytes())?,
+            self.message_id(),
+            self.frame_length,
+        )
+    }
+
+    /// The sequence number the next regular frame gets.
+    pub fn next_sequence_number(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Takes a regular frame sealed by a [`FrameCipher`] of this message as the next frame:
+    /// checks its length and that it carries the next sequence number, feeds the running
+    /// digest (signed suites) and advances. The frame's bytes are then part of the message, as
+    /// if [`FrameEncryptor::seal_frame_in_place`] had written them.
+    ///
+    /// # Errors
+    /// Non-framed mode, a wrong length, a sequence number out of order, or the frame count
+    /// exhausted.
+    pub fn append_sealed(&mut self, record: &[u8]) -> Result<(), Error> {
+        if self.non_framed {
+            return Err(Error::Policy(PolicyError::NonFramedEncryptionDisabled));
+        }
+        if record.len() != self.sealed_frame_len() {
+            return Err(Error::Usage(UsageError::WrongFrameLength {
+                expected: self.sealed_frame_len(),
+                actual: record.len(),
+            }));
+        }
+        if self.next_seq == END_OF_FRAMES {
+            return Err(Error::limit(
+                LimitKind::FrameCount,
+                u64::from(END_OF_FRAMES),
+                u64::from(self.next_seq),
+            ));
+        }
+        let seq = record
+            .get(..4)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map(u32::from_be_bytes);
+        if seq != Some(self.next_seq) {
+            return Err(Error::Usage(UsageError::InvalidInput(
+                "sealed frame is not the next in order",
+            )));
+        }
+        if let Some(d) = self.digest.as_mut() {
+            d.update(record);
+        }
+        self.next_seq = self.next_seq.wrapping_add(1);
+        Ok(())
     }
 
     /// Writes the final frame holding `tail` (0 … frame length bytes) and, for signed suites,

@@ -149,6 +149,15 @@ pub enum PolicyError {
     },
     /// Non-framed content is only written when explicitly enabled for legacy use.
     NonFramedEncryptionDisabled,
+    /// Random access (ranged decrypt) needs a framed message; this one has a single,
+    /// non-framed body.
+    RandomAccessNotFramed,
+    /// Ranged decrypt of a signed message skips the signature; it is refused unless the caller
+    /// opts in explicitly to skipping signature verification.
+    RandomAccessSigned {
+        /// The suite id.
+        suite: u16,
+    },
 }
 
 /// Which limit.
@@ -328,6 +337,13 @@ impl fmt::Display for Error {
                 ),
                 PolicyError::NonFramedEncryptionDisabled => f.write_str(
                     "non-framed content is only written with the legacy non-framed option enabled",
+                ),
+                PolicyError::RandomAccessNotFramed => f.write_str(
+                    "ranged decryption needs a framed message; this message is non-framed (decrypt it whole)",
+                ),
+                PolicyError::RandomAccessSigned { suite } => write!(
+                    f,
+                    "algorithm suite {suite:#06x} signs messages and a byte range cannot be checked against the signature; opt in to skipping signature verification or decrypt the whole message"
                 ),
             },
             Self::Limit(l) => write!(

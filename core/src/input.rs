@@ -100,6 +100,12 @@ impl Window {
                 self.held = p.range();
                 Ok(DecryptState::Plaintext(p))
             }
+            // A sealed frame (sealed-frames mode) starts the input window; it is held like
+            // plaintext until the driver copied it out.
+            DecryptState::SealedFrame { seq, record } => {
+                self.held = start..start.saturating_add(record.len());
+                Ok(DecryptState::SealedFrame { seq, record })
+            }
             other => Ok(other),
         }
     }
@@ -482,6 +488,42 @@ mod owned {
                 .floor
                 .checked_add(len)
                 .ok_or(Error::Internal("collected plaintext overflow"))?;
+            Ok(())
+        }
+
+        /// Bytes the decryptor needs beyond those buffered (after `NeedInput`).
+        pub fn bytes_needed(&self) -> usize {
+            self.w.need.saturating_sub(self.buffered())
+        }
+
+        /// Sealed-frames mode: drops the held bytes (a sealed frame the driver copied out:
+        /// ciphertext, nothing to wipe) without wiping them.
+        pub fn skip_held(&mut self) {
+            self.w.held = 0..0;
+        }
+
+        /// One-shot frame-parallel use: appends plaintext opened elsewhere (from frames the
+        /// decryptor already consumed) behind the collected plaintext, in place.
+        ///
+        /// # Errors
+        /// [`Error::Internal`] if it would overwrite unconsumed input or held bytes.
+        pub fn collect_external(&mut self, data: &[u8]) -> Result<(), Error> {
+            let end = self
+                .w
+                .floor
+                .checked_add(data.len())
+                .ok_or(Error::Internal("collected plaintext overflow"))?;
+            let consumed = self.w.start.saturating_add(self.w.pending);
+            if end > consumed || (!self.w.held.is_empty() && end > self.w.held.start) {
+                return Err(Error::Internal(
+                    "plaintext collected over unconsumed ciphertext",
+                ));
+            }
+            self.buf
+                .get_mut(self.w.floor..end)
+                .ok_or(Error::Internal("collected plaintext outside the buffer"))?
+                .copy_from_slice(data);
+            self.w.floor = end;
             Ok(())
         }
 

@@ -148,6 +148,7 @@ pub mod edk;
 pub mod encrypt;
 pub mod encryption_context;
 pub mod error;
+pub mod frame_cipher;
 pub mod header;
 pub mod input;
 pub mod keys;
@@ -166,6 +167,7 @@ pub use edk::EdkRef;
 pub use encrypt::{EncryptConfig, Encryptor, FrameEncryptor, HeaderReady, ciphertext_len};
 pub use encryption_context::EncryptionContextRef;
 pub use error::{Error, ErrorCategory, Result};
+pub use frame_cipher::{FrameCipher, FrameLayout};
 pub use header::{ContentType, HeaderRef};
 pub use input::SliceInput;
 #[cfg(feature = "alloc")]

@@ -135,6 +135,7 @@ pub struct EncryptOptions<'a, M: Mode = Blocking> {
     pub(crate) plaintext_length: Option<u64>,
     pub(crate) empty_final_frame: bool,
     pub(crate) non_framed: bool,
+    pub(crate) parallelism: Option<usize>,
 }
 
 impl<'a> EncryptOptions<'a, Blocking> {
@@ -175,6 +176,7 @@ impl<'a, M: Mode> EncryptOptions<'a, M> {
             plaintext_length: None,
             empty_final_frame: false,
             non_framed: false,
+            parallelism: None,
         }
     }
     /// The encryption context (keys starting with `aws-crypto-` are reserved).
@@ -220,6 +222,14 @@ impl<'a, M: Mode> EncryptOptions<'a, M> {
         self.non_framed = yes;
         self
     }
+    /// Worker threads sealing frames in one-shot encryption (see [`crate::parallel`]): 1 is
+    /// the sequential path; the message is byte-identical either way. Default:
+    /// [`crate::parallel::default_parallelism`] for plaintexts of at least
+    /// [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    pub fn parallelism(mut self, workers: usize) -> Self {
+        self.parallelism = Some(workers.max(1));
+        self
+    }
 }
 
 /// Options of one decryption; `M` as for [`EncryptOptions`].
@@ -229,6 +239,7 @@ pub struct DecryptOptions<'a, M: Mode = Blocking> {
     pub(crate) source: MaterialsSource<'a>,
     pub(crate) reproduced_encryption_context: Option<EncryptionContext>,
     pub(crate) unsigned_only: bool,
+    pub(crate) parallelism: Option<usize>,
 }
 
 impl<'a> DecryptOptions<'a, Blocking> {
@@ -264,6 +275,7 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
             source,
             reproduced_encryption_context: None,
             unsigned_only: false,
+            parallelism: None,
         }
     }
     /// The encryption context the caller expects: stored pairs must match it, and pairs that
@@ -275,6 +287,13 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
     /// Refuse signed suites, right after the header's suite id.
     pub fn unsigned_only(mut self) -> Self {
         self.unsigned_only = true;
+        self
+    }
+    /// Worker threads opening frames in one-shot decryption (see [`crate::parallel`]): 1 is
+    /// the sequential path. Default: [`crate::parallel::default_parallelism`] for messages of
+    /// at least [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    pub fn parallelism(mut self, workers: usize) -> Self {
+        self.parallelism = Some(workers.max(1));
         self
     }
 }
@@ -496,6 +515,11 @@ impl Client {
         plaintext: &[u8],
         opts: &EncryptOptions<'_, impl Mode>,
     ) -> Result<Encrypted> {
+        let workers = crate::parallel::workers_for(opts.parallelism, plaintext.len());
+        if workers > 1 {
+            return crate::parallel::encrypt::encrypt_one_shot(self, plaintext, opts, workers)
+                .await;
+        }
         let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
         let m = opts.source.encryption_materials(&req).await?;
         self.check_encryption_materials(&req, &m)?;
@@ -535,6 +559,11 @@ impl Client {
         ciphertext: &[u8],
         opts: &DecryptOptions<'_, impl Mode>,
     ) -> Result<Decrypted> {
+        let workers = crate::parallel::workers_for(opts.parallelism, ciphertext.len());
+        if workers > 1 {
+            return crate::parallel::decrypt::decrypt_one_shot(self, ciphertext, opts, workers)
+                .await;
+        }
         let mut engine = DecryptEngine::new(
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),

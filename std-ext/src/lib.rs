@@ -25,7 +25,9 @@ pub mod error;
 mod executor;
 pub mod keyring;
 pub mod materials;
+pub mod parallel;
 pub mod provider;
+pub mod ranged;
 mod rsa_key;
 pub mod stream;
 

@@ -32,7 +32,7 @@ use esdk_test_vectors::sources;
 use esdk_test_vectors::stream_peer::{self, Adapter, StreamOptions};
 
 const USAGE: &str = "usage:
-  esdk-test-vectors decrypt [--manifest] PATH... [--kat PATH]... [--paths oneshot,reader,tokio,core1,corerand]
+  esdk-test-vectors decrypt [--manifest] PATH... [--kat PATH]... [--paths oneshot,reader,tokio,core1,corerand,parallel]
                             [--filter S]... [--threads N] [--seed N] [--max-failures N] [--verbose]
   esdk-test-vectors encrypt --manifest ENCRYPT_MANIFEST [--keys KEYS] --out DIR [--seed N] [--filter S]...
                             [--sample N] [--no-verify] [--paths LIST] [--threads N]
@@ -45,7 +45,7 @@ encrypt and decrypt-generate decrypt what they wrote through the selected paths 
 --sample N keeps every N-th scenario; --tampered-only keeps the 0006 cases that make must-fail vectors.
 
 decrypt           runs every vector of the given manifests / KAT files through the selected decrypt
-                  paths (default: all five) and ends with `N passed, M failed[, K skipped]`.
+                  paths (default: all six) and ends with `N passed, M failed[, K skipped]`.
 encrypt           encrypts the scenarios of an awses-encrypt v1/v2/v5 manifest and writes DIR/manifest.json
                   (awses-decrypt v2; v5 for a v5 input), DIR/keys.json, DIR/ciphertexts/, DIR/plaintexts/.
 decrypt-generate  runs a framework 0006 awses-decrypt-generate manifest: positive scenarios and the tampered

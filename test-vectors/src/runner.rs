@@ -10,6 +10,7 @@
 //! | `tokio` | [`esdk_std::stream::tokio::AsyncDecryptingReader`] on a current-thread runtime, over an inner reader that returns random short reads and randomly `Pending` |
 //! | `core1` | the sans-IO [`esdk_core::Decryptor`] fed one byte at a time |
 //! | `corerand` | the same, fed in random chunk sizes |
+//! | `parallel` | [`esdk_std::parallel::ParallelDecryptingReader`] with 3 workers, over the same random short reads |
 //!
 //! The core paths answer `NeedMaterials` by calling the vector's materials
 //! manager (`pollster::block_on(cmm.decrypt_materials(&request))`), exactly
@@ -30,7 +31,6 @@ use core::task::{Context, Poll};
 use core::time::Duration;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -66,16 +66,19 @@ pub enum PathKind {
     Core1,
     /// Core `Decryptor`, random chunk sizes.
     CoreRand,
+    /// Frame-parallel `ParallelDecryptingReader` (3 workers).
+    Parallel,
 }
 
 impl PathKind {
     /// Every path, in the order they run.
-    pub const ALL: [PathKind; 5] = [
+    pub const ALL: [PathKind; 6] = [
         PathKind::Oneshot,
         PathKind::Reader,
         PathKind::Tokio,
         PathKind::Core1,
         PathKind::CoreRand,
+        PathKind::Parallel,
     ];
 
     /// The name used on the command line and in reports.
@@ -86,6 +89,7 @@ impl PathKind {
             PathKind::Tokio => "tokio",
             PathKind::Core1 => "core1",
             PathKind::CoreRand => "corerand",
+            PathKind::Parallel => "parallel",
         }
     }
 
@@ -101,7 +105,7 @@ impl PathKind {
                 .into_iter()
                 .find(|k| k.name() == part)
                 .ok_or_else(|| {
-                    anyhow!("unknown path {part:?} (expected oneshot, reader, tokio, core1, corerand or all)")
+                    anyhow!("unknown path {part:?} (expected oneshot, reader, tokio, core1, corerand, parallel or all)")
                 })?;
             out.push(p);
         }
@@ -600,6 +604,7 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
                 Err(e) => PathRun::failed(e),
             },
             PathKind::Reader => run_reader(&client, &opts, &ct, &mut rng),
+            PathKind::Parallel => run_parallel_reader(&client, &opts, &ct, &mut rng),
             PathKind::Tokio => rt.block_on(run_tokio(&client, &opts, &ct, &mut rng)),
             PathKind::Core1 => {
                 run_core(&cfg.backend, &ct, &cmm, core_config, repro.as_ref(), |_| 1)
@@ -666,15 +671,42 @@ fn run_reader(client: &Client, opts: &DecryptOptions<'_>, ct: &[u8], rng: &mut S
         data: ct,
         rng: StdRng::seed_from_u64(rng.r#gen()),
     };
-    let mut reader = match DecryptingReader::new(client, opts, inner) {
+    let reader = match DecryptingReader::new(client, opts, inner) {
         Ok(r) => r,
         Err(e) => return PathRun::failed(e),
     };
-    let mut run = PathRun {
+    let run = PathRun {
         ec: reader.encryption_context().cloned(),
         frame_length: reader.header().map(|h| h.frame_length),
         ..PathRun::default()
     };
+    read_to_end(reader, run, rng)
+}
+
+fn run_parallel_reader(
+    client: &Client,
+    opts: &DecryptOptions<'_>,
+    ct: &[u8],
+    rng: &mut StdRng,
+) -> PathRun {
+    let inner = ChunkyReader {
+        data: ct,
+        rng: StdRng::seed_from_u64(rng.r#gen()),
+    };
+    let reader = match esdk_std::parallel::ParallelDecryptingReader::new(client, opts, inner, 3) {
+        Ok(r) => r,
+        Err(e) => return PathRun::failed(e),
+    };
+    let run = PathRun {
+        ec: reader.encryption_context().cloned(),
+        frame_length: reader.header().map(|h| h.frame_length),
+        ..PathRun::default()
+    };
+    read_to_end(reader, run, rng)
+}
+
+/// Reads a decrypting reader to its end or first error into random-sized buffers.
+fn read_to_end<R: std::io::Read>(mut reader: R, mut run: PathRun, rng: &mut StdRng) -> PathRun {
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match rng.gen_range(0..3) {

@@ -247,6 +247,47 @@ impl EncryptEngine {
         Ok(())
     }
 
+    /// Frame-parallel encryption (`crate::parallel`): the frame encryptor, for its
+    /// `frame_cipher` and next sequence number. `None` once finished.
+    pub(crate) fn frame_encryptor(&self) -> Option<&FrameEncryptor<Backend>> {
+        self.frames.as_ref()
+    }
+
+    /// Frame-parallel encryption: appends `records` (whole regular frames sealed by the frame
+    /// cipher, in order, holding `plaintext_len` bytes) as the next frames of the message.
+    pub(crate) fn push_sealed(&mut self, records: &[u8], plaintext_len: usize) -> Result<()> {
+        let frames = self
+            .frames
+            .as_mut()
+            .ok_or(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::AlreadyDone,
+            )))?;
+        if !self.staged.is_empty() {
+            return Err(Error::Core(esdk_core::Error::Usage(
+                esdk_core::error::UsageError::InvalidInput("sealed frames after staged plaintext"),
+            )));
+        }
+        let total = self.total.saturating_add(plaintext_len as u64);
+        if let Some(max) = self.max_plaintext {
+            if total > max {
+                return Err(Error::Core(esdk_core::Error::Limit(
+                    esdk_core::error::LimitError {
+                        what: esdk_core::error::LimitKind::PlaintextLength,
+                        limit: max,
+                        actual: total,
+                    },
+                )));
+            }
+        }
+        let rl = frames.sealed_frame_len().max(1);
+        for record in records.chunks(rl) {
+            frames.append_sealed(record)?;
+        }
+        self.total = total;
+        self.out.extend_from_slice(records);
+        Ok(())
+    }
+
     /// Writes the final frame (or non-framed body) and the footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
         let mut frames = self
@@ -334,6 +375,9 @@ pub(crate) struct DecryptEngine {
     materials: Option<DecryptionMaterials>,
     reproduced: Option<EncryptionContext>,
     done: bool,
+    /// Frame-parallel drivers (`crate::parallel`): the sequence number of a sealed frame
+    /// held by the input (ciphertext, not plaintext) in sealed-frames mode.
+    sealed_seq: Option<u32>,
 }
 
 impl std::fmt::Debug for DecryptEngine {
@@ -373,7 +417,43 @@ impl DecryptEngine {
             materials: None,
             reproduced,
             done: false,
+            sealed_seq: None,
         }
+    }
+
+    /// Sealed-frames mode (frame-parallel decryption): regular frames come out of `step` as
+    /// `Plaintext` whose bytes are the **sealed** frame, flagged by `take_sealed_seq`.
+    pub(crate) fn set_sealed_frames(&mut self, yes: bool) {
+        self.dec.set_sealed_frames(yes);
+    }
+
+    /// After a `Plaintext` step in sealed-frames mode: the sequence number if the bytes held
+    /// are a sealed regular frame (to open with the frame cipher) rather than plaintext.
+    pub(crate) fn take_sealed_seq(&mut self) -> Option<u32> {
+        self.sealed_seq.take()
+    }
+
+    /// Drops the sealed frame held (it was copied out), without wiping it.
+    pub(crate) fn skip_held(&mut self) {
+        self.input.skip_held();
+    }
+
+    /// The cipher for this message's frames, once the header verified.
+    pub(crate) fn frame_cipher(
+        &self,
+    ) -> Result<esdk_core::FrameCipher<<Backend as esdk_core::crypto::CryptoProvider>::AeadKey>>
+    {
+        Ok(self.dec.frame_cipher()?)
+    }
+
+    /// Bytes the machine needs beyond those buffered to make progress (after `NeedInput`).
+    pub(crate) fn bytes_needed(&self) -> usize {
+        self.input.bytes_needed()
+    }
+
+    /// Message bytes the machine consumed so far (after `HeaderVerified`: the header length).
+    pub(crate) fn consumed(&self) -> u64 {
+        self.dec.stats().consumed
     }
 
     /// Appends ciphertext. Refused after end of input was signalled.
@@ -445,6 +525,12 @@ impl DecryptEngine {
     /// of the buffer, behind the plaintext collected before.
     pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
         self.input.collect_plaintext().map_err(from_core)
+    }
+
+    /// One-shot frame-parallel use: appends plaintext opened elsewhere (from frames this
+    /// engine already consumed) behind the collected plaintext, in place in the buffer.
+    pub(crate) fn collect_external(&mut self, data: &[u8]) -> Result<()> {
+        self.input.collect_external(data).map_err(from_core)
     }
 
     /// One-shot use: the collected plaintext, taking the buffer (what follows it is wiped).
@@ -519,6 +605,11 @@ impl DecryptEngine {
                     if !p.is_empty() {
                         return Ok(DecryptStep::Plaintext);
                     }
+                }
+                DecryptState::SealedFrame { seq, .. } => {
+                    // Held by the input like plaintext (ciphertext: copied out, then skipped).
+                    self.sealed_seq = Some(seq);
+                    return Ok(DecryptStep::Plaintext);
                 }
                 DecryptState::Done => {
                     self.done = true;

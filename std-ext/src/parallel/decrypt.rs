@@ -1,0 +1,438 @@
+//! The frame-parallel decrypt driver over the decrypt engine in sealed-frames mode.
+
+use super::pool::Pool;
+use super::{Batch, frames_per_batch, recycle};
+use crate::error::{Error, Result};
+use crate::provider::Backend;
+use crate::stream::engine::{DecryptEngine, DecryptStep};
+use esdk_core::FrameCipher;
+use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
+use esdk_core::crypto::CryptoProvider;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
+
+fn open_batch(cipher: &Cipher, mut b: Batch) -> Batch {
+    for i in 0..b.count {
+        let seq = b.seq(i);
+        let r = match b.record_mut(i) {
+            Some(rec) => cipher.open_regular(seq, rec).map(|_| ()),
+            None => Err(esdk_core::Error::Truncated),
+        };
+        if let Err(e) = r {
+            b.err = Some(e);
+            return b;
+        }
+        b.ok = i + 1;
+    }
+    b
+}
+
+/// Drives a [`DecryptEngine`] with its regular frames opened on worker threads. The interface
+/// mirrors the engine's: `step`, then `plaintext` / `consume_plaintext` in order.
+pub(crate) struct ParallelDecrypt {
+    pub(crate) engine: DecryptEngine,
+    workers: usize,
+    pool: Option<Pool<Batch, Batch>>,
+    filling: Option<Batch>,
+    in_flight: usize,
+    finished: BTreeMap<u32, Batch>,
+    next_release: u32,
+    /// The batch being released: frame index and offset within its plaintext.
+    out: Option<(Batch, usize, usize)>,
+    free: Vec<Vec<u8>>,
+    failed: Option<esdk_core::Error>,
+    frame_len: usize,
+    /// Bytes held by batches the workers hold, and the most ever held in all buffers.
+    in_flight_bytes: usize,
+    peak: usize,
+    /// The engine's own plaintext (final frame, non-framed body) may be released: every
+    /// frame before it was.
+    engine_release: bool,
+}
+
+impl std::fmt::Debug for ParallelDecrypt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelDecrypt")
+            .field("engine", &self.engine)
+            .field("workers", &self.workers)
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
+impl ParallelDecrypt {
+    /// `workers` ≥ 2 (with 1, use the engine directly).
+    pub(crate) fn new(mut engine: DecryptEngine, workers: usize) -> Self {
+        engine.set_sealed_frames(true);
+        Self {
+            engine,
+            workers: workers.max(1),
+            pool: None,
+            filling: None,
+            in_flight: 0,
+            finished: BTreeMap::new(),
+            next_release: 1,
+            out: None,
+            free: Vec::new(),
+            failed: None,
+            frame_len: 0,
+            in_flight_bytes: 0,
+            peak: 0,
+            engine_release: false,
+        }
+    }
+
+    /// Worker threads running (0 before the first regular frame).
+    pub(crate) fn running_workers(&self) -> usize {
+        self.pool.as_ref().map_or(0, Pool::workers)
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        let core = e.core().copied().unwrap_or(esdk_core::Error::Usage(
+            esdk_core::error::UsageError::Poisoned,
+        ));
+        self.failed = Some(core);
+        // Stop the workers now; nothing more is released.
+        self.pool = None;
+        self.filling = None;
+        self.finished.clear();
+        self.out = None;
+        e
+    }
+
+    /// The plaintext ready for release.
+    pub(crate) fn plaintext(&self) -> &[u8] {
+        if let Some((b, i, pos)) = &self.out {
+            return b
+                .record(*i)
+                .and_then(|r| {
+                    r.get(
+                        REGULAR_FRAME_CONTENT_OFFSET + pos
+                            ..REGULAR_FRAME_CONTENT_OFFSET + self.frame_len,
+                    )
+                })
+                .unwrap_or(&[]);
+        }
+        if self.engine_release {
+            self.engine.plaintext()
+        } else {
+            &[]
+        }
+    }
+
+    /// Marks `n` bytes of [`ParallelDecrypt::plaintext`] as released.
+    pub(crate) fn consume_plaintext(&mut self, n: usize) {
+        match &mut self.out {
+            Some((_, _, pos)) => *pos += n,
+            None if self.engine_release => self.engine.consume_plaintext(n),
+            None => {}
+        }
+    }
+
+    /// One-shot use: moves the plaintext ready for release to the front of the engine's
+    /// buffer (see `DecryptEngine::collect_external`).
+    fn collect_in_place(&mut self) -> Result<()> {
+        if let Some((b, i, pos)) = &mut self.out {
+            let f = self.frame_len;
+            let data = b
+                .record(*i)
+                .and_then(|r| {
+                    r.get(REGULAR_FRAME_CONTENT_OFFSET + *pos..REGULAR_FRAME_CONTENT_OFFSET + f)
+                })
+                .unwrap_or(&[]);
+            self.engine.collect_external(data)?;
+            *pos = f;
+            Ok(())
+        } else if self.engine_release {
+            self.engine.collect_plaintext_in_place()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One-shot use: the collected plaintext (stops the workers).
+    fn into_collected_plaintext(mut self) -> Vec<u8> {
+        self.pool = None;
+        self.engine.into_collected_plaintext()
+    }
+
+    /// Copies available plaintext into `out`.
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        let avail = self.plaintext();
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume_plaintext(n);
+        n
+    }
+
+    /// Bytes held now in every buffer: the engine's input buffer, batches being filled, in
+    /// flight, finished, being released, and spare.
+    fn held(&self) -> usize {
+        self.engine.buffer_capacity()
+            + self.in_flight_bytes
+            + self.filling.as_ref().map_or(0, |b| b.buf.capacity())
+            + self.out.as_ref().map_or(0, |o| o.0.buf.capacity())
+            + self
+                .finished
+                .values()
+                .map(|b| b.buf.capacity())
+                .sum::<usize>()
+            + self.free.iter().map(Vec::capacity).sum::<usize>()
+    }
+
+    /// The most bytes ever held in buffers ([`ParallelDecrypt::held`]).
+    pub(crate) fn peak_buffered(&self) -> usize {
+        self.peak
+    }
+
+    fn submit_filling(&mut self) -> Result<()> {
+        self.peak = self.peak.max(self.held());
+        if let Some(b) = self.filling.take() {
+            self.in_flight_bytes += b.buf.capacity();
+            let pool = self.pool.as_mut().ok_or_else(pool_gone)?;
+            if !pool.submit(b) {
+                return Err(pool_gone());
+            }
+            self.in_flight += 1;
+        }
+        Ok(())
+    }
+
+    fn wait_one(&mut self) -> Result<()> {
+        if self.in_flight == 0 {
+            // Nothing can arrive: waiting would never end.
+            return Err(pool_gone());
+        }
+        let b = self
+            .pool
+            .as_ref()
+            .and_then(Pool::recv)
+            .ok_or_else(pool_gone)?;
+        self.in_flight -= 1;
+        self.in_flight_bytes = self.in_flight_bytes.saturating_sub(b.buf.capacity());
+        self.finished.insert(b.first, b);
+        self.peak = self.peak.max(self.held());
+        Ok(())
+    }
+
+    fn drain_ready(&mut self) -> Result<()> {
+        while let Some(pool) = &self.pool {
+            match pool.try_recv() {
+                Ok(Some(b)) => {
+                    self.in_flight -= 1;
+                    self.in_flight_bytes = self.in_flight_bytes.saturating_sub(b.buf.capacity());
+                    self.finished.insert(b.first, b);
+                    self.peak = self.peak.max(self.held());
+                }
+                Ok(None) => break,
+                Err(()) => return Err(pool_gone()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the sealed frame the engine holds into the batch being filled.
+    fn take_sealed(&mut self, seq: u32) -> Result<()> {
+        let record = self.engine.plaintext();
+        let rl = record.len();
+        if self.pool.is_none() {
+            let cipher = Arc::new(self.engine.frame_cipher()?);
+            self.frame_len = cipher.frame_length() as usize;
+            let c = cipher.clone();
+            self.pool = Some(
+                Pool::new(self.workers, move |b| open_batch(&c, b), Batch::poisoned)
+                    .map_err(Error::Io)?,
+            );
+        }
+        if self.filling.is_none() {
+            let buf = self.free.pop().unwrap_or_default();
+            self.filling = Some(Batch::new(seq, rl, buf));
+        }
+        if let Some(b) = &mut self.filling {
+            b.buf.extend_from_slice(record);
+            b.count += 1;
+        }
+        self.engine.skip_held();
+        if self.filling.as_ref().map_or(0, |b| b.count) >= frames_per_batch(rl) {
+            self.submit_filling()?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next finished batch in order, or finishes the current one.
+    fn advance_out(&mut self) -> Result<bool> {
+        if let Some((b, i, pos)) = &mut self.out {
+            if *pos < self.frame_len {
+                return Ok(true);
+            }
+            *i += 1;
+            *pos = 0;
+            if *i < b.ok {
+                return Ok(true);
+            }
+            if let Some(e) = b.err {
+                return Err(Error::Core(e));
+            }
+            if let Some((b, _, _)) = self.out.take() {
+                recycle(&mut self.free, b);
+            }
+        }
+        if let Some(b) = self.finished.remove(&self.next_release) {
+            self.next_release = b.next_seq();
+            if b.ok == 0 {
+                return Err(Error::Core(b.err.unwrap_or(esdk_core::Error::Usage(
+                    esdk_core::error::UsageError::Poisoned,
+                ))));
+            }
+            self.out = Some((b, 0, 0));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Runs until plaintext is ready in order, or the engine needs something.
+    pub(crate) fn step(&mut self) -> Result<DecryptStep> {
+        if let Some(e) = self.failed {
+            return Err(Error::Core(e));
+        }
+        match self.step_inner(true) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(self.fail(pool_gone())),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// As [`ParallelDecrypt::step`] without ever blocking: `None` when it would wait for the
+    /// workers (then call [`ParallelDecrypt::poll_ready`]).
+    pub(crate) fn try_step(&mut self) -> Result<Option<DecryptStep>> {
+        if let Some(e) = self.failed {
+            return Err(Error::Core(e));
+        }
+        self.step_inner(false).map_err(|e| self.fail(e))
+    }
+
+    fn step_inner(&mut self, block: bool) -> Result<Option<DecryptStep>> {
+        loop {
+            if self.advance_out()? {
+                return Ok(Some(DecryptStep::Plaintext));
+            }
+            if self.engine.is_done() {
+                // The message verified (an empty final frame releases nothing): what is in
+                // flight goes out first.
+                self.submit_filling()?;
+                if self.in_flight == 0 && self.finished.is_empty() {
+                    return Ok(Some(DecryptStep::Done));
+                }
+                if self.in_flight > 0 {
+                    if !block {
+                        return Ok(None);
+                    }
+                    self.wait_one()?;
+                    continue;
+                }
+                return Err(pool_gone());
+            }
+            if !self.engine.plaintext().is_empty() {
+                // The engine holds the final frame (or a non-framed body): released only
+                // after every regular frame before it.
+                self.submit_filling()?;
+                if self.in_flight == 0 && self.finished.is_empty() {
+                    self.engine_release = true;
+                    return Ok(Some(DecryptStep::Plaintext));
+                }
+                if self.in_flight > 0 {
+                    if !block {
+                        return Ok(None);
+                    }
+                    self.wait_one()?;
+                    continue;
+                }
+                // Finished batches out of order with none in flight: a gap, which cannot be.
+                return Err(pool_gone());
+            }
+            if self.in_flight + self.finished.len() >= self.workers {
+                if !block {
+                    return Ok(None);
+                }
+                self.wait_one()?;
+                continue;
+            }
+            match self.engine.step()? {
+                DecryptStep::Plaintext => {
+                    if let Some(seq) = self.engine.take_sealed_seq() {
+                        self.take_sealed(seq)?;
+                    }
+                }
+                DecryptStep::NeedInput => {
+                    self.submit_filling()?;
+                    self.drain_ready()?;
+                    if self.finished.contains_key(&self.next_release) {
+                        continue;
+                    }
+                    return Ok(Some(DecryptStep::NeedInput));
+                }
+                DecryptStep::NeedMaterials(r) => return Ok(Some(DecryptStep::NeedMaterials(r))),
+                // Released by the check at the top, after what is in flight.
+                DecryptStep::Done => {}
+            }
+        }
+    }
+
+    /// Registers the waker of an async owner and reports whether a batch finished.
+    pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
+        self.submit_filling()?;
+        if let Some(p) = &self.pool {
+            p.set_waker(w);
+        }
+        let before = self.finished.len();
+        self.drain_ready().map_err(|e| self.fail(e))?;
+        Ok(self.finished.len() > before || self.in_flight == 0)
+    }
+}
+
+fn pool_gone() -> Error {
+    Error::Core(esdk_core::Error::Usage(
+        esdk_core::error::UsageError::Poisoned,
+    ))
+}
+
+/// One-shot decryption with `workers` threads (the `Client::decrypt` path when parallel).
+pub(crate) async fn decrypt_one_shot(
+    client: &crate::Client,
+    ciphertext: &[u8],
+    opts: &crate::DecryptOptions<'_, impl crate::client::Mode>,
+    workers: usize,
+) -> Result<crate::Decrypted> {
+    let engine = DecryptEngine::new(
+        client.decrypt_config(opts),
+        opts.reproduced_encryption_context.clone(),
+        usize::MAX,
+        client.backend(),
+    );
+    let mut pd = ParallelDecrypt::new(engine, workers);
+    pd.engine.push(ciphertext)?;
+    pd.engine.set_eof();
+    // As on the sequential path, the plaintext is collected in place at the front of the
+    // engine's buffer (behind the consumed ciphertext): no second message-sized allocation.
+    loop {
+        match pd.step()? {
+            DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
+            DecryptStep::NeedMaterials(req) => {
+                let m = opts.source.decryption_materials(&req).await?;
+                pd.engine.set_materials(m);
+            }
+            DecryptStep::Plaintext => pd.collect_in_place()?,
+            DecryptStep::Done => break,
+        }
+    }
+    let (header, encryption_context) = pd.engine.take_header_and_context();
+    let header = header.ok_or(Error::Core(esdk_core::Error::Truncated))?;
+    let plaintext = pd.into_collected_plaintext();
+    Ok(crate::Decrypted {
+        plaintext,
+        header,
+        encryption_context: encryption_context.unwrap_or_default(),
+    })
+}

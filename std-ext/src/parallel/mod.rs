@@ -1,0 +1,144 @@
+//! Frame-parallel encryption and decryption.
+//!
+//! Frames are independent given the message's key and sequence number, so the regular frames
+//! of a message are sealed or opened on a small pool of worker threads
+//! ([`esdk_core::FrameCipher`]), while the state machine on the calling thread keeps the order,
+//! the running digest of signed suites (pipelined: it hashes frame `k + 1` while workers work
+//! on frame `k`), the final frame and the footer.
+//!
+//! Release rules are those of the sequential path: plaintext leaves in order, each frame only
+//! after its tag verified, the final frame of a signed message only after the signature, and
+//! the last bytes only after the end of input with no trailing data. Memory stays bounded:
+//! at most `workers` batches in flight plus the one being released and one frame of input,
+//! where a batch is one frame, or several consecutive frames totalling about 64 KiB when
+//! frames are small (so that small frames do not pay a thread hand-off each).
+//!
+//! Threads are owned by the call or the adapter, never shared or global: a pool starts at the
+//! first regular frame and its threads are joined when the call returns or the adapter is
+//! dropped (workers skip queued jobs and end after the current one). The tokio adapters use
+//! the same dedicated pool, never `spawn_blocking` and never a blocking wait on a runtime
+//! thread: workers wake the task when a batch finishes.
+
+pub(crate) mod decrypt;
+pub(crate) mod encrypt;
+pub(crate) mod io;
+pub(crate) mod pool;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
+
+#[cfg(feature = "tokio")]
+pub use self::tokio::AsyncParallelDecryptingReader;
+pub use encrypt::ParallelEncryptingWriter;
+pub use io::ParallelDecryptingReader;
+
+use zeroize::Zeroize;
+
+/// Most worker threads [`default_parallelism`] chooses.
+pub const MAX_DEFAULT_WORKERS: usize = 8;
+
+/// One-shot calls on messages shorter than this stay on the calling thread by default.
+pub const AUTO_PARALLEL_MIN_LEN: usize = 1 << 20;
+
+/// Target bytes of one batch of small frames.
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
+
+/// The default worker count: the available cores, at most [`MAX_DEFAULT_WORKERS`].
+pub fn default_parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, MAX_DEFAULT_WORKERS)
+}
+
+/// The workers of a one-shot call: the explicit setting, or the default for long messages.
+pub(crate) fn workers_for(setting: Option<usize>, len: usize) -> usize {
+    setting.unwrap_or_else(|| {
+        if len >= AUTO_PARALLEL_MIN_LEN {
+            default_parallelism()
+        } else {
+            1
+        }
+    })
+}
+
+/// Frames per batch for a serialized frame length.
+pub(crate) fn frames_per_batch(record_len: usize) -> usize {
+    (BATCH_BYTES / record_len.max(1)).max(1)
+}
+
+/// Keeps a finished batch's (wiped) buffer for reuse, at most two spare.
+pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch) {
+    let buf = b.into_buf();
+    if free.len() < 2 {
+        free.push(buf);
+    }
+}
+
+/// Consecutive regular frames handed to a worker: `count` records of `record_len` bytes from
+/// sequence number `first`. After the worker: `ok` records were processed, then `err` (if any)
+/// stopped it. The buffer is wiped when the batch is dropped.
+pub(crate) struct Batch {
+    pub(crate) first: u32,
+    pub(crate) count: usize,
+    pub(crate) record_len: usize,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) ok: usize,
+    pub(crate) err: Option<esdk_core::Error>,
+}
+
+impl Batch {
+    pub(crate) fn new(first: u32, record_len: usize, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Self {
+            first,
+            count: 0,
+            record_len,
+            buf,
+            ok: 0,
+            err: None,
+        }
+    }
+
+    /// The batch a panicking worker reports.
+    pub(crate) fn poisoned() -> Self {
+        let mut b = Self::new(0, 0, Vec::new());
+        b.err = Some(esdk_core::Error::Usage(
+            esdk_core::error::UsageError::Poisoned,
+        ));
+        b
+    }
+
+    /// Sequence number of record `i` (a batch holds far fewer than 2^32 records).
+    pub(crate) fn seq(&self, i: usize) -> u32 {
+        self.first
+            .wrapping_add(u32::try_from(i).unwrap_or(esdk_core::body::END_OF_FRAMES))
+    }
+
+    /// Sequence number of the frame after this batch.
+    pub(crate) fn next_seq(&self) -> u32 {
+        self.seq(self.count)
+    }
+
+    pub(crate) fn record_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        let rl = self.record_len;
+        self.buf.get_mut(i * rl..(i + 1) * rl)
+    }
+
+    pub(crate) fn record(&self, i: usize) -> Option<&[u8]> {
+        let rl = self.record_len;
+        self.buf.get(i * rl..(i + 1) * rl)
+    }
+
+    /// Takes the buffer back for reuse, wiped.
+    pub(crate) fn into_buf(mut self) -> Vec<u8> {
+        self.buf.zeroize();
+        self.buf.clear();
+        std::mem::take(&mut self.buf)
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}

@@ -1,0 +1,174 @@
+//! Frame-parallel workers never outlive their call or adapter: after completion, errors,
+//! dropped readers and writers (sync and tokio), no worker thread is left. One test, so the
+//! thread counts of /proc/self/task are not disturbed by other tests of this binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use common::*;
+use esdk_std::parallel::{
+    AsyncParallelDecryptingReader, ParallelDecryptingReader, ParallelEncryptingWriter,
+};
+use esdk_std::{DecryptOptions, EncryptOptions};
+use std::io::{Read, Write};
+
+/// Worker threads of this process (named `esdk-frames-N`).
+fn workers_alive() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("esdk-frames-"))
+        .count()
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn no_worker_outlives_its_call_or_adapter() {
+    let kr = aes("k", 9, 32);
+    let client = client_for(S0578);
+    let pt = bytes(2 << 20, 11);
+    let msg = client
+        .encrypt(
+            &pt,
+            &EncryptOptions::keyring(&kr)
+                .frame_length(4096)
+                .parallelism(1),
+        )
+        .unwrap()
+        .ciphertext;
+    let base_threads = threads();
+    assert_eq!(workers_alive(), 0);
+
+    // One-shot calls, success and failure.
+    let d = client
+        .decrypt(&msg, &DecryptOptions::keyring(&kr).parallelism(4))
+        .unwrap();
+    assert_eq!(d.plaintext, pt);
+    assert_eq!(workers_alive(), 0);
+    let mut bad = msg.clone();
+    bad[msg.len() / 2] ^= 1;
+    assert!(
+        client
+            .decrypt(&bad, &DecryptOptions::keyring(&kr).parallelism(4))
+            .is_err()
+    );
+    assert_eq!(workers_alive(), 0);
+    let e = client
+        .encrypt(&pt, &EncryptOptions::keyring(&kr).parallelism(3))
+        .unwrap();
+    assert_eq!(workers_alive(), 0);
+    assert_eq!(
+        client
+            .decrypt(&e.ciphertext, &DecryptOptions::keyring(&kr))
+            .unwrap()
+            .plaintext,
+        pt
+    );
+    assert_eq!(workers_alive(), 0);
+
+    // A reader dropped mid-stream: workers run while it reads, none after the drop.
+    let mut r =
+        ParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 4).unwrap();
+    let mut buf = vec![0u8; 300_000];
+    r.read_exact(&mut buf).unwrap();
+    assert_eq!(buf[..], pt[..300_000]);
+    assert_eq!(r.running_workers(), 4);
+    assert_eq!(workers_alive(), 4);
+    drop(r);
+    assert_eq!(workers_alive(), 0);
+
+    // A reader that fails: workers stopped at the error, before the reader is dropped.
+    let mut r =
+        ParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &bad[..], 3).unwrap();
+    let mut out = Vec::new();
+    let err = r.read_to_end(&mut out).unwrap_err();
+    assert_eq!(
+        core_of_io(&err),
+        Some(esdk_core::Error::Authentication(
+            esdk_core::error::AuthStage::FrameTag
+        ))
+    );
+    assert!(out.len() < msg.len() / 2);
+    assert_eq!(r.running_workers(), 0);
+    assert_eq!(workers_alive(), 0);
+    // Sticky: the next read fails again.
+    assert!(r.read(&mut buf).is_err());
+    drop(r);
+
+    // A writer dropped without finishing.
+    let mut w = ParallelEncryptingWriter::new(
+        &client,
+        &EncryptOptions::keyring(&kr).frame_length(4096),
+        Vec::new(),
+        3,
+    )
+    .unwrap();
+    w.write_all(&pt[..1 << 20]).unwrap();
+    assert_eq!(w.running_workers(), 3);
+    drop(w);
+    assert_eq!(workers_alive(), 0);
+
+    // A writer whose sink fails.
+    struct Failing;
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = ParallelEncryptingWriter::new(
+        &client,
+        &EncryptOptions::keyring(&kr).frame_length(4096),
+        Failing,
+        2,
+    )
+    .unwrap();
+    assert!(w.write_all(&pt).is_err());
+    drop(w);
+    assert_eq!(workers_alive(), 0);
+
+    // tokio: read part, drop; read all; fail.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tokio::io::AsyncReadExt;
+        let mut r =
+            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 4)
+                .await
+                .unwrap();
+        let mut part = vec![0u8; 100_000];
+        r.read_exact(&mut part).await.unwrap();
+        assert_eq!(part[..], pt[..100_000]);
+        assert_eq!(workers_alive(), 4);
+        drop(r);
+        assert_eq!(workers_alive(), 0);
+        let mut r =
+            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 2)
+                .await
+                .unwrap();
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, pt);
+        drop(r);
+        let mut r =
+            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &bad[..], 2)
+                .await
+                .unwrap();
+        let mut all = Vec::new();
+        assert!(r.read_to_end(&mut all).await.is_err());
+        assert!(all.len() < msg.len() / 2);
+        assert_eq!(workers_alive(), 0);
+    });
+    assert_eq!(workers_alive(), 0);
+    assert_eq!(threads(), base_threads);
+}
