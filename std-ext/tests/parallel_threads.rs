@@ -25,6 +25,23 @@ fn workers_alive() -> usize {
         .count()
 }
 
+/// No worker thread is left. A joined thread can still be listed in /proc for a moment after
+/// `join` returned (the kernel wakes the joiner before the task is gone), so this waits up to
+/// 2 s for the list to drain; a worker that really outlived its owner stays and fails it.
+fn assert_no_workers() {
+    for _ in 0..200 {
+        if workers_alive() == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        workers_alive(),
+        0,
+        "a frame worker outlived its call or adapter"
+    );
+}
+
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
@@ -44,14 +61,14 @@ fn no_worker_outlives_its_call_or_adapter() {
         .unwrap()
         .ciphertext;
     let base_threads = threads();
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
 
     // One-shot calls, success and failure.
     let d = client
         .decrypt(&msg, &DecryptOptions::keyring(&kr).parallelism(4))
         .unwrap();
     assert_eq!(d.plaintext, pt);
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
     let mut bad = msg.clone();
     bad[msg.len() / 2] ^= 1;
     assert!(
@@ -59,11 +76,11 @@ fn no_worker_outlives_its_call_or_adapter() {
             .decrypt(&bad, &DecryptOptions::keyring(&kr).parallelism(4))
             .is_err()
     );
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
     let e = client
         .encrypt(&pt, &EncryptOptions::keyring(&kr).parallelism(3))
         .unwrap();
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
     assert_eq!(
         client
             .decrypt(&e.ciphertext, &DecryptOptions::keyring(&kr))
@@ -71,7 +88,7 @@ fn no_worker_outlives_its_call_or_adapter() {
             .plaintext,
         pt
     );
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
 
     // A reader dropped mid-stream: workers run while it reads, none after the drop.
     let mut r =
@@ -82,7 +99,7 @@ fn no_worker_outlives_its_call_or_adapter() {
     assert_eq!(r.running_workers(), 4);
     assert_eq!(workers_alive(), 4);
     drop(r);
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
 
     // A reader that fails: workers stopped at the error, before the reader is dropped.
     let mut r =
@@ -97,7 +114,7 @@ fn no_worker_outlives_its_call_or_adapter() {
     );
     assert!(out.len() < msg.len() / 2);
     assert_eq!(r.running_workers(), 0);
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
     // Sticky: the next read fails again.
     assert!(r.read(&mut buf).is_err());
     drop(r);
@@ -113,7 +130,7 @@ fn no_worker_outlives_its_call_or_adapter() {
     w.write_all(&pt[..1 << 20]).unwrap();
     assert_eq!(w.running_workers(), 3);
     drop(w);
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
 
     // A writer whose sink fails.
     struct Failing;
@@ -134,7 +151,7 @@ fn no_worker_outlives_its_call_or_adapter() {
     .unwrap();
     assert!(w.write_all(&pt).is_err());
     drop(w);
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
 
     // tokio: read part, drop; read all; fail.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -151,7 +168,7 @@ fn no_worker_outlives_its_call_or_adapter() {
         assert_eq!(part[..], pt[..100_000]);
         assert_eq!(workers_alive(), 4);
         drop(r);
-        assert_eq!(workers_alive(), 0);
+        assert_no_workers();
         let mut r =
             AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 2)
                 .await
@@ -167,8 +184,15 @@ fn no_worker_outlives_its_call_or_adapter() {
         let mut all = Vec::new();
         assert!(r.read_to_end(&mut all).await.is_err());
         assert!(all.len() < msg.len() / 2);
-        assert_eq!(workers_alive(), 0);
+        assert_no_workers();
     });
-    assert_eq!(workers_alive(), 0);
+    assert_no_workers();
+    // The same drain as in `assert_no_workers`, for every thread of the process.
+    for _ in 0..200 {
+        if threads() == base_threads {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(threads(), base_threads);
 }
