@@ -42,6 +42,18 @@ fn assert_no_workers() {
     );
 }
 
+/// Exactly `n` workers are alive (waiting up to 2 s for new threads to name themselves: a
+/// thread shows its parent's name until it first runs).
+fn assert_workers(n: usize) {
+    for _ in 0..200 {
+        if workers_alive() == n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(workers_alive(), n);
+}
+
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
@@ -97,7 +109,7 @@ fn no_worker_outlives_its_call_or_adapter() {
     r.read_exact(&mut buf).unwrap();
     assert_eq!(buf[..], pt[..300_000]);
     assert_eq!(r.running_workers(), 4);
-    assert_eq!(workers_alive(), 4);
+    assert_workers(4);
     drop(r);
     assert_no_workers();
 
@@ -166,7 +178,7 @@ fn no_worker_outlives_its_call_or_adapter() {
         let mut part = vec![0u8; 100_000];
         r.read_exact(&mut part).await.unwrap();
         assert_eq!(part[..], pt[..100_000]);
-        assert_eq!(workers_alive(), 4);
+        assert_workers(4);
         drop(r);
         assert_no_workers();
         let mut r =
