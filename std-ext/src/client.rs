@@ -223,9 +223,9 @@ impl<'a, M: Mode> EncryptOptions<'a, M> {
         self
     }
     /// Worker threads sealing frames in one-shot encryption (see [`crate::parallel`]): 1 is
-    /// the sequential path; the message is byte-identical either way. Default:
-    /// [`crate::parallel::default_parallelism`] for plaintexts of at least
-    /// [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    /// the sequential path; the message is byte-identical either way. Default: 1 (on the
+    /// 2-core machines measured so far the parallel path is slower; see [`crate::parallel`]);
+    /// [`crate::parallel::default_parallelism`] gives the available cores.
     pub fn parallelism(mut self, workers: usize) -> Self {
         self.parallelism = Some(workers.max(1));
         self
@@ -290,8 +290,7 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
         self
     }
     /// Worker threads opening frames in one-shot decryption (see [`crate::parallel`]): 1 is
-    /// the sequential path. Default: [`crate::parallel::default_parallelism`] for messages of
-    /// at least [`crate::parallel::AUTO_PARALLEL_MIN_LEN`] bytes, 1 below.
+    /// the sequential path. Default: 1 (see [`EncryptOptions::parallelism`]).
     pub fn parallelism(mut self, workers: usize) -> Self {
         self.parallelism = Some(workers.max(1));
         self

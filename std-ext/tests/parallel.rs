@@ -172,7 +172,7 @@ fn every_mutation_fails_in_parallel_mode_with_no_more_plaintext_released() {
 }
 
 #[test]
-fn default_one_shot_goes_parallel_only_for_long_messages() {
+fn default_one_shot_and_explicit_sequential_agree() {
     let kr = aes("k", 3, 32);
     let client = Client::builder().build();
     let pt = bytes(3 << 20, 5);

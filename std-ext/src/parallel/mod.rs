@@ -36,9 +36,6 @@ use zeroize::Zeroize;
 /// Most worker threads [`default_parallelism`] chooses.
 pub const MAX_DEFAULT_WORKERS: usize = 8;
 
-/// One-shot calls on messages shorter than this stay on the calling thread by default.
-pub const AUTO_PARALLEL_MIN_LEN: usize = 1 << 20;
-
 /// Target bytes of one batch of small frames.
 pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
@@ -50,15 +47,13 @@ pub fn default_parallelism() -> usize {
         .clamp(1, MAX_DEFAULT_WORKERS)
 }
 
-/// The workers of a one-shot call: the explicit setting, or the default for long messages.
-pub(crate) fn workers_for(setting: Option<usize>, len: usize) -> usize {
-    setting.unwrap_or_else(|| {
-        if len >= AUTO_PARALLEL_MIN_LEN {
-            default_parallelism()
-        } else {
-            1
-        }
-    })
+/// The workers of a one-shot call: the explicit setting, else 1 (the sequential path).
+///
+/// Sequential by default: on the 2-core machines this project measures on, the frame-parallel
+/// path was slower than the sequential one at every frame length (0.56–0.93×, quiet machine,
+/// `parallel_bench`; docs/decisions/14-parallel-ranged.md), so it is opt-in until it wins.
+pub(crate) fn workers_for(setting: Option<usize>, _len: usize) -> usize {
+    setting.unwrap_or(1).max(1)
 }
 
 /// Frames per batch for a serialized frame length.
