@@ -294,6 +294,7 @@ fn parallel_encrypt_is_byte_identical_for_every_suite_frame_and_boundary() {
 
 /// The tokio reader never releases the final frame before the frames still in flight (a race
 /// the repetition makes likely to show).
+#[cfg(feature = "tokio")]
 #[test]
 fn tokio_parallel_reader_releases_in_order() {
     use esdk_std::parallel::AsyncParallelDecryptingReader;

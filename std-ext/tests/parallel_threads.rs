@@ -1,6 +1,7 @@
 //! Frame-parallel workers never outlive their call or adapter: after completion, errors,
 //! dropped readers and writers (sync and tokio), no worker thread is left. One test, so the
 //! thread counts of /proc/self/task are not disturbed by other tests of this binary.
+#![cfg(feature = "tokio")] // the test also covers the tokio reader
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -306,6 +306,7 @@ impl ParallelDecrypt {
 
     /// As [`ParallelDecrypt::step`] without ever blocking: `None` when it would wait for the
     /// workers (then call [`ParallelDecrypt::poll_ready`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
     pub(crate) fn try_step(&mut self) -> Result<Option<DecryptStep>> {
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
@@ -381,6 +382,7 @@ impl ParallelDecrypt {
     }
 
     /// Registers the waker of an async owner and reports whether a batch finished.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
     pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
         self.submit_filling()?;
         if let Some(p) = &self.pool {

@@ -18,6 +18,7 @@ pub(crate) struct Pool<J: Send + 'static, R: Send + 'static> {
     results: Receiver<R>,
     handles: Vec<JoinHandle<()>>,
     next: usize,
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
     waker: WakerSlot,
     stop: Arc<AtomicBool>,
 }
@@ -104,6 +105,7 @@ impl<J: Send + 'static, R: Send + 'static> Pool<J, R> {
     }
 
     /// Registers the waker to call when a job finishes.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
     pub(crate) fn set_waker(&self, w: &Waker) {
         if let Ok(mut slot) = self.waker.lock() {
             *slot = Some(w.clone());
