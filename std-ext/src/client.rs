@@ -28,48 +28,69 @@ pub struct Blocking;
 /// options do not compile into a synchronous API:
 ///
 /// ```compile_fail,E0277
-/// use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// use esdk_std::keyring::{AsyncKeyring, BoxFuture, Keyring, RawAesKeyring};
 /// use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 /// use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
+/// /// An asynchronous keyring (as a remote one, e.g. AWS KMS, would be), here over a raw key.
 /// #[derive(Debug)]
-/// struct Remote; // e.g. an AWS KMS keyring
+/// struct Remote(RawAesKeyring);
 /// impl AsyncKeyring for Remote {
-///     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
-///     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+///     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+///         Box::pin(async move { Keyring::on_encrypt(&self.0, m) })
+///     }
+///     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+///         Box::pin(async move { Keyring::on_decrypt(&self.0, m, e) })
+///     }
 /// }
+/// let remote = Remote(RawAesKeyring::new("ns", "k", &[7u8; 32]).unwrap());
 /// // An asynchronous keyring is not a `Keyring`: the synchronous constructor refuses it.
-/// let _ = Client::default().encrypt(b"x", &EncryptOptions::keyring(&Remote));
+/// let _ = Client::default().encrypt(b"x", &EncryptOptions::keyring(&remote));
 /// ```
 ///
 /// ```compile_fail,E0308
-/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture, Keyring, RawAesKeyring};
 /// # use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 /// # use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
 /// # #[derive(Debug)]
-/// # struct Remote;
+/// # struct Remote(RawAesKeyring);
 /// # impl AsyncKeyring for Remote {
-/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
-/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+/// #         Box::pin(async move { Keyring::on_encrypt(&self.0, m) })
+/// #     }
+/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+/// #         Box::pin(async move { Keyring::on_decrypt(&self.0, m, e) })
+/// #     }
 /// # }
+/// # let remote = Remote(RawAesKeyring::new("ns", "k", &[7u8; 32]).unwrap());
 /// // Options for the asynchronous APIs are another type than the synchronous ones take.
-/// let _ = Client::default().encrypt(b"x", &EncryptOptions::async_keyring(&Remote));
+/// let _ = Client::default().encrypt(b"x", &EncryptOptions::async_keyring(&remote));
 /// ```
 ///
-/// The same options with the asynchronous API compile:
+/// The same options with the asynchronous API compile and round-trip:
 ///
 /// ```
-/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture};
+/// # use esdk_std::keyring::{AsyncKeyring, BoxFuture, Keyring, RawAesKeyring};
 /// # use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
-/// # use esdk_std::{Client, EncryptOptions, EncryptedDataKey, Result};
+/// # use esdk_std::{Client, DecryptOptions, EncryptOptions, EncryptedDataKey, Result};
 /// # #[derive(Debug)]
-/// # struct Remote;
+/// # struct Remote(RawAesKeyring);
 /// # impl AsyncKeyring for Remote {
-/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> { todo!() }
-/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> { todo!() }
+/// #     fn on_encrypt<'a>(&'a self, m: &'a EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+/// #         Box::pin(async move { Keyring::on_encrypt(&self.0, m) })
+/// #     }
+/// #     fn on_decrypt<'a>(&'a self, m: &'a DecryptionMaterials, e: &'a [EncryptedDataKey]) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+/// #         Box::pin(async move { Keyring::on_decrypt(&self.0, m, e) })
+/// #     }
 /// # }
-/// async fn seal(client: &Client) -> Result<Vec<u8>> {
-///     Ok(client.encrypt_async(b"x", &EncryptOptions::async_keyring(&Remote)).await?.ciphertext)
+/// async fn round_trip(client: &Client, remote: &Remote) -> Result<Vec<u8>> {
+///     let sealed = client.encrypt_async(b"x", &EncryptOptions::async_keyring(remote)).await?;
+///     let opts = DecryptOptions::async_keyring(remote);
+///     Ok(client.decrypt_async(&sealed.ciphertext, &opts).await?.plaintext)
 /// }
+/// let remote = Remote(RawAesKeyring::new("ns", "k", &[7u8; 32])?);
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// assert_eq!(rt.block_on(round_trip(&Client::default(), &remote))?, b"x");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Async;
