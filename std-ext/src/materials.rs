@@ -111,11 +111,7 @@ impl EncryptionMaterials {
         &self,
         f: impl FnOnce(esdk_core::EncryptionMaterialsRef<'_>) -> Result<T>,
     ) -> Result<T> {
-        let data_key = self
-            .data_key
-            .as_ref()
-            .ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
-        let ec = self.encryption_context.serialize()?;
+        let (data_key, ec) = core_parts(self.data_key.as_ref(), &self.encryption_context)?;
         let ec_ref = EncryptionContextRef::parse(&ec)?;
         let edks: Vec<EdkRef<'_>> = self
             .encrypted_data_keys
@@ -197,11 +193,7 @@ impl DecryptionMaterials {
         &self,
         f: impl FnOnce(esdk_core::DecryptionMaterialsRef<'_>) -> Result<T>,
     ) -> Result<T> {
-        let data_key = self
-            .data_key
-            .as_ref()
-            .ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
-        let ec = self.encryption_context.serialize()?;
+        let (data_key, ec) = core_parts(self.data_key.as_ref(), &self.encryption_context)?;
         let ec_ref = EncryptionContextRef::parse(&ec)?;
         let required = str_refs(&self.required_encryption_context_keys);
         f(esdk_core::DecryptionMaterialsRef::new(self.suite, data_key)
@@ -209,6 +201,15 @@ impl DecryptionMaterials {
             .with_encryption_context(ec_ref)
             .with_required_encryption_context_keys(&required))
     }
+}
+
+/// The data key (required) and the context in canonical form, for a core view.
+fn core_parts<'k>(
+    data_key: Option<&'k DataKey>,
+    context: &EncryptionContext,
+) -> Result<(&'k DataKey, Vec<u8>)> {
+    let data_key = data_key.ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
+    Ok((data_key, context.serialize()?))
 }
 
 fn str_refs(keys: &[String]) -> Vec<&str> {

@@ -444,12 +444,12 @@ fn failed_flight_is_shared_by_its_waiters() {
                                 .unwrap_err()
                         };
                         // The keyring's cause is the error's source.
-                        let chain: Vec<String> = std::iter::successors(
-                            Some(&err as &dyn std::error::Error),
-                            |e| e.source(),
-                        )
-                        .map(ToString::to_string)
-                        .collect();
+                        let chain: Vec<String> =
+                            std::iter::successors(Some(&err as &dyn std::error::Error), |e| {
+                                e.source()
+                            })
+                            .map(ToString::to_string)
+                            .collect();
                         assert_eq!(chain, ["keyring `kms` failed", "throttled"], "{err}");
                         start.elapsed()
                     })
