@@ -382,7 +382,7 @@ impl RsaPublicKey {
     /// The result is exactly as long as the modulus (for example 512 bytes for
     /// a 4096-bit key) and is randomized: wrapping the same data key twice gives
     /// different ciphertexts. `rng` supplies the padding randomness and should
-    /// be a cryptographically secure generator such as [`OsRng`].
+    /// be a cryptographically secure generator such as [`OsRng`](rand_core::OsRng).
     ///
     /// # Errors
     ///
