@@ -320,9 +320,12 @@ impl HierarchicalKeyring {
             None => DataKey::generate(m.suite, &mut OsRng)?,
         };
         let ec = m.encryption_context.serialize()?;
-        let edk = wrapping::wrap(&branch, &ec, dk.as_bytes()).map_err(|e| Error::Keyring {
-            keyring: label(&id, Some(branch.version())),
-            reason: e.to_string(),
+        let edk = wrapping::wrap(&branch, &ec, dk.as_bytes()).map_err(|e| {
+            esdk_std::KeyringError::new(
+                label(&id, Some(branch.version())),
+                esdk_std::KeyringErrorKind::WrapFailed,
+            )
+            .with_source(e)
         })?;
         m.encrypted_data_keys.push(edk);
         m.data_key = Some(dk);

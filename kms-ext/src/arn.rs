@@ -10,9 +10,11 @@
 
 use core::fmt;
 
-/// Why a string is not a valid AWS KMS ARN or identifier.
+/// Why a string is not a valid AWS KMS ARN or identifier. `Display` shows the input escaped
+/// and bounded (it may come from a message's provider info).
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a valid AWS KMS {expected}: {reason}")]
+#[error("`{}` is not a valid AWS KMS {expected}: {reason}", esdk_std::error::Escaped::new(.input))]
 pub struct ArnError {
     /// The rejected input.
     pub input: String,
@@ -298,10 +300,13 @@ pub fn mrk_match(a: &KeyIdentifier, b: &KeyIdentifier) -> bool {
 /// name the same multi-Region key id, listing every identifier involved.
 ///
 /// # Errors
-/// A message naming all identifiers whose multi-Region key ids repeat.
+/// [`KmsConfigError::DuplicateMultiRegionKey`] with every identifier whose multi-Region key
+/// id repeats.
+///
+/// [`KmsConfigError::DuplicateMultiRegionKey`]: crate::KmsConfigError::DuplicateMultiRegionKey
 pub fn check_mrks_unique<'a>(
     ids: impl IntoIterator<Item = &'a KeyIdentifier>,
-) -> Result<(), String> {
+) -> Result<(), crate::KmsConfigError> {
     let mut by_id: Vec<(&str, Vec<String>)> = Vec::new();
     for id in ids {
         if let Some(rid) = id.mrk_resource_id() {
@@ -319,10 +324,7 @@ pub fn check_mrks_unique<'a>(
     if dups.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "multi-Region keys must be unique, but these identifiers name the same multi-Region key: {}",
-            dups.join(", ")
-        ))
+        Err(crate::KmsConfigError::DuplicateMultiRegionKey { identifiers: dups })
     }
 }
 
@@ -445,7 +447,18 @@ mod tests {
             .is_ok()
         );
         let e = check_mrks_unique(&[id(MRK_W2), id("alias/y"), id(MRK_E1)]).unwrap_err();
-        assert!(e.contains(MRK_W2) && e.contains(MRK_E1), "{e}");
+        assert!(
+            matches!(&e, crate::KmsConfigError::DuplicateMultiRegionKey { identifiers }
+                if identifiers == &[MRK_W2.to_owned(), MRK_E1.to_owned()]),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "multi-Region keys must be unique, but these identifiers name the same \
+                 multi-Region key: {MRK_W2}, {MRK_E1}"
+            )
+        );
         assert!(
             check_mrks_unique(&[id("mrk-80bd8ecdcd4342aebd84b7dc9da498a7"), id(MRK_E1)]).is_err()
         );

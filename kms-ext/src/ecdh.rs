@@ -247,10 +247,11 @@ impl AwsKmsEcdhKeyring {
             recipient_public,
         } = &self.schema
         else {
-            return Err(Error::Keyring {
-                keyring: self.label(),
-                reason: "the KmsPublicKeyDiscovery schema cannot encrypt".into(),
-            });
+            return Err(esdk_std::KeyringError::new(
+                self.label(),
+                esdk_std::KeyringErrorKind::CannotEncrypt,
+            )
+            .into());
         };
         let mut m = materials.clone();
         let dk = match &m.data_key {
@@ -261,11 +262,7 @@ impl AwsKmsEcdhKeyring {
             .derive(sender_key_id, recipient_public)
             .await
             .map_err(KmsError::into_error)?;
-        let wrapping = EcdhWrapping {
-            curve: self.curve,
-            sender: sender_public,
-            recipient: recipient_public,
-        };
+        let wrapping = EcdhWrapping::new(self.curve, sender_public, recipient_public);
         let ciphertext = wrapping.wrap(
             &m.backend,
             &mut m.rng.clone(),
@@ -339,11 +336,7 @@ impl AwsKmsEcdhKeyring {
                     continue;
                 }
             };
-            let wrapping = EcdhWrapping {
-                curve: self.curve,
-                sender: &sender,
-                recipient: &recipient,
-            };
+            let wrapping = EcdhWrapping::new(self.curve, &sender, &recipient);
             match wrapping.unwrap(
                 &materials.backend,
                 &z,

@@ -14,6 +14,7 @@ use core::fmt;
 use esdk_std::error::{EdkFailure, Escaped};
 
 /// An AWS KMS operation the keyrings call.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KmsOperation {
     /// `GenerateDataKey` (generator on encrypt).
@@ -297,9 +298,15 @@ pub enum KmsConfigError {
     /// A discovery filter without account ids (or with an empty one).
     #[error("the discovery filter needs one or more non-empty account ids")]
     NoAccounts,
-    /// Two identifiers name the same multi-Region key.
-    #[error("{}", Escaped::reason(.0))]
-    DuplicateMultiRegionKey(String),
+    /// Two or more identifiers name the same multi-Region key.
+    #[error(
+        "multi-Region keys must be unique, but these identifiers name the same multi-Region key: {}",
+        list_escaped(.identifiers)
+    )]
+    DuplicateMultiRegionKey {
+        /// Every identifier involved.
+        identifiers: Vec<String>,
+    },
     /// A suite's data key length that KMS cannot generate.
     #[error("data key length {0} out of range")]
     DataKeyLength(usize),
@@ -308,6 +315,14 @@ pub enum KmsConfigError {
         "BlockingKeyring needs a multi-threaded Tokio runtime: a current-thread runtime cannot run the KMS requests while the caller blocks"
     )]
     CurrentThreadRuntime,
+}
+
+fn list_escaped(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| Escaped::new(i).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl KmsConfigError {

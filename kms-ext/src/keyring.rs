@@ -516,10 +516,7 @@ impl AwsKmsDiscoveryKeyring {
 }
 
 fn discovery_cannot_encrypt(kind: &str) -> Error {
-    Error::Keyring {
-        keyring: kind.into(),
-        reason: "a discovery keyring cannot encrypt; use a keyring with key ARNs".into(),
-    }
+    esdk_std::KeyringError::new(kind, esdk_std::KeyringErrorKind::CannotEncrypt).into()
 }
 
 impl AsyncKeyring for AwsKmsDiscoveryKeyring {

@@ -141,9 +141,7 @@ impl AwsKmsMultiKeyringBuilder {
                         .map_err(|e| KmsConfigError::from(e).into_error("key identifier"))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            check_mrks_unique(&ids).map_err(|e| {
-                KmsConfigError::DuplicateMultiRegionKey(e).into_error("multi-Region keys")
-            })?;
+            check_mrks_unique(&ids).map_err(|e| e.into_error("multi-Region keys"))?;
         }
         let generator = self.generator.as_deref().map(make).transpose()?;
         let children = self

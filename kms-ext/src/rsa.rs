@@ -16,7 +16,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::EncryptionAlgorithmSpec;
 use core::fmt;
 use esdk_core::DataKey;
-use esdk_std::error::EdkFailure;
+use esdk_std::error::{EdkFailure, KeyringError, KeyringErrorKind};
 use esdk_std::keyring::{AsyncKeyring, BoxFuture};
 use esdk_std::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk_std::{AlgorithmSuite, EncryptedDataKey, EncryptionContext, Error, Result};
@@ -175,13 +175,10 @@ impl AwsKmsRsaKeyring {
 
     fn refuse_signing(&self, suite: AlgorithmSuite) -> Result<()> {
         if suite.is_signed() {
-            return Err(Error::Keyring {
-                keyring: self.label(),
-                reason: format!(
-                    "algorithm suite {suite:?} signs messages; the AWS KMS RSA keyring binds the \
-                     encryption context only by its digest and cannot be used with signing suites"
-                ),
-            });
+            // The AWS KMS RSA keyring binds the encryption context only by its digest.
+            return Err(
+                KeyringError::new(self.label(), KeyringErrorKind::UnsupportedSuite(suite)).into(),
+            );
         }
         Ok(())
     }
@@ -189,10 +186,7 @@ impl AwsKmsRsaKeyring {
     fn on_encrypt_sync(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
         self.refuse_signing(materials.suite)?;
         let Some(pk) = &self.public_key else {
-            return Err(Error::Keyring {
-                keyring: self.label(),
-                reason: "no public key: this keyring cannot encrypt".into(),
-            });
+            return Err(KeyringError::new(self.label(), KeyringErrorKind::CannotEncrypt).into());
         };
         let mut m = materials.clone();
         let mut rng = m.rng.clone();
@@ -209,9 +203,8 @@ impl AwsKmsRsaKeyring {
         );
         let ciphertext = pk
             .wrap(self.algorithm.padding(), &pt, &mut rng)
-            .map_err(|e| Error::Keyring {
-                keyring: self.label(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                KeyringError::new(self.label(), KeyringErrorKind::WrapFailed).with_source(e)
             })?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: RSA_PROVIDER_ID.into(),

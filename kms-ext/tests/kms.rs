@@ -572,7 +572,7 @@ async fn discovery_and_its_filter() {
     let m = EncryptionMaterials::new(AlgorithmSuite::ALL[0], ec());
     assert!(matches!(
         AwsKmsDiscoveryKeyring::new(supplier()).on_encrypt(&m).await,
-        Err(Error::Keyring { .. })
+        Err(Error::Keyring(e)) if e.kind() == esdk_std::KeyringErrorKind::CannotEncrypt
     ));
 }
 
@@ -1611,3 +1611,7 @@ fn full(e: &(dyn std::error::Error + 'static)) -> String {
     }
     s
 }
+
+// `BlockingKeyring` created, used and dropped in sync and async contexts.
+#[path = "kms/blocking.rs"]
+mod blocking;

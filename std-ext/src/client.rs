@@ -319,6 +319,7 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
 }
 
 /// An encrypted message.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct Encrypted {
     /// The message bytes.
@@ -328,6 +329,7 @@ pub struct Encrypted {
 }
 
 /// A decrypted message.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct Decrypted {
     /// The plaintext.

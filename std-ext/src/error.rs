@@ -209,14 +209,10 @@ pub enum Error {
     /// [`MAX_LISTED_FAILURES`] (escaped and truncated) and counts the rest.
     #[error("no encrypted data key could be decrypted ({} tried){}", .0.len(), list(.0))]
     NoDecryptableKey(Vec<EdkFailure>),
-    /// A keyring failed on encrypt.
-    #[error("keyring {keyring} failed: {reason}")]
-    Keyring {
-        /// Which keyring (namespace / key name or kind).
-        keyring: String,
-        /// What failed.
-        reason: String,
-    },
+    /// A keyring refused or failed an operation as a whole (on decrypt, failures tied to
+    /// encrypted data keys are [`Error::NoDecryptableKey`]): see [`KeyringError::kind`].
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
     /// A materials manager, a keyring or their result broke a rule.
     #[error(transparent)]
     Materials(#[from] MaterialsError),
@@ -254,6 +250,113 @@ pub enum Error {
     /// A bug in this library (an internal invariant broke); please report it.
     #[error("internal error: {0}")]
     Internal(&'static str),
+}
+
+/// What kind of keyring failure a [`KeyringError`] is.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyringErrorKind {
+    /// The keyring has no key to encrypt with: an RSA keyring given only a private key, a
+    /// discovery keyring, an ECDH keyring in a discovery schema. Use it to decrypt, or give it
+    /// an encryption key.
+    CannotEncrypt,
+    /// The keyring cannot be used with this algorithm suite (the AWS KMS RSA keyring refuses
+    /// signing suites: it binds the encryption context only through a digest).
+    UnsupportedSuite(AlgorithmSuite),
+    /// Deriving a wrapping key or wrapping the data key failed; the source says why.
+    WrapFailed,
+    /// Another failure of the keyring (e.g. of a keyring outside this library); the source
+    /// says why.
+    Failed,
+}
+
+impl fmt::Display for KeyringErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CannotEncrypt => f.write_str("cannot encrypt: it holds no encryption key"),
+            Self::UnsupportedSuite(s) if s.is_signed() => write!(
+                f,
+                "cannot be used with algorithm suite {s} (a signing suite)"
+            ),
+            Self::UnsupportedSuite(s) => write!(f, "cannot be used with algorithm suite {s}"),
+            Self::WrapFailed => f.write_str("could not wrap the data key"),
+            Self::Failed => f.write_str("failed"),
+        }
+    }
+}
+
+/// A keyring refused or failed an operation as a whole: which keyring, what kind of failure
+/// ([`KeyringError::kind`], for code), and the underlying error as its
+/// [`source`](StdError::source).
+///
+/// ```
+/// use esdk_std::error::{KeyringError, KeyringErrorKind};
+///
+/// let e = KeyringError::new("raw RSA ns/key-1", KeyringErrorKind::CannotEncrypt);
+/// assert_eq!(e.kind(), KeyringErrorKind::CannotEncrypt);
+/// assert_eq!(
+///     e.to_string(),
+///     "keyring `raw RSA ns/key-1` cannot encrypt: it holds no encryption key"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct KeyringError {
+    keyring: String,
+    kind: KeyringErrorKind,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl KeyringError {
+    /// A failure of the keyring named `keyring` (its kind and key name, e.g. `raw AES ns/k`;
+    /// shown escaped and bounded).
+    pub fn new(keyring: impl Into<String>, kind: KeyringErrorKind) -> Self {
+        Self {
+            keyring: keyring.into(),
+            kind,
+            source: None,
+        }
+    }
+    /// A [`KeyringErrorKind::Failed`] caused by `source`.
+    pub fn failed(
+        keyring: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self::new(keyring, KeyringErrorKind::Failed).with_source(source)
+    }
+    /// The error that caused this failure (returned by [`source`](StdError::source), not
+    /// repeated in `Display`).
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+    /// Which keyring failed.
+    pub fn keyring(&self) -> &str {
+        &self.keyring
+    }
+    /// What kind of failure.
+    pub fn kind(&self) -> KeyringErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for KeyringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "keyring `{}` {}",
+            Escaped::reason(&self.keyring),
+            self.kind
+        )
+    }
+}
+
+impl StdError for KeyringError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
 }
 
 /// A materials manager, a keyring or the materials they returned broke a rule.

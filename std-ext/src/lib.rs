@@ -36,7 +36,10 @@ pub use cmm::{
     CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
     SyncCryptographicMaterialsManager,
 };
-pub use error::{ConfigError, EdkFailure, EdkFailureKind, Error, MaterialsError, Result};
+pub use error::{
+    ConfigError, EdkFailure, EdkFailureKind, Error, KeyringError, KeyringErrorKind, MaterialsError,
+    Result,
+};
 pub use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptLimits, EncryptedDataKey, EncryptionContext, Header,
     SignaturePolicy,

@@ -111,12 +111,12 @@ fn lc_oaep(padding: RsaPadding) -> Option<&'static lc::OaepAlgorithm> {
 /// Smallest accepted RSA modulus, in bits.
 ///
 /// Keys with a smaller modulus are refused with [`RsaKeyError::KeyTooSmall`].
-pub const MIN_MODULUS_BITS: usize = 2048;
+const MIN_MODULUS_BITS: usize = 2048;
 
 /// Largest accepted RSA modulus, in bits.
 ///
 /// Keys with a larger modulus are refused with [`RsaKeyError::KeyTooLarge`].
-pub const MAX_MODULUS_BITS: usize = 16384;
+const MAX_MODULUS_BITS: usize = 16384;
 
 /// PEM label of a PKCS#8 `PrivateKeyInfo`.
 const LABEL_PKCS8_PRIVATE: &str = "PRIVATE KEY";
@@ -236,7 +236,7 @@ pub enum RsaKeyError {
          the exponent must be odd, at least 3, below the modulus and below 2^33)"
     )]
     InvalidPublicKey,
-    /// The key's modulus is shorter than [`MIN_MODULUS_BITS`].
+    /// The key's modulus is shorter than `min` (2048) bits.
     #[error("RSA modulus of {bits} bits is below the minimum of {min} bits")]
     KeyTooSmall {
         /// Size of the key's modulus in bits.
@@ -244,7 +244,7 @@ pub enum RsaKeyError {
         /// The minimum accepted size in bits.
         min: usize,
     },
-    /// The key's modulus is longer than [`MAX_MODULUS_BITS`].
+    /// The key's modulus is longer than `max` (16384) bits.
     #[error("RSA modulus of {bits} bits is above the maximum of {max} bits")]
     KeyTooLarge {
         /// Size of the key's modulus in bits.
@@ -382,7 +382,7 @@ impl RsaPublicKey {
     /// The result is exactly as long as the modulus (for example 512 bytes for
     /// a 4096-bit key) and is randomized: wrapping the same data key twice gives
     /// different ciphertexts. `rng` supplies the padding randomness and should
-    /// be a cryptographically secure generator such as [`OsRng`].
+    /// be a cryptographically secure generator such as [`OsRng`](rand_core::OsRng).
     ///
     /// # Errors
     ///

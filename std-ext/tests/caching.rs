@@ -380,10 +380,7 @@ impl FailingSlow {
     fn fail(&self) -> esdk_std::Error {
         self.calls.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(self.delay);
-        esdk_std::Error::Keyring {
-            keyring: "kms".into(),
-            reason: "throttled".into(),
-        }
+        esdk_std::KeyringError::failed("kms", "throttled").into()
     }
 }
 impl esdk_std::SyncCryptographicMaterialsManager for FailingSlow {}
@@ -446,7 +443,14 @@ fn failed_flight_is_shared_by_its_waiters() {
                                 .map(|_| ())
                                 .unwrap_err()
                         };
-                        assert!(err.to_string().contains("throttled"), "{err}");
+                        // The keyring's cause is the error's source.
+                        let chain: Vec<String> =
+                            std::iter::successors(Some(&err as &dyn std::error::Error), |e| {
+                                e.source()
+                            })
+                            .map(ToString::to_string)
+                            .collect();
+                        assert_eq!(chain, ["keyring `kms` failed", "throttled"], "{err}");
                         start.elapsed()
                     })
                 })

@@ -154,21 +154,14 @@ fn reserved_encryption_context_keys_are_refused_before_the_cmm_runs() {
 fn default_cmm_checks_of_its_own() {
     let cmm = DefaultCmm::new(aes("key", 1, 32));
     // Encrypt: it will not overwrite an existing public key.
-    let req = EncryptionRequest {
-        encryption_context: ec(&[(PUBLIC_KEY, "AAAA")]),
-        suite: Some(S0578),
-        ..Default::default()
-    };
+    let req = EncryptionRequest::new(ec(&[(PUBLIC_KEY, "AAAA")])).with_suite(S0578);
     let r = block_on(cmm.get_encryption_materials(&req));
     assert!(
         matches!(&r, Err(Error::Materials(m)) if m.to_string().contains(PUBLIC_KEY)),
         "{r:?}"
     );
     // Encrypt: a suite the policy forbids.
-    let req = EncryptionRequest {
-        suite: Some(S0178),
-        ..Default::default()
-    };
+    let req = EncryptionRequest::default().with_suite(S0178);
     assert!(policy_error(&block_on(cmm.get_encryption_materials(&req))));
     // Encrypt: no suite → the policy's default, and the materials are complete.
     let m = block_on(cmm.get_encryption_materials(&EncryptionRequest::default())).unwrap();
@@ -179,14 +172,7 @@ fn default_cmm_checks_of_its_own() {
 
     // Decrypt: public key and suite must agree.
     let decrypt = |suite, ec: EncryptionContext, policy| {
-        let req = DecryptionRequest {
-            suite,
-            commitment_policy: policy,
-            encrypted_data_keys: m.encrypted_data_keys.clone(),
-            encryption_context: ec,
-            reproduced_encryption_context: None,
-            backend: esdk_std::Backend::default(),
-        };
+        let req = DecryptionRequest::new(suite, policy, m.encrypted_data_keys.clone(), ec);
         block_on(cmm.decrypt_materials(&req))
     };
     let with_key = ec(&[(PUBLIC_KEY, public_key.as_str())]);

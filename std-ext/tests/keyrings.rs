@@ -353,9 +353,15 @@ fn raw_rsa_public_only_cannot_decrypt_and_private_only_cannot_encrypt() {
         b"split"
     );
     match client.encrypt(b"x", &EncryptOptions::keyring(&private_only)) {
-        Err(Error::Keyring { keyring, reason }) => {
-            assert_eq!(keyring, format!("raw RSA {NS}/rsa-4096"));
-            assert!(reason.contains("no public key"), "{reason}");
+        Err(Error::Keyring(e)) => {
+            assert_eq!(e.keyring(), format!("raw RSA {NS}/rsa-4096"));
+            assert_eq!(e.kind(), esdk_std::KeyringErrorKind::CannotEncrypt);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "keyring `raw RSA {NS}/rsa-4096` cannot encrypt: it holds no encryption key"
+                )
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -575,7 +581,7 @@ fn multi_keyring_encrypt_rules() {
     .unwrap();
     assert!(matches!(
         client.encrypt(b"x", &EncryptOptions::keyring(&multi)),
-        Err(Error::Keyring { .. })
+        Err(Error::Keyring(e)) if e.kind() == esdk_std::KeyringErrorKind::CannotEncrypt
     ));
     let failing = Arc::new(Failing::default());
     let multi = MultiKeyring::new(Some(Arc::new(aes("a", 1, 32))), vec![failing.clone()]).unwrap();

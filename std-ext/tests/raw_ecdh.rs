@@ -84,7 +84,10 @@ fn schemas_refuse_what_they_cannot_do() {
     let err = discovery
         .on_encrypt(&EncryptionMaterials::new(S0478, ec(&[])))
         .unwrap_err();
-    assert!(matches!(err, Error::Keyring { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Keyring(e) if e.kind() == esdk_std::KeyringErrorKind::CannotEncrypt),
+        "{err}"
+    );
     assert!(err.to_string().contains("cannot encrypt"), "{err}");
 
     let ephemeral = RawEcdhKeyring::ephemeral(recipient.public_key());

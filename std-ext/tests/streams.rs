@@ -128,10 +128,7 @@ fn adapter_err(e: io::Error) -> Error {
 fn clone_err(e: &Error) -> Error {
     match e {
         Error::Core(c) => Error::Core(*c),
-        other => Error::Keyring {
-            keyring: "copy".into(),
-            reason: other.to_string(),
-        },
+        other => esdk_std::KeyringError::failed("copy", other.to_string()).into(),
     }
 }
 

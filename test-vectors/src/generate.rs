@@ -36,9 +36,7 @@ use anyhow::{Context as _, anyhow, bail};
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::crypto::{AeadKey as _, CryptoProvider as _, Gmac as _};
 use esdk_core::suite::{HashAlg, Kdf, SignatureAlg};
-use esdk_core::{
-    AlgorithmSuite, CommitmentPolicy, EdkRef, EncryptConfig, EncryptionContextRef, Encryptor,
-};
+use esdk_core::{AlgorithmSuite, CommitmentPolicy, EncryptConfig, Encryptor};
 use esdk_std::materials::{EncryptionMaterials, EncryptionRequest};
 use esdk_std::{
     Client, CryptographicMaterialsManager, EncryptOptions, EncryptionContext,
@@ -199,14 +197,10 @@ fn materials_for(
     ec: EncryptionContext,
     len: usize,
 ) -> anyhow::Result<EncryptionMaterials> {
-    let req = EncryptionRequest {
-        encryption_context: ec,
-        commitment_policy: policy,
-        suite: Some(suite),
-        max_plaintext_length: Some(len as u64),
-        required_encryption_context_keys: Vec::new(),
-        ..Default::default()
-    };
+    let req = EncryptionRequest::new(ec)
+        .with_commitment_policy(policy)
+        .with_suite(suite)
+        .with_max_plaintext_length(len as u64);
     pollster::block_on(cmm.get_encryption_materials(&req)).map_err(|e| anyhow!("materials: {e}"))
 }
 
@@ -220,21 +214,6 @@ pub fn encrypt_core(
     legacy_non_framed: bool,
     plaintext: &[u8],
 ) -> anyhow::Result<Vec<u8>> {
-    let data_key = m
-        .data_key
-        .as_ref()
-        .ok_or_else(|| anyhow!("materials without a data key"))?;
-    let ec = m.encryption_context.serialize()?;
-    let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
-    let required: Vec<&str> = m
-        .required_encryption_context_keys
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let materials = esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
-        .with_encryption_context(EncryptionContextRef::parse(&ec)?)
-        .with_required_encryption_context_keys(&required)
-        .with_signing_key(m.signing_key.as_ref());
     let config = EncryptConfig::default()
         .with_commitment_policy(policy)
         .with_suite(Some(m.suite))
@@ -242,10 +221,13 @@ pub fn encrypt_core(
         .with_max_encrypted_data_keys(None)
         .with_legacy_non_framed(legacy_non_framed);
     let mut rng = rand_core::OsRng;
-    let ready =
-        Encryptor::new(esdk_std::Backend::default(), config)?.provide(materials, &mut rng)?;
-    let mut out = vec![0u8; ready.header_len()];
-    let (mut frames, _) = ready.write_header(&mut out)?;
+    let (mut frames, mut out) = m.with_core(|materials| {
+        let ready =
+            Encryptor::new(esdk_std::Backend::default(), config)?.provide(materials, &mut rng)?;
+        let mut out = vec![0u8; ready.header_len()];
+        let (frames, _) = ready.write_header(&mut out)?;
+        Ok((frames, out))
+    })?;
     let mut rest = plaintext;
     if !legacy_non_framed {
         let f = frame_length as usize;

@@ -257,10 +257,11 @@ impl Keyring for FixedDataKeyKeyring {
         &self,
         _materials: &EncryptionMaterials,
     ) -> esdk_std::Result<EncryptionMaterials> {
-        Err(EsdkError::Keyring {
-            keyring: "fixed data key (test only)".into(),
-            reason: "cannot encrypt".into(),
-        })
+        Err(esdk_std::KeyringError::new(
+            "fixed data key (test only)",
+            esdk_std::KeyringErrorKind::CannotEncrypt,
+        )
+        .into())
     }
 
     fn on_decrypt(
@@ -303,10 +304,11 @@ impl Keyring for NothingKeyring {
         &self,
         _materials: &EncryptionMaterials,
     ) -> esdk_std::Result<EncryptionMaterials> {
-        Err(EsdkError::Keyring {
-            keyring: "no key".into(),
-            reason: self.reason.clone(),
-        })
+        Err(
+            esdk_std::KeyringError::new("no key", esdk_std::KeyringErrorKind::CannotEncrypt)
+                .with_source(self.reason.clone())
+                .into(),
+        )
     }
 
     fn on_decrypt(

@@ -37,9 +37,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
 use esdk_core::decrypt::DecryptState;
-use esdk_core::{
-    CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContextRef, SignaturePolicy, VecInput,
-};
+use esdk_core::{CommitmentPolicy, DecryptConfig, Decryptor, SignaturePolicy, VecInput};
 use esdk_std::materials::DecryptionRequest;
 use esdk_std::stream::io::DecryptingReader;
 use esdk_std::stream::tokio::AsyncDecryptingReader;
@@ -855,18 +853,14 @@ fn run_core(
                     want = Some(min_len - have);
                 }
                 Ok(DecryptState::NeedMaterials(req)) => {
-                    let request = DecryptionRequest {
-                        suite: req.suite(),
-                        commitment_policy: req.commitment_policy(),
-                        encrypted_data_keys: req
-                            .encrypted_data_keys()
-                            .iter()
-                            .map(Into::into)
-                            .collect(),
-                        encryption_context: req.encryption_context_unverified().into(),
-                        reproduced_encryption_context: reproduced.cloned(),
-                        backend: backend.clone(),
-                    };
+                    let request = DecryptionRequest::new(
+                        req.suite(),
+                        req.commitment_policy(),
+                        req.encrypted_data_keys().iter().map(Into::into).collect(),
+                        req.encryption_context_unverified().into(),
+                    )
+                    .with_reproduced_encryption_context(reproduced.cloned())
+                    .with_backend(backend.clone());
                     let m = match pollster::block_on(cmm.decrypt_materials(&request)) {
                         Ok(m) => m,
                         Err(e) => {
@@ -875,31 +869,9 @@ fn run_core(
                             break;
                         }
                     };
-                    let answered = (|| -> Result<(), String> {
-                        let ec = m
-                            .encryption_context
-                            .serialize()
-                            .map_err(|e| e.to_string())?;
-                        let required: Vec<&str> = m
-                            .required_encryption_context_keys
-                            .iter()
-                            .map(String::as_str)
-                            .collect();
-                        let data_key = m
-                            .data_key
-                            .as_ref()
-                            .ok_or("the materials manager returned no data key")?;
-                        let core_materials =
-                            esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
-                                .with_verification_key(m.verification_key)
-                                .with_encryption_context(
-                                    EncryptionContextRef::parse(&ec).map_err(|e| e.to_string())?,
-                                )
-                                .with_required_encryption_context_keys(&required);
-                        req.provide(&core_materials).map_err(|e| e.to_string())
-                    })();
+                    let answered = m.with_core(|cm| Ok(req.provide(&cm)?));
                     if let Err(e) = answered {
-                        run.result = Some(Err(e));
+                        run.result = Some(Err(e.to_string()));
                         break;
                     }
                     required_pairs = m

@@ -460,14 +460,9 @@ fn forged_messages_decrypt_so_half_sign_fails_for_its_own_reason() {
         let suite = esdk_core::AlgorithmSuite::from_id(id).expect("suite");
         let mut ec = esdk_std::EncryptionContext::new();
         ec.insert("k", "v");
-        let req = EncryptionRequest {
-            encryption_context: ec,
-            commitment_policy: generate::encrypt_policy(suite),
-            suite: Some(suite),
-            max_plaintext_length: None,
-            required_encryption_context_keys: Vec::new(),
-            ..Default::default()
-        };
+        let req = EncryptionRequest::new(ec)
+            .with_commitment_policy(generate::encrypt_policy(suite))
+            .with_suite(suite);
         let m = pollster::block_on(cmm.get_encryption_materials(&req)).expect("materials");
         let ct = generate::forge_unsigned_framed(&m, 128, &pt).expect("forge");
         vectors.push(vector(

@@ -36,13 +36,24 @@ impl Clock for SystemClock {
     }
 }
 
-/// Usage limits of one encryption entry.
+/// Usage limits of one encryption entry (built with [`UsageLimits::new`]).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UsageLimits {
     /// Messages one entry may encrypt.
     pub max_messages: u64,
     /// Plaintext bytes one entry may encrypt.
     pub max_bytes: u64,
+}
+
+impl UsageLimits {
+    /// At most `max_messages` messages and `max_bytes` plaintext bytes per entry.
+    pub fn new(max_messages: u64, max_bytes: u64) -> Self {
+        Self {
+            max_messages,
+            max_bytes,
+        }
+    }
 }
 
 /// Stores materials under cache ids.

@@ -86,9 +86,12 @@ impl Keyring for RawAesKeyring {
             &mut info,
             &mut ct,
         )
-        .map_err(|e| Error::Keyring {
-            keyring: self.label(),
-            reason: e.to_string(),
+        .map_err(|e| {
+            crate::error::KeyringError::new(
+                self.label(),
+                crate::error::KeyringErrorKind::WrapFailed,
+            )
+            .with_source(e)
         })?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),

@@ -492,7 +492,9 @@ fn pem_decode(text: &str) -> Option<(String, Zeroizing<Vec<u8>>)> {
 
 /// The ECDH key derivation and data-key wrapping of `framework/raw-ecdh-keyring.md`, for one
 /// sender/recipient pair, independent of where the shared secret comes from (a local key
-/// here, AWS KMS `DeriveSharedSecret` in the KMS ECDH keyring).
+/// here, AWS KMS `DeriveSharedSecret` in the KMS ECDH keyring). Built with
+/// [`EcdhWrapping::new`].
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct EcdhWrapping<'a> {
     /// The curve of both keys.
@@ -503,7 +505,16 @@ pub struct EcdhWrapping<'a> {
     pub recipient: &'a EcPublicKey,
 }
 
-impl EcdhWrapping<'_> {
+impl<'a> EcdhWrapping<'a> {
+    /// The wrapping between `sender` and `recipient`, both on `curve`.
+    pub fn new(curve: EcdhCurve, sender: &'a EcPublicKey, recipient: &'a EcPublicKey) -> Self {
+        Self {
+            curve,
+            sender,
+            recipient,
+        }
+    }
+
     /// `"ecdh-key-derivation" 00 curve 00 "HMAC_SHA384" 00 sender ‖ recipient 00 01 00 serEC`.
     fn fixed_info(&self, ec: &[u8]) -> Vec<u8> {
         [
@@ -758,11 +769,8 @@ impl RawEcdhKeyring {
         format!("raw ECDH {} {}", self.schema_name(), self.curve)
     }
 
-    fn fail(&self, reason: impl Into<String>) -> Error {
-        Error::Keyring {
-            keyring: self.label(),
-            reason: reason.into(),
-        }
+    fn fail(&self, kind: crate::error::KeyringErrorKind) -> crate::error::KeyringError {
+        crate::error::KeyringError::new(self.label(), kind)
     }
 }
 
@@ -779,13 +787,16 @@ impl Keyring for RawEcdhKeyring {
                 let mut rng = materials.rng.clone();
                 ephemeral = EcPrivateKey::generate_with(self.curve, &mut rng)
                     .map_err(esdk_core::Error::from)?;
-                let public = ephemeral
-                    .public_key_with(&materials.backend)
-                    .map_err(|e| self.fail(e.to_string()))?;
+                let public = ephemeral.public_key_with(&materials.backend).map_err(|e| {
+                    self.fail(crate::error::KeyringErrorKind::WrapFailed)
+                        .with_source(e)
+                })?;
                 (&ephemeral, public, recipient)
             }
             Schema::Discovery { .. } => {
-                return Err(self.fail("the PublicKeyDiscovery schema cannot encrypt"));
+                return Err(self
+                    .fail(crate::error::KeyringErrorKind::CannotEncrypt)
+                    .into());
             }
         };
         let mut m = materials.clone();
@@ -793,9 +804,10 @@ impl Keyring for RawEcdhKeyring {
             Some(k) => k.clone(),
             None => DataKey::generate(m.suite, &mut m.rng.clone())?,
         };
-        let z = secret
-            .agree(&m.backend, recipient)
-            .map_err(|e| self.fail(e.to_string()))?;
+        let z = secret.agree(&m.backend, recipient).map_err(|e| {
+            self.fail(crate::error::KeyringErrorKind::WrapFailed)
+                .with_source(e)
+        })?;
         let wrapping = EcdhWrapping {
             curve: self.curve,
             sender: &sender,

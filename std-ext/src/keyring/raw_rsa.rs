@@ -2,7 +2,7 @@
 //! MGF1 on the same hash) wrapping with a local key pair.
 
 use super::Keyring;
-use crate::error::{EdkFailure, Error, Result};
+use crate::error::{EdkFailure, Error, KeyringError, KeyringErrorKind, Result};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 pub use crate::rsa_key::{RsaPadding, RsaPrivateKey, RsaPublicKey};
 use esdk_core::{DataKey, EncryptedDataKey};
@@ -70,10 +70,7 @@ impl RawRsaKeyring {
 impl Keyring for RawRsaKeyring {
     fn on_encrypt(&self, materials: &EncryptionMaterials) -> Result<EncryptionMaterials> {
         let Some(pk) = &self.public_key else {
-            return Err(Error::Keyring {
-                keyring: self.label(),
-                reason: "no public key: this keyring cannot encrypt".into(),
-            });
+            return Err(KeyringError::new(self.label(), KeyringErrorKind::CannotEncrypt).into());
         };
         let mut m = materials.clone();
         let mut rng = m.rng.clone();
@@ -83,9 +80,8 @@ impl Keyring for RawRsaKeyring {
         };
         let ct = pk
             .wrap(self.padding, dk.as_bytes(), &mut rng)
-            .map_err(|e| Error::Keyring {
-                keyring: self.label(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                KeyringError::new(self.label(), KeyringErrorKind::WrapFailed).with_source(e)
             })?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),

@@ -6,35 +6,10 @@ use crate::materials::{DecryptionMaterials, DecryptionRequest, EncryptionMateria
 use crate::provider::{Backend, SharedRng};
 use esdk_core::decrypt::DecryptState;
 use esdk_core::{
-    CommitmentPolicy, DecryptConfig, Decryptor, EdkRef, EncryptConfig, EncryptionContext,
-    EncryptionContextRef, Encryptor, FrameEncryptor, Header, HeaderRef, VecInput,
+    CommitmentPolicy, DecryptConfig, Decryptor, EncryptConfig, EncryptionContext, Encryptor,
+    FrameEncryptor, Header, HeaderRef, VecInput,
 };
 use zeroize::Zeroizing;
-
-/// Converts owned encryption materials to the core's borrowed form and runs `f` with them.
-fn with_core_encryption_materials<T>(
-    m: &EncryptionMaterials,
-    f: impl FnOnce(esdk_core::EncryptionMaterialsRef<'_>) -> Result<T>,
-) -> Result<T> {
-    let data_key = m
-        .data_key
-        .as_ref()
-        .ok_or_else(|| Error::Materials(crate::error::MaterialsError::MissingDataKey))?;
-    let ec = m.encryption_context.serialize()?;
-    let ec_ref = EncryptionContextRef::parse(&ec)?;
-    let edks: Vec<EdkRef<'_>> = m.encrypted_data_keys.iter().map(|e| e.as_ref()).collect();
-    let required: Vec<&str> = m
-        .required_encryption_context_keys
-        .iter()
-        .map(String::as_str)
-        .collect();
-    f(
-        esdk_core::EncryptionMaterialsRef::new(m.suite, data_key, &edks)
-            .with_encryption_context(ec_ref)
-            .with_required_encryption_context_keys(&required)
-            .with_signing_key(m.signing_key.as_ref()),
-    )
-}
 
 /// Appends one sealed regular frame of `plaintext` (exactly one frame length) to `out`: the
 /// plaintext is copied once into its place in the record and sealed there, with no zero fill
@@ -113,7 +88,7 @@ impl EncryptEngine {
         backend: Backend,
         mut rng: SharedRng,
     ) -> Result<Self> {
-        let (frames, out) = with_core_encryption_materials(materials, |cm| {
+        let (frames, out) = materials.with_core(|cm| {
             let ready = Encryptor::new(backend, config)?.provide(cm, &mut rng)?;
             let mut out = Vec::with_capacity(output_hint.max(ready.header_len()));
             out.resize(ready.header_len(), 0);
@@ -565,22 +540,7 @@ impl DecryptEngine {
                     return Ok(DecryptStep::NeedInput);
                 }
                 DecryptState::NeedMaterials(req) => match &self.materials {
-                    Some(m) => {
-                        let ec = m.encryption_context.serialize()?;
-                        let required: Vec<&str> = m
-                            .required_encryption_context_keys
-                            .iter()
-                            .map(String::as_str)
-                            .collect();
-                        let data_key = m.data_key.as_ref().ok_or_else(|| {
-                            Error::Materials(crate::error::MaterialsError::MissingDataKey)
-                        })?;
-                        let cm = esdk_core::DecryptionMaterialsRef::new(m.suite, data_key)
-                            .with_verification_key(m.verification_key)
-                            .with_encryption_context(EncryptionContextRef::parse(&ec)?)
-                            .with_required_encryption_context_keys(&required);
-                        req.provide(&cm)?;
-                    }
+                    Some(m) => m.with_core(|cm| req.provide(&cm).map_err(Error::from))?,
                     None => {
                         let request = DecryptionRequest {
                             suite: req.suite(),

@@ -132,10 +132,7 @@ pub struct Failing {
 impl Keyring for Failing {
     fn on_encrypt(&self, _: &EncryptionMaterials) -> esdk_std::Result<EncryptionMaterials> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(Error::Keyring {
-            keyring: "failing".into(),
-            reason: "service unavailable".into(),
-        })
+        Err(esdk_std::KeyringError::failed("failing", "service unavailable").into())
     }
     fn on_decrypt(
         &self,
@@ -143,10 +140,7 @@ impl Keyring for Failing {
         _: &[EncryptedDataKey],
     ) -> esdk_std::Result<DecryptionMaterials> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(Error::Keyring {
-            keyring: "failing".into(),
-            reason: "service unavailable".into(),
-        })
+        Err(esdk_std::KeyringError::failed("failing", "service unavailable").into())
     }
 }
 
