@@ -599,7 +599,9 @@ mod background_reader_tests {
     }
 
     fn data(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+        (0..len)
+            .map(|i| (i * 7 + i / 251).to_le_bytes()[0])
+            .collect()
     }
 
     #[test]
