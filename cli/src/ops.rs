@@ -6,7 +6,9 @@ use crate::error::{CliError, escape};
 use crate::log::Log;
 use crate::metadata::{MetadataSink, header_auth_json, header_json, parse_header};
 use crate::progress::Progress;
-use crate::streams::{CaptureReader, CaptureWriter, Counting, Output, SkipWhitespace};
+use crate::streams::{
+    BackgroundReader, CaptureReader, CaptureWriter, Counting, Output, SkipWhitespace,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use esdk_std::stream::io::{DEFAULT_MAX_BUFFER, DecryptingReader, EncryptingWriter};
 use esdk_std::{
@@ -455,7 +457,14 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
     let reader: Box<dyn Read + Send> = match &job.source {
         Source::Stdin => Box::new(io::stdin()),
         Source::File(p) => {
-            Box::new(std::fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?)
+            let f = std::fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
+            // Regular files are read ahead by a thread of their own; devices and pipes given
+            // by name are read directly (a read there may block forever).
+            if f.metadata().is_ok_and(|m| m.is_file()) {
+                Box::new(BackgroundReader::new(f))
+            } else {
+                Box::new(f)
+            }
         }
     };
     let bar = s.progress.file_bar(&input_name, size);

@@ -394,3 +394,286 @@ impl Drop for BackgroundFile {
         }
     }
 }
+
+/// What the reading thread of a [`BackgroundReader`] hands over.
+enum Chunk {
+    /// Bytes read (never empty).
+    Data(Vec<u8>),
+    /// End of input: the thread read everything.
+    End,
+    /// The read failed; the thread stopped.
+    Failed(io::Error),
+}
+
+/// A file read by a thread of its own, so that the kernel's copy out of the page cache runs
+/// on another core than the cryptography. Chunks of 256 KiB come over a bounded channel (at
+/// most four in flight, about 1.5 MiB in all). The end of input is an explicit message: a
+/// thread that stopped without sending it is an error, never a short input.
+pub struct BackgroundReader {
+    current: Vec<u8>,
+    pos: usize,
+    rx: Option<std::sync::mpsc::Receiver<Chunk>>,
+    back: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for BackgroundReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundReader")
+            .field("buffered", &(self.current.len() - self.pos))
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackgroundReader {
+    /// Starts the reading thread over `inner`.
+    pub fn new<R: Read + Send + 'static>(mut inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let worker = std::thread::spawn(move || {
+            read_ahead(&mut inner, &tx, &spare);
+            // Spent chunks held plaintext: wipe them before they are freed.
+            drop(tx);
+            while let Ok(mut c) = spare.try_recv() {
+                zeroize::Zeroize::zeroize(&mut c);
+            }
+        });
+        Self {
+            current: Vec::new(),
+            pos: 0,
+            rx: Some(rx),
+            back: Some(back),
+            worker: Some(worker),
+            done: false,
+        }
+    }
+
+    /// Gives the spent chunk back to the thread, which refills it (or wipes it at the end).
+    fn recycle(&mut self) {
+        let spent = std::mem::take(&mut self.current);
+        self.pos = 0;
+        if spent.capacity() > 0 {
+            if let Some(back) = &self.back {
+                if let Err(
+                    std::sync::mpsc::TrySendError::Full(mut s)
+                    | std::sync::mpsc::TrySendError::Disconnected(mut s),
+                ) = back.try_send(spent)
+                {
+                    zeroize::Zeroize::zeroize(&mut s);
+                }
+            }
+        }
+    }
+}
+
+/// The reading thread's loop: fills chunks (recycled ones first) and sends them.
+fn read_ahead<R: Read>(
+    inner: &mut R,
+    tx: &std::sync::mpsc::SyncSender<Chunk>,
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut chunk = spare.try_recv().unwrap_or_default();
+        chunk.resize(OUT_BUF, 0);
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < chunk.len() {
+            match inner.read(chunk.get_mut(filled..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let full = filled == chunk.len();
+        if filled > 0 {
+            chunk.truncate(filled);
+            if let Err(std::sync::mpsc::SendError(Chunk::Data(mut c))) = tx.send(Chunk::Data(chunk))
+            {
+                zeroize::Zeroize::zeroize(&mut c);
+                return;
+            }
+        } else {
+            zeroize::Zeroize::zeroize(&mut chunk);
+        }
+        if let Some(e) = failed {
+            let _ = tx.send(Chunk::Failed(e));
+            return;
+        }
+        if !full {
+            let _ = tx.send(Chunk::End);
+            return;
+        }
+    }
+}
+
+impl Read for BackgroundReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.pos >= self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.recycle();
+            let next = match &self.rx {
+                Some(rx) => rx.recv(),
+                None => return Err(io::Error::other("the input reader stopped")),
+            };
+            match next {
+                Ok(Chunk::Data(d)) => self.current = d,
+                Ok(Chunk::End) => self.done = true,
+                Ok(Chunk::Failed(e)) => {
+                    self.rx = None;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.rx = None;
+                    return Err(io::Error::other("the input reader stopped"));
+                }
+            }
+        }
+        let avail = self.current.get(self.pos..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        buf.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for BackgroundReader {
+    fn drop(&mut self) {
+        self.recycle();
+        // Closing both channels stops the thread at its next hand-over; chunks still queued
+        // are wiped.
+        self.back = None;
+        if let Some(rx) = self.rx.take() {
+            while let Ok(c) = rx.try_recv() {
+                if let Chunk::Data(mut d) = c {
+                    zeroize::Zeroize::zeroize(&mut d);
+                }
+            }
+            drop(rx);
+        }
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod background_reader_tests {
+    use super::BackgroundReader;
+    use std::io::{self, Read};
+
+    /// Gives `data` in pieces of at most `step` bytes, then fails or panics if asked to.
+    struct Source {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+        then: Option<&'static str>,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                return match self.then {
+                    Some("panic") => panic!("source panicked"),
+                    Some(msg) => Err(io::Error::other(msg)),
+                    None => Ok(0),
+                };
+            }
+            let n = buf.len().min(self.step).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i * 7 + i / 251).to_le_bytes()[0])
+            .collect()
+    }
+
+    #[test]
+    fn passes_every_byte_in_order() {
+        for (len, step, read) in [
+            (0, 1, 1),
+            (1, 1, 7),
+            (256 * 1024, 4096, 65536),
+            (256 * 1024 + 1, 100_000, 3),
+            (3 * 256 * 1024 - 5, 256 * 1024, 256 * 1024),
+            (2_000_003, 8191, 10_007),
+        ] {
+            let d = data(len);
+            let mut r = BackgroundReader::new(Source {
+                data: d.clone(),
+                pos: 0,
+                step,
+                then: None,
+            });
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; read];
+            loop {
+                let n = r.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(out, d, "len {len} step {step} read {read}");
+            // End of input stays the end.
+            assert_eq!(r.read(&mut buf).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_read_error_is_reported_after_the_bytes_before_it() {
+        let d = data(300_000);
+        let mut r = BackgroundReader::new(Source {
+            data: d.clone(),
+            pos: 0,
+            step: 50_000,
+            then: Some("disk on fire"),
+        });
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
+        assert!(out.len() <= d.len() && d.starts_with(&out));
+    }
+
+    #[test]
+    fn a_stopped_thread_is_an_error_not_the_end_of_input() {
+        let mut r = BackgroundReader::new(Source {
+            data: data(10),
+            pos: 0,
+            step: 10,
+            then: Some("panic"),
+        });
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.to_string(), "the input reader stopped");
+    }
+
+    #[test]
+    fn dropping_early_stops_the_thread() {
+        let mut r = BackgroundReader::new(Source {
+            data: data(10 << 20),
+            pos: 0,
+            step: 1 << 20,
+            then: None,
+        });
+        let mut buf = [0u8; 10];
+        r.read_exact(&mut buf).unwrap();
+        drop(r); // joins the thread: the test would hang if it did not stop
+    }
+}
