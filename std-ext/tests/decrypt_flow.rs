@@ -279,3 +279,66 @@ fn reproduced_only_pairs_are_serialized_once_for_the_core() {
         "std {std:?}, core {core:?}"
     );
 }
+
+/// A materials manager that returns the default one's materials with the context changed.
+#[derive(Debug)]
+struct Tampering {
+    inner: DefaultCmm,
+    change: fn(&mut esdk_std::materials::DecryptionMaterials),
+}
+
+impl esdk_std::cmm::CryptographicMaterialsManager for Tampering {
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: &'a esdk_std::materials::EncryptionRequest,
+    ) -> esdk_std::keyring::BoxFuture<'a, esdk_std::Result<esdk_std::materials::EncryptionMaterials>>
+    {
+        self.inner.get_encryption_materials(request)
+    }
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: &'a esdk_std::materials::DecryptionRequest,
+    ) -> esdk_std::keyring::BoxFuture<'a, esdk_std::Result<esdk_std::materials::DecryptionMaterials>>
+    {
+        Box::pin(async move {
+            let mut m = self.inner.decrypt_materials(request).await?;
+            (self.change)(&mut m);
+            Ok(m)
+        })
+    }
+}
+
+impl esdk_std::cmm::SyncCryptographicMaterialsManager for Tampering {}
+
+#[test]
+fn the_returned_context_is_exactly_the_authenticated_one() {
+    let (msg, plaintext) = message(UNSIGNED, context());
+    let mismatch = |change: fn(&mut esdk_std::materials::DecryptionMaterials)| {
+        let cmm = Tampering {
+            inner: DefaultCmm::new(keyring()),
+            change,
+        };
+        client().decrypt(&msg, &DecryptOptions::cmm(&cmm))
+    };
+    // Untouched: decrypts.
+    assert_eq!(mismatch(|_| {}).unwrap().plaintext, plaintext);
+    let is_mismatch = |r: esdk_std::Result<esdk_std::Decrypted>| {
+        matches!(
+            r,
+            Err(esdk_std::Error::Core(esdk_core::Error::Materials(
+                esdk_core::error::MaterialsError::EncryptionContextMismatch
+            )))
+        )
+    };
+    // A pair the header tag never saw, a stored value changed, a stored pair dropped: each
+    // would be returned as authenticated, so each fails.
+    assert!(is_mismatch(mismatch(|m| {
+        m.encryption_context.insert("unauthenticated", "x");
+    })));
+    assert!(is_mismatch(mismatch(|m| {
+        m.encryption_context.insert("key-1", "changed");
+    })));
+    assert!(is_mismatch(mismatch(|m| {
+        m.encryption_context.remove("key-1");
+    })));
+}
