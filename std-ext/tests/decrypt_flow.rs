@@ -25,9 +25,10 @@ use esdk_core::{
     EncryptionContext, VecInput,
 };
 use esdk_std::cmm::{CachingCmm, DefaultCmm, LocalCache, RequiredEncryptionContextCmm};
-use esdk_std::keyring::RawAesKeyring;
+use esdk_std::keyring::{MultiKeyring, RawAesKeyring};
 use esdk_std::provider::Backend;
 use esdk_std::stream::io::DecryptingReader;
+use esdk_std::stream::tokio::AsyncDecryptingReader;
 use esdk_std::{Client, DecryptOptions, EncryptOptions};
 use std::io::Read;
 use std::sync::Arc;
@@ -211,7 +212,47 @@ fn default_cmm_and_reader_follow_the_same_flow() {
         });
         assert_eq!(out, plaintext);
         assert_eq!(added(std, core), expect(1, 1, signed), "{suite:?} reader");
+
+        // The tokio reader, on a current-thread runtime (the counters are per thread).
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (out, std) = counted(|| {
+            rt.block_on(async {
+                use tokio::io::AsyncReadExt;
+                let mut r = AsyncDecryptingReader::new(&c, &opts, msg.as_slice())
+                    .await
+                    .unwrap();
+                let mut out = Vec::new();
+                r.read_to_end(&mut out).await.unwrap();
+                out
+            })
+        });
+        assert_eq!(out, plaintext);
+        assert_eq!(
+            added(std, core),
+            expect(1, 1, signed),
+            "{suite:?} tokio reader"
+        );
     }
+}
+
+#[test]
+fn a_raw_aes_keyring_serializes_nothing_for_edks_of_other_keys() {
+    let (msg, plaintext) = message(UNSIGNED, context());
+    let (_, core) = counted(|| core_only(&msg, &EncryptionContext::new()));
+    // Two keyrings that own none of the message's EDKs come first, then the right one.
+    let other = |name: &str| -> Arc<dyn esdk_std::Keyring> {
+        Arc::new(RawAesKeyring::new(NAMESPACE, name, &[7; 32]).unwrap())
+    };
+    let multi = MultiKeyring::new(
+        None,
+        vec![other("other-1"), other("other-2"), Arc::new(keyring())],
+    )
+    .unwrap();
+    let (out, std) = counted(|| client().decrypt(&msg, &DecryptOptions::keyring(&multi)));
+    assert_eq!(out.unwrap().plaintext, plaintext);
+    assert_eq!(added(std, core), expect(1, 1, 0));
 }
 
 #[test]

@@ -441,7 +441,8 @@ fn provide(
 /// The context the engine returns is the materials' one: it must be exactly what the header
 /// tag authenticates, the stored pairs plus the required (reproduced-only) pairs, so that a
 /// materials manager cannot slip an unauthenticated pair or value into a decrypt's result.
-/// Linear in the pairs, no allocation.
+/// No allocation: one map lookup per pair (plus a scan of the required keys for a pair the
+/// header does not store).
 fn check_materials_context(m: &DecryptionMaterials, stored: &EncryptionContext) -> Result<()> {
     let mismatch = || {
         Error::Core(esdk_core::Error::Materials(
