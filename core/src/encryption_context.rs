@@ -52,6 +52,7 @@ impl<'a> EncryptionContextRef<'a> {
     /// [`Error::Format`] for a zero count with more bytes, entries not exactly filling the
     /// bytes, a duplicate key or invalid UTF-8.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        crate::work::event(crate::work::Event::ContextParse);
         if bytes.is_empty() {
             return Ok(Self::EMPTY);
         }
@@ -437,20 +438,49 @@ mod owned {
         /// # Errors
         /// The length limits of [`serialized_len`].
         pub fn serialize(&self) -> Result<Vec<u8>, Error> {
-            let len = serialized_len(self.iter())?;
-            let mut out = alloc::vec![0u8; len];
-            serialize_sorted(self.iter(), &mut out)?;
+            let mut out = Vec::new();
+            self.serialize_into(&mut out)?;
             Ok(out)
+        }
+        /// The canonical serialization, written into `out` (replacing its contents), and the
+        /// validated view of it: nothing is parsed back, the pairs are known to be canonical.
+        ///
+        /// # Errors
+        /// The length limits of [`serialized_len`].
+        pub fn serialize_into<'o>(
+            &self,
+            out: &'o mut Vec<u8>,
+        ) -> Result<EncryptionContextRef<'o>, Error> {
+            self.serialize_filtered_into(|_| true, out)
+        }
+        /// As [`serialize_into`](Self::serialize_into), for the pairs whose keys satisfy
+        /// `keep`.
+        ///
+        /// # Errors
+        /// The length limits of [`serialized_len`].
+        pub fn serialize_filtered_into<'o>(
+            &self,
+            keep: impl Fn(&str) -> bool,
+            out: &'o mut Vec<u8>,
+        ) -> Result<EncryptionContextRef<'o>, Error> {
+            crate::work::event(crate::work::Event::ContextSerialize);
+            let it = self.iter().filter(|(k, _)| keep(k));
+            let len = serialized_len(it.clone())?;
+            out.clear();
+            out.resize(len, 0);
+            serialize_sorted(it.clone(), out)?;
+            // At most 16,383 pairs fit the length `serialized_len` allows.
+            let count = u16::try_from(it.count())
+                .map_err(|_| Error::Internal("pair count beyond the serialized length"))?;
+            Ok(EncryptionContextRef::from_validated(out, count))
         }
         /// The canonical serialization of the pairs whose keys satisfy `keep`.
         ///
         /// # Errors
         /// The length limits of [`serialized_len`].
         pub fn serialize_filtered(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<u8>, Error> {
-            let it = self.iter().filter(|(k, _)| keep(k));
-            let len = serialized_len(it.clone())?;
-            let mut out = alloc::vec![0u8; len];
-            serialize_sorted(it, &mut out)?;
+            let mut out = Vec::new();
+            self.serialize_filtered_into(keep, &mut out)?;
             Ok(out)
         }
         /// The underlying map.

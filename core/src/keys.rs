@@ -230,6 +230,7 @@ impl VerificationKey {
     /// # Errors
     /// [`MaterialsError::PublicKeyEntry`] for bad base64 or a wrong length.
     pub fn from_base64(alg: SignatureAlg, b64: &str) -> Result<Self, Error> {
+        crate::work::event(crate::work::Event::VerificationKeyDecode);
         use base64::Engine;
         let mut buf = [0u8; 52];
         let n = base64::engine::general_purpose::STANDARD

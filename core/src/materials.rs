@@ -177,7 +177,20 @@ pub fn verification_key_from_context(
     suite: AlgorithmSuite,
     ec: &EncryptionContextRef<'_>,
 ) -> Result<Option<VerificationKey>, Error> {
-    match (suite.signature(), ec.get(PUBLIC_KEY_FIELD)) {
+    verification_key_from_entry(suite, ec.get(PUBLIC_KEY_FIELD))
+}
+
+/// As [`verification_key_from_context`], given the value of the `aws-crypto-public-key` entry
+/// (if the context has one) from a context in any form: an owned context need not be
+/// serialized to have its key read.
+///
+/// # Errors
+/// As [`verification_key_from_context`].
+pub fn verification_key_from_entry(
+    suite: AlgorithmSuite,
+    entry: Option<&str>,
+) -> Result<Option<VerificationKey>, Error> {
+    match (suite.signature(), entry) {
         (Some(alg), Some(v)) => VerificationKey::from_base64(alg, v).map(Some),
         (None, None) => Ok(None),
         _ => Err(Error::Materials(MaterialsError::PublicKeyEntry)),

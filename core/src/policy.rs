@@ -28,6 +28,7 @@ impl CommitmentPolicy {
     }
     /// Whether `suite` may be decrypted under this policy.
     pub fn allows_decrypt(self, suite: AlgorithmSuite) -> bool {
+        crate::work::event(crate::work::Event::DecryptPolicyCheck);
         match self {
             Self::ForbidEncryptAllowDecrypt | Self::RequireEncryptAllowDecrypt => true,
             Self::RequireEncryptRequireDecrypt => suite.is_committing(),

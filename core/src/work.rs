@@ -54,4 +54,51 @@ pub fn parser_runs() -> usize {
 pub fn reset() {
     EXAMINED.with(|c| c.set(0));
     PARSER_RUNS.with(|c| c.set(0));
+    EVENT_COUNTS.with(|c| c.iter().for_each(|c| c.set(0)));
+}
+
+/// Steps of the decrypt flow that should each happen once per layer that owns them, counted
+/// per thread with the `work-counter` feature (tests prove that one decrypt does each of them
+/// as often as it should; see `std-ext/tests/decrypt_flow.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An encryption context was validated from its serialized form
+    /// (`EncryptionContextRef::parse`).
+    ContextParse,
+    /// An owned encryption context was serialized (`EncryptionContext::serialize*`).
+    ContextSerialize,
+    /// A suite was checked against a commitment policy for decryption
+    /// (`CommitmentPolicy::allows_decrypt`, also reached through `check_decrypt`).
+    DecryptPolicyCheck,
+    /// A verification key was decoded from its `aws-crypto-public-key` text.
+    VerificationKeyDecode,
+}
+
+#[cfg(feature = "work-counter")]
+const EVENTS: usize = 4;
+
+#[cfg(feature = "work-counter")]
+std::thread_local! {
+    static EVENT_COUNTS: [core::cell::Cell<usize>; EVENTS] =
+        const { [const { core::cell::Cell::new(0) }; EVENTS] };
+}
+
+/// Records one `event`.
+#[inline(always)]
+pub(crate) fn event(event: Event) {
+    #[cfg(feature = "work-counter")]
+    EVENT_COUNTS.with(|c| {
+        if let Some(c) = c.get(event as usize) {
+            c.set(c.get().saturating_add(1));
+        }
+    });
+    #[cfg(not(feature = "work-counter"))]
+    let _ = event;
+}
+
+/// Times `event` happened on this thread since the last [`reset`].
+#[cfg(feature = "work-counter")]
+pub fn events(event: Event) -> usize {
+    EVENT_COUNTS.with(|c| c.get(event as usize).map_or(0, core::cell::Cell::get))
 }

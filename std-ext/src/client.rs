@@ -2,14 +2,14 @@
 
 use crate::cmm::CryptographicMaterialsManager;
 use crate::cmm::SyncCryptographicMaterialsManager;
-use crate::cmm::default::{prepare_decrypt, prepare_encrypt};
+use crate::cmm::default::prepare_encrypt;
 use crate::error::{ConfigError, Error, MaterialsError, Result};
 use crate::keyring::{AsyncKeyring, Keyring};
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
 use crate::provider::{Backend, SharedRng};
-use crate::stream::engine::{DecryptEngine, DecryptStep, EncryptEngine};
+use crate::stream::engine::{DecryptEngine, DriverAction, EncryptEngine};
 use esdk_core::encryption_context::RESERVED_PREFIX;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig,
@@ -134,10 +134,7 @@ impl MaterialsSource<'_> {
         req: &DecryptionRequest,
     ) -> Result<DecryptionMaterials> {
         match self {
-            Self::Keyring(k) => {
-                let m = prepare_decrypt(req)?;
-                k.on_decrypt(&m, &req.encrypted_data_keys).await
-            }
+            Self::Keyring(k) => crate::cmm::default::decrypt_with(*k, req).await,
             Self::Cmm(c) => c.decrypt_materials(req).await,
         }
     }
@@ -598,13 +595,13 @@ impl Client {
         engine.set_eof();
         loop {
             match engine.step()? {
-                DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::NeedInput => return Err(esdk_core::Error::Truncated.into()),
+                DriverAction::NeedMaterials(req) => {
                     let m = opts.source.decryption_materials(&req).await?;
                     engine.set_materials(m);
                 }
-                DecryptStep::Plaintext => engine.collect_plaintext_in_place()?,
-                DecryptStep::Done => break,
+                DriverAction::Plaintext => engine.collect_plaintext_in_place()?,
+                DriverAction::Done => break,
             }
         }
         let (header, encryption_context) = engine.take_header_and_context();

@@ -184,7 +184,7 @@ impl DecryptionMaterials {
     }
 
     /// Runs `f` with the core's borrowed view of these materials (what the decryptor's
-    /// materials request takes), as [`EncryptionMaterials::with_core`].
+    /// materials request takes): the one std → core conversion of decryption materials.
     ///
     /// # Errors
     /// [`MaterialsError::MissingDataKey`] without a data key; a core error when the context
@@ -193,12 +193,25 @@ impl DecryptionMaterials {
         &self,
         f: impl FnOnce(esdk_core::DecryptionMaterialsRef<'_>) -> Result<T>,
     ) -> Result<T> {
-        let (data_key, ec) = core_parts(self.data_key.as_ref(), &self.encryption_context)?;
-        let ec_ref = EncryptionContextRef::parse(&ec)?;
+        let data_key = self
+            .data_key
+            .as_ref()
+            .ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
         let required = str_refs(&self.required_encryption_context_keys);
+        // The core needs only the reproduced-only (required) pairs from the materials: the
+        // stored ones it has from the header it parsed. So nothing is serialized when there
+        // are none, and only those pairs otherwise.
+        let mut bytes = Vec::new();
+        let context = if required.is_empty() {
+            EncryptionContextRef::EMPTY
+        } else {
+            let keep: std::collections::BTreeSet<&str> = required.iter().copied().collect();
+            self.encryption_context
+                .serialize_filtered_into(|k| keep.contains(k), &mut bytes)?
+        };
         f(esdk_core::DecryptionMaterialsRef::new(self.suite, data_key)
             .with_verification_key(self.verification_key)
-            .with_encryption_context(ec_ref)
+            .with_encryption_context(context)
             .with_required_encryption_context_keys(&required))
     }
 }

@@ -25,7 +25,7 @@ use crate::client::{Client, DecryptOptions};
 use crate::error::{Error, Result};
 use crate::materials::DecryptionRequest;
 use crate::provider::Backend;
-use crate::stream::engine::{DecryptEngine, DecryptStep};
+use crate::stream::engine::{DecryptEngine, DriverAction};
 use esdk_core::body::{FINAL_FRAME_CONTENT_OFFSET, REGULAR_FRAME_CONTENT_OFFSET};
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::error::PolicyError;
@@ -361,9 +361,9 @@ impl HeaderJob {
         }
         match self.engine.step()? {
             // The step that verifies the header goes on to ask for the first frame: stop there.
-            DecryptStep::NeedInput if self.engine.header().is_some() => Ok(HeaderStep::Ready),
-            DecryptStep::NeedInput => Ok(HeaderStep::Read(self.engine.bytes_needed().max(1))),
-            DecryptStep::NeedMaterials(req) => {
+            DriverAction::NeedInput if self.engine.header().is_some() => Ok(HeaderStep::Ready),
+            DriverAction::NeedInput => Ok(HeaderStep::Read(self.engine.bytes_needed().max(1))),
+            DriverAction::NeedMaterials(req) => {
                 // Refuse before any key is unwrapped.
                 if req.suite.signature().is_some() && !self.skip_signature {
                     return Err(Error::Core(esdk_core::Error::Policy(
@@ -375,7 +375,7 @@ impl HeaderJob {
                 Ok(HeaderStep::Materials(req))
             }
             // The body is never read through the engine.
-            DecryptStep::Plaintext | DecryptStep::Done => Err(Error::Core(
+            DriverAction::Plaintext | DriverAction::Done => Err(Error::Core(
                 esdk_core::Error::Usage(esdk_core::error::UsageError::InvalidInput(
                     "ranged decryption read past the header",
                 )),

@@ -252,8 +252,10 @@ impl<C: CryptographicMaterialsManager + ?Sized> CachingCmm<C> {
         None
     }
 
+    /// Whether cached (or fresh) materials serve `req`: the request's suite, which
+    /// [`Self::decrypt`] checked against the policy once, up front.
     fn valid_decrypt(req: &DecryptionRequest, m: &DecryptionMaterials) -> bool {
-        req.commitment_policy.allows_decrypt(m.suite) && m.suite == req.suite
+        m.suite == req.suite
     }
 
     fn cached_decryption(
@@ -317,6 +319,9 @@ impl<C: CryptographicMaterialsManager + ?Sized> CachingCmm<C> {
         if req.suite.kdf() == Kdf::Identity {
             return self.underlying.decrypt_materials(req).await;
         }
+        // This layer's policy check, once per request: a cache hit answers without the
+        // underlying manager (which checks on its own when it is asked).
+        req.commitment_policy.check_decrypt(req.suite)?;
         let id = self.decryption_cache_id(req)?;
         loop {
             if let Some(m) = self.cached_decryption(&id, req) {

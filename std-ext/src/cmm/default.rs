@@ -6,9 +6,9 @@ use crate::keyring::{AsyncKeyring, BoxFuture, Keyring};
 use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
+use esdk_core::SigningKey;
 use esdk_core::encryption_context::PUBLIC_KEY_FIELD;
 use esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN;
-use esdk_core::{EncryptionContextRef, SigningKey};
 use std::sync::Arc;
 
 /// Chooses the suite, generates the signing key for signed suites (publishing its public key
@@ -92,9 +92,13 @@ pub(crate) fn prepare_encrypt(req: &EncryptionRequest) -> Result<EncryptionMater
     Ok(m)
 }
 
-/// The default CMM's decryption steps before the keyring.
+/// The default CMM's decryption steps before the keyring (`framework/default-cmm.md`): its
+/// policy check (the decryptor checks the header's suite on its own, before asking), the
+/// reproduced context merged in, and the verification key decoded from the stored context's
+/// `aws-crypto-public-key` entry, read from the owned context as it is (never serialized).
 pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMaterials> {
     req.commitment_policy.check_decrypt(req.suite)?;
+    // The materials own their context: the one copy of the request's.
     let mut ec = req.encryption_context.clone();
     let mut required = Vec::new();
     if let Some(repro) = &req.reproduced_encryption_context {
@@ -113,16 +117,29 @@ pub(crate) fn prepare_decrypt(req: &DecryptionRequest) -> Result<DecryptionMater
             }
         }
     }
-    let header_ec = req.encryption_context.serialize()?;
-    let verification_key = esdk_core::materials::verification_key_from_context(
+    let verification_key = esdk_core::materials::verification_key_from_entry(
         req.suite,
-        &EncryptionContextRef::parse(&header_ec)?,
+        req.encryption_context.get(PUBLIC_KEY_FIELD),
     )?;
     let mut m = DecryptionMaterials::new(req.suite, ec);
     m.required_encryption_context_keys = required;
     m.verification_key = verification_key;
     m.backend = req.backend.clone();
     Ok(m)
+}
+
+/// The default CMM's decryption over `keyring`: [`DefaultCmm`]'s, and the client's for a
+/// keyring given without a materials manager (one flow for both).
+pub(crate) async fn decrypt_with<K: AsyncKeyring + ?Sized>(
+    keyring: &K,
+    request: &DecryptionRequest,
+) -> Result<DecryptionMaterials> {
+    let m = prepare_decrypt(request)?;
+    let out = keyring.on_decrypt(&m, &request.encrypted_data_keys).await?;
+    if out.data_key.is_none() {
+        return Err(Error::Materials(MaterialsError::MissingDataKey));
+    }
+    Ok(out)
 }
 
 impl<K: AsyncKeyring + ?Sized> CryptographicMaterialsManager for DefaultCmm<K> {
@@ -148,16 +165,6 @@ impl<K: AsyncKeyring + ?Sized> CryptographicMaterialsManager for DefaultCmm<K> {
         &'a self,
         request: &'a DecryptionRequest,
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
-        Box::pin(async move {
-            let m = prepare_decrypt(request)?;
-            let out = self
-                .keyring
-                .on_decrypt(&m, &request.encrypted_data_keys)
-                .await?;
-            if out.data_key.is_none() {
-                return Err(Error::Materials(MaterialsError::MissingDataKey));
-            }
-            Ok(out)
-        })
+        Box::pin(decrypt_with(&*self.keyring, request))
     }
 }

@@ -72,8 +72,9 @@ impl Keyring for RawAesKeyring {
             Some(k) => k.clone(),
             None => DataKey::generate(m.suite, &mut rng)?,
         };
-        let ec = m.encryption_context.serialize()?;
-        let ec = EncryptionContextRef::parse(&ec)?;
+        // The AAD: the canonical serialization of the context, written once (never parsed back).
+        let mut aad = Vec::new();
+        let ec = m.encryption_context.serialize_into(&mut aad)?;
         let mut info = vec![0u8; self.name.len() + esdk_core::raw_aes::PROVIDER_INFO_OVERHEAD];
         let mut ct = vec![0u8; dk.len() + 16];
         esdk_core::raw_aes::wrap(
@@ -112,8 +113,19 @@ impl Keyring for RawAesKeyring {
                 crate::error::MaterialsError::DataKeyAlreadyPresent,
             ));
         }
-        let ec = materials.encryption_context.serialize()?;
-        let ec = EncryptionContextRef::parse(&ec)?;
+        // The AAD is the canonical serialization of the materials' context (the stored pairs
+        // plus any reproduced-only ones, so in general not the header's bytes): written once,
+        // never parsed back, and only when one of the EDKs is this keyring's.
+        let mut aad = Vec::new();
+        let ours = edks.iter().any(|edk| {
+            esdk_core::raw_aes::matches(&self.namespace, self.name.as_bytes(), &edk.as_ref())
+                .is_some()
+        });
+        let ec = if ours {
+            materials.encryption_context.serialize_into(&mut aad)?
+        } else {
+            EncryptionContextRef::EMPTY
+        };
         let mut failures = Vec::new();
         for edk in edks {
             match esdk_core::raw_aes::unwrap(

@@ -4,7 +4,7 @@ use super::pool::Pool;
 use super::{Batch, frames_per_batch, recycle};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
-use crate::stream::engine::{DecryptEngine, DecryptStep};
+use crate::stream::engine::{DecryptEngine, DriverAction};
 use esdk_core::FrameCipher;
 use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
 use esdk_core::crypto::CryptoProvider;
@@ -293,7 +293,7 @@ impl ParallelDecrypt {
     }
 
     /// Runs until plaintext is ready in order, or the engine needs something.
-    pub(crate) fn step(&mut self) -> Result<DecryptStep> {
+    pub(crate) fn step(&mut self) -> Result<DriverAction> {
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
@@ -307,24 +307,24 @@ impl ParallelDecrypt {
     /// As [`ParallelDecrypt::step`] without ever blocking: `None` when it would wait for the
     /// workers (then call [`ParallelDecrypt::poll_ready`]).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
-    pub(crate) fn try_step(&mut self) -> Result<Option<DecryptStep>> {
+    pub(crate) fn try_step(&mut self) -> Result<Option<DriverAction>> {
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
         self.step_inner(false).map_err(|e| self.fail(e))
     }
 
-    fn step_inner(&mut self, block: bool) -> Result<Option<DecryptStep>> {
+    fn step_inner(&mut self, block: bool) -> Result<Option<DriverAction>> {
         loop {
             if self.advance_out()? {
-                return Ok(Some(DecryptStep::Plaintext));
+                return Ok(Some(DriverAction::Plaintext));
             }
             if self.engine.is_done() {
                 // The message verified (an empty final frame releases nothing): what is in
                 // flight goes out first.
                 self.submit_filling()?;
                 if self.in_flight == 0 && self.finished.is_empty() {
-                    return Ok(Some(DecryptStep::Done));
+                    return Ok(Some(DriverAction::Done));
                 }
                 if self.in_flight > 0 {
                     if !block {
@@ -341,7 +341,7 @@ impl ParallelDecrypt {
                 self.submit_filling()?;
                 if self.in_flight == 0 && self.finished.is_empty() {
                     self.engine_release = true;
-                    return Ok(Some(DecryptStep::Plaintext));
+                    return Ok(Some(DriverAction::Plaintext));
                 }
                 if self.in_flight > 0 {
                     if !block {
@@ -361,22 +361,22 @@ impl ParallelDecrypt {
                 continue;
             }
             match self.engine.step()? {
-                DecryptStep::Plaintext => {
+                DriverAction::Plaintext => {
                     if let Some(seq) = self.engine.take_sealed_seq() {
                         self.take_sealed(seq)?;
                     }
                 }
-                DecryptStep::NeedInput => {
+                DriverAction::NeedInput => {
                     self.submit_filling()?;
                     self.drain_ready()?;
                     if self.finished.contains_key(&self.next_release) {
                         continue;
                     }
-                    return Ok(Some(DecryptStep::NeedInput));
+                    return Ok(Some(DriverAction::NeedInput));
                 }
-                DecryptStep::NeedMaterials(r) => return Ok(Some(DecryptStep::NeedMaterials(r))),
+                DriverAction::NeedMaterials(r) => return Ok(Some(DriverAction::NeedMaterials(r))),
                 // Released by the check at the top, after what is in flight.
-                DecryptStep::Done => {}
+                DriverAction::Done => {}
             }
         }
     }
@@ -420,13 +420,13 @@ pub(crate) async fn decrypt_one_shot(
     // engine's buffer (behind the consumed ciphertext): no second message-sized allocation.
     loop {
         match pd.step()? {
-            DecryptStep::NeedInput => return Err(esdk_core::Error::Truncated.into()),
-            DecryptStep::NeedMaterials(req) => {
+            DriverAction::NeedInput => return Err(esdk_core::Error::Truncated.into()),
+            DriverAction::NeedMaterials(req) => {
                 let m = opts.source.decryption_materials(&req).await?;
                 pd.engine.set_materials(m);
             }
-            DecryptStep::Plaintext => pd.collect_in_place()?,
-            DecryptStep::Done => break,
+            DriverAction::Plaintext => pd.collect_in_place()?,
+            DriverAction::Done => break,
         }
     }
     let (header, encryption_context) = pd.engine.take_header_and_context();

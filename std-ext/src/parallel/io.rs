@@ -3,7 +3,7 @@
 use super::decrypt::ParallelDecrypt;
 use crate::client::{Client, DecryptOptions, MaterialsSource};
 use crate::error::{Error, Result};
-use crate::stream::engine::DecryptStep;
+use crate::stream::engine::DriverAction;
 use crate::stream::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine};
 use esdk_core::{EncryptionContext, Header};
 use std::io::{self, Read};
@@ -71,13 +71,13 @@ impl<'a, R: Read> ParallelDecryptingReader<'a, R> {
                 return Ok(false);
             }
             match self.pd.step()? {
-                DecryptStep::Plaintext => return Ok(true),
-                DecryptStep::Done => return Ok(false),
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::Plaintext => return Ok(true),
+                DriverAction::Done => return Ok(false),
+                DriverAction::NeedMaterials(req) => {
                     let m = crate::executor::block_on(self.source.decryption_materials(&req))?;
                     self.pd.engine.set_materials(m);
                 }
-                DecryptStep::NeedInput => {
+                DriverAction::NeedInput => {
                     if header_only && self.pd.engine.header().is_some() {
                         return Ok(false);
                     }

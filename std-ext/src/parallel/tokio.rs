@@ -5,7 +5,7 @@
 use super::decrypt::ParallelDecrypt;
 use crate::client::{Client, DecryptOptions};
 use crate::error::{Error, Result};
-use crate::stream::engine::DecryptStep;
+use crate::stream::engine::DriverAction;
 use crate::stream::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine};
 use esdk_core::{EncryptionContext, Header};
 use std::io;
@@ -39,11 +39,11 @@ impl<R: AsyncRead + Unpin> AsyncParallelDecryptingReader<R> {
         let mut pd = ParallelDecrypt::new(engine, workers);
         while pd.engine.header().is_none() {
             match pd.step()? {
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::NeedMaterials(req) => {
                     let m = opts.source.decryption_materials(&req).await?;
                     pd.engine.set_materials(m);
                 }
-                DecryptStep::NeedInput => {
+                DriverAction::NeedInput => {
                     if pd.engine.header().is_some() {
                         break;
                     }
@@ -55,7 +55,7 @@ impl<R: AsyncRead + Unpin> AsyncParallelDecryptingReader<R> {
                         pd.engine.set_eof();
                     }
                 }
-                DecryptStep::Plaintext | DecryptStep::Done => break,
+                DriverAction::Plaintext | DriverAction::Done => break,
             }
         }
         Ok(Self { inner, pd })
@@ -99,15 +99,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncParallelDecryptingReader<R> {
                         return Poll::Pending;
                     }
                 }
-                Some(DecryptStep::Plaintext) => {}
-                Some(DecryptStep::Done) => return Poll::Ready(Ok(())),
-                Some(DecryptStep::NeedMaterials(_)) => {
+                Some(DriverAction::Plaintext) => {}
+                Some(DriverAction::Done) => return Poll::Ready(Ok(())),
+                Some(DriverAction::NeedMaterials(_)) => {
                     return Poll::Ready(Err(Error::Core(esdk_core::Error::Usage(
                         esdk_core::error::UsageError::MaterialsNotProvided,
                     ))
                     .into()));
                 }
-                Some(DecryptStep::NeedInput) => {
+                Some(DriverAction::NeedInput) => {
                     let spare = this.pd.engine.spare(READ_CHUNK)?;
                     let mut rb = ReadBuf::new(spare);
                     ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;

@@ -327,12 +327,14 @@ impl EncryptEngine {
 /// O(frame length) however large the caller's buffer is.
 pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 
-/// What the decrypt engine needs next.
+/// What the driver of a [`DecryptEngine`] does next, as [`DecryptEngine::step`] says (the
+/// core's [`DecryptState`] is what the state machine says to the engine).
 #[derive(Debug)]
-pub(crate) enum DecryptStep {
-    /// More ciphertext (or end of input).
+pub(crate) enum DriverAction {
+    /// Push more ciphertext (or signal end of input).
     NeedInput,
-    /// Decryption materials for this request (then call `set_materials`).
+    /// Ask the materials source for decryption materials for this request, then call
+    /// `set_materials`.
     NeedMaterials(Box<DecryptionRequest>),
     /// Plaintext is available through `plaintext()` / `consume_plaintext()`.
     Plaintext,
@@ -346,7 +348,10 @@ pub(crate) struct DecryptEngine {
     dec: Decryptor<Backend>,
     backend: Backend,
     input: VecInput,
+    /// The header, converted to its owned form once, when the machine first asks for
+    /// materials (the request is built from it); shown only once it verified.
     header: Option<Header>,
+    header_verified: bool,
     materials: Option<DecryptionMaterials>,
     reproduced: Option<EncryptionContext>,
     done: bool,
@@ -377,6 +382,34 @@ fn from_core(e: esdk_core::Error) -> Error {
     }
 }
 
+/// The context the engine returns is the materials' one: it must be exactly what the header
+/// tag authenticates, the stored pairs plus the required (reproduced-only) pairs, so that a
+/// materials manager cannot slip an unauthenticated pair or value into a decrypt's result.
+/// No allocation: one map lookup per pair (plus a scan of the required keys for a pair the
+/// header does not store).
+fn check_materials_context(m: &DecryptionMaterials, stored: &EncryptionContext) -> Result<()> {
+    let mismatch = || {
+        Error::Core(esdk_core::Error::Materials(
+            esdk_core::error::MaterialsError::EncryptionContextMismatch,
+        ))
+    };
+    let mut extra = 0usize;
+    for (k, v) in m.encryption_context.iter() {
+        match stored.get(k) {
+            Some(s) if s == v => {}
+            Some(_) => return Err(mismatch()),
+            None if m.required_encryption_context_keys.iter().any(|r| r == k) => {
+                extra = extra.saturating_add(1);
+            }
+            None => return Err(mismatch()),
+        }
+    }
+    if m.encryption_context.len() != stored.len().saturating_add(extra) {
+        return Err(mismatch());
+    }
+    Ok(())
+}
+
 impl DecryptEngine {
     pub(crate) fn new(
         config: DecryptConfig,
@@ -389,6 +422,7 @@ impl DecryptEngine {
             backend,
             input: VecInput::new(max_buffer),
             header: None,
+            header_verified: false,
             materials: None,
             reproduced,
             done: false,
@@ -464,14 +498,14 @@ impl DecryptEngine {
         self.input.set_eof();
     }
 
-    /// Supplies the materials asked for by `DecryptStep::NeedMaterials`.
+    /// Supplies the materials asked for by `DriverAction::NeedMaterials`.
     pub(crate) fn set_materials(&mut self, m: DecryptionMaterials) {
         self.materials = Some(m);
     }
 
     /// The parsed header, once verified.
     pub(crate) fn header(&self) -> Option<&Header> {
-        self.header.as_ref()
+        self.header.as_ref().filter(|_| self.header_verified)
     }
 
     /// The authenticated encryption context (stored pairs plus reproduced-only pairs).
@@ -485,7 +519,8 @@ impl DecryptEngine {
         &mut self,
     ) -> (Option<Header>, Option<EncryptionContext>) {
         let ec = self.materials.take().map(|m| m.encryption_context);
-        (self.header.take(), ec)
+        let header = self.header.take().filter(|_| self.header_verified);
+        (header, ec)
     }
 
     pub(crate) fn plaintext(&self) -> &[u8] {
@@ -527,53 +562,63 @@ impl DecryptEngine {
     }
 
     /// Runs the machine until it needs something or has plaintext.
-    pub(crate) fn step(&mut self) -> Result<DecryptStep> {
+    pub(crate) fn step(&mut self) -> Result<DriverAction> {
         if !self.input.plaintext().is_empty() {
-            return Ok(DecryptStep::Plaintext);
+            return Ok(DriverAction::Plaintext);
         }
         if self.done {
-            return Ok(DecryptStep::Done);
+            return Ok(DriverAction::Done);
         }
         loop {
             match self.input.process(&mut self.dec).map_err(from_core)? {
                 DecryptState::NeedInput { .. } => {
-                    return Ok(DecryptStep::NeedInput);
+                    return Ok(DriverAction::NeedInput);
                 }
-                DecryptState::NeedMaterials(req) => match &self.materials {
-                    Some(m) => m.with_core(|cm| req.provide(&cm).map_err(Error::from))?,
-                    None => {
-                        let request = DecryptionRequest {
-                            suite: req.suite(),
-                            commitment_policy: req.commitment_policy(),
-                            encrypted_data_keys: req
-                                .encrypted_data_keys()
-                                .iter()
-                                .map(Into::into)
-                                .collect(),
-                            encryption_context: req.encryption_context_unverified().into(),
-                            reproduced_encryption_context: self.reproduced.clone(),
-                            backend: self.backend.clone(),
-                        };
-                        req.defer();
-                        return Ok(DecryptStep::NeedMaterials(Box::new(request)));
+                DecryptState::NeedMaterials(req) => {
+                    // The parsed header's one conversion to owned form, kept (and shown once
+                    // it verified); a request, whose materials managers need it owned, copies
+                    // its context and keys.
+                    let header = self
+                        .header
+                        .get_or_insert_with(|| Header::from(req.header_unverified()));
+                    match &self.materials {
+                        Some(m) => {
+                            check_materials_context(m, &header.encryption_context)?;
+                            m.with_core(|cm| req.provide(&cm).map_err(Error::from))?;
+                        }
+                        None => {
+                            let request = DecryptionRequest {
+                                suite: header.suite,
+                                commitment_policy: req.commitment_policy(),
+                                encrypted_data_keys: header.encrypted_data_keys.clone(),
+                                encryption_context: header.encryption_context.clone(),
+                                reproduced_encryption_context: self.reproduced.clone(),
+                                backend: self.backend.clone(),
+                            };
+                            req.defer();
+                            return Ok(DriverAction::NeedMaterials(Box::new(request)));
+                        }
                     }
-                },
-                DecryptState::HeaderVerified(h) => {
-                    self.header = Some(Header::from(&h));
+                }
+                DecryptState::HeaderVerified(_) => {
+                    if self.header.is_none() {
+                        return Err(Error::Internal("header verified before it was parsed"));
+                    }
+                    self.header_verified = true;
                 }
                 DecryptState::Plaintext(p) => {
                     if !p.is_empty() {
-                        return Ok(DecryptStep::Plaintext);
+                        return Ok(DriverAction::Plaintext);
                     }
                 }
                 DecryptState::SealedFrame { seq, .. } => {
                     // Held by the input like plaintext (ciphertext: copied out, then skipped).
                     self.sealed_seq = Some(seq);
-                    return Ok(DecryptStep::Plaintext);
+                    return Ok(DriverAction::Plaintext);
                 }
                 DecryptState::Done => {
                     self.done = true;
-                    return Ok(DecryptStep::Done);
+                    return Ok(DriverAction::Done);
                 }
                 _ => return Err(Error::Internal("unexpected decryptor state")),
             }

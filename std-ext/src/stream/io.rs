@@ -38,7 +38,7 @@
 //! much is buffered. The buffer grows with the bytes received (doubling from 4 KiB) and each
 //! byte of it is zeroed once, when it is first allocated.
 
-use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use esdk_core::{EncryptionContext, Header};
@@ -365,13 +365,13 @@ fn pump<R: Read>(
             return Ok(!engine.plaintext().is_empty());
         }
         match engine.step()? {
-            DecryptStep::Plaintext => return Ok(true),
-            DecryptStep::Done => return Ok(false),
-            DecryptStep::NeedMaterials(req) => {
+            DriverAction::Plaintext => return Ok(true),
+            DriverAction::Done => return Ok(false),
+            DriverAction::NeedMaterials(req) => {
                 let m = crate::executor::block_on(source.decryption_materials(&req))?;
                 engine.set_materials(m);
             }
-            DecryptStep::NeedInput => fill(engine, inner)?,
+            DriverAction::NeedInput => fill(engine, inner)?,
         }
     }
 }
@@ -528,18 +528,18 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
     fn run(&mut self) -> io::Result<()> {
         loop {
             match self.engine.step().map_err(io::Error::from)? {
-                DecryptStep::Plaintext => match self.inner.write(self.engine.plaintext()) {
+                DriverAction::Plaintext => match self.inner.write(self.engine.plaintext()) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => self.engine.consume_plaintext(n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 },
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::NeedMaterials(req) => {
                     let m = crate::executor::block_on(self.source.decryption_materials(&req))
                         .map_err(io::Error::from)?;
                     self.engine.set_materials(m);
                 }
-                DecryptStep::NeedInput | DecryptStep::Done => return Ok(()),
+                DriverAction::NeedInput | DriverAction::Done => return Ok(()),
             }
         }
     }

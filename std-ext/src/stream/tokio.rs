@@ -13,7 +13,7 @@
 //! frame, rejected by every decryptor; decrypting: output never verified to the end).
 //! The buffer bound of the decrypting adapters is the one of [`super::io`].
 
-use super::engine::{DecryptEngine, DecryptStep, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
@@ -299,14 +299,14 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         let mut engine = new_decrypt_engine(client, opts, max_buffer);
         while engine.header().is_none() {
             match engine.step()? {
-                DecryptStep::NeedInput => {
+                DriverAction::NeedInput => {
                     std::future::poll_fn(|cx| poll_fill(&mut engine, &mut inner, cx)).await?;
                 }
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::NeedMaterials(req) => {
                     let m = opts.source.decryption_materials(&req).await?;
                     engine.set_materials(m);
                 }
-                DecryptStep::Plaintext | DecryptStep::Done => break,
+                DriverAction::Plaintext | DriverAction::Done => break,
             }
         }
         Ok(Self { inner, engine })
@@ -341,21 +341,23 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
         }
         loop {
             match this.engine.step().map_err(io::Error::from)? {
-                DecryptStep::Plaintext => {
+                DriverAction::Plaintext => {
                     let avail = this.engine.plaintext();
                     let n = avail.len().min(out.remaining());
                     out.put_slice(&avail[..n]);
                     this.engine.consume_plaintext(n);
                     return Poll::Ready(Ok(()));
                 }
-                DecryptStep::Done => return Poll::Ready(Ok(())),
-                DecryptStep::NeedMaterials(_) => {
+                DriverAction::Done => return Poll::Ready(Ok(())),
+                DriverAction::NeedMaterials(_) => {
                     return Poll::Ready(Err(Error::Internal(
                         "materials requested after the header",
                     )
                     .into()));
                 }
-                DecryptStep::NeedInput => ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?,
+                DriverAction::NeedInput => {
+                    ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?
+                }
             }
         }
     }
@@ -433,7 +435,7 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
                 self.engine.set_materials(m);
             }
             match self.engine.step().map_err(io::Error::from)? {
-                DecryptStep::Plaintext => {
+                DriverAction::Plaintext => {
                     match ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))
                     {
                         Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
@@ -442,14 +444,14 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
                         Err(e) => return Poll::Ready(Err(e)),
                     }
                 }
-                DecryptStep::NeedMaterials(req) => {
+                DriverAction::NeedMaterials(req) => {
                     let source = self.source;
                     self.pending =
                         Some(Box::pin(
                             async move { source.decryption_materials(&req).await },
                         ));
                 }
-                DecryptStep::NeedInput | DecryptStep::Done => return Poll::Ready(Ok(())),
+                DriverAction::NeedInput | DriverAction::Done => return Poll::Ready(Ok(())),
             }
         }
     }
