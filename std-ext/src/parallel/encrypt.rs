@@ -11,7 +11,6 @@ use esdk_core::body::{END_OF_FRAMES, REGULAR_FRAME_CONTENT_OFFSET};
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::error::{LimitKind, UsageError};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::sync::Arc;
 
 type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
@@ -33,7 +32,13 @@ fn seal_batch(cipher: &Cipher, mut b: Batch) -> Batch {
 }
 
 /// Drives an [`EncryptEngine`] with its regular frames sealed on worker threads. The output
-/// is byte-identical to the sequential engine's for the same materials and message id.
+/// is byte-identical to the sequential engine's for the same materials and message id. With
+/// one worker (or a non-framed message) every call goes straight to the engine and no thread
+/// is ever started.
+///
+/// `push_some` / `finish_step` take `block`: blocking owners (one-shot, `std::io`) wait for
+/// the workers; asynchronous owners pass `false`, get "no progress" instead of a wait, and
+/// call [`ParallelEncrypt::poll_ready`] to be woken by the worker that finishes a batch.
 pub(crate) struct ParallelEncrypt {
     pub(crate) engine: EncryptEngine,
     workers: usize,
@@ -50,6 +55,8 @@ pub(crate) struct ParallelEncrypt {
     next_append: u32,
     free: Vec<Vec<u8>>,
     failed: bool,
+    /// Finishing began: the final frame's plaintext, split off the last record.
+    tail: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for ParallelEncrypt {
@@ -63,16 +70,20 @@ impl std::fmt::Debug for ParallelEncrypt {
 }
 
 impl ParallelEncrypt {
-    pub(crate) fn new(engine: EncryptEngine, workers: usize) -> Result<Self> {
-        let fe = engine.frame_encryptor().ok_or_else(poisoned)?;
-        let (frame_len, record_len, next_seq) = (
-            fe.frame_length(),
-            fe.sealed_frame_len(),
-            fe.next_sequence_number(),
-        );
+    /// `workers` threads seal the frames; 1 (or `non_framed`) is the sequential engine.
+    pub(crate) fn new(engine: EncryptEngine, workers: usize, non_framed: bool) -> Result<Self> {
+        let workers = if non_framed { 1 } else { workers.max(1) };
+        let (frame_len, record_len, next_seq) = match engine.frame_encryptor() {
+            Some(fe) if workers > 1 => (
+                fe.frame_length(),
+                fe.sealed_frame_len(),
+                fe.next_sequence_number(),
+            ),
+            _ => (engine.frame_len(), 0, 1),
+        };
         Ok(Self {
             engine,
-            workers: workers.max(1),
+            workers,
             pool: None,
             frame_len,
             record_len,
@@ -84,7 +95,12 @@ impl ParallelEncrypt {
             next_append: next_seq,
             free: Vec::new(),
             failed: false,
+            tail: None,
         })
+    }
+
+    fn sequential(&self) -> bool {
+        self.workers == 1 || self.frame_len == 0
     }
 
     /// Worker threads running (0 before the first regular frame).
@@ -102,19 +118,38 @@ impl ParallelEncrypt {
         r
     }
 
-    /// Takes all of `data` (sealing frames on the workers, waiting for them when `workers`
-    /// batches are in flight).
+    /// Takes all of `data`, waiting for the workers when `workers` batches are in flight.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<()> {
-        if self.failed {
+        let mut data = data;
+        while !data.is_empty() {
+            let n = self.push_some(data, true)?;
+            data = data.get(n..).unwrap_or(&[]);
+        }
+        Ok(())
+    }
+
+    /// Takes a prefix of `data` and returns its length; without `block`, stops (possibly at 0)
+    /// where it would wait for a worker.
+    pub(crate) fn push_some(&mut self, data: &[u8], block: bool) -> Result<usize> {
+        if self.sequential() {
+            // Exactly the sequential engine (its own error rules).
+            return self.engine.push(data).map(|()| data.len());
+        }
+        if self.failed || self.tail.is_some() {
             return Err(poisoned());
         }
-        let r = self.push_inner(data);
+        let r = self.push_inner(data, block);
         self.guard(r)
     }
 
-    fn push_inner(&mut self, mut data: &[u8]) -> Result<()> {
+    fn saturated(&self) -> bool {
+        self.in_flight + self.finished.len() >= self.workers
+    }
+
+    fn push_inner(&mut self, data: &[u8], block: bool) -> Result<usize> {
         let f = self.frame_len;
-        while !data.is_empty() {
+        let mut taken = 0;
+        while let Some(rest) = data.get(taken..).filter(|r| !r.is_empty()) {
             let need_record = match &self.filling {
                 None => true,
                 Some(_) => self.partial == f,
@@ -126,12 +161,16 @@ impl ParallelEncrypt {
                     .as_ref()
                     .is_some_and(|b| b.count >= frames_per_batch(self.record_len));
                 if full {
+                    self.collect(false)?;
+                    if !block && self.saturated() {
+                        return Ok(taken);
+                    }
                     self.submit_filling()?;
                 }
                 self.start_record()?;
             }
-            let take = (f - self.partial).min(data.len());
-            let (head, rest) = data.split_at(take);
+            let take = (f - self.partial).min(rest.len());
+            let head = rest.get(..take).ok_or_else(poisoned)?;
             let b = self.filling.as_mut().ok_or_else(poisoned)?;
             let i = b.count - 1;
             let at = REGULAR_FRAME_CONTENT_OFFSET + self.partial;
@@ -140,10 +179,10 @@ impl ParallelEncrypt {
                 .ok_or_else(poisoned)?
                 .copy_from_slice(head);
             self.partial += take;
-            data = rest;
+            taken += take;
             self.collect(false)?;
         }
-        Ok(())
+        Ok(taken)
     }
 
     fn start_record(&mut self) -> Result<()> {
@@ -169,6 +208,7 @@ impl ParallelEncrypt {
         Ok(())
     }
 
+    /// Hands the batch being filled to a worker, waiting for one if all are busy.
     fn submit_filling(&mut self) -> Result<()> {
         let Some(b) = self.filling.take() else {
             return Ok(());
@@ -177,7 +217,7 @@ impl ParallelEncrypt {
             recycle(&mut self.free, b);
             return Ok(());
         }
-        while self.in_flight + self.finished.len() >= self.workers {
+        while self.saturated() {
             self.wait_one()?;
             self.collect(false)?;
         }
@@ -223,9 +263,15 @@ impl ParallelEncrypt {
                 self.wait_one()?;
             }
         } else if let Some(pool) = &self.pool {
-            while let Ok(Some(b)) = pool.try_recv() {
-                self.in_flight -= 1;
-                self.finished.insert(b.first, b);
+            loop {
+                match pool.try_recv() {
+                    Ok(Some(b)) => {
+                        self.in_flight -= 1;
+                        self.finished.insert(b.first, b);
+                    }
+                    Ok(None) => break,
+                    Err(()) => return Err(poisoned()),
+                }
             }
         }
         while let Some(b) = self.finished.remove(&self.next_append) {
@@ -245,39 +291,86 @@ impl ParallelEncrypt {
 
     /// Seals everything and writes the final frame and footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        while !self.finish_step(true)? {}
+        Ok(())
+    }
+
+    /// One step of finishing; `true` once the final frame and footer are written. Without
+    /// `block`, returns `false` where it would wait for a worker (resumable).
+    pub(crate) fn finish_step(&mut self, block: bool) -> Result<bool> {
+        if self.sequential() {
+            return self.engine.finish().map(|()| true);
+        }
         if self.failed {
             return Err(poisoned());
         }
-        let r = self.finish_inner();
+        if self.engine.is_finished() {
+            return Ok(true);
+        }
+        let r = self.finish_inner(block);
         self.guard(r)
     }
 
-    fn finish_inner(&mut self) -> Result<()> {
-        // The last record (if any) is the final frame's plaintext.
-        let mut tail = zeroize::Zeroizing::new(Vec::new());
-        if let Some(b) = &mut self.filling {
-            let i = b.count - 1;
-            let at = REGULAR_FRAME_CONTENT_OFFSET;
-            tail.extend_from_slice(
-                b.record(i)
-                    .and_then(|r| r.get(at..at + self.partial))
-                    .ok_or_else(poisoned)?,
-            );
-            let rl = self.record_len;
-            zeroize::Zeroize::zeroize(&mut b.buf[i * rl..]);
-            b.buf.truncate(i * rl);
-            b.count -= 1;
+    fn finish_inner(&mut self, block: bool) -> Result<bool> {
+        if self.tail.is_none() {
+            // The last record (if any) is the final frame's plaintext.
+            let mut tail = zeroize::Zeroizing::new(Vec::new());
+            if let Some(b) = &mut self.filling {
+                let i = b.count - 1;
+                let at = REGULAR_FRAME_CONTENT_OFFSET;
+                tail.extend_from_slice(
+                    b.record(i)
+                        .and_then(|r| r.get(at..at + self.partial))
+                        .ok_or_else(poisoned)?,
+                );
+                let rl = self.record_len;
+                if let Some(rest) = b.buf.get_mut(i * rl..) {
+                    zeroize::Zeroize::zeroize(rest);
+                }
+                b.buf.truncate(i * rl);
+                b.count -= 1;
+            }
+            self.tail = Some(tail);
         }
-        self.submit_filling()?;
-        self.collect(true)?;
+        self.collect(false)?;
+        if self.filling.is_some() {
+            if !block && self.saturated() {
+                return Ok(false);
+            }
+            self.submit_filling()?;
+        }
+        if self.in_flight > 0 {
+            if !block {
+                return Ok(false);
+            }
+            self.collect(true)?;
+        }
         self.pool = None;
+        let tail = self.tail.take().unwrap_or_default();
         self.engine.push(&tail)?;
-        self.engine.finish()
+        self.engine.finish()?;
+        Ok(true)
+    }
+
+    /// Registers the waker of an asynchronous owner with the workers and collects finished
+    /// batches; `true` when progress is possible without waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
+    pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
+        if let Some(p) = &self.pool {
+            p.set_waker(w);
+        }
+        let before = self.in_flight;
+        let r = self.collect(false);
+        self.guard(r)?;
+        Ok(self.in_flight < before || self.in_flight == 0)
     }
 
     /// The most plaintext a writer takes per call.
     pub(crate) fn write_batch(&self) -> usize {
-        (self.record_len * self.workers.max(1) * frames_per_batch(self.record_len))
+        if self.sequential() {
+            return self.engine.write_batch();
+        }
+        (self.record_len * self.workers * frames_per_batch(self.record_len))
             .max(self.engine.write_batch())
     }
 }
@@ -308,91 +401,9 @@ pub(crate) async fn encrypt_one_shot(
         client.rng().clone(),
     )?;
     engine.set_empty_final_frame(opts.empty_final_frame);
-    let mut pe = ParallelEncrypt::new(engine, workers)?;
+    let mut pe = ParallelEncrypt::new(engine, workers, opts.non_framed)?;
     pe.push(plaintext)?;
     pe.finish()?;
     let (ciphertext, header) = pe.engine.into_output();
     Ok(crate::Encrypted { ciphertext, header })
-}
-
-/// An encrypting writer whose regular frames are sealed on `workers` threads: the same
-/// message as [`crate::stream::io::EncryptingWriter`] would write with the same materials.
-/// Call [`ParallelEncryptingWriter::finish`]: dropped without it, the message has no final
-/// frame (every decryptor rejects it) and the workers are stopped and joined.
-///
-/// `write` takes at most a few batches per call and returns `Ok(n)` exactly when it took
-/// `n` bytes; a failure of the inner writer after that is reported by the next call.
-#[derive(Debug)]
-pub struct ParallelEncryptingWriter<W: Write> {
-    inner: W,
-    pe: ParallelEncrypt,
-}
-
-impl<W: Write> ParallelEncryptingWriter<W> {
-    /// Obtains the materials and writes the header.
-    ///
-    /// # Errors
-    /// As [`crate::stream::io::EncryptingWriter::new`].
-    pub fn new(
-        client: &Client,
-        opts: &EncryptOptions<'_>,
-        inner: W,
-        workers: usize,
-    ) -> Result<Self> {
-        let engine = crate::stream::io::new_encrypt_engine(client, opts)?;
-        Ok(Self {
-            inner,
-            pe: ParallelEncrypt::new(engine, workers)?,
-        })
-    }
-
-    /// The header of the message being written.
-    pub fn header(&self) -> &esdk_core::Header {
-        self.pe.engine.header()
-    }
-
-    /// Worker threads running (0 before the first regular frame).
-    pub fn running_workers(&self) -> usize {
-        self.pe.running_workers()
-    }
-
-    fn drain(&mut self) -> io::Result<()> {
-        while !self.pe.engine.output().is_empty() {
-            match self.inner.write(self.pe.engine.output()) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.pe.engine.consume_output(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Seals the rest, writes the final frame and footer, flushes; returns the inner writer.
-    ///
-    /// # Errors
-    /// Encryption or I/O failures.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.drain()?;
-        self.pe.finish()?;
-        self.drain()?;
-        self.inner.flush()?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for ParallelEncryptingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Earlier output first: an inner failure surfaces here, with nothing taken.
-        self.drain()?;
-        let n = buf.len().min(self.pe.write_batch());
-        self.pe.push(&buf[..n])?;
-        // Taken: a failure writing it on is reported by the next call.
-        let _ = self.drain();
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.drain()?;
-        self.inner.flush()
-    }
 }

@@ -13,23 +13,21 @@
 //! where a batch is one frame, or several consecutive frames totalling about 64 KiB when
 //! frames are small (so that small frames do not pay a thread hand-off each).
 //!
+//! Parallelism is a setting, not a type: [`crate::EncryptOptions::parallelism`] and
+//! [`crate::DecryptOptions::parallelism`] apply to the one-shot calls and to every stream
+//! adapter of [`crate::stream::io`] and [`crate::stream::tokio`] built with those options.
+//! With 1 (the default) the adapters run the sequential engine itself and start no thread.
+//!
 //! Threads are owned by the call or the adapter, never shared or global: a pool starts at the
 //! first regular frame and its threads are joined when the call returns or the adapter is
 //! dropped (workers skip queued jobs and end after the current one). The tokio adapters use
 //! the same dedicated pool, never `spawn_blocking` and never a blocking wait on a runtime
-//! thread: workers wake the task when a batch finishes.
+//! thread: when every worker is busy they return `Pending`, and the worker that finishes a
+//! batch wakes the task.
 
 pub(crate) mod decrypt;
 pub(crate) mod encrypt;
-pub(crate) mod io;
 pub(crate) mod pool;
-#[cfg(feature = "tokio")]
-pub(crate) mod tokio;
-
-#[cfg(feature = "tokio")]
-pub use self::tokio::AsyncParallelDecryptingReader;
-pub use encrypt::ParallelEncryptingWriter;
-pub use io::ParallelDecryptingReader;
 
 use zeroize::Zeroize;
 
@@ -47,7 +45,7 @@ pub fn default_parallelism() -> usize {
         .clamp(1, MAX_DEFAULT_WORKERS)
 }
 
-/// The workers of a one-shot call: the explicit setting, else 1 (the sequential path).
+/// The workers of a one-shot call or an adapter: the explicit setting, else 1 (the sequential path).
 ///
 /// Sequential by default: on the 2-core machines this project measures on, the frame-parallel
 /// path was slower than the sequential one at every frame length (0.56–0.93×, quiet machine,
