@@ -99,7 +99,11 @@ fn decrypt_paths(
                 break;
             }
         }
-        r.and_then(|()| w.try_finish()).err()
+        let r = r.and_then(|()| w.try_finish());
+        if r.is_ok() {
+            assert!(w.encryption_context().is_some() && w.header().is_some());
+        }
+        r.err()
     };
     runs.push(Run {
         path: "io writer",

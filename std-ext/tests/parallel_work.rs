@@ -413,7 +413,7 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
             // unwrapping) opens.
             let (c0, p0) = client(suite);
             c0.decrypt_range(
-                &mut std::io::Cursor::new(&msg),
+                &mut io::Cursor::new(&msg),
                 5..5,
                 &DecryptOptions::keyring(&kr),
                 &RangeOptions::new(),

@@ -354,9 +354,21 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         }
         Ok(Self { inner, pd })
     }
-    /// The verified header.
+    /// The verified header (always `Some`: construction reads it).
     pub fn header(&self) -> Option<&Header> {
         self.pd.engine.header()
+    }
+    /// The verified header, as [`super::io::DecryptingReader::read_header`]. Construction
+    /// already read and verified it (a pending inner reader makes `new` wait, where the
+    /// `std::io` reader returns with the header incomplete), so this returns it at once.
+    ///
+    /// # Errors
+    /// None in practice; kept for the `std::io` shape (`Truncated` if there were no header).
+    pub async fn read_header(&mut self) -> io::Result<&Header> {
+        self.pd
+            .engine
+            .header()
+            .ok_or_else(|| Error::Core(esdk_core::Error::Truncated).into())
     }
     /// The authenticated encryption context.
     pub fn encryption_context(&self) -> Option<&EncryptionContext> {
