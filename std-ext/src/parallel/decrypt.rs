@@ -291,7 +291,7 @@ impl ParallelDecrypt {
                 return Err(Error::Core(e));
             }
             if let Some((b, _, _)) = self.out.take() {
-                recycle(&mut self.free, b);
+                recycle(&mut self.free, b, self.workers + 2);
             }
         }
         if let Some(b) = self.finished.remove(&self.next_release) {

@@ -1,7 +1,7 @@
 //! The frame-parallel encrypt driver over the encrypt engine.
 
 use super::pool::Pool;
-use super::{Batch, frames_per_batch, recycle};
+use super::{Batch, frames_per_batch, recycle, recycle_sealed};
 use crate::client::{Client, EncryptOptions};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
@@ -214,7 +214,7 @@ impl ParallelEncrypt {
             return Ok(());
         };
         if b.count == 0 {
-            recycle(&mut self.free, b);
+            recycle(&mut self.free, b, self.workers + 2);
             return Ok(());
         }
         while self.saturated() {
@@ -284,7 +284,7 @@ impl ParallelEncrypt {
                 n * self.frame_len,
             )?;
             self.next_append = b.next_seq();
-            recycle(&mut self.free, b);
+            recycle_sealed(&mut self.free, b, self.workers + 2);
         }
         Ok(())
     }

@@ -59,10 +59,26 @@ pub(crate) fn frames_per_batch(record_len: usize) -> usize {
     (BATCH_BYTES / record_len.max(1)).max(1)
 }
 
-/// Keeps a finished batch's (wiped) buffer for reuse, at most two spare.
-pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch) {
+/// Keeps a finished batch's (wiped) buffer for reuse, at most `keep` spare. A new buffer is
+/// allocated only when none is spare, so buffers alive plus spare never exceed the most batches
+/// ever alive at once (the memory bound is unchanged), and large batches do not pay a fresh
+/// allocation (page faults) each.
+pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch, keep: usize) {
     let buf = b.into_buf();
-    if free.len() < 2 {
+    if free.len() < keep {
+        free.push(buf);
+    }
+}
+
+/// As [`recycle`] for a batch of frames that were all sealed: the buffer holds ciphertext
+/// only, so it is not wiped (a failed or partial batch is, like any other).
+pub(crate) fn recycle_sealed(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
+    if b.err.is_some() || b.ok != b.count {
+        return recycle(free, b, keep);
+    }
+    let mut buf = std::mem::take(&mut b.buf);
+    buf.clear();
+    if free.len() < keep {
         free.push(buf);
     }
 }
