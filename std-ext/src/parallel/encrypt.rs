@@ -390,8 +390,14 @@ pub(crate) async fn encrypt_one_shot(
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
     let config = client.encrypt_config(opts);
-    let hint =
-        plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024;
+    let in_place = workers > 1 && !opts.non_framed && config.frame_length > 0;
+    // In place, the frames go straight into the output allocated below: the engine keeps
+    // only the header, the final frame and the footer.
+    let hint = if in_place {
+        0
+    } else {
+        plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024
+    };
     let mut engine = EncryptEngine::new(
         &m,
         config,
@@ -401,9 +407,142 @@ pub(crate) async fn encrypt_one_shot(
         client.rng().clone(),
     )?;
     engine.set_empty_final_frame(opts.empty_final_frame);
+    if in_place {
+        return encrypt_in_place(engine, plaintext, workers, opts.empty_final_frame);
+    }
     let mut pe = ParallelEncrypt::new(engine, workers, opts.non_framed)?;
     pe.push(plaintext)?;
     pe.finish()?;
     let (ciphertext, header) = pe.engine.into_output();
     Ok(crate::Encrypted { ciphertext, header })
+}
+
+/// Seals the regular frames `j * per_job ..` of `pt` into `chunk` (whole records).
+fn seal_job(
+    cipher: &Cipher,
+    first_seq: u32,
+    first_frame: usize,
+    pt: &[u8],
+    chunk: &mut [u8],
+) -> Result<()> {
+    let f = cipher.frame_length() as usize;
+    let rl = cipher.regular_frame_len();
+    for (i, rec) in chunk.chunks_mut(rl).enumerate() {
+        let k = first_frame + i;
+        let seq = u32::try_from(k)
+            .ok()
+            .and_then(|k| first_seq.checked_add(k))
+            .ok_or_else(poisoned)?;
+        let src = pt.get(k * f..(k + 1) * f).ok_or_else(poisoned)?;
+        rec.get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
+            .ok_or_else(poisoned)?
+            .copy_from_slice(src);
+        cipher.seal_regular(seq, rec)?;
+    }
+    Ok(())
+}
+
+/// One-shot parallel encryption without intermediate buffers: the output is allocated once
+/// (zeroed lazily by the allocator, so its pages are first touched by the workers), workers
+/// copy their frames' plaintext from the caller's buffer straight into their records there
+/// and seal them in place, and the calling thread checks and hashes the sealed records in
+/// order (pipelined with the workers) before the engine writes the final frame and footer.
+/// Byte-identical to the sequential engine (same sealing, same order).
+fn encrypt_in_place(
+    mut engine: EncryptEngine,
+    pt: &[u8],
+    workers: usize,
+    empty_final: bool,
+) -> Result<crate::Encrypted> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fe = engine.frame_encryptor().ok_or_else(poisoned)?;
+    let (f, rl, first_seq) = (
+        fe.frame_length(),
+        fe.sealed_frame_len(),
+        fe.next_sequence_number(),
+    );
+    let full = pt.len() / f.max(1);
+    // The last frame is the final frame (held back like the sequential engine does), unless
+    // the plaintext fills whole frames and an empty final frame is asked for.
+    let regular = if pt.len() % f.max(1) == 0 && full > 0 && !empty_final {
+        full - 1
+    } else {
+        full
+    };
+    if u64::from(first_seq) + regular as u64 >= u64::from(END_OF_FRAMES) {
+        // Too many frames: the engine reports it.
+        engine.push(pt)?;
+        engine.finish()?;
+        return Err(poisoned());
+    }
+    let cipher = fe.frame_cipher()?;
+    let header_len = engine.output().len();
+    let body = regular.checked_mul(rl).ok_or_else(poisoned)?;
+    let mut out = vec![0u8; header_len + body];
+    out.get_mut(..header_len)
+        .ok_or_else(poisoned)?
+        .copy_from_slice(engine.output());
+    engine.consume_output(header_len);
+    let per_job = frames_per_batch(rl);
+    let region = out.get_mut(header_len..).ok_or_else(poisoned)?;
+    let stop = AtomicBool::new(false);
+    let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());
+    let result = std::thread::scope(|s| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<&mut [u8]>)>();
+        for i in 0..workers {
+            let (tx, jobs, stop, cipher) = (tx.clone(), &jobs, &stop, &cipher);
+            std::thread::Builder::new()
+                .name(format!("esdk-frames-{i}"))
+                .spawn_scoped(s, move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some((j, chunk)) = jobs.lock().ok().and_then(|mut it| it.next()) else {
+                            return;
+                        };
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            seal_job(cipher, first_seq, j * per_job, pt, chunk)
+                        }))
+                        .unwrap_or_else(|_| Err(poisoned()));
+                        if tx.send((j, r.map(|()| chunk))).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(Error::Io)?;
+        }
+        drop(tx);
+        let mut done = BTreeMap::new();
+        let mut next = 0usize;
+        let r = (|| {
+            for (j, r) in rx.iter() {
+                done.insert(j, r?);
+                while let Some(chunk) = done.remove(&next) {
+                    let n = chunk.len() / rl;
+                    engine.note_sealed(chunk, n * f)?;
+                    next += 1;
+                }
+            }
+            if next * per_job < regular {
+                return Err(poisoned());
+            }
+            Ok(())
+        })();
+        // On failure the workers stop after their current job; the scope joins them.
+        stop.store(true, Ordering::Relaxed);
+        r
+    });
+    if let Err(e) = result {
+        // Records may hold plaintext not yet sealed.
+        zeroize::Zeroize::zeroize(&mut out);
+        return Err(e);
+    }
+    engine.push(pt.get(regular * f..).unwrap_or(&[]))?;
+    engine.finish()?;
+    let (rest, header) = engine.into_output();
+    out.extend_from_slice(&rest);
+    Ok(crate::Encrypted {
+        ciphertext: out,
+        header,
+    })
 }
