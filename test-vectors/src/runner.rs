@@ -694,7 +694,7 @@ fn run_parallel_reader(
         rng: StdRng::seed_from_u64(rng.r#gen()),
     };
     let opts = opts.clone().parallelism(3);
-    let reader = match esdk_std::stream::io::DecryptingReader::new(client, &opts, inner) {
+    let reader = match DecryptingReader::new(client, &opts, inner) {
         Ok(r) => r,
         Err(e) => return PathRun::failed(e),
     };
