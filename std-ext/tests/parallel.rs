@@ -532,3 +532,39 @@ fn streaming_memory_is_bounded_under_oversubscription() {
         assert!(r.peak_buffered() < len / 2);
     }
 }
+
+/// The declared plaintext length is enforced when the bytes are offered, with nothing taken,
+/// in parallel mode as sequentially: the same `write` fails, with the same error.
+#[test]
+fn plaintext_length_bound_is_checked_on_intake_in_parallel_mode() {
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0478);
+    for workers in [1usize, 3] {
+        let opts = EncryptOptions::keyring(&kr)
+            .plaintext_length(1000)
+            .frame_length(64)
+            .parallelism(workers);
+        let mut w = EncryptingWriter::new(&client, &opts, Vec::new()).unwrap();
+        w.write_all(&[1u8; 990]).unwrap();
+        let e = w.write(&[1u8; 11]).unwrap_err();
+        assert!(
+            matches!(
+                core_of_io(&e),
+                Some(esdk_core::Error::Limit(l)) if l.limit == 1000 && l.actual == 1001
+            ),
+            "workers {workers}: {e:?}"
+        );
+        // Nothing was taken: the remaining 10 bytes still fit and the message is complete.
+        w.write_all(&[1u8; 10]).unwrap();
+        let msg = w.finish().unwrap();
+        assert_eq!(
+            client
+                .decrypt(&msg, &DecryptOptions::keyring(&kr))
+                .unwrap()
+                .plaintext,
+            vec![1u8; 1000]
+        );
+        let mut r = EncryptingReader::new(&client, &opts, &[0u8; 1001][..]).unwrap();
+        assert!(r.read_to_end(&mut Vec::new()).is_err(), "workers {workers}");
+    }
+}

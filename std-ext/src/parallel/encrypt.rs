@@ -57,6 +57,8 @@ pub(crate) struct ParallelEncrypt {
     failed: bool,
     /// Finishing began: the final frame's plaintext, split off the last record.
     tail: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// Plaintext bytes taken so far.
+    taken: u64,
 }
 
 impl std::fmt::Debug for ParallelEncrypt {
@@ -96,6 +98,7 @@ impl ParallelEncrypt {
             free: Vec::new(),
             failed: false,
             tail: None,
+            taken: 0,
         })
     }
 
@@ -138,7 +141,22 @@ impl ParallelEncrypt {
         if self.failed || self.tail.is_some() {
             return Err(poisoned());
         }
+        // The declared plaintext length is enforced on intake, before anything is taken, as
+        // the sequential engine does (not when sealed frames come back from the workers).
+        let total = self.taken.saturating_add(data.len() as u64);
+        if let Some(max) = self.engine.max_plaintext().filter(|&m| total > m) {
+            return Err(Error::Core(esdk_core::Error::Limit(
+                esdk_core::error::LimitError {
+                    what: LimitKind::PlaintextLength,
+                    limit: max,
+                    actual: total,
+                },
+            )));
+        }
         let r = self.push_inner(data, block);
+        if let Ok(n) = r {
+            self.taken = self.taken.saturating_add(n as u64);
+        }
         self.guard(r)
     }
 

@@ -348,6 +348,10 @@ impl EncryptEngine {
     pub(crate) fn frame_len(&self) -> usize {
         self.frame_len
     }
+    /// The declared plaintext length, if any (frame-parallel drivers check it on intake).
+    pub(crate) fn max_plaintext(&self) -> Option<u64> {
+        self.max_plaintext
+    }
     /// The most plaintext an encrypting writer takes per call: two frames, at least 64 KiB,
     /// so its output buffer stays O(frame length) however large the caller's buffer is.
     pub(crate) fn write_batch(&self) -> usize {
