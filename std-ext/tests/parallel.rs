@@ -568,3 +568,34 @@ fn plaintext_length_bound_is_checked_on_intake_in_parallel_mode() {
         assert!(r.read_to_end(&mut Vec::new()).is_err(), "workers {workers}");
     }
 }
+
+/// The decrypting writer in parallel mode is bounded like the reader, whatever the size of the
+/// caller's writes.
+#[test]
+fn decrypting_writer_memory_is_bounded_under_oversubscription() {
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0478);
+    let (frame, len, workers) = (65536usize, 16usize << 20, 8usize);
+    let pt = bytes(len, 2);
+    let msg = client
+        .encrypt(
+            &pt,
+            &EncryptOptions::keyring(&kr).frame_length(frame as u32),
+        )
+        .unwrap()
+        .ciphertext;
+    let mut w = DecryptingWriter::new(
+        &client,
+        &DecryptOptions::keyring(&kr).parallelism(workers),
+        Vec::new(),
+    );
+    for piece in msg.chunks(3 << 20) {
+        w.write_all(piece).unwrap();
+    }
+    w.try_finish().unwrap();
+    let peak = w.peak_buffered();
+    let batch = (frame + 32).max(64 * 1024);
+    let bound = (workers + 4) * batch + 4 * (frame + 64 * 1024);
+    assert!(peak <= bound, "peak {peak} > bound {bound}");
+    assert!(w.into_inner() == pt);
+}
