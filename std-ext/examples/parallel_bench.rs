@@ -18,7 +18,7 @@
 use esdk_core::crypto::{AeadKey, CryptoProvider, RunningDigest};
 use esdk_core::suite::SignatureAlg;
 use esdk_std::keyring::RawAesKeyring;
-use esdk_std::parallel::ParallelDecryptingReader;
+use esdk_std::stream::io::DecryptingReader;
 use esdk_std::{AlgorithmSuite, Backend, Client, DecryptOptions, EncryptOptions};
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -127,9 +127,12 @@ fn main() {
             );
         }
         // Streaming decrypt with 8 workers: output checked, peak buffered bytes reported.
-        let mut r =
-            ParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&keyring), &ct[..], 8)
-                .unwrap();
+        let mut r = DecryptingReader::new(
+            &client,
+            &DecryptOptions::keyring(&keyring).parallelism(8),
+            &ct[..],
+        )
+        .unwrap();
         let mut out = vec![0u8; 1 << 16];
         let mut pos = 0usize;
         loop {

@@ -14,8 +14,8 @@
 )]
 
 use esdk_std::keyring::RawAesKeyring;
-use esdk_std::parallel::ParallelEncryptingWriter;
 use esdk_std::ranged::RangeOptions;
+use esdk_std::stream::io::EncryptingWriter;
 use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -95,8 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let file = BufWriter::new(std::fs::File::create(&path)?);
         let opts = EncryptOptions::keyring(&keyring)
             .suite(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
-            .frame_length(64 * 1024);
-        let mut w = ParallelEncryptingWriter::new(&client, &opts, file, 2)?;
+            .frame_length(64 * 1024)
+            .parallelism(2);
+        let mut w = EncryptingWriter::new(&client, &opts, file)?;
         let mut chunk = vec![0u8; 1 << 20];
         for c in 0..total / chunk.len() as u64 {
             for (i, b) in chunk.iter_mut().enumerate() {

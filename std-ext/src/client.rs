@@ -240,8 +240,8 @@ impl<'a, M: Mode> EncryptOptions<'a, M> {
         self.non_framed = yes;
         self
     }
-    /// Worker threads sealing frames in one-shot encryption (see [`crate::parallel`]): 1 is
-    /// the sequential path; the message is byte-identical either way. Default: 1 (on the
+    /// Worker threads sealing frames, in one-shot encryption and in the encrypting stream
+    /// adapters built with these options (see [`crate::parallel`]): 1 is the sequential path; the message is byte-identical either way. Default: 1 (on the
     /// 2-core machines measured so far the parallel path is slower; see [`crate::parallel`]);
     /// [`crate::parallel::default_parallelism`] gives the available cores.
     pub fn parallelism(mut self, workers: usize) -> Self {
@@ -307,8 +307,8 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
         self.unsigned_only = true;
         self
     }
-    /// Worker threads opening frames in one-shot decryption (see [`crate::parallel`]): 1 is
-    /// the sequential path. Default: 1 (see [`EncryptOptions::parallelism`]).
+    /// Worker threads opening frames, in one-shot decryption and in the decrypting stream
+    /// adapters built with these options (see [`crate::parallel`]): 1 is the sequential path. Default: 1 (see [`EncryptOptions::parallelism`]).
     pub fn parallelism(mut self, workers: usize) -> Self {
         self.parallelism = Some(workers.max(1));
         self

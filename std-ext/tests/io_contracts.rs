@@ -8,10 +8,8 @@ mod common;
 
 use common::*;
 use esdk_std::stream::io::{DecryptingReader, DecryptingWriter, EncryptingWriter};
-use esdk_std::stream::tokio::AsyncDecryptingWriter;
 use esdk_std::{Client, DecryptOptions, EncryptOptions};
 use std::io::{self, Read, Write};
-use tokio::io::AsyncWriteExt;
 
 /// A writer that fails call number `at` (0-based) with `kind`, or every other call while
 /// `blocking` is set.
@@ -221,8 +219,11 @@ fn decrypting_reader_construction_survives_would_block() {
 
 /// After `shutdown`, `AsyncDecryptingWriter` refuses further bytes (base commit: `Ok(16)`, the
 /// bytes silently dropped).
+#[cfg(feature = "tokio")]
 #[test]
 fn async_decrypting_writer_refuses_bytes_after_shutdown() {
+    use esdk_std::stream::tokio::AsyncDecryptingWriter;
+    use tokio::io::AsyncWriteExt;
     let (client, k, pt, ct) = setup(1000);
     let dopts = DecryptOptions::keyring(&k);
     tokio::runtime::Builder::new_current_thread()

@@ -1,6 +1,8 @@
-//! Frame-parallel decryption and encryption: output equal to the sequential path for every
-//! suite, frame length and length boundary; every mutation of a message fails in parallel
-//! mode whenever it fails sequentially, releasing no more plaintext.
+//! Frame-parallel decryption and encryption, as a setting (`parallelism(n)`) of the one-shot
+//! client and of every stream adapter (`std::io` and tokio, reading and writing): output equal
+//! to the sequential path for every suite, frame length and length boundary; every mutation
+//! of a message fails in parallel mode whenever it fails sequentially, on every adapter,
+//! releasing no more plaintext.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -10,10 +12,12 @@
 mod common;
 
 use common::*;
-use esdk_std::parallel::ParallelDecryptingReader;
-use esdk_std::stream::io::DecryptingReader;
+use esdk_std::keyring::RawAesKeyring;
+use esdk_std::stream::io::{
+    DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter,
+};
 use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions};
-use std::io::Read;
+use std::io::{Read, Write};
 
 fn lengths(f: usize) -> Vec<usize> {
     let mut v = vec![
@@ -43,6 +47,171 @@ fn read_all<R: Read>(mut r: R) -> (Vec<u8>, Option<std::io::Error>) {
     }
 }
 
+/// What one decrypting path released, and its error.
+struct Run {
+    path: &'static str,
+    out: Vec<u8>,
+    err: Option<String>,
+}
+
+/// Decrypts `msg` with `workers` through every decrypting path: one-shot, `std::io` reader and
+/// writer, tokio reader and writer (the writers fed in pieces of `piece` bytes).
+fn decrypt_paths(
+    client: &Client,
+    kr: &RawAesKeyring,
+    msg: &[u8],
+    workers: usize,
+    piece: usize,
+) -> Vec<Run> {
+    let opts = DecryptOptions::keyring(kr).parallelism(workers);
+    let mut runs = Vec::new();
+    match client.decrypt(msg, &opts) {
+        Ok(d) => runs.push(Run {
+            path: "one-shot",
+            out: d.plaintext,
+            err: None,
+        }),
+        Err(e) => runs.push(Run {
+            path: "one-shot",
+            out: Vec::new(),
+            err: Some(e.to_string()),
+        }),
+    }
+    let (out, err) = match DecryptingReader::new(client, &opts, msg) {
+        Ok(r) => {
+            assert!(r.running_workers() <= workers);
+            read_all(r)
+        }
+        Err(e) => (Vec::new(), Some(std::io::Error::other(e))),
+    };
+    runs.push(Run {
+        path: "io reader",
+        out,
+        err: err.map(|e| e.to_string()),
+    });
+    let mut out = Vec::new();
+    let err = {
+        let mut w = DecryptingWriter::new(client, &opts, &mut out);
+        let mut r = Ok(());
+        for p in msg.chunks(piece.max(1)) {
+            r = w.write_all(p);
+            if r.is_err() {
+                break;
+            }
+        }
+        let r = r.and_then(|()| w.try_finish());
+        if r.is_ok() {
+            assert!(w.encryption_context().is_some() && w.header().is_some());
+        }
+        r.err()
+    };
+    runs.push(Run {
+        path: "io writer",
+        out,
+        err: err.map(|e| e.to_string()),
+    });
+    #[cfg(feature = "tokio")]
+    {
+        use esdk_std::stream::tokio::{AsyncDecryptingReader, AsyncDecryptingWriter};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (out, err) = match AsyncDecryptingReader::new(client, &opts, msg).await {
+                Ok(mut r) => {
+                    let mut out = Vec::new();
+                    let mut buf = vec![0u8; 3000];
+                    let err = loop {
+                        match r.read(&mut buf).await {
+                            Ok(0) => break None,
+                            Ok(n) => out.extend_from_slice(&buf[..n]),
+                            Err(e) => break Some(e.to_string()),
+                        }
+                    };
+                    (out, err)
+                }
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            runs.push(Run {
+                path: "tokio reader",
+                out,
+                err,
+            });
+            let mut w = AsyncDecryptingWriter::new(client, &opts, Vec::new());
+            let mut r = Ok(());
+            for p in msg.chunks(piece.max(1)) {
+                r = w.write_all(p).await;
+                if r.is_err() {
+                    break;
+                }
+            }
+            if r.is_ok() {
+                r = w.shutdown().await;
+            }
+            runs.push(Run {
+                path: "tokio writer",
+                out: w.into_inner(),
+                err: r.err().map(|e| e.to_string()),
+            });
+        });
+    }
+    runs
+}
+
+/// Encrypts `pt` with `workers` through every encrypting path: one-shot, `std::io` writer and
+/// reader, tokio writer and reader (a new seeded client for each, so all draw the same
+/// random bytes).
+fn encrypt_paths(
+    make_client: &dyn Fn() -> Client,
+    opts: &EncryptOptions<'_>,
+    pt: &[u8],
+    workers: usize,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let opts = opts.clone().parallelism(workers);
+    let mut runs = Vec::new();
+    let one = make_client().encrypt(pt, &opts).unwrap().ciphertext;
+    runs.push(("one-shot", one));
+    let client = make_client();
+    let mut w = EncryptingWriter::new(&client, &opts, Vec::new()).unwrap();
+    for piece in pt.chunks(777) {
+        w.write_all(piece).unwrap();
+    }
+    runs.push(("io writer", w.finish().unwrap()));
+    let client = make_client();
+    let r = EncryptingReader::new(&client, &opts, Pieces::new(pt, 5000, 3)).unwrap();
+    let (out, err) = read_all(r);
+    assert!(err.is_none(), "{err:?}");
+    runs.push(("io reader", out));
+    #[cfg(feature = "tokio")]
+    {
+        use esdk_std::stream::tokio::{AsyncEncryptingReader, AsyncEncryptingWriter};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let client = make_client();
+            let mut w = AsyncEncryptingWriter::new(&client, &opts, Vec::new())
+                .await
+                .unwrap();
+            for piece in pt.chunks(777) {
+                w.write_all(piece).await.unwrap();
+            }
+            w.shutdown().await.unwrap();
+            runs.push(("tokio writer", w.into_inner()));
+            let client = make_client();
+            let mut r = AsyncEncryptingReader::new(&client, &opts, pt)
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).await.unwrap();
+            runs.push(("tokio reader", out));
+        });
+    }
+    runs
+}
+
 #[test]
 fn parallel_decrypt_equals_sequential_for_every_suite_frame_and_boundary() {
     let kr = aes("k", 3, 32);
@@ -67,20 +236,18 @@ fn parallel_decrypt_equals_sequential_for_every_suite_frame_and_boundary() {
                         .unwrap()
                         .ciphertext;
                     for workers in [2usize, 3, 8] {
-                        let d = client
-                            .decrypt(&msg, &DecryptOptions::keyring(&kr).parallelism(workers))
-                            .unwrap_or_else(|e| panic!("{suite} {frame} {len} {workers}: {e}"));
-                        assert_eq!(d.plaintext, pt, "{suite} {frame} {len} {workers}");
-                        let r = ParallelDecryptingReader::new(
-                            &client,
-                            &DecryptOptions::keyring(&kr),
-                            &msg[..],
-                            workers,
-                        )
-                        .unwrap();
-                        let (got, err) = read_all(r);
-                        assert!(err.is_none(), "{suite} {frame} {len}: {err:?}");
-                        assert_eq!(got, pt, "{suite} {frame} {len} {workers} {empty_final}");
+                        for run in decrypt_paths(&client, &kr, &msg, workers, 1000) {
+                            let p = run.path;
+                            assert!(
+                                run.err.is_none(),
+                                "{suite} {frame} {len} {p}: {:?}",
+                                run.err
+                            );
+                            assert!(
+                                run.out == pt,
+                                "{suite} {frame} {len} {workers} {p} {empty_final}"
+                            );
+                        }
                     }
                 }
             }
@@ -144,28 +311,21 @@ fn every_mutation_fails_in_parallel_mode_with_no_more_plaintext_released() {
                 assert_eq!(d.plaintext, pt);
             }
             for workers in [2usize, 5] {
-                let par = ParallelDecryptingReader::new(
-                    &client,
-                    &DecryptOptions::keyring(&kr),
-                    &m[..],
-                    workers,
-                );
-                let (par_out, par_err) = match par {
-                    Ok(r) => read_all(r),
-                    Err(_) => (Vec::new(), Some(std::io::ErrorKind::Other.into())),
-                };
-                assert_eq!(
-                    par_err.is_some(),
-                    seq_err.is_some(),
-                    "{suite} variant {n} workers {workers}"
-                );
-                assert!(
-                    par_out.len() <= seq_out.len(),
-                    "{suite} variant {n}: parallel released {} bytes, sequential {}",
-                    par_out.len(),
-                    seq_out.len()
-                );
-                assert_eq!(par_out[..], pt[..par_out.len()]);
+                for run in decrypt_paths(&client, &kr, m, workers, 100) {
+                    let p = run.path;
+                    assert_eq!(
+                        run.err.is_some(),
+                        seq_err.is_some(),
+                        "{suite} variant {n} workers {workers} {p}"
+                    );
+                    assert!(
+                        run.out.len() <= seq_out.len(),
+                        "{suite} variant {n} {p}: parallel released {} bytes, sequential {}",
+                        run.out.len(),
+                        seq_out.len()
+                    );
+                    assert_eq!(run.out[..], pt[..run.out.len()], "{suite} variant {n} {p}");
+                }
             }
         }
     }
@@ -264,27 +424,21 @@ fn parallel_encrypt_is_byte_identical_for_every_suite_frame_and_boundary() {
                             .decrypt(&par, &DecryptOptions::keyring(&kr).parallelism(1))
                             .unwrap();
                         assert_eq!(d.plaintext, pt);
-                        // The writer, fed in awkward pieces.
-                        let client = seeded_client(suite, 42);
-                        let mut w = esdk_std::parallel::ParallelEncryptingWriter::new(
-                            &client,
-                            &opts,
-                            Vec::new(),
-                            workers,
-                        )
-                        .unwrap();
-                        for piece in pt.chunks(777) {
-                            std::io::Write::write_all(&mut w, piece).unwrap();
+                        // Every adapter (writers fed in awkward pieces).
+                        let make = || seeded_client(suite, 42);
+                        for (p, out) in encrypt_paths(&make, &opts, &pt, workers) {
+                            assert!(
+                                without_footer(suite, &out) == without_footer(suite, &seq),
+                                "{suite} {frame} {len} {workers} {empty_final} {p}"
+                            );
+                            assert_eq!(
+                                client
+                                    .decrypt(&out, &DecryptOptions::keyring(&kr))
+                                    .unwrap()
+                                    .plaintext,
+                                pt
+                            );
                         }
-                        let out = w.finish().unwrap();
-                        assert_eq!(without_footer(suite, &out), without_footer(suite, &seq));
-                        assert_eq!(
-                            client
-                                .decrypt(&out, &DecryptOptions::keyring(&kr))
-                                .unwrap()
-                                .plaintext,
-                            pt
-                        );
                     }
                 }
             }
@@ -297,7 +451,7 @@ fn parallel_encrypt_is_byte_identical_for_every_suite_frame_and_boundary() {
 #[cfg(feature = "tokio")]
 #[test]
 fn tokio_parallel_reader_releases_in_order() {
-    use esdk_std::parallel::AsyncParallelDecryptingReader;
+    use esdk_std::stream::tokio::AsyncDecryptingReader;
     use tokio::io::AsyncReadExt;
     let kr = aes("k", 3, 32);
     let client = client_for(S0578);
@@ -317,11 +471,10 @@ fn tokio_parallel_reader_releases_in_order() {
             .ciphertext;
         for i in 0..20 {
             rt.block_on(async {
-                let mut r = AsyncParallelDecryptingReader::new(
+                let mut r = AsyncDecryptingReader::new(
                     &client,
-                    &DecryptOptions::keyring(&kr),
+                    &DecryptOptions::keyring(&kr).parallelism(2 + i % 3),
                     &msg[..],
-                    2 + i % 3,
                 )
                 .await
                 .unwrap();
@@ -355,11 +508,10 @@ fn streaming_memory_is_bounded_under_oversubscription() {
             .unwrap()
             .ciphertext;
         let workers = 8;
-        let r = ParallelDecryptingReader::new(
+        let r = DecryptingReader::new(
             &client,
-            &DecryptOptions::keyring(&kr),
+            &DecryptOptions::keyring(&kr).parallelism(workers),
             &msg[..],
-            workers,
         )
         .unwrap();
         let mut r = r;
@@ -379,4 +531,71 @@ fn streaming_memory_is_bounded_under_oversubscription() {
         );
         assert!(r.peak_buffered() < len / 2);
     }
+}
+
+/// The declared plaintext length is enforced when the bytes are offered, with nothing taken,
+/// in parallel mode as sequentially: the same `write` fails, with the same error.
+#[test]
+fn plaintext_length_bound_is_checked_on_intake_in_parallel_mode() {
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0478);
+    for workers in [1usize, 3] {
+        let opts = EncryptOptions::keyring(&kr)
+            .plaintext_length(1000)
+            .frame_length(64)
+            .parallelism(workers);
+        let mut w = EncryptingWriter::new(&client, &opts, Vec::new()).unwrap();
+        w.write_all(&[1u8; 990]).unwrap();
+        let e = w.write(&[1u8; 11]).unwrap_err();
+        assert!(
+            matches!(
+                core_of_io(&e),
+                Some(esdk_core::Error::Limit(l)) if l.limit == 1000 && l.actual == 1001
+            ),
+            "workers {workers}: {e:?}"
+        );
+        // Nothing was taken: the remaining 10 bytes still fit and the message is complete.
+        w.write_all(&[1u8; 10]).unwrap();
+        let msg = w.finish().unwrap();
+        assert_eq!(
+            client
+                .decrypt(&msg, &DecryptOptions::keyring(&kr))
+                .unwrap()
+                .plaintext,
+            vec![1u8; 1000]
+        );
+        let mut r = EncryptingReader::new(&client, &opts, &[0u8; 1001][..]).unwrap();
+        assert!(r.read_to_end(&mut Vec::new()).is_err(), "workers {workers}");
+    }
+}
+
+/// The decrypting writer in parallel mode is bounded like the reader, whatever the size of the
+/// caller's writes.
+#[test]
+fn decrypting_writer_memory_is_bounded_under_oversubscription() {
+    let kr = aes("k", 3, 32);
+    let client = client_for(S0478);
+    let (frame, len, workers) = (65536usize, 16usize << 20, 8usize);
+    let pt = bytes(len, 2);
+    let msg = client
+        .encrypt(
+            &pt,
+            &EncryptOptions::keyring(&kr).frame_length(frame as u32),
+        )
+        .unwrap()
+        .ciphertext;
+    let mut w = DecryptingWriter::new(
+        &client,
+        &DecryptOptions::keyring(&kr).parallelism(workers),
+        Vec::new(),
+    );
+    for piece in msg.chunks(3 << 20) {
+        w.write_all(piece).unwrap();
+    }
+    w.try_finish().unwrap();
+    let peak = w.peak_buffered();
+    let batch = (frame + 32).max(64 * 1024);
+    let bound = (workers + 4) * batch + 4 * (frame + 64 * 1024);
+    assert!(peak <= bound, "peak {peak} > bound {bound}");
+    assert!(w.into_inner() == pt);
 }

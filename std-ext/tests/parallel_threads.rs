@@ -11,8 +11,11 @@
 mod common;
 
 use common::*;
-use esdk_std::parallel::{
-    AsyncParallelDecryptingReader, ParallelDecryptingReader, ParallelEncryptingWriter,
+use esdk_std::stream::io::{
+    DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter,
+};
+use esdk_std::stream::tokio::{
+    AsyncDecryptingReader, AsyncDecryptingWriter, AsyncEncryptingReader, AsyncEncryptingWriter,
 };
 use esdk_std::{DecryptOptions, EncryptOptions};
 use std::io::{Read, Write};
@@ -104,8 +107,12 @@ fn no_worker_outlives_its_call_or_adapter() {
     assert_no_workers();
 
     // A reader dropped mid-stream: workers run while it reads, none after the drop.
-    let mut r =
-        ParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 4).unwrap();
+    let mut r = DecryptingReader::new(
+        &client,
+        &DecryptOptions::keyring(&kr).parallelism(4),
+        &msg[..],
+    )
+    .unwrap();
     let mut buf = vec![0u8; 300_000];
     r.read_exact(&mut buf).unwrap();
     assert_eq!(buf[..], pt[..300_000]);
@@ -115,8 +122,12 @@ fn no_worker_outlives_its_call_or_adapter() {
     assert_no_workers();
 
     // A reader that fails: workers stopped at the error, before the reader is dropped.
-    let mut r =
-        ParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &bad[..], 3).unwrap();
+    let mut r = DecryptingReader::new(
+        &client,
+        &DecryptOptions::keyring(&kr).parallelism(3),
+        &bad[..],
+    )
+    .unwrap();
     let mut out = Vec::new();
     let err = r.read_to_end(&mut out).unwrap_err();
     assert_eq!(
@@ -132,12 +143,57 @@ fn no_worker_outlives_its_call_or_adapter() {
     assert!(r.read(&mut buf).is_err());
     drop(r);
 
-    // A writer dropped without finishing.
-    let mut w = ParallelEncryptingWriter::new(
+    // Parallelism 1 starts no thread.
+    let mut r = DecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..]).unwrap();
+    r.read_exact(&mut buf).unwrap();
+    assert_eq!(r.running_workers(), 0);
+    assert_no_workers();
+    drop(r);
+
+    // A decrypting writer dropped mid-message, and one that fails.
+    let mut w = DecryptingWriter::new(
         &client,
-        &EncryptOptions::keyring(&kr).frame_length(4096),
+        &DecryptOptions::keyring(&kr).parallelism(3),
         Vec::new(),
-        3,
+    );
+    w.write_all(&msg[..msg.len() / 2]).unwrap();
+    assert_eq!(w.running_workers(), 3);
+    drop(w);
+    assert_no_workers();
+    let mut w = DecryptingWriter::new(
+        &client,
+        &DecryptOptions::keyring(&kr).parallelism(3),
+        Vec::new(),
+    );
+    let failed = w.write_all(&bad).and_then(|()| w.try_finish());
+    assert!(failed.is_err());
+    assert_eq!(w.running_workers(), 0);
+    assert_no_workers();
+    drop(w);
+
+    // An encrypting reader dropped mid-stream, and one read to the end.
+    let eopts = EncryptOptions::keyring(&kr)
+        .frame_length(4096)
+        .parallelism(3);
+    let mut r = EncryptingReader::new(&client, &eopts, &pt[..]).unwrap();
+    r.read_exact(&mut buf).unwrap();
+    assert_eq!(r.running_workers(), 3);
+    drop(r);
+    assert_no_workers();
+    let mut r = EncryptingReader::new(&client, &eopts, &pt[..]).unwrap();
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).unwrap();
+    assert_eq!(r.running_workers(), 0);
+    assert_no_workers();
+    drop(r);
+
+    // A writer dropped without finishing.
+    let mut w = EncryptingWriter::new(
+        &client,
+        &EncryptOptions::keyring(&kr)
+            .frame_length(4096)
+            .parallelism(3),
+        Vec::new(),
     )
     .unwrap();
     w.write_all(&pt[..1 << 20]).unwrap();
@@ -155,48 +211,78 @@ fn no_worker_outlives_its_call_or_adapter() {
             Ok(())
         }
     }
-    let mut w = ParallelEncryptingWriter::new(
+    let mut w = EncryptingWriter::new(
         &client,
-        &EncryptOptions::keyring(&kr).frame_length(4096),
+        &EncryptOptions::keyring(&kr)
+            .frame_length(4096)
+            .parallelism(2),
         Failing,
-        2,
     )
     .unwrap();
     assert!(w.write_all(&pt).is_err());
     drop(w);
     assert_no_workers();
 
-    // tokio: read part, drop; read all; fail.
+    // tokio: read part, drop; read all; fail; the other three adapters.
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(async {
-        use tokio::io::AsyncReadExt;
-        let mut r =
-            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 4)
-                .await
-                .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let d = |n| DecryptOptions::keyring(&kr).parallelism(n);
+        let mut r = AsyncDecryptingReader::new(&client, &d(4), &msg[..])
+            .await
+            .unwrap();
         let mut part = vec![0u8; 100_000];
         r.read_exact(&mut part).await.unwrap();
         assert_eq!(part[..], pt[..100_000]);
         assert_workers(4);
         drop(r);
         assert_no_workers();
-        let mut r =
-            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &msg[..], 2)
-                .await
-                .unwrap();
+        let mut r = AsyncDecryptingReader::new(&client, &d(2), &msg[..])
+            .await
+            .unwrap();
         let mut all = Vec::new();
         r.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, pt);
         drop(r);
-        let mut r =
-            AsyncParallelDecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &bad[..], 2)
-                .await
-                .unwrap();
+        let mut r = AsyncDecryptingReader::new(&client, &d(2), &bad[..])
+            .await
+            .unwrap();
         let mut all = Vec::new();
         assert!(r.read_to_end(&mut all).await.is_err());
         assert!(all.len() < msg.len() / 2);
+        assert_no_workers();
+        drop(r);
+
+        let mut w = AsyncDecryptingWriter::new(&client, &d(3), Vec::new());
+        w.write_all(&msg[..msg.len() / 2]).await.unwrap();
+        assert_eq!(w.running_workers(), 3);
+        drop(w);
+        assert_no_workers();
+        let mut w = AsyncDecryptingWriter::new(&client, &d(3), Vec::new());
+        w.write_all(&msg).await.unwrap();
+        w.shutdown().await.unwrap();
+        assert!(w.into_inner() == pt);
+        assert_no_workers();
+
+        let eopts = EncryptOptions::keyring(&kr)
+            .frame_length(4096)
+            .parallelism(3);
+        let mut w = AsyncEncryptingWriter::new(&client, &eopts, Vec::new())
+            .await
+            .unwrap();
+        w.write_all(&pt[..1 << 20]).await.unwrap();
+        assert_eq!(w.running_workers(), 3);
+        drop(w);
+        assert_no_workers();
+        let mut r = AsyncEncryptingReader::new(&client, &eopts, &pt[..])
+            .await
+            .unwrap();
+        let mut part = vec![0u8; 300_000];
+        r.read_exact(&mut part).await.unwrap();
+        assert_eq!(r.running_workers(), 3);
+        drop(r);
         assert_no_workers();
     });
     assert_no_workers();

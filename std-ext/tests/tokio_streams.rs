@@ -474,6 +474,8 @@ async fn tokio_adapters_have_the_io_surface() {
     let mut r = AsyncDecryptingReader::with_max_buffer(&client, &dopts, &ct[..], 64 << 10)
         .await
         .unwrap();
+    let frame_length = r.read_header().await.unwrap().frame_length;
+    assert_eq!(frame_length, 4096);
     let mut out = Vec::new();
     r.read_to_end(&mut out).await.unwrap();
     assert_eq!(out, pt);
@@ -482,6 +484,10 @@ async fn tokio_adapters_have_the_io_surface() {
     let mut w = AsyncDecryptingWriter::with_max_buffer(&client, &dopts, Vec::new(), 64 << 10);
     w.write_all(&ct2).await.unwrap();
     assert!(w.buffer_capacity() <= 64 << 10);
+    assert!(
+        w.encryption_context().is_some(),
+        "context once the header verified"
+    );
     assert_eq!(w.finish().await.unwrap(), pt);
     // finish reports a truncated message.
     let mut w = AsyncDecryptingWriter::new(&client, &dopts, Vec::new());

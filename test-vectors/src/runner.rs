@@ -10,7 +10,7 @@
 //! | `tokio` | [`esdk_std::stream::tokio::AsyncDecryptingReader`] on a current-thread runtime, over an inner reader that returns random short reads and randomly `Pending` |
 //! | `core1` | the sans-IO [`esdk_core::Decryptor`] fed one byte at a time |
 //! | `corerand` | the same, fed in random chunk sizes |
-//! | `parallel` | [`esdk_std::parallel::ParallelDecryptingReader`] with 3 workers, over the same random short reads |
+//! | `parallel` | [`esdk_std::stream::io::DecryptingReader`] with `parallelism(3)`, over the same random short reads |
 //!
 //! The core paths answer `NeedMaterials` by calling the vector's materials
 //! manager (`pollster::block_on(cmm.decrypt_materials(&request))`), exactly
@@ -64,7 +64,7 @@ pub enum PathKind {
     Core1,
     /// Core `Decryptor`, random chunk sizes.
     CoreRand,
-    /// Frame-parallel `ParallelDecryptingReader` (3 workers).
+    /// Frame-parallel `DecryptingReader` (`parallelism(3)`).
     Parallel,
 }
 
@@ -691,7 +691,8 @@ fn run_parallel_reader(
         data: ct,
         rng: StdRng::seed_from_u64(rng.r#gen()),
     };
-    let reader = match esdk_std::parallel::ParallelDecryptingReader::new(client, opts, inner, 3) {
+    let opts = opts.clone().parallelism(3);
+    let reader = match DecryptingReader::new(client, &opts, inner) {
         Ok(r) => r,
         Err(e) => return PathRun::failed(e),
     };

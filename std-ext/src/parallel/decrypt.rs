@@ -63,12 +63,14 @@ impl std::fmt::Debug for ParallelDecrypt {
 }
 
 impl ParallelDecrypt {
-    /// `workers` ≥ 2 (with 1, use the engine directly).
+    /// A driver with `workers` threads; with 1 (or 0) it is the engine itself: every call
+    /// goes straight to the sequential engine, no thread is ever started.
     pub(crate) fn new(mut engine: DecryptEngine, workers: usize) -> Self {
-        engine.set_sealed_frames(true);
+        let workers = workers.max(1);
+        engine.set_sealed_frames(workers > 1);
         Self {
             engine,
-            workers: workers.max(1),
+            workers,
             pool: None,
             filling: None,
             in_flight: 0,
@@ -80,8 +82,14 @@ impl ParallelDecrypt {
             frame_len: 0,
             in_flight_bytes: 0,
             peak: 0,
-            engine_release: false,
+            // Sequential: the engine's plaintext is the only plaintext.
+            engine_release: workers == 1,
         }
+    }
+
+    /// Whether frames are opened by the calling thread only (parallelism 1).
+    fn sequential(&self) -> bool {
+        self.workers == 1
     }
 
     /// Worker threads running (0 before the first regular frame).
@@ -160,6 +168,9 @@ impl ParallelDecrypt {
 
     /// Copies available plaintext into `out`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        if self.sequential() {
+            return self.engine.read(out);
+        }
         let avail = self.plaintext();
         let n = avail.len().min(out.len());
         out[..n].copy_from_slice(&avail[..n]);
@@ -182,8 +193,12 @@ impl ParallelDecrypt {
             + self.free.iter().map(Vec::capacity).sum::<usize>()
     }
 
-    /// The most bytes ever held in buffers ([`ParallelDecrypt::held`]).
+    /// The most bytes ever held in buffers ([`ParallelDecrypt::held`]); sequentially, the
+    /// engine's input buffer.
     pub(crate) fn peak_buffered(&self) -> usize {
+        if self.sequential() {
+            return self.engine.buffer_capacity();
+        }
         self.peak
     }
 
@@ -276,7 +291,7 @@ impl ParallelDecrypt {
                 return Err(Error::Core(e));
             }
             if let Some((b, _, _)) = self.out.take() {
-                recycle(&mut self.free, b);
+                recycle(&mut self.free, b, self.workers + 2);
             }
         }
         if let Some(b) = self.finished.remove(&self.next_release) {
@@ -294,6 +309,9 @@ impl ParallelDecrypt {
 
     /// Runs until plaintext is ready in order, or the engine needs something.
     pub(crate) fn step(&mut self) -> Result<DriverAction> {
+        if self.sequential() {
+            return self.engine.step();
+        }
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
@@ -306,8 +324,11 @@ impl ParallelDecrypt {
 
     /// As [`ParallelDecrypt::step`] without ever blocking: `None` when it would wait for the
     /// workers (then call [`ParallelDecrypt::poll_ready`]).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
     pub(crate) fn try_step(&mut self) -> Result<Option<DriverAction>> {
+        if self.sequential() {
+            return self.engine.step().map(Some);
+        }
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
@@ -382,7 +403,7 @@ impl ParallelDecrypt {
     }
 
     /// Registers the waker of an async owner and reports whether a batch finished.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio reader
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
     pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
         self.submit_filling()?;
         if let Some(p) = &self.pool {

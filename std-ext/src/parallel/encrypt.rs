@@ -1,7 +1,7 @@
 //! The frame-parallel encrypt driver over the encrypt engine.
 
 use super::pool::Pool;
-use super::{Batch, frames_per_batch, recycle};
+use super::{Batch, frames_per_batch, recycle, recycle_sealed};
 use crate::client::{Client, EncryptOptions};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
@@ -11,7 +11,6 @@ use esdk_core::body::{END_OF_FRAMES, REGULAR_FRAME_CONTENT_OFFSET};
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::error::{LimitKind, UsageError};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::sync::Arc;
 
 type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
@@ -33,7 +32,13 @@ fn seal_batch(cipher: &Cipher, mut b: Batch) -> Batch {
 }
 
 /// Drives an [`EncryptEngine`] with its regular frames sealed on worker threads. The output
-/// is byte-identical to the sequential engine's for the same materials and message id.
+/// is byte-identical to the sequential engine's for the same materials and message id. With
+/// one worker (or a non-framed message) every call goes straight to the engine and no thread
+/// is ever started.
+///
+/// `push_some` / `finish_step` take `block`: blocking owners (one-shot, `std::io`) wait for
+/// the workers; asynchronous owners pass `false`, get "no progress" instead of a wait, and
+/// call [`ParallelEncrypt::poll_ready`] to be woken by the worker that finishes a batch.
 pub(crate) struct ParallelEncrypt {
     pub(crate) engine: EncryptEngine,
     workers: usize,
@@ -50,6 +55,10 @@ pub(crate) struct ParallelEncrypt {
     next_append: u32,
     free: Vec<Vec<u8>>,
     failed: bool,
+    /// Finishing began: the final frame's plaintext, split off the last record.
+    tail: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// Plaintext bytes taken so far.
+    taken: u64,
 }
 
 impl std::fmt::Debug for ParallelEncrypt {
@@ -63,16 +72,20 @@ impl std::fmt::Debug for ParallelEncrypt {
 }
 
 impl ParallelEncrypt {
-    pub(crate) fn new(engine: EncryptEngine, workers: usize) -> Result<Self> {
-        let fe = engine.frame_encryptor().ok_or_else(poisoned)?;
-        let (frame_len, record_len, next_seq) = (
-            fe.frame_length(),
-            fe.sealed_frame_len(),
-            fe.next_sequence_number(),
-        );
+    /// `workers` threads seal the frames; 1 (or `non_framed`) is the sequential engine.
+    pub(crate) fn new(engine: EncryptEngine, workers: usize, non_framed: bool) -> Result<Self> {
+        let workers = if non_framed { 1 } else { workers.max(1) };
+        let (frame_len, record_len, next_seq) = match engine.frame_encryptor() {
+            Some(fe) if workers > 1 => (
+                fe.frame_length(),
+                fe.sealed_frame_len(),
+                fe.next_sequence_number(),
+            ),
+            _ => (engine.frame_len(), 0, 1),
+        };
         Ok(Self {
             engine,
-            workers: workers.max(1),
+            workers,
             pool: None,
             frame_len,
             record_len,
@@ -84,7 +97,13 @@ impl ParallelEncrypt {
             next_append: next_seq,
             free: Vec::new(),
             failed: false,
+            tail: None,
+            taken: 0,
         })
+    }
+
+    fn sequential(&self) -> bool {
+        self.workers == 1 || self.frame_len == 0
     }
 
     /// Worker threads running (0 before the first regular frame).
@@ -102,19 +121,53 @@ impl ParallelEncrypt {
         r
     }
 
-    /// Takes all of `data` (sealing frames on the workers, waiting for them when `workers`
-    /// batches are in flight).
+    /// Takes all of `data`, waiting for the workers when `workers` batches are in flight.
     pub(crate) fn push(&mut self, data: &[u8]) -> Result<()> {
-        if self.failed {
+        let mut data = data;
+        while !data.is_empty() {
+            let n = self.push_some(data, true)?;
+            data = data.get(n..).unwrap_or(&[]);
+        }
+        Ok(())
+    }
+
+    /// Takes a prefix of `data` and returns its length; without `block`, stops (possibly at 0)
+    /// where it would wait for a worker.
+    pub(crate) fn push_some(&mut self, data: &[u8], block: bool) -> Result<usize> {
+        if self.sequential() {
+            // Exactly the sequential engine (its own error rules).
+            return self.engine.push(data).map(|()| data.len());
+        }
+        if self.failed || self.tail.is_some() {
             return Err(poisoned());
         }
-        let r = self.push_inner(data);
+        // The declared plaintext length is enforced on intake, before anything is taken, as
+        // the sequential engine does (not when sealed frames come back from the workers).
+        let total = self.taken.saturating_add(data.len() as u64);
+        if let Some(max) = self.engine.max_plaintext().filter(|&m| total > m) {
+            return Err(Error::Core(esdk_core::Error::Limit(
+                esdk_core::error::LimitError {
+                    what: LimitKind::PlaintextLength,
+                    limit: max,
+                    actual: total,
+                },
+            )));
+        }
+        let r = self.push_inner(data, block);
+        if let Ok(n) = r {
+            self.taken = self.taken.saturating_add(n as u64);
+        }
         self.guard(r)
     }
 
-    fn push_inner(&mut self, mut data: &[u8]) -> Result<()> {
+    fn saturated(&self) -> bool {
+        self.in_flight + self.finished.len() >= self.workers
+    }
+
+    fn push_inner(&mut self, data: &[u8], block: bool) -> Result<usize> {
         let f = self.frame_len;
-        while !data.is_empty() {
+        let mut taken = 0;
+        while let Some(rest) = data.get(taken..).filter(|r| !r.is_empty()) {
             let need_record = match &self.filling {
                 None => true,
                 Some(_) => self.partial == f,
@@ -126,12 +179,16 @@ impl ParallelEncrypt {
                     .as_ref()
                     .is_some_and(|b| b.count >= frames_per_batch(self.record_len));
                 if full {
+                    self.collect(false)?;
+                    if !block && self.saturated() {
+                        return Ok(taken);
+                    }
                     self.submit_filling()?;
                 }
                 self.start_record()?;
             }
-            let take = (f - self.partial).min(data.len());
-            let (head, rest) = data.split_at(take);
+            let take = (f - self.partial).min(rest.len());
+            let head = rest.get(..take).ok_or_else(poisoned)?;
             let b = self.filling.as_mut().ok_or_else(poisoned)?;
             let i = b.count - 1;
             let at = REGULAR_FRAME_CONTENT_OFFSET + self.partial;
@@ -140,10 +197,10 @@ impl ParallelEncrypt {
                 .ok_or_else(poisoned)?
                 .copy_from_slice(head);
             self.partial += take;
-            data = rest;
+            taken += take;
             self.collect(false)?;
         }
-        Ok(())
+        Ok(taken)
     }
 
     fn start_record(&mut self) -> Result<()> {
@@ -169,15 +226,16 @@ impl ParallelEncrypt {
         Ok(())
     }
 
+    /// Hands the batch being filled to a worker, waiting for one if all are busy.
     fn submit_filling(&mut self) -> Result<()> {
         let Some(b) = self.filling.take() else {
             return Ok(());
         };
         if b.count == 0 {
-            recycle(&mut self.free, b);
+            recycle(&mut self.free, b, self.workers + 2);
             return Ok(());
         }
-        while self.in_flight + self.finished.len() >= self.workers {
+        while self.saturated() {
             self.wait_one()?;
             self.collect(false)?;
         }
@@ -223,9 +281,15 @@ impl ParallelEncrypt {
                 self.wait_one()?;
             }
         } else if let Some(pool) = &self.pool {
-            while let Ok(Some(b)) = pool.try_recv() {
-                self.in_flight -= 1;
-                self.finished.insert(b.first, b);
+            loop {
+                match pool.try_recv() {
+                    Ok(Some(b)) => {
+                        self.in_flight -= 1;
+                        self.finished.insert(b.first, b);
+                    }
+                    Ok(None) => break,
+                    Err(()) => return Err(poisoned()),
+                }
             }
         }
         while let Some(b) = self.finished.remove(&self.next_append) {
@@ -238,46 +302,93 @@ impl ParallelEncrypt {
                 n * self.frame_len,
             )?;
             self.next_append = b.next_seq();
-            recycle(&mut self.free, b);
+            recycle_sealed(&mut self.free, b, self.workers + 2);
         }
         Ok(())
     }
 
     /// Seals everything and writes the final frame and footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        while !self.finish_step(true)? {}
+        Ok(())
+    }
+
+    /// One step of finishing; `true` once the final frame and footer are written. Without
+    /// `block`, returns `false` where it would wait for a worker (resumable).
+    pub(crate) fn finish_step(&mut self, block: bool) -> Result<bool> {
+        if self.sequential() {
+            return self.engine.finish().map(|()| true);
+        }
         if self.failed {
             return Err(poisoned());
         }
-        let r = self.finish_inner();
+        if self.engine.is_finished() {
+            return Ok(true);
+        }
+        let r = self.finish_inner(block);
         self.guard(r)
     }
 
-    fn finish_inner(&mut self) -> Result<()> {
-        // The last record (if any) is the final frame's plaintext.
-        let mut tail = zeroize::Zeroizing::new(Vec::new());
-        if let Some(b) = &mut self.filling {
-            let i = b.count - 1;
-            let at = REGULAR_FRAME_CONTENT_OFFSET;
-            tail.extend_from_slice(
-                b.record(i)
-                    .and_then(|r| r.get(at..at + self.partial))
-                    .ok_or_else(poisoned)?,
-            );
-            let rl = self.record_len;
-            zeroize::Zeroize::zeroize(&mut b.buf[i * rl..]);
-            b.buf.truncate(i * rl);
-            b.count -= 1;
+    fn finish_inner(&mut self, block: bool) -> Result<bool> {
+        if self.tail.is_none() {
+            // The last record (if any) is the final frame's plaintext.
+            let mut tail = zeroize::Zeroizing::new(Vec::new());
+            if let Some(b) = &mut self.filling {
+                let i = b.count - 1;
+                let at = REGULAR_FRAME_CONTENT_OFFSET;
+                tail.extend_from_slice(
+                    b.record(i)
+                        .and_then(|r| r.get(at..at + self.partial))
+                        .ok_or_else(poisoned)?,
+                );
+                let rl = self.record_len;
+                if let Some(rest) = b.buf.get_mut(i * rl..) {
+                    zeroize::Zeroize::zeroize(rest);
+                }
+                b.buf.truncate(i * rl);
+                b.count -= 1;
+            }
+            self.tail = Some(tail);
         }
-        self.submit_filling()?;
-        self.collect(true)?;
+        self.collect(false)?;
+        if self.filling.is_some() {
+            if !block && self.saturated() {
+                return Ok(false);
+            }
+            self.submit_filling()?;
+        }
+        if self.in_flight > 0 {
+            if !block {
+                return Ok(false);
+            }
+            self.collect(true)?;
+        }
         self.pool = None;
+        let tail = self.tail.take().unwrap_or_default();
         self.engine.push(&tail)?;
-        self.engine.finish()
+        self.engine.finish()?;
+        Ok(true)
+    }
+
+    /// Registers the waker of an asynchronous owner with the workers and collects finished
+    /// batches; `true` when progress is possible without waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
+    pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
+        if let Some(p) = &self.pool {
+            p.set_waker(w);
+        }
+        let before = self.in_flight;
+        let r = self.collect(false);
+        self.guard(r)?;
+        Ok(self.in_flight < before || self.in_flight == 0)
     }
 
     /// The most plaintext a writer takes per call.
     pub(crate) fn write_batch(&self) -> usize {
-        (self.record_len * self.workers.max(1) * frames_per_batch(self.record_len))
+        if self.sequential() {
+            return self.engine.write_batch();
+        }
+        (self.record_len * self.workers * frames_per_batch(self.record_len))
             .max(self.engine.write_batch())
     }
 }
@@ -297,8 +408,14 @@ pub(crate) async fn encrypt_one_shot(
     let m = opts.source.encryption_materials(&req).await?;
     client.check_encryption_materials(&req, &m)?;
     let config = client.encrypt_config(opts);
-    let hint =
-        plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024;
+    let in_place = workers > 1 && !opts.non_framed && config.frame_length > 0;
+    // In place, the frames go straight into the output allocated below: the engine keeps
+    // only the header, the final frame and the footer.
+    let hint = if in_place {
+        0
+    } else {
+        plaintext.len() + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40 + 1024
+    };
     let mut engine = EncryptEngine::new(
         &m,
         config,
@@ -308,91 +425,142 @@ pub(crate) async fn encrypt_one_shot(
         client.rng().clone(),
     )?;
     engine.set_empty_final_frame(opts.empty_final_frame);
-    let mut pe = ParallelEncrypt::new(engine, workers)?;
+    if in_place {
+        return encrypt_in_place(engine, plaintext, workers, opts.empty_final_frame);
+    }
+    let mut pe = ParallelEncrypt::new(engine, workers, opts.non_framed)?;
     pe.push(plaintext)?;
     pe.finish()?;
     let (ciphertext, header) = pe.engine.into_output();
     Ok(crate::Encrypted { ciphertext, header })
 }
 
-/// An encrypting writer whose regular frames are sealed on `workers` threads: the same
-/// message as [`crate::stream::io::EncryptingWriter`] would write with the same materials.
-/// Call [`ParallelEncryptingWriter::finish`]: dropped without it, the message has no final
-/// frame (every decryptor rejects it) and the workers are stopped and joined.
-///
-/// `write` takes at most a few batches per call and returns `Ok(n)` exactly when it took
-/// `n` bytes; a failure of the inner writer after that is reported by the next call.
-#[derive(Debug)]
-pub struct ParallelEncryptingWriter<W: Write> {
-    inner: W,
-    pe: ParallelEncrypt,
+/// Seals the regular frames `j * per_job ..` of `pt` into `chunk` (whole records).
+fn seal_job(
+    cipher: &Cipher,
+    first_seq: u32,
+    first_frame: usize,
+    pt: &[u8],
+    chunk: &mut [u8],
+) -> Result<()> {
+    let f = cipher.frame_length() as usize;
+    let rl = cipher.regular_frame_len();
+    for (i, rec) in chunk.chunks_mut(rl).enumerate() {
+        let k = first_frame + i;
+        let seq = u32::try_from(k)
+            .ok()
+            .and_then(|k| first_seq.checked_add(k))
+            .ok_or_else(poisoned)?;
+        let src = pt.get(k * f..(k + 1) * f).ok_or_else(poisoned)?;
+        rec.get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
+            .ok_or_else(poisoned)?
+            .copy_from_slice(src);
+        cipher.seal_regular(seq, rec)?;
+    }
+    Ok(())
 }
 
-impl<W: Write> ParallelEncryptingWriter<W> {
-    /// Obtains the materials and writes the header.
-    ///
-    /// # Errors
-    /// As [`crate::stream::io::EncryptingWriter::new`].
-    pub fn new(
-        client: &Client,
-        opts: &EncryptOptions<'_>,
-        inner: W,
-        workers: usize,
-    ) -> Result<Self> {
-        let engine = crate::stream::io::new_encrypt_engine(client, opts)?;
-        Ok(Self {
-            inner,
-            pe: ParallelEncrypt::new(engine, workers)?,
-        })
+/// One-shot parallel encryption without intermediate buffers: the output is allocated once
+/// (zeroed lazily by the allocator, so its pages are first touched by the workers), workers
+/// copy their frames' plaintext from the caller's buffer straight into their records there
+/// and seal them in place, and the calling thread checks and hashes the sealed records in
+/// order (pipelined with the workers) before the engine writes the final frame and footer.
+/// Byte-identical to the sequential engine (same sealing, same order).
+fn encrypt_in_place(
+    mut engine: EncryptEngine,
+    pt: &[u8],
+    workers: usize,
+    empty_final: bool,
+) -> Result<crate::Encrypted> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fe = engine.frame_encryptor().ok_or_else(poisoned)?;
+    let (f, rl, first_seq) = (
+        fe.frame_length(),
+        fe.sealed_frame_len(),
+        fe.next_sequence_number(),
+    );
+    let full = pt.len() / f.max(1);
+    // The last frame is the final frame (held back like the sequential engine does), unless
+    // the plaintext fills whole frames and an empty final frame is asked for.
+    let regular = if pt.len() % f.max(1) == 0 && full > 0 && !empty_final {
+        full - 1
+    } else {
+        full
+    };
+    if u64::from(first_seq) + regular as u64 >= u64::from(END_OF_FRAMES) {
+        // Too many frames: the engine reports it.
+        engine.push(pt)?;
+        engine.finish()?;
+        return Err(poisoned());
     }
-
-    /// The header of the message being written.
-    pub fn header(&self) -> &esdk_core::Header {
-        self.pe.engine.header()
-    }
-
-    /// Worker threads running (0 before the first regular frame).
-    pub fn running_workers(&self) -> usize {
-        self.pe.running_workers()
-    }
-
-    fn drain(&mut self) -> io::Result<()> {
-        while !self.pe.engine.output().is_empty() {
-            match self.inner.write(self.pe.engine.output()) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.pe.engine.consume_output(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    let cipher = fe.frame_cipher()?;
+    let header_len = engine.output().len();
+    let body = regular.checked_mul(rl).ok_or_else(poisoned)?;
+    let mut out = vec![0u8; header_len + body];
+    out.get_mut(..header_len)
+        .ok_or_else(poisoned)?
+        .copy_from_slice(engine.output());
+    engine.consume_output(header_len);
+    let per_job = frames_per_batch(rl);
+    let region = out.get_mut(header_len..).ok_or_else(poisoned)?;
+    let stop = AtomicBool::new(false);
+    let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());
+    let result = std::thread::scope(|s| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<&mut [u8]>)>();
+        for i in 0..workers {
+            let (tx, jobs, stop, cipher) = (tx.clone(), &jobs, &stop, &cipher);
+            std::thread::Builder::new()
+                .name(format!("esdk-frames-{i}"))
+                .spawn_scoped(s, move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some((j, chunk)) = jobs.lock().ok().and_then(|mut it| it.next()) else {
+                            return;
+                        };
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            seal_job(cipher, first_seq, j * per_job, pt, chunk)
+                        }))
+                        .unwrap_or_else(|_| Err(poisoned()));
+                        if tx.send((j, r.map(|()| chunk))).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(Error::Io)?;
         }
-        Ok(())
+        drop(tx);
+        let mut done = BTreeMap::new();
+        let mut next = 0usize;
+        let r = (|| {
+            for (j, r) in rx.iter() {
+                done.insert(j, r?);
+                while let Some(chunk) = done.remove(&next) {
+                    let n = chunk.len() / rl;
+                    engine.note_sealed(chunk, n * f)?;
+                    next += 1;
+                }
+            }
+            if next * per_job < regular {
+                return Err(poisoned());
+            }
+            Ok(())
+        })();
+        // On failure the workers stop after their current job; the scope joins them.
+        stop.store(true, Ordering::Relaxed);
+        r
+    });
+    if let Err(e) = result {
+        // Records may hold plaintext not yet sealed.
+        zeroize::Zeroize::zeroize(&mut out);
+        return Err(e);
     }
-
-    /// Seals the rest, writes the final frame and footer, flushes; returns the inner writer.
-    ///
-    /// # Errors
-    /// Encryption or I/O failures.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.drain()?;
-        self.pe.finish()?;
-        self.drain()?;
-        self.inner.flush()?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for ParallelEncryptingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Earlier output first: an inner failure surfaces here, with nothing taken.
-        self.drain()?;
-        let n = buf.len().min(self.pe.write_batch());
-        self.pe.push(&buf[..n])?;
-        // Taken: a failure writing it on is reported by the next call.
-        let _ = self.drain();
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.drain()?;
-        self.inner.flush()
-    }
+    engine.push(pt.get(regular * f..).unwrap_or(&[]))?;
+    engine.finish()?;
+    let (rest, header) = engine.into_output();
+    out.extend_from_slice(&rest);
+    Ok(crate::Encrypted {
+        ciphertext: out,
+        header,
+    })
 }

@@ -13,23 +13,21 @@
 //! where a batch is one frame, or several consecutive frames totalling about 64 KiB when
 //! frames are small (so that small frames do not pay a thread hand-off each).
 //!
+//! Parallelism is a setting, not a type: [`crate::EncryptOptions::parallelism`] and
+//! [`crate::DecryptOptions::parallelism`] apply to the one-shot calls and to every stream
+//! adapter of [`crate::stream::io`] and [`crate::stream::tokio`] built with those options.
+//! With 1 (the default) the adapters run the sequential engine itself and start no thread.
+//!
 //! Threads are owned by the call or the adapter, never shared or global: a pool starts at the
 //! first regular frame and its threads are joined when the call returns or the adapter is
 //! dropped (workers skip queued jobs and end after the current one). The tokio adapters use
 //! the same dedicated pool, never `spawn_blocking` and never a blocking wait on a runtime
-//! thread: workers wake the task when a batch finishes.
+//! thread: when every worker is busy they return `Pending`, and the worker that finishes a
+//! batch wakes the task.
 
 pub(crate) mod decrypt;
 pub(crate) mod encrypt;
-pub(crate) mod io;
 pub(crate) mod pool;
-#[cfg(feature = "tokio")]
-pub(crate) mod tokio;
-
-#[cfg(feature = "tokio")]
-pub use self::tokio::AsyncParallelDecryptingReader;
-pub use encrypt::ParallelEncryptingWriter;
-pub use io::ParallelDecryptingReader;
 
 use zeroize::Zeroize;
 
@@ -47,7 +45,7 @@ pub fn default_parallelism() -> usize {
         .clamp(1, MAX_DEFAULT_WORKERS)
 }
 
-/// The workers of a one-shot call: the explicit setting, else 1 (the sequential path).
+/// The workers of a one-shot call or an adapter: the explicit setting, else 1 (the sequential path).
 ///
 /// Sequential by default: on the 2-core machines this project measures on, the frame-parallel
 /// path was slower than the sequential one at every frame length (0.56–0.93×, quiet machine,
@@ -61,10 +59,26 @@ pub(crate) fn frames_per_batch(record_len: usize) -> usize {
     (BATCH_BYTES / record_len.max(1)).max(1)
 }
 
-/// Keeps a finished batch's (wiped) buffer for reuse, at most two spare.
-pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch) {
+/// Keeps a finished batch's (wiped) buffer for reuse, at most `keep` spare. A new buffer is
+/// allocated only when none is spare, so buffers alive plus spare never exceed the most batches
+/// ever alive at once (the memory bound is unchanged), and large batches do not pay a fresh
+/// allocation (page faults) each.
+pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch, keep: usize) {
     let buf = b.into_buf();
-    if free.len() < 2 {
+    if free.len() < keep {
+        free.push(buf);
+    }
+}
+
+/// As [`recycle`] for a batch of frames that were all sealed: the buffer holds ciphertext
+/// only, so it is not wiped (a failed or partial batch is, like any other).
+pub(crate) fn recycle_sealed(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
+    if b.err.is_some() || b.ok != b.count {
+        return recycle(free, b, keep);
+    }
+    let mut buf = std::mem::take(&mut b.buf);
+    buf.clear();
+    if free.len() < keep {
         free.push(buf);
     }
 }

@@ -231,6 +231,14 @@ impl EncryptEngine {
     /// Frame-parallel encryption: appends `records` (whole regular frames sealed by the frame
     /// cipher, in order, holding `plaintext_len` bytes) as the next frames of the message.
     pub(crate) fn push_sealed(&mut self, records: &[u8], plaintext_len: usize) -> Result<()> {
+        self.note_sealed(records, plaintext_len)?;
+        self.out.extend_from_slice(records);
+        Ok(())
+    }
+
+    /// As [`EncryptEngine::push_sealed`] for records the caller keeps in its own output (a
+    /// one-shot call writing frames in place): checked, counted and hashed, not copied.
+    pub(crate) fn note_sealed(&mut self, records: &[u8], plaintext_len: usize) -> Result<()> {
         let frames = self
             .frames
             .as_mut()
@@ -259,7 +267,6 @@ impl EncryptEngine {
             frames.append_sealed(record)?;
         }
         self.total = total;
-        self.out.extend_from_slice(records);
         Ok(())
     }
 
@@ -315,6 +322,10 @@ impl EncryptEngine {
     /// Frame length.
     pub(crate) fn frame_len(&self) -> usize {
         self.frame_len
+    }
+    /// The declared plaintext length, if any (frame-parallel drivers check it on intake).
+    pub(crate) fn max_plaintext(&self) -> Option<u64> {
+        self.max_plaintext
     }
     /// The most plaintext an encrypting writer takes per call: two frames, at least 64 KiB,
     /// so its output buffer stays O(frame length) however large the caller's buffer is.

@@ -41,6 +41,8 @@
 use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
+use crate::parallel::decrypt::ParallelDecrypt;
+use crate::parallel::encrypt::ParallelEncrypt;
 use esdk_core::{EncryptionContext, Header};
 use std::io::{self, Read, Write};
 
@@ -76,6 +78,31 @@ pub(crate) async fn new_encrypt_engine_async(
     )?;
     engine.set_empty_final_frame(opts.empty_final_frame);
     Ok(engine)
+}
+
+/// The encrypt driver of an adapter: the engine, with `opts.parallelism` workers (1, the
+/// default, is the sequential engine itself).
+pub(crate) fn encrypt_driver(
+    engine: EncryptEngine,
+    opts: &EncryptOptions<'_, impl Mode>,
+) -> Result<ParallelEncrypt> {
+    ParallelEncrypt::new(
+        engine,
+        crate::parallel::workers_for(opts.parallelism, 0),
+        opts.non_framed,
+    )
+}
+
+/// The decrypt driver of an adapter (as [`encrypt_driver`]).
+pub(crate) fn decrypt_driver(
+    client: &Client,
+    opts: &DecryptOptions<'_, impl Mode>,
+    max_buffer: usize,
+) -> ParallelDecrypt {
+    ParallelDecrypt::new(
+        new_decrypt_engine(client, opts, max_buffer),
+        crate::parallel::workers_for(opts.parallelism, 0),
+    )
 }
 
 pub(crate) fn new_decrypt_engine(
@@ -134,7 +161,7 @@ fn defer(slot: &mut Option<io::Error>, r: io::Result<()>) {
 #[derive(Debug)]
 pub struct EncryptingWriter<W: Write> {
     inner: W,
-    engine: EncryptEngine,
+    pe: ParallelEncrypt,
     deferred: Option<io::Error>,
 }
 
@@ -146,13 +173,18 @@ impl<W: Write> EncryptingWriter<W> {
     pub fn new(client: &Client, opts: &EncryptOptions<'_>, inner: W) -> Result<Self> {
         Ok(Self {
             inner,
-            engine: new_encrypt_engine(client, opts)?,
+            pe: encrypt_driver(new_encrypt_engine(client, opts)?, opts)?,
             deferred: None,
         })
     }
     /// The header of the message being written.
     pub fn header(&self) -> &Header {
-        self.engine.header()
+        self.pe.engine.header()
+    }
+    /// Worker threads sealing frames now (see [`EncryptOptions::parallelism`]): 0 with
+    /// parallelism 1, before the first regular frame, and after finishing or an error.
+    pub fn running_workers(&self) -> usize {
+        self.pe.running_workers()
     }
     /// Writes the final frame and footer, flushes, and returns the inner writer.
     ///
@@ -222,11 +254,11 @@ impl<W: Write> EncryptingWriter<W> {
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
-        drain(&mut self.engine, &mut self.inner)?;
-        if !self.engine.is_finished() {
-            self.engine.finish().map_err(io::Error::from)?;
+        drain(&mut self.pe.engine, &mut self.inner)?;
+        if !self.pe.engine.is_finished() {
+            self.pe.finish().map_err(io::Error::from)?;
         }
-        drain(&mut self.engine, &mut self.inner)?;
+        drain(&mut self.pe.engine, &mut self.inner)?;
         flush_retrying(&mut self.inner)
     }
     /// The inner writer (the message is complete only if `try_finish` returned `Ok`).
@@ -241,14 +273,14 @@ impl<W: Write> Write for EncryptingWriter<W> {
             return Err(e);
         }
         // Earlier output first: nothing new is taken while the inner writer is behind.
-        drain(&mut self.engine, &mut self.inner)?;
+        drain(&mut self.pe.engine, &mut self.inner)?;
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = buf.len().min(self.engine.write_batch());
-        self.engine.push(&buf[..n]).map_err(io::Error::from)?;
+        let n = buf.len().min(self.pe.write_batch());
+        self.pe.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: whatever happens downstream now is reported by the next call.
-        let r = drain(&mut self.engine, &mut self.inner);
+        let r = drain(&mut self.pe.engine, &mut self.inner);
         defer(&mut self.deferred, r);
         Ok(n)
     }
@@ -256,7 +288,7 @@ impl<W: Write> Write for EncryptingWriter<W> {
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
-        drain(&mut self.engine, &mut self.inner)?;
+        drain(&mut self.pe.engine, &mut self.inner)?;
         flush_retrying(&mut self.inner)
     }
 }
@@ -266,7 +298,7 @@ impl<W: Write> Write for EncryptingWriter<W> {
 #[derive(Debug)]
 pub struct EncryptingReader<R: Read> {
     inner: R,
-    engine: EncryptEngine,
+    pe: ParallelEncrypt,
     chunk: Vec<u8>,
 }
 
@@ -280,13 +312,17 @@ impl<R: Read> EncryptingReader<R> {
         let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
         Ok(Self {
             inner,
-            engine,
+            pe: encrypt_driver(engine, opts)?,
             chunk,
         })
     }
     /// The header of the message.
     pub fn header(&self) -> &Header {
-        self.engine.header()
+        self.pe.engine.header()
+    }
+    /// Worker threads sealing frames now (as [`EncryptingWriter::running_workers`]).
+    pub fn running_workers(&self) -> usize {
+        self.pe.running_workers()
     }
     /// The inner reader.
     pub fn into_inner(self) -> R {
@@ -300,14 +336,14 @@ impl<R: Read> Read for EncryptingReader<R> {
             return Ok(0);
         }
         loop {
-            let avail = self.engine.output();
+            let avail = self.pe.engine.output();
             if !avail.is_empty() {
                 let n = avail.len().min(out.len());
                 out[..n].copy_from_slice(&avail[..n]);
-                self.engine.consume_output(n);
+                self.pe.engine.consume_output(n);
                 return Ok(n);
             }
-            if self.engine.is_finished() {
+            if self.pe.engine.is_finished() {
                 return Ok(0);
             }
             let n = match self.inner.read(&mut self.chunk) {
@@ -316,11 +352,9 @@ impl<R: Read> Read for EncryptingReader<R> {
                 Err(e) => return Err(e),
             };
             if n == 0 {
-                self.engine.finish().map_err(io::Error::from)?;
+                self.pe.finish().map_err(io::Error::from)?;
             } else {
-                self.engine
-                    .push(&self.chunk[..n])
-                    .map_err(io::Error::from)?;
+                self.pe.push(&self.chunk[..n]).map_err(io::Error::from)?;
             }
         }
     }
@@ -353,25 +387,25 @@ enum Until {
     Plaintext,
 }
 
-/// Drives a decrypt engine from a reader; returns whether plaintext is available.
+/// Drives a decrypt driver from a reader; returns whether plaintext is available.
 fn pump<R: Read>(
-    engine: &mut DecryptEngine,
+    pd: &mut ParallelDecrypt,
     inner: &mut R,
     source: &MaterialsSource<'_>,
     until: Until,
 ) -> Result<bool> {
     loop {
-        if until == Until::Header && engine.header().is_some() {
-            return Ok(!engine.plaintext().is_empty());
+        if until == Until::Header && pd.engine.header().is_some() {
+            return Ok(!pd.plaintext().is_empty());
         }
-        match engine.step()? {
+        match pd.step()? {
             DriverAction::Plaintext => return Ok(true),
             DriverAction::Done => return Ok(false),
             DriverAction::NeedMaterials(req) => {
                 let m = crate::executor::block_on(source.decryption_materials(&req))?;
-                engine.set_materials(m);
+                pd.engine.set_materials(m);
             }
-            DriverAction::NeedInput => fill(engine, inner)?,
+            DriverAction::NeedInput => fill(&mut pd.engine, inner)?,
         }
     }
 }
@@ -388,7 +422,7 @@ fn pump<R: Read>(
 #[derive(Debug)]
 pub struct DecryptingReader<'a, R: Read> {
     inner: R,
-    engine: DecryptEngine,
+    pd: ParallelDecrypt,
     source: MaterialsSource<'a>,
 }
 
@@ -414,7 +448,7 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
     ) -> Result<Self> {
         let mut r = Self {
             inner,
-            engine: new_decrypt_engine(client, opts, max_buffer),
+            pd: decrypt_driver(client, opts, max_buffer),
             source: opts.source,
         };
         match r.drive_header() {
@@ -424,12 +458,7 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
         }
     }
     fn drive_header(&mut self) -> Result<()> {
-        pump(
-            &mut self.engine,
-            &mut self.inner,
-            &self.source,
-            Until::Header,
-        )?;
+        pump(&mut self.pd, &mut self.inner, &self.source, Until::Header)?;
         Ok(())
     }
     /// Completes reading and verifying the header, if construction could not (`WouldBlock`);
@@ -439,21 +468,33 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
     /// Header must-fail conditions, materials failures, I/O errors.
     pub fn read_header(&mut self) -> io::Result<&Header> {
         self.drive_header()?;
-        self.engine
+        self.pd
+            .engine
             .header()
             .ok_or_else(|| Error::Core(esdk_core::Error::Truncated).into())
     }
     /// The verified header (`None` until it has been read).
     pub fn header(&self) -> Option<&Header> {
-        self.engine.header()
+        self.pd.engine.header()
     }
     /// The authenticated encryption context (stored plus reproduced-only pairs).
     pub fn encryption_context(&self) -> Option<&EncryptionContext> {
-        self.engine.encryption_context()
+        self.pd.engine.encryption_context()
     }
     /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
     pub fn buffer_capacity(&self) -> usize {
-        self.engine.buffer_capacity()
+        self.pd.engine.buffer_capacity()
+    }
+    /// The most bytes this reader ever held in its buffers: the ciphertext buffer and, with
+    /// parallelism above 1, the frame batches of the workers (at most `workers + 2` batches,
+    /// a batch being one frame or about 64 KiB of small frames).
+    pub fn peak_buffered(&self) -> usize {
+        self.pd.peak_buffered()
+    }
+    /// Worker threads opening frames now (see [`DecryptOptions::parallelism`]): 0 with
+    /// parallelism 1, before the first regular frame, and after an error.
+    pub fn running_workers(&self) -> usize {
+        self.pd.running_workers()
     }
     /// The inner reader.
     pub fn into_inner(self) -> R {
@@ -467,12 +508,12 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
             return Ok(0);
         }
         if pump(
-            &mut self.engine,
+            &mut self.pd,
             &mut self.inner,
             &self.source,
             Until::Plaintext,
         )? {
-            Ok(self.engine.read(out))
+            Ok(self.pd.read(out))
         } else {
             Ok(0)
         }
@@ -490,7 +531,7 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
 #[derive(Debug)]
 pub struct DecryptingWriter<'a, W: Write> {
     inner: W,
-    engine: DecryptEngine,
+    pd: ParallelDecrypt,
     source: MaterialsSource<'a>,
     deferred: Option<io::Error>,
 }
@@ -510,34 +551,47 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
     ) -> Self {
         Self {
             inner,
-            engine: new_decrypt_engine(client, opts, max_buffer),
+            pd: decrypt_driver(client, opts, max_buffer),
             source: opts.source,
             deferred: None,
         }
     }
     /// The verified header, once available.
     pub fn header(&self) -> Option<&Header> {
-        self.engine.header()
+        self.pd.engine.header()
+    }
+    /// The authenticated encryption context, once the header verified.
+    pub fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.pd.engine.encryption_context()
     }
     /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
     pub fn buffer_capacity(&self) -> usize {
-        self.engine.buffer_capacity()
+        self.pd.engine.buffer_capacity()
+    }
+    /// The most bytes this writer ever held in its buffers (as
+    /// [`DecryptingReader::peak_buffered`]).
+    pub fn peak_buffered(&self) -> usize {
+        self.pd.peak_buffered()
+    }
+    /// Worker threads opening frames now (as [`DecryptingReader::running_workers`]).
+    pub fn running_workers(&self) -> usize {
+        self.pd.running_workers()
     }
 
     /// Runs the engine: obtains materials, writes plaintext out (retrying `Interrupted`).
     fn run(&mut self) -> io::Result<()> {
         loop {
-            match self.engine.step().map_err(io::Error::from)? {
-                DriverAction::Plaintext => match self.inner.write(self.engine.plaintext()) {
+            match self.pd.step().map_err(io::Error::from)? {
+                DriverAction::Plaintext => match self.inner.write(self.pd.plaintext()) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => self.engine.consume_plaintext(n),
+                    Ok(n) => self.pd.consume_plaintext(n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 },
                 DriverAction::NeedMaterials(req) => {
                     let m = crate::executor::block_on(self.source.decryption_materials(&req))
                         .map_err(io::Error::from)?;
-                    self.engine.set_materials(m);
+                    self.pd.engine.set_materials(m);
                 }
                 DriverAction::NeedInput | DriverAction::Done => return Ok(()),
             }
@@ -565,9 +619,9 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
             return Err(e);
         }
         self.run()?;
-        self.engine.set_eof();
+        self.pd.engine.set_eof();
         self.run()?;
-        if !self.engine.is_done() {
+        if !self.pd.engine.is_done() {
             return Err(Error::Core(esdk_core::Error::Truncated).into());
         }
         flush_retrying(&mut self.inner)
@@ -589,7 +643,7 @@ impl<W: Write> Write for DecryptingWriter<'_, W> {
             return Ok(0);
         }
         let n = buf.len().min(WRITE_BATCH);
-        self.engine.push(&buf[..n]).map_err(io::Error::from)?;
+        self.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: what happens to them now is reported by the next call.
         let r = self.run();
         defer(&mut self.deferred, r);
@@ -642,7 +696,7 @@ mod tests {
             let mut out = Vec::new();
             r.read_to_end(&mut out)?;
             assert!(out == pt, "plaintext differs");
-            let zeroed = r.engine.bytes_zeroed();
+            let zeroed = r.pd.engine.bytes_zeroed();
             let capacity = r.buffer_capacity() as u64;
             // Each byte of the allocation is zeroed once: no per-read zeroing (before the
             // fix: 64 KiB per inner read, about 72 GB here).

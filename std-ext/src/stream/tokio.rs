@@ -14,11 +14,13 @@
 //! The buffer bound of the decrypting adapters is the one of [`super::io`].
 
 use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
-use super::io::{DEFAULT_MAX_BUFFER, new_decrypt_engine, new_encrypt_engine_async};
+use super::io::{DEFAULT_MAX_BUFFER, decrypt_driver, encrypt_driver, new_encrypt_engine_async};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use crate::keyring::BoxFuture;
 use crate::materials::DecryptionMaterials;
+use crate::parallel::decrypt::ParallelDecrypt;
+use crate::parallel::encrypt::ParallelEncrypt;
 use esdk_core::{EncryptionContext, Header};
 use std::io;
 use std::pin::Pin;
@@ -84,7 +86,7 @@ fn poll_shutdown_retrying<W: AsyncWrite + Unpin>(
 #[derive(Debug)]
 pub struct AsyncEncryptingWriter<W> {
     inner: W,
-    engine: EncryptEngine,
+    pe: ParallelEncrypt,
     deferred: Option<io::Error>,
 }
 
@@ -98,15 +100,20 @@ impl<W: AsyncWrite + Unpin> AsyncEncryptingWriter<W> {
         opts: &EncryptOptions<'_, impl Mode>,
         inner: W,
     ) -> Result<Self> {
+        let engine = new_encrypt_engine_async(client, opts).await?;
         Ok(Self {
             inner,
-            engine: new_encrypt_engine_async(client, opts).await?,
+            pe: encrypt_driver(engine, opts)?,
             deferred: None,
         })
     }
     /// The header of the message being written.
     pub fn header(&self) -> &Header {
-        self.engine.header()
+        self.pe.engine.header()
+    }
+    /// Worker threads sealing frames now (see [`EncryptOptions::parallelism`]).
+    pub fn running_workers(&self) -> usize {
+        self.pe.running_workers()
     }
     /// Finishes the message (as `shutdown()`: final frame, footer, inner shutdown) and returns
     /// the inner writer.
@@ -133,24 +140,35 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
         if let Some(e) = this.deferred.take() {
             return Poll::Ready(Err(e));
         }
-        // Earlier output first: nothing new is taken while the inner writer is behind.
-        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
+        loop {
+            // Earlier output first: nothing new is taken while the inner writer is behind.
+            ready!(poll_drain(&mut this.pe.engine, &mut this.inner, cx))?;
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let n = buf.len().min(this.pe.write_batch());
+            let taken = this
+                .pe
+                .push_some(&buf[..n], false)
+                .map_err(io::Error::from)?;
+            if taken > 0 {
+                // Taken: start writing; what is left (or fails) shows on the next call.
+                let p = poll_drain(&mut this.pe.engine, &mut this.inner, cx);
+                defer(&mut this.deferred, p);
+                return Poll::Ready(Ok(taken));
+            }
+            // Every worker is busy: the one finishing a batch wakes this task.
+            if !this.pe.poll_ready(cx.waker()).map_err(io::Error::from)? {
+                return Poll::Pending;
+            }
         }
-        let n = buf.len().min(this.engine.write_batch());
-        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
-        // The bytes are taken: start writing; what is left (or fails) shows on the next call.
-        let p = poll_drain(&mut this.engine, &mut this.inner, cx);
-        defer(&mut this.deferred, p);
-        Poll::Ready(Ok(n))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if let Some(e) = this.deferred.take() {
             return Poll::Ready(Err(e));
         }
-        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        ready!(poll_drain(&mut this.pe.engine, &mut this.inner, cx))?;
         poll_flush_retrying(&mut this.inner, cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -158,11 +176,15 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
         if let Some(e) = this.deferred.take() {
             return Poll::Ready(Err(e));
         }
-        if !this.engine.is_finished() {
-            ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
-            this.engine.finish().map_err(io::Error::from)?;
+        while !this.pe.engine.is_finished() {
+            ready!(poll_drain(&mut this.pe.engine, &mut this.inner, cx))?;
+            if !this.pe.finish_step(false).map_err(io::Error::from)?
+                && !this.pe.poll_ready(cx.waker()).map_err(io::Error::from)?
+            {
+                return Poll::Pending;
+            }
         }
-        ready!(poll_drain(&mut this.engine, &mut this.inner, cx))?;
+        ready!(poll_drain(&mut this.pe.engine, &mut this.inner, cx))?;
         poll_shutdown_retrying(&mut this.inner, cx)
     }
 }
@@ -171,8 +193,12 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncEncryptingWriter<W> {
 #[derive(Debug)]
 pub struct AsyncEncryptingReader<R> {
     inner: R,
-    engine: EncryptEngine,
+    pe: ParallelEncrypt,
     chunk: Vec<u8>,
+    /// Plaintext read but not yet taken by the driver: `chunk[taken..filled]`.
+    filled: usize,
+    taken: usize,
+    eof: bool,
 }
 
 impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
@@ -189,13 +215,20 @@ impl<R: AsyncRead + Unpin> AsyncEncryptingReader<R> {
         let chunk = vec![0u8; engine.frame_len().clamp(1, READ_CHUNK)];
         Ok(Self {
             inner,
-            engine,
+            pe: encrypt_driver(engine, opts)?,
             chunk,
+            filled: 0,
+            taken: 0,
+            eof: false,
         })
     }
     /// The header of the message.
     pub fn header(&self) -> &Header {
-        self.engine.header()
+        self.pe.engine.header()
+    }
+    /// Worker threads sealing frames now (see [`EncryptOptions::parallelism`]).
+    pub fn running_workers(&self) -> usize {
+        self.pe.running_workers()
     }
     /// The inner reader.
     pub fn into_inner(self) -> R {
@@ -211,29 +244,38 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncEncryptingReader<R> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            let avail = this.engine.output();
+            let avail = this.pe.engine.output();
             if !avail.is_empty() {
                 let n = avail.len().min(out.remaining());
                 out.put_slice(&avail[..n]);
-                this.engine.consume_output(n);
+                this.pe.engine.consume_output(n);
                 return Poll::Ready(Ok(()));
             }
-            if this.engine.is_finished() || out.remaining() == 0 {
+            if this.pe.engine.is_finished() || out.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
-            let mut rb = ReadBuf::new(&mut this.chunk);
-            match ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-            let n = rb.filled().len();
-            if n == 0 {
-                this.engine.finish().map_err(io::Error::from)?;
+            // Progress without waiting for a worker: hand over read plaintext, or finish.
+            let progressed = if this.taken < this.filled {
+                let data = this.chunk.get(this.taken..this.filled).unwrap_or(&[]);
+                let t = this.pe.push_some(data, false).map_err(io::Error::from)?;
+                this.taken += t;
+                t > 0
+            } else if this.eof {
+                this.pe.finish_step(false).map_err(io::Error::from)?
             } else {
-                this.engine
-                    .push(&this.chunk[..n])
-                    .map_err(io::Error::from)?;
+                let mut rb = ReadBuf::new(&mut this.chunk);
+                match ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+                let n = rb.filled().len();
+                (this.filled, this.taken, this.eof) = (n, 0, n == 0);
+                true
+            };
+            // Every worker is busy: the one finishing a batch wakes this task.
+            if !progressed && !this.pe.poll_ready(cx.waker()).map_err(io::Error::from)? {
+                return Poll::Pending;
             }
         }
     }
@@ -268,7 +310,7 @@ fn poll_fill<R: AsyncRead + Unpin>(
 #[derive(Debug)]
 pub struct AsyncDecryptingReader<R> {
     inner: R,
-    engine: DecryptEngine,
+    pd: ParallelDecrypt,
 }
 
 impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
@@ -296,32 +338,53 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         mut inner: R,
         max_buffer: usize,
     ) -> Result<Self> {
-        let mut engine = new_decrypt_engine(client, opts, max_buffer);
-        while engine.header().is_none() {
-            match engine.step()? {
-                DriverAction::NeedInput => {
-                    std::future::poll_fn(|cx| poll_fill(&mut engine, &mut inner, cx)).await?;
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        while pd.engine.header().is_none() {
+            // Workers start only after the header: nothing here waits for them.
+            match pd.try_step()? {
+                Some(DriverAction::NeedInput) => {
+                    std::future::poll_fn(|cx| poll_fill(&mut pd.engine, &mut inner, cx)).await?;
                 }
-                DriverAction::NeedMaterials(req) => {
+                Some(DriverAction::NeedMaterials(req)) => {
                     let m = opts.source.decryption_materials(&req).await?;
-                    engine.set_materials(m);
+                    pd.engine.set_materials(m);
                 }
-                DriverAction::Plaintext | DriverAction::Done => break,
+                Some(DriverAction::Plaintext | DriverAction::Done) | None => break,
             }
         }
-        Ok(Self { inner, engine })
+        Ok(Self { inner, pd })
     }
-    /// The verified header.
+    /// The verified header (always `Some`: construction reads it).
     pub fn header(&self) -> Option<&Header> {
-        self.engine.header()
+        self.pd.engine.header()
+    }
+    /// The verified header, as [`super::io::DecryptingReader::read_header`]. Construction
+    /// already read and verified it (a pending inner reader makes `new` wait, where the
+    /// `std::io` reader returns with the header incomplete), so this returns it at once.
+    ///
+    /// # Errors
+    /// None in practice; kept for the `std::io` shape (`Truncated` if there were no header).
+    pub async fn read_header(&mut self) -> io::Result<&Header> {
+        self.pd
+            .engine
+            .header()
+            .ok_or_else(|| Error::Core(esdk_core::Error::Truncated).into())
     }
     /// The authenticated encryption context.
     pub fn encryption_context(&self) -> Option<&EncryptionContext> {
-        self.engine.encryption_context()
+        self.pd.engine.encryption_context()
     }
     /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
     pub fn buffer_capacity(&self) -> usize {
-        self.engine.buffer_capacity()
+        self.pd.engine.buffer_capacity()
+    }
+    /// The most bytes ever held in buffers (as [`super::io::DecryptingReader::peak_buffered`]).
+    pub fn peak_buffered(&self) -> usize {
+        self.pd.peak_buffered()
+    }
+    /// Worker threads opening frames now (see [`DecryptOptions::parallelism`]).
+    pub fn running_workers(&self) -> usize {
+        self.pd.running_workers()
     }
     /// The inner reader.
     pub fn into_inner(self) -> R {
@@ -340,23 +403,29 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            match this.engine.step().map_err(io::Error::from)? {
-                DriverAction::Plaintext => {
-                    let avail = this.engine.plaintext();
+            match this.pd.try_step().map_err(io::Error::from)? {
+                Some(DriverAction::Plaintext) => {
+                    let avail = this.pd.plaintext();
                     let n = avail.len().min(out.remaining());
                     out.put_slice(&avail[..n]);
-                    this.engine.consume_plaintext(n);
+                    this.pd.consume_plaintext(n);
                     return Poll::Ready(Ok(()));
                 }
-                DriverAction::Done => return Poll::Ready(Ok(())),
-                DriverAction::NeedMaterials(_) => {
+                Some(DriverAction::Done) => return Poll::Ready(Ok(())),
+                Some(DriverAction::NeedMaterials(_)) => {
                     return Poll::Ready(Err(Error::Internal(
                         "materials requested after the header",
                     )
                     .into()));
                 }
-                DriverAction::NeedInput => {
-                    ready!(poll_fill(&mut this.engine, &mut this.inner, cx))?
+                Some(DriverAction::NeedInput) => {
+                    ready!(poll_fill(&mut this.pd.engine, &mut this.inner, cx))?;
+                }
+                // Waiting for a worker: the one finishing a batch wakes this task.
+                None => {
+                    if !this.pd.poll_ready(cx.waker()).map_err(io::Error::from)? {
+                        return Poll::Pending;
+                    }
                 }
             }
         }
@@ -368,7 +437,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
 /// after `shutdown` began are refused with an error.
 pub struct AsyncDecryptingWriter<'a, W> {
     inner: W,
-    engine: DecryptEngine,
+    pd: ParallelDecrypt,
     source: MaterialsSource<'a>,
     pending: Option<BoxFuture<'a, Result<DecryptionMaterials>>>,
     eof_sent: bool,
@@ -378,7 +447,7 @@ pub struct AsyncDecryptingWriter<'a, W> {
 impl<W> std::fmt::Debug for AsyncDecryptingWriter<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncDecryptingWriter")
-            .field("engine", &self.engine)
+            .field("engine", &self.pd)
             .finish_non_exhaustive()
     }
 }
@@ -398,7 +467,7 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     ) -> Self {
         Self {
             inner,
-            engine: new_decrypt_engine(client, opts, max_buffer),
+            pd: decrypt_driver(client, opts, max_buffer),
             source: opts.source,
             pending: None,
             eof_sent: false,
@@ -407,11 +476,23 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
     }
     /// The verified header, once available.
     pub fn header(&self) -> Option<&Header> {
-        self.engine.header()
+        self.pd.engine.header()
+    }
+    /// The authenticated encryption context, once the header verified.
+    pub fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.pd.engine.encryption_context()
     }
     /// Bytes currently allocated for buffering ciphertext (never above the `max_buffer` cap).
     pub fn buffer_capacity(&self) -> usize {
-        self.engine.buffer_capacity()
+        self.pd.engine.buffer_capacity()
+    }
+    /// The most bytes ever held in buffers (as [`super::io::DecryptingReader::peak_buffered`]).
+    pub fn peak_buffered(&self) -> usize {
+        self.pd.peak_buffered()
+    }
+    /// Worker threads opening frames now (see [`DecryptOptions::parallelism`]).
+    pub fn running_workers(&self) -> usize {
+        self.pd.running_workers()
     }
     /// Verifies the end of the message (as `shutdown()`) and returns the inner writer.
     ///
@@ -432,14 +513,19 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
             if let Some(fut) = self.pending.as_mut() {
                 let m = ready!(fut.as_mut().poll(cx)).map_err(io::Error::from)?;
                 self.pending = None;
-                self.engine.set_materials(m);
+                self.pd.engine.set_materials(m);
             }
-            match self.engine.step().map_err(io::Error::from)? {
+            let step = match self.pd.try_step().map_err(io::Error::from)? {
+                Some(step) => step,
+                // Waiting for a worker: the one finishing a batch wakes this task.
+                None if self.pd.poll_ready(cx.waker()).map_err(io::Error::from)? => continue,
+                None => return Poll::Pending,
+            };
+            match step {
                 DriverAction::Plaintext => {
-                    match ready!(Pin::new(&mut self.inner).poll_write(cx, self.engine.plaintext()))
-                    {
+                    match ready!(Pin::new(&mut self.inner).poll_write(cx, self.pd.plaintext())) {
                         Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                        Ok(n) => self.engine.consume_plaintext(n),
+                        Ok(n) => self.pd.consume_plaintext(n),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Poll::Ready(Err(e)),
                     }
@@ -481,7 +567,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
             return Poll::Ready(Ok(0));
         }
         let n = buf.len().min(WRITE_BATCH);
-        this.engine.push(&buf[..n]).map_err(io::Error::from)?;
+        this.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: process now if possible; failures show on the next call.
         let p = this.poll_run(cx);
         defer(&mut this.deferred, p);
@@ -502,11 +588,11 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
         }
         if !this.eof_sent {
             ready!(this.poll_run(cx))?;
-            this.engine.set_eof();
+            this.pd.engine.set_eof();
             this.eof_sent = true;
         }
         ready!(this.poll_run(cx))?;
-        if !this.engine.is_done() {
+        if !this.pd.engine.is_done() {
             return Poll::Ready(Err(Error::Core(esdk_core::Error::Truncated).into()));
         }
         poll_shutdown_retrying(&mut this.inner, cx)
