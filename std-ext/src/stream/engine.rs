@@ -37,33 +37,22 @@ fn with_core_encryption_materials<T>(
 }
 
 /// Appends one sealed regular frame of `plaintext` (exactly one frame length) to `out`: the
-/// plaintext is copied once into its place in the record and sealed there, with no zero fill
-/// of the content region first. On failure the record is wiped and removed again.
+/// plaintext is encrypted straight into its place in the record (out of place, one pass with
+/// the aws-lc backend; a copy and an in-place seal with providers that only seal in place).
+/// On failure the record is wiped and removed again.
 fn seal_appending(
     frames: &mut FrameEncryptor<Backend>,
     out: &mut Vec<u8>,
     plaintext: &[u8],
 ) -> Result<()> {
-    use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
-    let f = frames.frame_length();
-    if plaintext.len() != f {
-        return Err(
-            esdk_core::Error::Usage(esdk_core::error::UsageError::WrongFrameLength {
-                expected: f,
-                actual: plaintext.len(),
-            })
-            .into(),
-        );
-    }
     let start = out.len();
     let total = frames.sealed_frame_len();
-    // Room for the whole record first, so no reallocation leaves plaintext in freed memory.
+    // Room for the whole record first, so no reallocation leaves plaintext in freed memory
+    // (a provider sealing in place holds it in the record for a moment).
     out.reserve(total);
-    out.resize(start + REGULAR_FRAME_CONTENT_OFFSET, 0);
-    out.extend_from_slice(plaintext);
     out.resize(start + total, 0);
     let sealed = match out.get_mut(start..) {
-        Some(record) => frames.seal_frame_in_place(record).map(|_| ()),
+        Some(record) => frames.seal_frame(plaintext, record).map(|_| ()),
         None => Ok(()),
     };
     if let Err(e) = sealed {
