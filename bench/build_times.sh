@@ -12,6 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROFILE=${BUILD_PROFILE:-release}
 BASE=$ROOT/target/build-times
+mkdir -p "$BASE"
 cd "$ROOT"
 cargo fetch --locked >/dev/null
 

@@ -1,8 +1,8 @@
 //! One-shot decryption of a message held in memory, writing each frame's plaintext straight
 //! into the result.
 //!
-//! The decrypt engine runs in sealed-frames mode over the caller's ciphertext, fed a bounded
-//! chunk at a time (so its buffer stays about one frame long and cache-resident): it parses
+//! The decrypt engine runs in sealed-frames mode over the caller's ciphertext, fed exactly what
+//! it asks for (so its buffer stays one frame long, cache-resident, and never compacts): it parses
 //! and verifies the header, checks the frame order, feeds the signature digest and handles the
 //! final frame and the footer, as on every other path. Each regular frame it hands over sealed
 //! is opened out of place ([`esdk_core::FrameCipher::open_regular_to`]) into the result
@@ -21,8 +21,7 @@ use esdk_core::FrameCipher;
 use esdk_core::crypto::CryptoProvider;
 use zeroize::Zeroizing;
 
-/// Ciphertext handed to the engine per step when it needs less (it always gets at least what
-/// it asks for): enough to amortize the steps over small frames, small enough to stay in cache.
+/// Ciphertext handed to the engine when it does not say how much it needs.
 const CHUNK: usize = 64 * 1024;
 
 type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
@@ -92,7 +91,13 @@ impl<'c> OneShotDecrypt<'c> {
             self.eof = true;
             return Ok(());
         }
-        let n = self.engine.bytes_needed().max(CHUNK).min(rest.len());
+        // Exactly what the engine asks for: it consumes all of it, so its buffer never holds
+        // a partial frame that would have to be moved down before the next push.
+        let n = match self.engine.bytes_needed() {
+            0 => CHUNK,
+            need => need,
+        }
+        .min(rest.len());
         let (chunk, _) = rest.split_at(n);
         self.engine.push(chunk)?;
         self.fed += n;
