@@ -60,7 +60,7 @@ def notes(cell, unit, vals):
             out.append("%.1f× Python (≥ %g×)" % (py / vals[AWS], want))
             oks.append(py / vals[AWS] >= want)
     elif parts[0].startswith("rsa") and PY in vals:
-        ours = vals.get("aws-lc", vals.get("rustcrypto"))
+        ours = vals.get(AWS, vals.get("rust-rustcrypto"))
         if ours:
             out.append("%.2f× Python (≥ 1×)" % (vals[PY] / ours))
             oks.append(vals[PY] / ours >= 1.0)

@@ -23,7 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let suite = AlgorithmSuite::from_id(u16::from_str_radix(&arg(2, "0478"), 16)?)?;
     let frame: u32 = arg(3, "65536").parse()?;
     let mib: usize = arg(4, "4").parse()?;
-    let data: Vec<u8> = (0..mib << 20).map(|i| (i * 31 % 251) as u8).collect();
+    let data: Vec<u8> = (0..mib << 20)
+        .map(|i| (i * 31 % 251).to_le_bytes()[0])
+        .collect();
     let keyring = RawAesKeyring::new("bench", "aes-256", &[7u8; 32])?;
     let client = Client::builder()
         .commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)

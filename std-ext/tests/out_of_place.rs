@@ -64,7 +64,7 @@ fn one_shot_round_trips_at_every_frame_boundary() {
     let k = aes("k", 1, 32);
     for b in Backend::all() {
         for suite in [S0478, S0578, S0014] {
-            let c = client(&b, suite);
+            let c = client(b, suite);
             for n in [0usize, 1, 99, 100, 101, 250, 1000, 70_000] {
                 let pt = bytes(n, 9);
                 let e = c
@@ -89,7 +89,7 @@ fn one_shot_decrypt_refuses_every_changed_byte_of_the_body() {
     let k = aes("k", 2, 32);
     for b in Backend::all() {
         for suite in [S0478, S0578] {
-            let c = client(&b, suite);
+            let c = client(b, suite);
             let pt = bytes(1000, 3);
             let e = c
                 .encrypt(
