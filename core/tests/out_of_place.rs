@@ -1,6 +1,10 @@
 //! Out-of-place AEAD (`AeadKey::seal_to` / `open_to`) and the frame operations built on it:
 //! byte-identical to the in-place operations, and nothing unauthenticated left on failure.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider};
