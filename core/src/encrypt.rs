@@ -12,15 +12,15 @@
 
 use crate::body::{
     BodyKind, DEFAULT_FRAME_LENGTH, END_OF_FRAMES, FINAL_FRAME_CONTENT_OFFSET,
-    FINAL_FRAME_OVERHEAD, MAX_BODY_AAD_LEN, NON_FRAMED_OVERHEAD, REGULAR_FRAME_CONTENT_OFFSET,
-    REGULAR_FRAME_OVERHEAD, body_aad, frame_iv,
+    FINAL_FRAME_OVERHEAD, MAX_BODY_AAD_LEN, NON_FRAMED_OVERHEAD, REGULAR_FRAME_OVERHEAD, body_aad,
+    frame_iv,
 };
 use crate::codec::too_small;
 use crate::crypto::{AeadKey, CryptoProvider, Gmac, RunningDigest};
 use crate::edk::EdkRef;
 use crate::encryption_context::PUBLIC_KEY_FIELD;
 use crate::error::{Error, LimitKind, MaterialsError, PolicyError, UsageError};
-use crate::frame_cipher::FrameCipher;
+use crate::frame_cipher::{FrameCipher, seal_regular_frame};
 use crate::header::{ContentType, HeaderFields, auth_len, body_len, write_prefix, write_suffix};
 use crate::keys::{DerivedKey, MAX_PUBLIC_KEY_B64_LEN, SigningKey, derive};
 use crate::materials::{EncryptionMaterialsRef, check_required_keys, feed_filtered};
@@ -390,7 +390,9 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     }
 
     /// Seals one regular frame: `plaintext` must be exactly one frame length; writes
-    /// [`FrameEncryptor::sealed_frame_len`] bytes to the start of `out`.
+    /// [`FrameEncryptor::sealed_frame_len`] bytes to the start of `out`. The plaintext is
+    /// encrypted straight into `out` ([`AeadKey::seal_to`]): one pass over the bytes with
+    /// providers that seal out of place.
     ///
     /// # Errors
     /// Wrong plaintext length, an output too small, frame count exhausted, or non-framed mode.
@@ -404,11 +406,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
         }
         let total = self.sealed_frame_len();
         let record = out.get_mut(..total).ok_or(too_small(total))?;
-        record
-            .get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
-            .ok_or(too_small(total))?
-            .copy_from_slice(plaintext);
-        self.seal_frame_in_place(record)
+        self.seal_next(Some(plaintext), record)
     }
 
     /// Seals one regular frame in place. `record` is `sealed_frame_len()` bytes whose content
@@ -418,16 +416,14 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
     /// # Errors
     /// As [`FrameEncryptor::seal_frame`].
     pub fn seal_frame_in_place(&mut self, record: &mut [u8]) -> Result<usize, Error> {
+        self.seal_next(None, record)
+    }
+
+    /// Seals the next regular frame (out of place from `plaintext`, or in place), feeds the
+    /// running digest and advances the sequence number.
+    fn seal_next(&mut self, plaintext: Option<&[u8]>, record: &mut [u8]) -> Result<usize, Error> {
         if self.non_framed {
             return Err(Error::Policy(PolicyError::NonFramedEncryptionDisabled));
-        }
-        let f = self.frame_length();
-        let total = self.sealed_frame_len();
-        if record.len() != total {
-            return Err(Error::Usage(UsageError::WrongFrameLength {
-                expected: total,
-                actual: record.len(),
-            }));
         }
         // A regular frame cannot carry 0xFFFFFFFF, and the final frame needs a number after it.
         if self.next_seq == END_OF_FRAMES {
@@ -438,30 +434,19 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
             ));
         }
         let seq = self.next_seq;
-        let iv = frame_iv(seq);
-        let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
-        let aad = body_aad(
-            &mut aad_buf,
-            self.message_id(),
-            BodyKind::Regular,
+        seal_regular_frame(
+            &self.key,
+            self.message_id.as_bytes(),
+            self.frame_length,
             seq,
-            f as u64,
+            plaintext,
+            record,
         )?;
-        let (head, rest) = record.split_at_mut(REGULAR_FRAME_CONTENT_OFFSET);
-        let (content, tag_slot) = rest.split_at_mut(f);
-        let tag = self.key.seal_in_place(&iv, aad, content)?;
-        head.get_mut(..4)
-            .ok_or(too_small(total))?
-            .copy_from_slice(&seq.to_be_bytes());
-        head.get_mut(4..)
-            .ok_or(too_small(total))?
-            .copy_from_slice(&iv);
-        tag_slot.copy_from_slice(&tag);
         if let Some(d) = self.digest.as_mut() {
             d.update(record);
         }
         self.next_seq = seq.wrapping_add(1);
-        Ok(total)
+        Ok(record.len())
     }
 
     /// A cipher that seals regular frames of this message on any thread
@@ -566,8 +551,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
                 .ok_or(too_small(total))?
                 .copy_from_slice(&(len as u64).to_be_bytes());
             let (content, rest) = rest.split_at_mut(len);
-            content.copy_from_slice(tail);
-            let tag = self.key.seal_in_place(&iv, aad, content)?;
+            let tag = self.key.seal_to(&iv, aad, tail, content)?;
             rest.get_mut(..TAG_LEN)
                 .ok_or(too_small(total))?
                 .copy_from_slice(&tag);
@@ -614,8 +598,7 @@ impl<P: CryptoProvider> FrameEncryptor<P> {
                         .to_be_bytes(),
                 );
             let (content, rest) = rest.split_at_mut(len);
-            content.copy_from_slice(tail);
-            let tag = self.key.seal_in_place(&iv, aad, content)?;
+            let tag = self.key.seal_to(&iv, aad, tail, content)?;
             rest.get_mut(..TAG_LEN)
                 .ok_or(too_small(total))?
                 .copy_from_slice(&tag);

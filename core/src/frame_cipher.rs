@@ -22,10 +22,10 @@ use crate::body::{
 };
 use crate::codec::too_small;
 use crate::crypto::AeadKey;
-use crate::error::{Error, LimitKind, PolicyError, UsageError};
+use crate::error::{AuthStage, Error, LimitKind, PolicyError, UsageError};
 use crate::header::{ContentType, HeaderRef};
 use crate::message_id::MessageId;
-use crate::suite::{AlgorithmSuite, IV_LEN, SignatureAlg};
+use crate::suite::{AlgorithmSuite, IV_LEN, SignatureAlg, TAG_LEN};
 use core::ops::Range;
 
 /// Where the frames of a framed message lie, from its header.
@@ -325,13 +325,41 @@ impl<K: AeadKey> FrameCipher<K> {
     /// # Errors
     /// A record of the wrong length, `seq` 0 or [`END_OF_FRAMES`], or a provider failure.
     pub fn seal_regular(&self, seq: u32, record: &mut [u8]) -> Result<(), Error> {
-        let f = self.frame_length as usize;
-        if record.len() != self.regular_frame_len() {
-            return Err(Error::Usage(UsageError::WrongFrameLength {
-                expected: self.regular_frame_len(),
-                actual: record.len(),
-            }));
-        }
+        self.check_seq(seq)?;
+        seal_regular_frame(
+            &self.key,
+            self.message_id(),
+            self.frame_length,
+            seq,
+            None,
+            record,
+        )
+    }
+
+    /// As [`FrameCipher::seal_regular`], encrypting `plaintext` (exactly one frame length)
+    /// straight into `record`'s content region: one pass over the bytes with providers that
+    /// seal out of place ([`AeadKey::seal_to`]), instead of a copy and an in-place seal.
+    ///
+    /// # Errors
+    /// As [`FrameCipher::seal_regular`], or a plaintext of the wrong length.
+    pub fn seal_regular_to(
+        &self,
+        seq: u32,
+        plaintext: &[u8],
+        record: &mut [u8],
+    ) -> Result<(), Error> {
+        self.check_seq(seq)?;
+        seal_regular_frame(
+            &self.key,
+            self.message_id(),
+            self.frame_length,
+            seq,
+            Some(plaintext),
+            record,
+        )
+    }
+
+    fn check_seq(&self, seq: u32) -> Result<(), Error> {
         if seq == 0 || seq == END_OF_FRAMES {
             return Err(Error::limit(
                 LimitKind::FrameCount,
@@ -339,26 +367,6 @@ impl<K: AeadKey> FrameCipher<K> {
                 u64::from(seq),
             ));
         }
-        let iv = frame_iv(seq);
-        let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
-        let aad = body_aad(
-            &mut aad_buf,
-            self.message_id(),
-            BodyKind::Regular,
-            seq,
-            f as u64,
-        )?;
-        let (head, rest) = record.split_at_mut(REGULAR_FRAME_CONTENT_OFFSET);
-        let (content, tag_slot) = rest.split_at_mut(f);
-        let tag = self.key.seal_in_place(&iv, aad, content)?;
-        let total = self.regular_frame_len();
-        head.get_mut(..4)
-            .ok_or(too_small(total))?
-            .copy_from_slice(&seq.to_be_bytes());
-        head.get_mut(4..4 + IV_LEN)
-            .ok_or(too_small(total))?
-            .copy_from_slice(&iv);
-        tag_slot.copy_from_slice(&tag);
         Ok(())
     }
 
@@ -431,6 +439,113 @@ impl<K: AeadKey> FrameCipher<K> {
             .get_mut(FINAL_FRAME_CONTENT_OFFSET..FINAL_FRAME_CONTENT_OFFSET + len)
             .ok_or(Error::Truncated)
     }
+
+    /// As [`FrameCipher::open_regular`], decrypting out of place: `record` stays ciphertext
+    /// and the plaintext (exactly the frame length) goes to the start of `out`; returns its
+    /// length. With providers that open out of place ([`AeadKey::open_to`]) this is one pass
+    /// over the bytes. `out` holds unverified bytes while the tag is checked; on failure the
+    /// region written is wiped.
+    ///
+    /// # Errors
+    /// As [`FrameCipher::open_regular`], or an `out` shorter than the frame length.
+    pub fn open_regular_to(&self, seq: u32, record: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        let f = self.frame_length as usize;
+        if record.len() != self.regular_frame_len() {
+            return Err(Error::Truncated);
+        }
+        if be_u32(record, 0) != Some(seq) || seq == END_OF_FRAMES {
+            return Err(Error::format("frame.sequence_number", "out of order"));
+        }
+        let out = out.get_mut(..f).ok_or(too_small(f))?;
+        let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
+        let aad = body_aad(
+            &mut aad_buf,
+            self.message_id(),
+            BodyKind::Regular,
+            seq,
+            f as u64,
+        )?;
+        open_frame_to(&self.key, record, 4, aad, out)?;
+        Ok(f)
+    }
+}
+
+/// Seals regular frame `seq` of a message into `record` (frame length + 32 bytes): with
+/// `plaintext`, it is encrypted out of place into the content region; without, the content
+/// region already holds the plaintext and is sealed in place. Writes the sequence number, the
+/// IV and the tag around it. The one sealing of a regular frame, shared by
+/// [`crate::FrameEncryptor`] and [`FrameCipher`]; callers check the sequence number.
+pub(crate) fn seal_regular_frame<K: AeadKey>(
+    key: &K,
+    message_id: &[u8],
+    frame_length: u32,
+    seq: u32,
+    plaintext: Option<&[u8]>,
+    record: &mut [u8],
+) -> Result<(), Error> {
+    let f = frame_length as usize;
+    let total = f.saturating_add(REGULAR_FRAME_OVERHEAD);
+    if record.len() != total {
+        return Err(Error::Usage(UsageError::WrongFrameLength {
+            expected: total,
+            actual: record.len(),
+        }));
+    }
+    if let Some(p) = plaintext {
+        if p.len() != f {
+            return Err(Error::Usage(UsageError::WrongFrameLength {
+                expected: f,
+                actual: p.len(),
+            }));
+        }
+    }
+    let iv = frame_iv(seq);
+    let mut aad_buf = [0u8; MAX_BODY_AAD_LEN];
+    let aad = body_aad(&mut aad_buf, message_id, BodyKind::Regular, seq, f as u64)?;
+    let (head, rest) = record.split_at_mut(REGULAR_FRAME_CONTENT_OFFSET);
+    let (content, tag_slot) = rest.split_at_mut(f);
+    let tag = match plaintext {
+        Some(p) => key.seal_to(&iv, aad, p, content)?,
+        None => key.seal_in_place(&iv, aad, content)?,
+    };
+    head.get_mut(..4)
+        .ok_or(too_small(total))?
+        .copy_from_slice(&seq.to_be_bytes());
+    head.get_mut(4..4 + IV_LEN)
+        .ok_or(too_small(total))?
+        .copy_from_slice(&iv);
+    tag_slot.copy_from_slice(&tag);
+    Ok(())
+}
+
+/// Opens the frame body `ciphertext ‖ tag` at the end of `frame` (IV at `iv_offset`) into
+/// `out` (exactly the content length), leaving `frame` untouched. On failure `out` holds no
+/// plaintext.
+fn open_frame_to<K: AeadKey>(
+    key: &K,
+    frame: &[u8],
+    iv_offset: usize,
+    aad: &[u8],
+    out: &mut [u8],
+) -> Result<(), Error> {
+    let len = out.len();
+    let tag_start = frame.len().checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
+    let ct_start = tag_start.checked_sub(len).ok_or(Error::Truncated)?;
+    let iv: [u8; IV_LEN] = frame
+        .get(iv_offset..iv_offset.saturating_add(IV_LEN))
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::Truncated)?;
+    let tag: [u8; TAG_LEN] = frame
+        .get(tag_start..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::Truncated)?;
+    let ct = frame.get(ct_start..tag_start).ok_or(Error::Truncated)?;
+    if key.open_to(&iv, aad, ct, &tag, out).is_err() {
+        // Whatever a provider left behind must not be mistaken for plaintext.
+        crate::crypto::wipe(out);
+        return Err(Error::Authentication(AuthStage::FrameTag));
+    }
+    Ok(())
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {

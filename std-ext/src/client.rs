@@ -9,7 +9,7 @@ use crate::materials::{
     DecryptionMaterials, DecryptionRequest, EncryptionMaterials, EncryptionRequest,
 };
 use crate::provider::{Backend, SharedRng};
-use crate::stream::engine::{DecryptEngine, DriverAction, EncryptEngine};
+use crate::stream::engine::{DecryptEngine, EncryptEngine};
 use esdk_core::encryption_context::RESERVED_PREFIX;
 use esdk_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, DecryptLimits, EdkRef, EncryptConfig,
@@ -583,29 +583,20 @@ impl Client {
             return crate::parallel::decrypt::decrypt_one_shot(self, ciphertext, opts, workers)
                 .await;
         }
-        let mut engine = DecryptEngine::new(
+        let engine = DecryptEngine::new(
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),
             usize::MAX,
             self.backend.clone(),
         );
-        // One buffer: the ciphertext is copied in once, each frame decrypts in place and its
-        // plaintext is moved down behind the plaintext before it; the buffer is the result.
-        engine.push(ciphertext)?;
-        engine.set_eof();
-        loop {
-            match engine.step()? {
-                DriverAction::NeedInput => return Err(esdk_core::Error::Truncated.into()),
-                DriverAction::NeedMaterials(req) => {
-                    let m = opts.source.decryption_materials(&req).await?;
-                    engine.set_materials(m);
-                }
-                DriverAction::Plaintext => engine.collect_plaintext_in_place()?,
-                DriverAction::Done => break,
-            }
+        // Each regular frame is opened straight into the result (stream::one_shot).
+        let mut one_shot = crate::stream::one_shot::OneShotDecrypt::new(engine, ciphertext);
+        while let crate::stream::one_shot::OneShotStep::NeedMaterials(req) = one_shot.run()? {
+            let m = opts.source.decryption_materials(&req).await?;
+            one_shot.set_materials(m);
         }
+        let (plaintext, mut engine) = one_shot.into_parts()?;
         let (header, encryption_context) = engine.take_header_and_context();
-        let plaintext = engine.into_collected_plaintext();
         let header = header.ok_or_else(|| Error::Internal("decrypt finished without a header"))?;
         let encryption_context = encryption_context.unwrap_or_default();
         Ok(Decrypted {

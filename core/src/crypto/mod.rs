@@ -46,6 +46,57 @@ pub trait AeadKey {
         tag: &[u8; 16],
     ) -> Result<(), AuthFailed>;
 
+    /// Encrypts `plaintext` into `out` (the same length) and returns the detached 16-byte tag,
+    /// leaving `plaintext` untouched: one pass over the bytes where a copy followed by
+    /// [`seal_in_place`](Self::seal_in_place) makes two.
+    ///
+    /// The default copies `plaintext` into `out` and seals there, so every provider supports
+    /// it; providers with a separate-buffer primitive override it.
+    ///
+    /// # Errors
+    /// [`CryptoError::Other`] if the lengths differ (nothing is written), or a provider failure.
+    fn seal_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        if plaintext.len() != out.len() {
+            return Err(CryptoError::Other);
+        }
+        out.copy_from_slice(plaintext);
+        self.seal_in_place(iv, aad, out)
+    }
+
+    /// Verifies `tag` over `ciphertext` and decrypts it into `out` (the same length), leaving
+    /// `ciphertext` untouched.
+    ///
+    /// `out` may hold unverified bytes while this runs; on failure it must hold no plaintext
+    /// (the default and the built-in providers wipe it). The default copies `ciphertext` into
+    /// `out` and opens there; providers with a separate-buffer primitive override it.
+    ///
+    /// # Errors
+    /// [`AuthFailed`] if the tag does not verify or the lengths differ.
+    fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        if ciphertext.len() != out.len() {
+            return Err(AuthFailed);
+        }
+        out.copy_from_slice(ciphertext);
+        let r = self.open_in_place(iv, aad, out, tag);
+        if r.is_err() {
+            wipe(out);
+        }
+        r
+    }
+
     /// An incremental GMAC: the tag of an AES-GCM encryption of the empty plaintext whose AAD is
     /// everything later passed to [`Gmac::update`] (the header tag, whose AAD is not contiguous).
     ///
@@ -55,6 +106,11 @@ pub trait AeadKey {
 
     /// Incremental GMAC state.
     type Gmac: Gmac;
+}
+
+/// Overwrites `buf` with zeros in a way the optimizer keeps.
+pub(crate) fn wipe(buf: &mut [u8]) {
+    zeroize::Zeroize::zeroize(buf);
 }
 
 /// Incremental GMAC (AES-GCM over an empty plaintext).

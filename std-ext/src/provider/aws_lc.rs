@@ -103,6 +103,56 @@ impl AeadKey for AwsLcAeadKey {
         }
     }
 
+    /// AWS-LC's out-of-place sealing: one pass from `plaintext` to `out`, no copy.
+    fn seal_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        let mut tag = [0u8; 16];
+        self.0
+            .seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key(*iv),
+                Aad::from(aad),
+                plaintext,
+                out,
+                &[],
+                &mut tag,
+            )
+            .map_err(|_| CryptoError::Other)?;
+        Ok(tag)
+    }
+
+    /// AWS-LC's out-of-place opening: one pass from `ciphertext` to `out`, no copy.
+    fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        if ciphertext.len() != out.len() {
+            return Err(AuthFailed);
+        }
+        self.0
+            .open_separate_gather(
+                Nonce::assume_unique_for_key(*iv),
+                Aad::from(aad),
+                ciphertext,
+                tag,
+                out,
+            )
+            .map_err(|_| {
+                // `out` "may have been overwritten in an unspecified way": wipe it, so no
+                // unauthenticated plaintext is left behind.
+                out.zeroize();
+                AuthFailed
+            })
+    }
+
     type Gmac = AwsLcGmac;
 
     fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {

@@ -216,6 +216,27 @@ impl AeadKey for BackendAeadKey {
     ) -> Result<(), AuthFailed> {
         each!(BackendAeadKey, self, k => k.open_in_place(iv, aad, buf, tag))
     }
+    #[inline]
+    fn seal_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        each!(BackendAeadKey, self, k => k.seal_to(iv, aad, plaintext, out))
+    }
+    #[inline]
+    fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        each!(BackendAeadKey, self, k => k.open_to(iv, aad, ciphertext, tag, out))
+    }
     type Gmac = BackendGmac;
     fn gmac(&self, iv: &[u8; 12]) -> Result<Self::Gmac, CryptoError> {
         match self {

@@ -76,6 +76,23 @@ pub trait ErasedAeadKey: Send + Sync {
         buf: &mut [u8],
         tag: &[u8; 16],
     ) -> Result<(), AuthFailed>;
+    /// As [`AeadKey::seal_to`].
+    fn seal_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError>;
+    /// As [`AeadKey::open_to`].
+    fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut [u8],
+    ) -> Result<(), AuthFailed>;
     /// As [`AeadKey::gmac`].
     fn gmac(&self, iv: &[u8; 12]) -> Result<Box<dyn ErasedGmac>, CryptoError>;
 }
@@ -119,6 +136,25 @@ where
         tag: &[u8; 16],
     ) -> Result<(), AuthFailed> {
         AeadKey::open_in_place(self, iv, aad, buf, tag)
+    }
+    fn seal_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        AeadKey::seal_to(self, iv, aad, plaintext, out)
+    }
+    fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        AeadKey::open_to(self, iv, aad, ciphertext, tag, out)
     }
     fn gmac(&self, iv: &[u8; 12]) -> Result<Box<dyn ErasedGmac>, CryptoError> {
         Ok(Box::new(AeadKey::gmac(self, iv)?))

@@ -11,41 +11,78 @@ use esdk_core::{
 };
 use zeroize::Zeroizing;
 
+/// The encrypt engine's output: ciphertext in `buf[..len]`; `buf[len..]` is initialized room
+/// (zeros from the allocator, or ciphertext already handed out) that records are sealed into
+/// without being zero-filled again. It never holds plaintext once a call returns.
+struct OutBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl OutBuf {
+    /// Room for `n` bytes, zeroed by the allocator (fresh pages for large outputs: no pass of
+    /// ours over them).
+    fn with_room(n: usize) -> Self {
+        Self {
+            buf: vec![0u8; n],
+            len: 0,
+        }
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+    /// `n` more bytes at the end, initialized but unspecified (zeros or old ciphertext): the
+    /// caller overwrites all of them. Grows by at least doubling, so the cost stays linear.
+    fn grow(&mut self, n: usize) -> &mut [u8] {
+        let start = self.len;
+        let end = start.saturating_add(n);
+        if self.buf.len() < end {
+            let want = end.max(self.buf.len().saturating_mul(2)).max(4096);
+            self.buf.resize(want, 0);
+        }
+        self.len = end;
+        self.buf.get_mut(start..end).unwrap_or(&mut [])
+    }
+    /// Drops the bytes after `n`, wiping them (a failed record may hold plaintext).
+    fn wipe_back_to(&mut self, n: usize) {
+        if let Some(tail) = self.buf.get_mut(n..self.len) {
+            zeroize::Zeroize::zeroize(tail);
+        }
+        self.len = self.len.min(n);
+    }
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        self.grow(data.len()).copy_from_slice(data);
+    }
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+    /// The bytes from `from` on, in the buffer's allocation when `from` is 0.
+    fn into_vec(mut self, from: usize) -> Vec<u8> {
+        self.buf.truncate(self.len);
+        if from == 0 {
+            self.buf
+        } else {
+            self.buf.split_off(from.min(self.len))
+        }
+    }
+}
+
 /// Appends one sealed regular frame of `plaintext` (exactly one frame length) to `out`: the
-/// plaintext is copied once into its place in the record and sealed there, with no zero fill
-/// of the content region first. On failure the record is wiped and removed again.
+/// plaintext is encrypted straight into its place in the record (out of place, one pass with
+/// the aws-lc backend; a copy and an in-place seal with providers that only seal in place), and
+/// the record's room is not zero-filled first. On failure the record is wiped and removed.
 fn seal_appending(
     frames: &mut FrameEncryptor<Backend>,
-    out: &mut Vec<u8>,
+    out: &mut OutBuf,
     plaintext: &[u8],
 ) -> Result<()> {
-    use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
-    let f = frames.frame_length();
-    if plaintext.len() != f {
-        return Err(
-            esdk_core::Error::Usage(esdk_core::error::UsageError::WrongFrameLength {
-                expected: f,
-                actual: plaintext.len(),
-            })
-            .into(),
-        );
-    }
     let start = out.len();
-    let total = frames.sealed_frame_len();
-    // Room for the whole record first, so no reallocation leaves plaintext in freed memory.
-    out.reserve(total);
-    out.resize(start + REGULAR_FRAME_CONTENT_OFFSET, 0);
-    out.extend_from_slice(plaintext);
-    out.resize(start + total, 0);
-    let sealed = match out.get_mut(start..) {
-        Some(record) => frames.seal_frame_in_place(record).map(|_| ()),
-        None => Ok(()),
-    };
-    if let Err(e) = sealed {
-        if let Some(record) = out.get_mut(start..) {
-            zeroize::Zeroize::zeroize(record);
-        }
-        out.truncate(start);
+    let record = out.grow(frames.sealed_frame_len());
+    if let Err(e) = frames.seal_frame(plaintext, record) {
+        out.wipe_back_to(start);
         return Err(e.into());
     }
     Ok(())
@@ -61,7 +98,7 @@ pub(crate) struct EncryptEngine {
     frame_len: usize,
     legacy_non_framed: bool,
     staged: Zeroizing<Vec<u8>>,
-    out: Vec<u8>,
+    out: OutBuf,
     out_pos: usize,
     header: Header,
     max_plaintext: Option<u64>,
@@ -90,16 +127,18 @@ impl EncryptEngine {
     ) -> Result<Self> {
         let (frames, out) = materials.with_core(|cm| {
             let ready = Encryptor::new(backend, config)?.provide(cm, &mut rng)?;
-            let mut out = Vec::with_capacity(output_hint.max(ready.header_len()));
-            out.resize(ready.header_len(), 0);
-            let (frames, _) = ready.write_header(&mut out)?;
+            // The header is on top of the hint (callers estimate the body), so an exact
+            // one-shot estimate never has to grow (which would copy and zero-fill).
+            let header_len = ready.header_len();
+            let mut out = OutBuf::with_room(output_hint.saturating_add(header_len));
+            let (frames, _) = ready.write_header(out.grow(header_len))?;
             Ok((frames, out))
         })?;
         let opts = esdk_core::header::ParseOptions {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             ..Default::default()
         };
-        let header = Header::from(&HeaderRef::parse(&out, &opts)?.0);
+        let header = Header::from(&HeaderRef::parse(out.bytes(), &opts)?.0);
         let frame_len = frames.frame_length();
         let mut staged = Zeroizing::new(Vec::new());
         if config.legacy_non_framed {
@@ -287,16 +326,18 @@ impl EncryptEngine {
             self.staged.clear();
         }
         let start = self.out.len();
-        self.out
-            .resize(start + frames.finish_len(self.staged.len()), 0);
-        frames.finish(&self.staged, &mut self.out[start..], &mut self.rng)?;
+        let room = self.out.grow(frames.finish_len(self.staged.len()));
+        if let Err(e) = frames.finish(&self.staged, room, &mut self.rng) {
+            self.out.wipe_back_to(start);
+            return Err(e.into());
+        }
         self.staged.clear();
         Ok(())
     }
 
     /// Ciphertext ready to be written out.
     pub(crate) fn output(&self) -> &[u8] {
-        self.out.get(self.out_pos..).unwrap_or(&[])
+        self.out.bytes().get(self.out_pos..).unwrap_or(&[])
     }
     /// Marks `n` output bytes as written; compacts the buffer once it is drained.
     pub(crate) fn consume_output(&mut self, n: usize) {
@@ -307,13 +348,8 @@ impl EncryptEngine {
         }
     }
     /// Takes the whole output (one-shot use).
-    pub(crate) fn into_output(mut self) -> (Vec<u8>, Header) {
-        let out = if self.out_pos == 0 {
-            std::mem::take(&mut self.out)
-        } else {
-            self.out.split_off(self.out_pos)
-        };
-        (out, self.header)
+    pub(crate) fn into_output(self) -> (Vec<u8>, Header) {
+        (self.out.into_vec(self.out_pos), self.header)
     }
     /// Whether the final frame has been written.
     pub(crate) fn is_finished(&self) -> bool {

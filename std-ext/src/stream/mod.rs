@@ -26,5 +26,6 @@
 
 pub(crate) mod engine;
 pub mod io;
+pub(crate) mod one_shot;
 #[cfg(feature = "tokio")]
 pub mod tokio;

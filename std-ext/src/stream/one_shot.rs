@@ -1,0 +1,150 @@
+//! One-shot decryption of a message held in memory, writing each frame's plaintext straight
+//! into the result.
+//!
+//! The decrypt engine runs in sealed-frames mode over the caller's ciphertext, fed exactly what
+//! it asks for (so its buffer stays one frame long, cache-resident, and never compacts): it parses
+//! and verifies the header, checks the frame order, feeds the signature digest and handles the
+//! final frame and the footer, as on every other path. Each regular frame it hands over sealed
+//! is opened out of place ([`esdk_core::FrameCipher::open_regular_to`]) into the result
+//! buffer: one pass over the bytes with the aws-lc backend, instead of a copy of the whole
+//! message into the engine, an in-place decryption and a compaction.
+//!
+//! Nothing unauthenticated is released: the result is returned only once the message is
+//! complete and verified (signature included). Until then it lives in a zeroizing buffer,
+//! wiped on any failure; a frame whose tag fails is wiped at once.
+
+use crate::error::{Error, Result};
+use crate::materials::{DecryptionMaterials, DecryptionRequest};
+use crate::provider::Backend;
+use crate::stream::engine::{DecryptEngine, DriverAction};
+use esdk_core::FrameCipher;
+use esdk_core::crypto::CryptoProvider;
+use zeroize::Zeroizing;
+
+/// Ciphertext handed to the engine when it does not say how much it needs.
+const CHUNK: usize = 64 * 1024;
+
+type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
+
+/// What the one-shot decryption needs from its caller.
+pub(crate) enum OneShotStep {
+    /// Decryption materials (then call [`OneShotDecrypt::set_materials`] and run again).
+    NeedMaterials(Box<DecryptionRequest>),
+    /// The message is complete and verified: take the result with `into_parts`.
+    Done,
+}
+
+/// A one-shot decryption in progress (see the module docs).
+pub(crate) struct OneShotDecrypt<'c> {
+    engine: DecryptEngine,
+    ciphertext: &'c [u8],
+    /// Ciphertext bytes handed to the engine so far.
+    fed: usize,
+    eof: bool,
+    /// The result buffer: plaintext up to `len`, zeros after (allocated zeroed once, at the
+    /// ciphertext's length, which bounds the plaintext's).
+    out: Zeroizing<Vec<u8>>,
+    len: usize,
+    cipher: Option<Cipher>,
+}
+
+impl<'c> OneShotDecrypt<'c> {
+    pub(crate) fn new(mut engine: DecryptEngine, ciphertext: &'c [u8]) -> Self {
+        engine.set_sealed_frames(true);
+        Self {
+            engine,
+            ciphertext,
+            fed: 0,
+            eof: false,
+            // Zeroed by the allocator (fresh pages for large messages): no pass of our own.
+            out: Zeroizing::new(vec![0u8; ciphertext.len()]),
+            len: 0,
+            cipher: None,
+        }
+    }
+
+    /// Supplies the materials asked for by [`OneShotStep::NeedMaterials`].
+    pub(crate) fn set_materials(&mut self, m: DecryptionMaterials) {
+        self.engine.set_materials(m);
+    }
+
+    /// Runs until the engine needs materials or the message is done.
+    pub(crate) fn run(&mut self) -> Result<OneShotStep> {
+        loop {
+            match self.engine.step()? {
+                DriverAction::NeedInput => self.feed()?,
+                DriverAction::NeedMaterials(req) => return Ok(OneShotStep::NeedMaterials(req)),
+                DriverAction::Plaintext => self.collect()?,
+                DriverAction::Done => return Ok(OneShotStep::Done),
+            }
+        }
+    }
+
+    /// Hands the engine the next chunk of ciphertext, or signals the end of it.
+    fn feed(&mut self) -> Result<()> {
+        let rest = self.ciphertext.get(self.fed..).unwrap_or(&[]);
+        if rest.is_empty() {
+            if self.eof {
+                return Err(esdk_core::Error::Truncated.into());
+            }
+            self.engine.set_eof();
+            self.eof = true;
+            return Ok(());
+        }
+        // Exactly what the engine asks for: it consumes all of it, so its buffer never holds
+        // a partial frame that would have to be moved down before the next push.
+        let n = match self.engine.bytes_needed() {
+            0 => CHUNK,
+            need => need,
+        }
+        .min(rest.len());
+        let (chunk, _) = rest.split_at(n);
+        self.engine.push(chunk)?;
+        self.fed += n;
+        Ok(())
+    }
+
+    /// Moves what the engine holds into the result: a sealed regular frame is opened straight
+    /// into it; plaintext the engine decrypted itself (final frame, non-framed body) is copied
+    /// and wiped from the engine.
+    fn collect(&mut self) -> Result<()> {
+        let room = self
+            .out
+            .get_mut(self.len..)
+            .ok_or(Error::Internal("one-shot result overflow"))?;
+        if let Some(seq) = self.engine.take_sealed_seq() {
+            let cipher = match &mut self.cipher {
+                Some(c) => c,
+                slot => slot.insert(self.engine.frame_cipher()?),
+            };
+            let n = cipher.open_regular_to(seq, self.engine.plaintext(), room)?;
+            self.engine.skip_held();
+            self.len += n;
+        } else {
+            let p = self.engine.plaintext();
+            let n = p.len();
+            room.get_mut(..n)
+                .ok_or(Error::Internal("one-shot result overflow"))?
+                .copy_from_slice(p);
+            self.engine.consume_plaintext(n);
+            self.len += n;
+        }
+        Ok(())
+    }
+
+    /// The verified plaintext (after [`OneShotStep::Done`]) and the engine, for the header and
+    /// the encryption context.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] before the message is done (nothing is released then).
+    pub(crate) fn into_parts(mut self) -> Result<(Vec<u8>, DecryptEngine)> {
+        if !self.engine.is_done() {
+            return Err(Error::Internal(
+                "one-shot result taken before the message verified",
+            ));
+        }
+        let mut out = std::mem::take(&mut *self.out);
+        out.truncate(self.len);
+        Ok((out, self.engine))
+    }
+}
