@@ -236,7 +236,7 @@ pub enum RsaKeyError {
          the exponent must be odd, at least 3, below the modulus and below 2^33)"
     )]
     InvalidPublicKey,
-    /// The key's modulus is shorter than [`MIN_MODULUS_BITS`].
+    /// The key's modulus is shorter than the minimum (2048 bits).
     #[error("RSA modulus of {bits} bits is below the minimum of {min} bits")]
     KeyTooSmall {
         /// Size of the key's modulus in bits.
@@ -244,7 +244,7 @@ pub enum RsaKeyError {
         /// The minimum accepted size in bits.
         min: usize,
     },
-    /// The key's modulus is longer than [`MAX_MODULUS_BITS`].
+    /// The key's modulus is longer than the maximum (16384 bits).
     #[error("RSA modulus of {bits} bits is above the maximum of {max} bits")]
     KeyTooLarge {
         /// Size of the key's modulus in bits.
@@ -382,7 +382,7 @@ impl RsaPublicKey {
     /// The result is exactly as long as the modulus (for example 512 bytes for
     /// a 4096-bit key) and is randomized: wrapping the same data key twice gives
     /// different ciphertexts. `rng` supplies the padding randomness and should
-    /// be a cryptographically secure generator such as [`OsRng`].
+    /// be a cryptographically secure generator such as [`OsRng`](rand_core::OsRng).
     ///
     /// # Errors
     ///
@@ -719,13 +719,17 @@ mod tests {
     use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
     use serde_json::Value;
 
-    /// Root of the shared test vectors, relative to this crate's manifest.
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors");
+    /// Where the shared test vectors are read from; one clear failure when they are missing.
+    #[allow(dead_code)]
+    mod shared_vectors {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test-vectors/src/shared.rs"
+        ));
+    }
 
     fn vectors() -> PathBuf {
-        let dir = PathBuf::from(VECTORS);
-        assert!(dir.is_dir(), "test vectors not found at {}", dir.display());
-        dir
+        shared_vectors::vector_path("")
     }
 
     fn read_json(path: &Path) -> Value {
