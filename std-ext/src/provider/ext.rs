@@ -1,5 +1,5 @@
 //! [`StdProvider`]: the primitives this crate needs beyond esdk-core's [`CryptoProvider`]
-//! (one-shot hashes for cache ids, HMAC and ECDH for the ECDH keyrings), and its RustCrypto
+//! (one-shot hashes for cache ids, HMAC, ECDH and EC key parsing/encoding for the ECDH keyrings), and its RustCrypto
 //! implementation.
 
 use crate::keyring::raw_ecdh::EcdhCurve;
