@@ -1,6 +1,6 @@
 //! [`StdProvider`]: the primitives this crate needs beyond esdk-core's [`CryptoProvider`]
-//! (one-shot hashes for cache ids, HMAC, ECDH and EC key parsing/encoding for the ECDH keyrings), and its RustCrypto
-//! implementation.
+//! (one-shot hashes for cache ids; HMAC, ECDH and EC key parsing/encoding for the ECDH
+//! keyrings), and its RustCrypto implementation.
 
 use crate::keyring::raw_ecdh::EcdhCurve;
 use esdk_core::crypto::CryptoProvider;
