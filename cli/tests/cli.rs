@@ -965,9 +965,17 @@ fn many_files_in_parallel() {
     );
 }
 
+/// Where the shared test vectors are read from; one clear failure when they are missing.
+#[allow(dead_code)]
+mod shared_vectors {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../test-vectors/src/shared.rs"
+    ));
+}
+
 fn rsa_pems() -> (String, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/test-vectors/python-1.3.5/keys.json");
+    let path = shared_vectors::vector_path("python-1.3.5/keys.json");
     let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let pem = |name: &str| {
         let k = &v["keys"][name];

@@ -1,6 +1,6 @@
 //! Message header v1 and v2: zero-copy parsing, serialization and authentication.
 //!
-//! The parser works on the caller's bytes and reports [`Parse::Incomplete`] with the total length
+//! The parser works on the caller's bytes and reports `Parse::Incomplete` with the total length
 //! it needs when the header is not all there yet, so a streaming caller knows how much to read.
 //! Every check that the length fields allow is made before the bytes they announce are needed.
 

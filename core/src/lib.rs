@@ -18,7 +18,7 @@
 //! * [`crypto::CryptoProvider`]: pluggable primitives; [`crypto::rustcrypto::RustCrypto`] is the
 //!   default (feature `rustcrypto`).
 //! * [`input`]: the one decrypt input loop ([`SliceInput`] over a caller's buffer,
-//!   [`VecInput`](input::VecInput) over a growable one): discards, compaction, end of input.
+//!   [`VecInput`] over a growable one): discards, compaction, end of input.
 //! * [`raw_aes`]: raw AES key wrapping ([`RawAesKey`]), so an embedded caller can answer
 //!   materials requests.
 //!

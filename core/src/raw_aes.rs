@@ -118,7 +118,7 @@ pub fn matches(namespace: &str, key_name: &[u8], edk: &EdkRef<'_>) -> Option<[u8
     r.array::<IV_LEN>().ok()
 }
 
-/// Unwraps an EDK that [`matches`] this key.
+/// Unwraps an EDK that [`matches()`] this key.
 ///
 /// Returns `Ok(None)` when the EDK is not this keyring's, and an error when it is but does not
 /// decrypt (wrong key, tampering, or a different encryption context).

@@ -61,3 +61,10 @@ pub use store::{KeyStore, KeyStoreBuilder, KeyStoreInfo, KmsConfiguration};
 
 /// Re-export of the AWS SDK for DynamoDB.
 pub use aws_sdk_dynamodb;
+
+/// The repository README's Rust examples, compiled and run as this crate's doctests (this is
+/// the crate that sees every crate they use: esdk-std, esdk-kms and esdk-hierarchy). Examples
+/// that need an AWS account are `no_run`: compiled, not run.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1143,9 +1143,17 @@ fn blocking_facade_with_sync_client_and_io_adapters() {
 // ---------------------------------------------------------------------------------------------
 // Malformed ARNs of the Java test-vector keys manifest (no server needed)
 
+/// Where the shared test vectors are read from; one clear failure when they are missing.
+#[allow(dead_code)]
+mod shared_vectors {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../test-vectors/src/shared.rs"
+    ));
+}
+
 fn java_keys() -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/test-vectors/generation/java-keys.json");
+    let p = shared_vectors::vector_path("generation/java-keys.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).unwrap()
 }

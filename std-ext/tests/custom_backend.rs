@@ -195,6 +195,8 @@ fn raw_ecdh_agreement_kdf_and_wrapping_run_on_the_custom_provider() {
         assert_eq!(pt, b"ecdh");
         assert_eq!(get(&p.counts.ecdh), 3, "{curve}");
         assert_eq!(get(&p.counts.hmac), 4, "{curve}");
+        // Both points of the message's provider info validated by the custom provider.
+        assert_eq!(get(&p.counts.ec_keys), 2, "{curve}");
         // The static schema, read back by the built-in backend.
         let ct = client
             .encrypt(b"static", &EncryptOptions::keyring(&fixed))
@@ -206,7 +208,25 @@ fn raw_ecdh_agreement_kdf_and_wrapping_run_on_the_custom_provider() {
             .unwrap()
             .plaintext;
         assert_eq!(pt, b"static");
+        // Key objects parsed, checked and encoded by the chosen backend.
+        let keys_before = get(&p.counts.ec_keys);
+        let der = client_backend_key_roundtrip(&p, curve);
+        assert_eq!(get(&p.counts.ec_keys), keys_before + 4, "{curve}");
+        assert!(!der.is_empty());
     }
+}
+
+/// Parses a generated key pair through `p` (PKCS#8 out and in, SPKI in and out): four calls.
+fn client_backend_key_roundtrip(p: &Counting, curve: EcdhCurve) -> Vec<u8> {
+    use esdk_std::keyring::raw_ecdh::EcPublicKey;
+    let backend = Backend::custom(p.clone());
+    let key = EcPrivateKey::generate(curve);
+    let pem = key.to_pkcs8_pem_with(&backend).unwrap();
+    let back = EcPrivateKey::from_pem_with(&backend, curve, &pem).unwrap();
+    assert_eq!(back.public_key(), key.public_key());
+    let public = EcPublicKey::from_der_with(&backend, curve, &key.public_key().to_der()).unwrap();
+    assert_eq!(public, key.public_key());
+    public.to_der_with(&backend).unwrap()
 }
 
 #[test]

@@ -262,3 +262,111 @@ fn signing_keys_kept_from_generation_or_rebuilt_sign_the_same() {
         }
     }
 }
+
+#[test]
+fn ec_key_parsing_and_encoding_agree_with_rustcrypto() {
+    use esdk_core::error::CryptoError;
+    use esdk_std::keyring::raw_ecdh::EcdhCurve;
+    use esdk_std::provider::StdProvider;
+    let mut r = rng();
+    let curves = [
+        (EcdhCurve::P256, 32usize, EcdhCurve::P384),
+        (EcdhCurve::P384, 48, EcdhCurve::P521),
+        (EcdhCurve::P521, 66, EcdhCurve::P256),
+    ];
+    for b in Backend::all() {
+        for (curve, scalar_len, other) in curves {
+            let field = curve.compressed_len() - 1;
+            for _ in 0..4 {
+                // A valid scalar (RustCrypto decides) and its public key on both sides.
+                let (scalar, public) = loop {
+                    let mut s: Vec<u8> = (0..scalar_len).map(|_| r.r#gen()).collect();
+                    if curve == EcdhCurve::P521 {
+                        s[0] &= 1;
+                    }
+                    let mut p = [0u8; 67];
+                    if let Ok(n) = RustCrypto.ecdh_public_key(curve, &s, &mut p) {
+                        break (s, p[..n].to_vec());
+                    }
+                };
+                let mut p = [0u8; 67];
+                let n = b.ecdh_public_key(curve, &scalar, &mut p).unwrap();
+                assert_eq!(p[..n], public[..], "{} {curve}", b.name());
+
+                // PKCS#8 written by either side parses on both to the same scalar.
+                for der in [
+                    b.ec_private_key_to_pkcs8(curve, &scalar).unwrap(),
+                    RustCrypto.ec_private_key_to_pkcs8(curve, &scalar).unwrap(),
+                ] {
+                    let mut s = [0u8; 66];
+                    let n = b.ec_private_key_from_der(curve, &der, &mut s).unwrap();
+                    assert_eq!(s[..n], scalar[..], "{} {curve}", b.name());
+                    let n = RustCrypto
+                        .ec_private_key_from_der(curve, &der, &mut s)
+                        .unwrap();
+                    assert_eq!(s[..n], scalar[..]);
+                    // Another curve's parser refuses it.
+                    assert_eq!(
+                        b.ec_private_key_from_der(other, &der, &mut s),
+                        Err(CryptoError::InvalidKey)
+                    );
+                    assert!(
+                        b.ec_private_key_from_der(curve, &der[..der.len() - 1], &mut s)
+                            .is_err()
+                    );
+                }
+
+                // SubjectPublicKeyInfo written by either side parses on both to the same point.
+                let spki_b = b.ec_public_key_to_spki(curve, &public).unwrap();
+                let spki_r = RustCrypto.ec_public_key_to_spki(curve, &public).unwrap();
+                for spki in [&spki_b, &spki_r] {
+                    let mut o = [0u8; 67];
+                    let n = b.ec_public_key_from_spki(curve, spki, &mut o).unwrap();
+                    assert_eq!(o[..n], public[..], "{} {curve}", b.name());
+                    let n = RustCrypto
+                        .ec_public_key_from_spki(curve, spki, &mut o)
+                        .unwrap();
+                    assert_eq!(o[..n], public[..]);
+                    assert!(b.ec_public_key_from_spki(other, spki, &mut o).is_err());
+                    let mut trailing = spki.clone();
+                    trailing.push(0);
+                    assert!(b.ec_public_key_from_spki(curve, &trailing, &mut o).is_err());
+                    assert!(
+                        RustCrypto
+                            .ec_public_key_from_spki(curve, &trailing, &mut o)
+                            .is_err()
+                    );
+                    // A bare point is not a SubjectPublicKeyInfo.
+                    assert!(b.ec_public_key_from_spki(curve, &public, &mut o).is_err());
+                }
+
+                // SEC1: compressed and uncompressed give the compressed point; others refused.
+                let uncompressed = spki_r[spki_r.len() - (2 * field + 1)..].to_vec();
+                assert_eq!(uncompressed[0], 4);
+                for point in [&public, &uncompressed] {
+                    let mut o = [0u8; 67];
+                    let n = b.ec_public_key_from_sec1(curve, point, &mut o).unwrap();
+                    assert_eq!(o[..n], public[..], "{} {curve}", b.name());
+                }
+                let mut hybrid = uncompressed.clone();
+                hybrid[0] = 6 | (uncompressed[2 * field] & 1);
+                let mut o = [0u8; 67];
+                assert!(b.ec_public_key_from_sec1(curve, &hybrid, &mut o).is_err());
+                assert!(b.ec_public_key_from_sec1(curve, &[0], &mut o).is_err());
+                // A point off the curve: both refuse it.
+                let mut off = uncompressed.clone();
+                off[2 * field] ^= 1;
+                assert!(
+                    RustCrypto
+                        .ec_public_key_from_sec1(curve, &off, &mut o)
+                        .is_err()
+                );
+                assert!(
+                    b.ec_public_key_from_sec1(curve, &off, &mut o).is_err(),
+                    "{}",
+                    b.name()
+                );
+            }
+        }
+    }
+}

@@ -10,11 +10,9 @@ use esdk_test_vectors::runner::{self, PathKind, RunConfig, Tally};
 use esdk_test_vectors::sources;
 use std::path::PathBuf;
 
+/// The shared vectors' directory; a clear failure when it is missing (see `shared`).
 fn vectors() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/test-vectors"
-    ))
+    esdk_test_vectors::shared::vector_path("")
 }
 
 #[test]

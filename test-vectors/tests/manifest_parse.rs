@@ -14,11 +14,9 @@ use esdk_test_vectors::manifest::{
     resolve_file_uri,
 };
 
+/// The shared vectors' directory; a clear failure when it is missing (see `shared`).
 fn vectors() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/test-vectors"
-    ))
+    esdk_test_vectors::shared::vector_path("")
 }
 
 fn path(rel: &str) -> PathBuf {

@@ -30,11 +30,9 @@ use esdk_test_vectors::runner::{
 };
 use esdk_test_vectors::{layout, sources};
 
+/// The shared vectors' directory; a clear failure when it is missing (see `shared`).
 fn vectors() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/test-vectors"
-    ))
+    esdk_test_vectors::shared::vector_path("")
 }
 
 fn canonical(name: &str) -> PathBuf {

@@ -16,7 +16,7 @@ use super::provider::{Event, Logged};
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::decrypt::{DecryptState, MaterialsRequest};
 use esdk_core::error::UsageError;
-use esdk_core::{AlgorithmSuite, DecryptConfig, Decryptor, Error};
+use esdk_core::{AlgorithmSuite, DecryptConfig, Decryptor, Error, VecInput};
 
 /// The non-`NeedInput` states, in the order they came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,13 @@ pub enum Defer {
 
 /// Decrypts `msg` with `provider`, checking the contract; `answer` handles each materials
 /// request that is not deferred (provide, abort or drop).
+///
+/// The input loop is core's [`VecInput`] (it applies discards and compacts), so the fuzzer also
+/// drives the helper every other driver uses. The decryptor's discard contract is still checked
+/// on every call, which is the point of this driver: each state's discard is read back as the
+/// drop in [`VecInput::buffered`] across the step (the helper leaves it pending until the next
+/// step), and a discard past the end of the input surfaces as the helper's
+/// `Error::Internal`, which fails the run.
 pub fn decrypt<P: CryptoProvider>(
     provider: P,
     config: DecryptConfig,
@@ -83,12 +90,12 @@ pub fn decrypt<P: CryptoProvider>(
 ) -> Outcome {
     let (provider, log) = Logged::new(provider);
     let mut dec = Decryptor::new(provider, config);
-    let mut buf: Vec<u8> = if feed.sizes.is_empty() {
-        msg.to_vec()
-    } else {
-        Vec::new()
-    };
-    let mut fed = buf.len();
+    let mut input = VecInput::new(usize::MAX);
+    let mut fed = 0usize;
+    if feed.sizes.is_empty() {
+        push(&mut input, msg);
+        fed = msg.len();
+    }
     let mut next_size = 0usize;
     let mut out = Outcome {
         plaintext: Vec::new(),
@@ -104,87 +111,98 @@ pub fn decrypt<P: CryptoProvider>(
         calls += 1;
         assert!(calls <= max_calls, "decryptor makes no progress");
         let eof = fed == msg.len();
-        let buffered = buf.len();
+        if eof {
+            input.set_eof();
+        }
+        let buffered = input.buffered();
         let log_before = log.borrow().len();
         let mut wants: Option<usize> = None;
         let mut finished = false;
-        let discard = {
-            let st = dec.process(&mut buf, eof);
-            let discard = st.discard;
-            assert!(discard <= buffered, "discard {discard} > input {buffered}");
-            match st.state {
-                Ok(DecryptState::NeedInput { min_len }) => {
-                    assert!(!eof, "NeedInput after end of input");
-                    assert!(min_len > buffered, "min_len {min_len} <= {buffered}");
-                    assert_eq!(discard, 0);
-                    wants = Some(min_len);
-                }
-                Ok(DecryptState::NeedMaterials(req)) => {
-                    assert!(!out.states.contains(&St::Header), "materials after header");
-                    assert_eq!(discard, 0);
-                    let n = out.states.iter().filter(|s| **s == St::Materials).count();
-                    assert!(n == 0 || (n == 1 && deferred), "materials asked twice");
-                    out.states.push(St::Materials);
-                    suite = Some(req.suite());
-                    if defer == Defer::Once && !deferred {
-                        deferred = true;
-                        req.defer();
-                    } else {
-                        answer(req);
-                    }
-                }
-                Ok(DecryptState::HeaderVerified(h)) => {
-                    assert_eq!(
-                        out.states.last(),
-                        Some(&St::Materials),
-                        "header out of order"
-                    );
-                    assert_eq!(discard, h.len(), "header discard");
-                    assert_eq!(Some(h.suite()), suite);
-                    out.states.push(St::Header);
-                }
-                Ok(DecryptState::Plaintext(p)) => {
-                    assert!(out.states.contains(&St::Header), "plaintext before header");
-                    assert!(discard > p.len(), "a frame is longer than its plaintext");
-                    let log = log.borrow();
-                    assert!(
-                        log.iter().all(|e| match e {
-                            Event::Open { ok, .. } | Event::Verify { ok } => *ok,
-                        }),
-                        "plaintext released after a failed authentication: {log:?}"
-                    );
-                    match log.get(log_before..).and_then(<[Event]>::last) {
-                        Some(Event::Open {
-                            ok: true,
-                            plaintext,
-                        }) => {
-                            assert_eq!(plaintext.as_slice(), &*p, "released bytes differ")
-                        }
-                        other => panic!("plaintext released without an open: {other:?}"),
-                    }
-                    out.states.push(St::Plaintext);
-                    out.plaintext.extend_from_slice(&p);
-                }
-                Ok(DecryptState::Done) => {
-                    assert!(eof, "Done before end of input");
-                    assert!(
-                        out.states.last() == Some(&St::Plaintext),
-                        "Done without plaintext"
-                    );
-                    assert_eq!(discard, 0);
-                    out.states.push(St::Done);
-                    finished = true;
-                }
-                Ok(_) => panic!("unknown state"),
-                Err(e) => {
-                    assert_eq!(discard, 0);
-                    out.result = Err(e);
-                    finished = true;
+        // What the state says its discard must be: exactly, or more than.
+        let mut discard_is: Option<usize> = None;
+        let mut discard_above: Option<usize> = None;
+        match input.process(&mut dec) {
+            Ok(DecryptState::NeedInput { min_len }) => {
+                assert!(!eof, "NeedInput after end of input");
+                assert!(min_len > buffered, "min_len {min_len} <= {buffered}");
+                discard_is = Some(0);
+                wants = Some(min_len);
+            }
+            Ok(DecryptState::NeedMaterials(req)) => {
+                assert!(!out.states.contains(&St::Header), "materials after header");
+                discard_is = Some(0);
+                let n = out.states.iter().filter(|s| **s == St::Materials).count();
+                assert!(n == 0 || (n == 1 && deferred), "materials asked twice");
+                out.states.push(St::Materials);
+                suite = Some(req.suite());
+                if defer == Defer::Once && !deferred {
+                    deferred = true;
+                    req.defer();
+                } else {
+                    answer(req);
                 }
             }
-            discard
-        };
-        buf.drain(..discard);
+            Ok(DecryptState::HeaderVerified(h)) => {
+                assert_eq!(
+                    out.states.last(),
+                    Some(&St::Materials),
+                    "header out of order"
+                );
+                discard_is = Some(h.len());
+                assert_eq!(Some(h.suite()), suite);
+                out.states.push(St::Header);
+            }
+            Ok(DecryptState::Plaintext(p)) => {
+                assert!(out.states.contains(&St::Header), "plaintext before header");
+                discard_above = Some(p.len());
+                let log = log.borrow();
+                assert!(
+                    log.iter().all(|e| match e {
+                        Event::Open { ok, .. } | Event::Verify { ok } => *ok,
+                    }),
+                    "plaintext released after a failed authentication: {log:?}"
+                );
+                match log.get(log_before..).and_then(<[Event]>::last) {
+                    Some(Event::Open {
+                        ok: true,
+                        plaintext,
+                    }) => {
+                        assert_eq!(plaintext.as_slice(), &*p, "released bytes differ")
+                    }
+                    other => panic!("plaintext released without an open: {other:?}"),
+                }
+                out.states.push(St::Plaintext);
+                out.plaintext.extend_from_slice(&p);
+            }
+            Ok(DecryptState::Done) => {
+                assert!(eof, "Done before end of input");
+                assert!(
+                    out.states.last() == Some(&St::Plaintext),
+                    "Done without plaintext"
+                );
+                discard_is = Some(0);
+                out.states.push(St::Done);
+                finished = true;
+            }
+            Ok(_) => panic!("unknown state"),
+            Err(e) => {
+                assert!(
+                    !matches!(e, Error::Internal(_)),
+                    "input bookkeeping broke (a discard past the input?): {e:?}"
+                );
+                discard_is = Some(0);
+                out.result = Err(e);
+                finished = true;
+            }
+        }
+        // The state's discard, pending in the helper until the next step.
+        let discard = buffered - input.buffered();
+        if let Some(d) = discard_is {
+            assert_eq!(discard, d, "discard of {:?}", out.states.last());
+        }
+        if let Some(len) = discard_above {
+            assert!(discard > len, "a frame is longer than its plaintext");
+        }
         discarded += discard as u64;
         if finished {
             break;
@@ -197,25 +215,28 @@ pub fn decrypt<P: CryptoProvider>(
             *next += 1;
             if s == 0 { min } else { usize::from(s) }
         };
+        let left = buffered - discard;
         let n = match wants {
-            Some(min_len) => chunk(&mut next_size, min_len - buf.len()).max(1),
+            Some(min_len) => chunk(&mut next_size, min_len - left).max(1),
             None if feed.eager && remaining > 0 => chunk(&mut next_size, 1),
             None => 0,
         }
         .min(remaining);
-        buf.extend_from_slice(&msg[fed..fed + n]);
+        push(&mut input, &msg[fed..fed + n]);
         fed += n;
     }
-    // Sticky errors, final Done.
+    // Sticky errors, final Done (the helper first applies the last discard: one past the end
+    // of the input would show here as `Error::Internal`).
     let eof = fed == msg.len();
     {
-        let again = dec.process(&mut buf, eof);
-        assert_eq!(again.discard, 0);
-        match (&out.result, again.state) {
+        let left = input.buffered();
+        let again = input.process(&mut dec);
+        match (&out.result, again) {
             (Ok(()), Err(Error::Usage(UsageError::AlreadyDone))) => {}
             (Err(e), Err(e2)) => assert_eq!(*e, e2, "error not sticky"),
             (r, s) => panic!("after {r:?}: {:?}", s.err()),
         }
+        assert_eq!(input.buffered(), left, "a refused step discarded input");
     }
     // Statistics and the log agree with what was seen.
     let stats = dec.stats();
@@ -236,7 +257,14 @@ pub fn decrypt<P: CryptoProvider>(
         let verified = log.contains(&Event::Verify { ok: true });
         let signed = suite.is_some_and(|s| s.is_signed());
         assert_eq!(verified, signed, "signature checked iff the suite signs");
-        assert!(buf.is_empty() && eof, "Done with bytes left");
+        assert!(input.buffered() == 0 && eof, "Done with bytes left");
     }
     out
+}
+
+/// Appends `data` to the input (the buffer is unbounded here, so this cannot fail).
+fn push(input: &mut VecInput, data: &[u8]) {
+    if let Err(e) = input.push(data) {
+        panic!("unbounded input refused {} bytes: {e:?}", data.len());
+    }
 }

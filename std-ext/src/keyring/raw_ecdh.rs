@@ -131,18 +131,21 @@ pub enum EcKeyError {
         /// The expected curve.
         curve: EcdhCurve,
     },
+    /// The crypto backend does not offer the key operation (a custom provider returned
+    /// `UnsupportedAlgorithm`).
+    #[error("EC key: the crypto backend does not support this key operation")]
+    Unsupported,
 }
 
-/// A private key on one of the supported curves. Zeroized on drop (by the curve crates);
-/// `Debug` shows only the curve.
+/// A private key on one of the supported curves, parsed, checked and used by a crypto
+/// [`Backend`] (the `*_with` constructors take one; the others use [`Backend::default`]).
+/// The scalar is zeroized on drop; `Debug` shows only the curve.
 #[derive(Clone)]
-pub struct EcPrivateKey(Secret);
-
-#[derive(Clone)]
-enum Secret {
-    P256(p256::SecretKey),
-    P384(p384::SecretKey),
-    P521(p521::SecretKey),
+pub struct EcPrivateKey {
+    curve: EcdhCurve,
+    /// Big-endian, the curve's scalar length; in `[1, n - 1]` (checked by the backend).
+    scalar: Zeroizing<Vec<u8>>,
+    public: EcPublicKey,
 }
 
 impl core::fmt::Debug for EcPrivateKey {
@@ -151,24 +154,12 @@ impl core::fmt::Debug for EcPrivateKey {
     }
 }
 
-/// Applies `$body` with `$m` bound to the curve crate of `$curve`.
-macro_rules! per_curve {
-    ($curve:expr, $m:ident => $body:expr) => {
-        match $curve {
-            EcdhCurve::P256 => {
-                use p256 as $m;
-                $body
-            }
-            EcdhCurve::P384 => {
-                use p384 as $m;
-                $body
-            }
-            EcdhCurve::P521 => {
-                use p521 as $m;
-                $body
-            }
-        }
-    };
+/// `Unsupported` when the backend lacks the operation, `other` otherwise.
+fn key_error(e: esdk_core::error::CryptoError, other: EcKeyError) -> EcKeyError {
+    match e {
+        esdk_core::error::CryptoError::UnsupportedAlgorithm => EcKeyError::Unsupported,
+        _ => other,
+    }
 }
 
 impl EcPrivateKey {
@@ -183,7 +174,8 @@ impl EcPrivateKey {
         }
     }
 
-    /// A fresh random key from `rng`: a uniform scalar in `[1, n - 1]` by rejection sampling.
+    /// A fresh random key from `rng`: a uniform scalar in `[1, n - 1]` by rejection sampling,
+    /// checked by [`Backend::default`].
     ///
     /// # Errors
     /// The generator fails, or (with probability below 2^-32 per draw, 64 draws) no draw is
@@ -192,33 +184,57 @@ impl EcPrivateKey {
         curve: EcdhCurve,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Self, esdk_core::error::CryptoError> {
+        Self::generate_using(&Backend::default(), curve, rng)
+    }
+
+    /// As [`generate_with`](Self::generate_with), with `backend` checking the scalar and
+    /// computing the public key.
+    ///
+    /// # Errors
+    /// The generator fails, no draw is in range, or the backend lacks ECDH on `curve`.
+    pub fn generate_using(
+        backend: &Backend,
+        curve: EcdhCurve,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Self, esdk_core::error::CryptoError> {
         use esdk_core::error::CryptoError;
-        let mut bytes = Zeroizing::new([0u8; 66]);
         let len = crate::provider::scalar_len(curve);
-        let dst = bytes.get_mut(..len).ok_or(CryptoError::Other)?;
+        let mut scalar = Zeroizing::new(vec![0u8; len]);
         for _ in 0..64 {
-            rng.try_fill_bytes(dst).map_err(|_| CryptoError::Rng)?;
+            rng.try_fill_bytes(&mut scalar)
+                .map_err(|_| CryptoError::Rng)?;
             if curve == EcdhCurve::P521 {
                 // 521 bits: keep the low bit of the first byte.
-                if let Some(b) = dst.first_mut() {
+                if let Some(b) = scalar.first_mut() {
                     *b &= 1;
                 }
             }
-            // The curve crates check 0 < k < n (in constant time).
-            let k = per_curve!(curve, m => m::SecretKey::from_slice(dst).ok().map(to_secret));
-            if let Some(k) = k {
-                return Ok(Self(k));
+            // The backend refuses 0 and k >= n (InvalidKey): draw again.
+            match Self::from_scalar(backend, curve, scalar.clone()) {
+                Ok(k) => return Ok(k),
+                Err(CryptoError::InvalidKey) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(CryptoError::Rng)
     }
 
-    /// The private scalar, big-endian, of the curve's scalar length.
-    fn scalar(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match &self.0 {
-            Secret::P256(k) => k.to_bytes().to_vec(),
-            Secret::P384(k) => k.to_bytes().to_vec(),
-            Secret::P521(k) => k.to_bytes().to_vec(),
+    /// The key of a checked scalar, with its public key computed by `backend`.
+    fn from_scalar(
+        backend: &Backend,
+        curve: EcdhCurve,
+        scalar: Zeroizing<Vec<u8>>,
+    ) -> Result<Self, esdk_core::error::CryptoError> {
+        let mut out = [0u8; 67];
+        let n = backend.ecdh_public_key(curve, &scalar, &mut out)?;
+        let compressed = out
+            .get(..n)
+            .ok_or(esdk_core::error::CryptoError::Other)?
+            .to_vec();
+        Ok(Self {
+            curve,
+            scalar,
+            public: EcPublicKey { curve, compressed },
         })
     }
 
@@ -227,13 +243,25 @@ impl EcPrivateKey {
     /// # Errors
     /// Malformed PEM, another label, or not a key of `curve`.
     pub fn from_pem(curve: EcdhCurve, pem: &str) -> Result<Self, EcKeyError> {
+        Self::from_pem_with(&Backend::default(), curve, pem)
+    }
+
+    /// As [`from_pem`](Self::from_pem), parsed and checked by `backend`.
+    ///
+    /// # Errors
+    /// Malformed PEM, another label, not a key of `curve`, or the backend lacks the operation.
+    pub fn from_pem_with(
+        backend: &Backend,
+        curve: EcdhCurve,
+        pem: &str,
+    ) -> Result<Self, EcKeyError> {
         let malformed = EcKeyError::MalformedPem {
             role: "private",
             accepted: "PRIVATE KEY or EC PRIVATE KEY",
         };
         let (label, der) = pem_decode(pem).ok_or(malformed.clone())?;
         match label.as_str() {
-            "PRIVATE KEY" | "EC PRIVATE KEY" => Self::from_der(curve, &der),
+            "PRIVATE KEY" | "EC PRIVATE KEY" => Self::from_der_with(backend, curve, &der),
             _ => Err(malformed),
         }
     }
@@ -243,61 +271,71 @@ impl EcPrivateKey {
     /// # Errors
     /// Not a key of `curve` in either encoding.
     pub fn from_der(curve: EcdhCurve, der: &[u8]) -> Result<Self, EcKeyError> {
-        use p256::pkcs8::DecodePrivateKey as _;
+        Self::from_der_with(&Backend::default(), curve, der)
+    }
+
+    /// As [`from_der`](Self::from_der), parsed and checked by `backend`.
+    ///
+    /// # Errors
+    /// Not a key of `curve` in either encoding, or the backend lacks the operation.
+    pub fn from_der_with(
+        backend: &Backend,
+        curve: EcdhCurve,
+        der: &[u8],
+    ) -> Result<Self, EcKeyError> {
         let err = EcKeyError::Unparseable {
             role: "private",
             curve,
             tried: "PKCS#8, SEC1",
         };
-        Ok(Self(per_curve!(curve, m => {
-            let k = m::SecretKey::from_pkcs8_der(der)
-                .or_else(|_| m::SecretKey::from_sec1_der(der))
-                .map_err(|_| err)?;
-            to_secret(k)
-        })))
+        let mut scalar = Zeroizing::new(vec![0u8; 66]);
+        let n = backend
+            .ec_private_key_from_der(curve, der, &mut scalar)
+            .map_err(|e| key_error(e, err.clone()))?;
+        if n != crate::provider::scalar_len(curve) {
+            return Err(err);
+        }
+        scalar.truncate(n);
+        Self::from_scalar(backend, curve, scalar).map_err(|e| key_error(e, err))
     }
 
-    /// The key as PKCS#8 PEM (`PRIVATE KEY`), e.g. to store a generated key.
+    /// The key as PKCS#8 PEM (`PRIVATE KEY`), e.g. to store a generated key; encoded by
+    /// [`Backend::default`].
     ///
     /// # Errors
     /// The encoder fails (it does not for valid keys).
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, EcKeyError> {
-        use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
-        let curve = self.curve();
-        let pem = match &self.0 {
-            Secret::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
-            Secret::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
-            Secret::P521(k) => k.to_pkcs8_pem(LineEnding::LF),
-        }
-        .map_err(|_| EcKeyError::Unparseable {
-            role: "private",
-            curve,
-            tried: "PKCS#8 encoding",
-        })?;
-        Ok(Zeroizing::new(pem.as_str().to_owned()))
+        self.to_pkcs8_pem_with(&Backend::default())
+    }
+
+    /// As [`to_pkcs8_pem`](Self::to_pkcs8_pem), encoded by `backend`.
+    ///
+    /// # Errors
+    /// The encoder fails (it does not for valid keys), or the backend lacks it.
+    pub fn to_pkcs8_pem_with(&self, backend: &Backend) -> Result<Zeroizing<String>, EcKeyError> {
+        let der = backend
+            .ec_private_key_to_pkcs8(self.curve, &self.scalar)
+            .map_err(|e| {
+                key_error(
+                    e,
+                    EcKeyError::Unparseable {
+                        role: "private",
+                        curve: self.curve,
+                        tried: "PKCS#8 encoding",
+                    },
+                )
+            })?;
+        Ok(pem_encode("PRIVATE KEY", &der))
     }
 
     /// The curve.
     pub fn curve(&self) -> EcdhCurve {
-        match &self.0 {
-            Secret::P256(_) => EcdhCurve::P256,
-            Secret::P384(_) => EcdhCurve::P384,
-            Secret::P521(_) => EcdhCurve::P521,
-        }
+        self.curve
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> EcPublicKey {
-        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-        let compressed = match &self.0 {
-            Secret::P256(k) => k.public_key().to_encoded_point(true).as_bytes().to_vec(),
-            Secret::P384(k) => k.public_key().to_encoded_point(true).as_bytes().to_vec(),
-            Secret::P521(k) => k.public_key().to_encoded_point(true).as_bytes().to_vec(),
-        };
-        EcPublicKey {
-            curve: self.curve(),
-            compressed,
-        }
+        self.public.clone()
     }
 
     /// The ECDH shared secret (the x-coordinate of the shared point) with `peer`, computed
@@ -317,46 +355,11 @@ impl EcPrivateKey {
         }
         let mut z = Zeroizing::new(vec![0u8; 66]);
         let n = backend
-            .ecdh_agree(curve, &self.scalar(), &peer.compressed, &mut z)
+            .ecdh_agree(curve, &self.scalar, &peer.compressed, &mut z)
             .map_err(|_| bad)?;
         z.truncate(n);
         Ok(z)
     }
-
-    /// The matching public key, computed by `backend`.
-    fn public_key_with(&self, backend: &Backend) -> Result<EcPublicKey, EcKeyError> {
-        let curve = self.curve();
-        let mut out = [0u8; 67];
-        let n = backend
-            .ecdh_public_key(curve, &self.scalar(), &mut out)
-            .map_err(|_| EcKeyError::InvalidPoint { curve })?;
-        Ok(EcPublicKey {
-            curve,
-            compressed: out.get(..n).unwrap_or(&[]).to_vec(),
-        })
-    }
-}
-
-trait IntoSecret {
-    fn into_secret(self) -> Secret;
-}
-impl IntoSecret for p256::SecretKey {
-    fn into_secret(self) -> Secret {
-        Secret::P256(self)
-    }
-}
-impl IntoSecret for p384::SecretKey {
-    fn into_secret(self) -> Secret {
-        Secret::P384(self)
-    }
-}
-impl IntoSecret for p521::SecretKey {
-    fn into_secret(self) -> Secret {
-        Secret::P521(self)
-    }
-}
-fn to_secret(k: impl IntoSecret) -> Secret {
-    k.into_secret()
 }
 
 /// A validated public key (a point of its curve other than the identity), held as a SEC1
@@ -383,6 +386,19 @@ impl EcPublicKey {
     /// # Errors
     /// Malformed PEM, another label, another curve, or an invalid point.
     pub fn from_pem(curve: EcdhCurve, pem: &str) -> Result<Self, EcKeyError> {
+        Self::from_pem_with(&Backend::default(), curve, pem)
+    }
+
+    /// As [`from_pem`](Self::from_pem), validated by `backend`.
+    ///
+    /// # Errors
+    /// Malformed PEM, another label, another curve, an invalid point, or the backend lacks
+    /// the operation.
+    pub fn from_pem_with(
+        backend: &Backend,
+        curve: EcdhCurve,
+        pem: &str,
+    ) -> Result<Self, EcKeyError> {
         let malformed = EcKeyError::MalformedPem {
             role: "public",
             accepted: "PUBLIC KEY",
@@ -391,7 +407,7 @@ impl EcPublicKey {
         if label != "PUBLIC KEY" {
             return Err(malformed);
         }
-        Self::from_der(curve, &der)
+        Self::from_der_with(backend, curve, &der)
     }
 
     /// From DER X.509 SubjectPublicKeyInfo (what KMS `GetPublicKey` returns) of `curve`.
@@ -399,20 +415,33 @@ impl EcPublicKey {
     /// # Errors
     /// Not a SubjectPublicKeyInfo of `curve`, or an invalid point.
     pub fn from_der(curve: EcdhCurve, der: &[u8]) -> Result<Self, EcKeyError> {
-        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-        use p256::pkcs8::DecodePublicKey as _;
-        let compressed = per_curve!(curve, m => {
-            m::PublicKey::from_public_key_der(der)
-                .map_err(|_| EcKeyError::Unparseable {
-                    role: "public",
-                    curve,
-                    tried: "SubjectPublicKeyInfo",
-                })?
-                .to_encoded_point(true)
-                .as_bytes()
-                .to_vec()
-        });
-        Ok(Self { curve, compressed })
+        Self::from_der_with(&Backend::default(), curve, der)
+    }
+
+    /// As [`from_der`](Self::from_der), validated by `backend`.
+    ///
+    /// # Errors
+    /// Not a SubjectPublicKeyInfo of `curve`, an invalid point, or the backend lacks the
+    /// operation.
+    pub fn from_der_with(
+        backend: &Backend,
+        curve: EcdhCurve,
+        der: &[u8],
+    ) -> Result<Self, EcKeyError> {
+        let mut out = [0u8; 67];
+        let n = backend
+            .ec_public_key_from_spki(curve, der, &mut out)
+            .map_err(|e| {
+                key_error(
+                    e,
+                    EcKeyError::Unparseable {
+                        role: "public",
+                        curve,
+                        tried: "SubjectPublicKeyInfo",
+                    },
+                )
+            })?;
+        Self::compressed_of(curve, out.get(..n))
     }
 
     /// From a SEC1 point, compressed (`02`/`03`) or uncompressed (`04`); the identity and the
@@ -421,7 +450,19 @@ impl EcPublicKey {
     /// # Errors
     /// Not a point of `curve`, the identity, or another encoding.
     pub fn from_sec1(curve: EcdhCurve, bytes: &[u8]) -> Result<Self, EcKeyError> {
-        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        Self::from_sec1_with(&Backend::default(), curve, bytes)
+    }
+
+    /// As [`from_sec1`](Self::from_sec1), validated by `backend`.
+    ///
+    /// # Errors
+    /// Not a point of `curve`, the identity, another encoding, or the backend lacks the
+    /// operation.
+    pub fn from_sec1_with(
+        backend: &Backend,
+        curve: EcdhCurve,
+        bytes: &[u8],
+    ) -> Result<Self, EcKeyError> {
         let n = curve.compressed_len();
         let strict = match bytes.first() {
             Some(2 | 3) => bytes.len() == n,
@@ -431,27 +472,41 @@ impl EcPublicKey {
         if !strict {
             return Err(EcKeyError::InvalidPoint { curve });
         }
-        let compressed = per_curve!(curve, m => {
-            m::PublicKey::from_sec1_bytes(bytes)
-                .map_err(|_| EcKeyError::InvalidPoint { curve })?
-                .to_encoded_point(true)
-                .as_bytes()
-                .to_vec()
-        });
-        Ok(Self { curve, compressed })
+        let mut out = [0u8; 67];
+        let len = backend
+            .ec_public_key_from_sec1(curve, bytes, &mut out)
+            .map_err(|e| key_error(e, EcKeyError::InvalidPoint { curve }))?;
+        Self::compressed_of(curve, out.get(..len))
     }
 
-    /// DER X.509 SubjectPublicKeyInfo (what KMS `DeriveSharedSecret` takes).
+    /// The key of a compressed point a backend returned (its length checked).
+    fn compressed_of(curve: EcdhCurve, point: Option<&[u8]>) -> Result<Self, EcKeyError> {
+        match point {
+            Some(p) if p.len() == curve.compressed_len() && matches!(p.first(), Some(2 | 3)) => {
+                Ok(Self {
+                    curve,
+                    compressed: p.to_vec(),
+                })
+            }
+            _ => Err(EcKeyError::InvalidPoint { curve }),
+        }
+    }
+
+    /// DER X.509 SubjectPublicKeyInfo (what KMS `DeriveSharedSecret` takes), encoded by
+    /// [`Backend::default`].
     pub fn to_der(&self) -> Vec<u8> {
-        use p256::pkcs8::EncodePublicKey as _;
-        // The point was validated at construction, so it parses and encodes again.
-        per_curve!(self.curve, m => {
-            m::PublicKey::from_sec1_bytes(&self.compressed)
-                .ok()
-                .and_then(|k| k.to_public_key_der().ok())
-                .map(|d| d.as_bytes().to_vec())
-                .unwrap_or_default()
-        })
+        // The point was validated at construction, so it encodes.
+        self.to_der_with(&Backend::default()).unwrap_or_default()
+    }
+
+    /// DER X.509 SubjectPublicKeyInfo, encoded by `backend`.
+    ///
+    /// # Errors
+    /// The backend lacks the operation (or refuses the point).
+    pub fn to_der_with(&self, backend: &Backend) -> Result<Vec<u8>, EcKeyError> {
+        backend
+            .ec_public_key_to_spki(self.curve, &self.compressed)
+            .map_err(|e| key_error(e, EcKeyError::InvalidPoint { curve: self.curve }))
     }
 
     /// The curve.
@@ -463,6 +518,25 @@ impl EcPublicKey {
     pub fn compressed(&self) -> &[u8] {
         &self.compressed
     }
+}
+
+/// A PEM document (RFC 7468: base64 lines of 64 characters, LF line endings).
+fn pem_encode(label: &str, der: &[u8]) -> Zeroizing<String> {
+    use base64::Engine as _;
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der));
+    let mut pem = Zeroizing::new(String::with_capacity(b64.len() + b64.len() / 64 + 64));
+    pem.push_str("-----BEGIN ");
+    pem.push_str(label);
+    pem.push_str("-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        // Base64 output is ASCII.
+        pem.push_str(core::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END ");
+    pem.push_str(label);
+    pem.push_str("-----\n");
+    pem
 }
 
 /// `(label, der)` of a PEM document (RFC 7468, strict base64 body).
@@ -646,6 +720,18 @@ pub fn parse_provider_info(
     curve: EcdhCurve,
     info: &[u8],
 ) -> Result<(EcPublicKey, EcPublicKey), String> {
+    parse_provider_info_with(&Backend::default(), curve, info)
+}
+
+/// As [`parse_provider_info`], with the points validated by `backend`.
+///
+/// # Errors
+/// A reason when the version, the lengths or a point is wrong.
+pub fn parse_provider_info_with(
+    backend: &Backend,
+    curve: EcdhCurve,
+    info: &[u8],
+) -> Result<(EcPublicKey, EcPublicKey), String> {
     let (&version, rest) = info.split_first().ok_or("empty provider info")?;
     if version != PROVIDER_INFO_VERSION {
         return Err(format!("provider info version {version} is not 1"));
@@ -666,7 +752,10 @@ pub fn parse_provider_info(
                 "{who} public key is not a compressed {curve} point"
             ));
         }
-        EcPublicKey::from_sec1(curve, b).map_err(|_| format!("{who} public key: invalid point"))
+        EcPublicKey::from_sec1_with(backend, curve, b).map_err(|e| match e {
+            EcKeyError::Unsupported => format!("{who} public key: {e}"),
+            _ => format!("{who} public key: invalid point"),
+        })
     };
     Ok((point(recipient, "recipient")?, point(sender, "sender")?))
 }
@@ -785,12 +874,9 @@ impl Keyring for RawEcdhKeyring {
             } => (sender, sender_public.clone(), recipient),
             Schema::Ephemeral { recipient } => {
                 let mut rng = materials.rng.clone();
-                ephemeral = EcPrivateKey::generate_with(self.curve, &mut rng)
+                ephemeral = EcPrivateKey::generate_using(&materials.backend, self.curve, &mut rng)
                     .map_err(esdk_core::Error::from)?;
-                let public = ephemeral.public_key_with(&materials.backend).map_err(|e| {
-                    self.fail(crate::error::KeyringErrorKind::WrapFailed)
-                        .with_source(e)
-                })?;
+                let public = ephemeral.public_key();
                 (&ephemeral, public, recipient)
             }
             Schema::Discovery { .. } => {
@@ -849,7 +935,11 @@ impl Keyring for RawEcdhKeyring {
                 failures.push(not_ours("not an ECDH encrypted data key"));
                 continue;
             }
-            let (recipient, sender) = match parse_provider_info(self.curve, &edk.provider_info) {
+            let (recipient, sender) = match parse_provider_info_with(
+                &materials.backend,
+                self.curve,
+                &edk.provider_info,
+            ) {
                 Ok(keys) => keys,
                 Err(why) => {
                     failures.push(failure(&why));

@@ -11,6 +11,28 @@ use esdk_core::{DataKey, EncryptedDataKey};
 ///
 /// A keyring with only a public key can only encrypt; one with only a private key can only
 /// decrypt (the public key is never derived from the private one).
+///
+/// # Side channels: RUSTSEC-2023-0071 ("Marvin")
+///
+/// Which build is constant time depends on the crate features, not on the [`Backend`] a
+/// client uses (this keyring's private-key operation is not routed through backends):
+///
+/// | build | unwrap (private-key operation) | timing side channel |
+/// |---|---|---|
+/// | `aws-lc` feature (the default) | AWS-LC through `aws-lc-rs`: blinded, constant-time arithmetic and constant-time OAEP / PKCS#1 v1.5 padding checks | **safe** to expose to attackers who can time decryptions |
+/// | `rustcrypto` only | the `rsa` 0.9 crate: blinded, but its big-number arithmetic is not constant time (RUSTSEC-2023-0071, CVE-2023-49092; no fixed 0.9 release) | **not safe**: an attacker who can submit many chosen messages to a decrypting service and measure its response times may decrypt data keys or recover the private key (easiest with [`RsaPadding::Pkcs1V15`]) |
+///
+/// [`Backend::rsa_side_channel_safe`] reports the build at run time. In the `rustcrypto`-only
+/// build, do not decrypt with RSA where response times are observable by an attacker, and
+/// prefer OAEP padding. Both builds reject a ciphertext whose length differs from the modulus
+/// before any private-key arithmetic and return one opaque error for every unwrap failure.
+/// Wrapping (encryption) uses only the public key and is not affected. In the `aws-lc` build
+/// the `rsa` crate is still compiled, for parsing PEM/DER keys and for public-key wrapping
+/// above 8192 bits (AWS-LC's limit; private keys above it are refused there). The dependency
+/// policy (`deny.toml`) records why the advisory is accepted.
+///
+/// [`Backend`]: crate::Backend
+/// [`Backend::rsa_side_channel_safe`]: crate::Backend::rsa_side_channel_safe
 #[derive(Debug)]
 pub struct RawRsaKeyring {
     namespace: String,

@@ -591,6 +591,94 @@ impl super::StdProvider for AwsLc {
             super::ext::put(out, z)
         })
     }
+
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::encoding::EcPrivateKeyBin;
+        // PKCS#8 or RFC 5915; AWS-LC checks the curve and the scalar.
+        let k = aws_lc_rs::agreement::PrivateKey::from_private_key_der(ecdh_alg(curve), der)
+            .map_err(|_| CryptoError::InvalidKey)?;
+        let scalar: EcPrivateKeyBin<'static> =
+            k.as_be_bytes().map_err(|_| CryptoError::InvalidKey)?;
+        if scalar.as_ref().len() != super::ext::scalar_len(curve) {
+            return Err(CryptoError::InvalidKey);
+        }
+        super::ext::put(out, scalar.as_ref())
+    }
+
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let k = ecdh_private(curve, private)?;
+        let der: Pkcs8V1Der<'static> = k.as_der().map_err(|_| CryptoError::Other)?;
+        Ok(Zeroizing::new(der.as_ref().to_vec()))
+    }
+
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::agreement::{ParsedPublicKey, ParsedPublicKeyFormat, UnparsedPublicKey};
+        // Only compressed and uncompressed points (AWS-LC would also take hybrid ones).
+        if !matches!(point.first(), Some(2..=4)) {
+            return Err(CryptoError::InvalidKey);
+        }
+        let parsed = ParsedPublicKey::try_from(&UnparsedPublicKey::new(ecdh_alg(curve), point))
+            .map_err(|_| CryptoError::InvalidKey)?;
+        if !matches!(
+            parsed.format(),
+            ParsedPublicKeyFormat::Compressed | ParsedPublicKeyFormat::Uncompressed
+        ) {
+            return Err(CryptoError::InvalidKey);
+        }
+        super::ext::compress_point(curve, point, out)
+    }
+
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use aws_lc_rs::agreement::{ParsedPublicKey, ParsedPublicKeyFormat, UnparsedPublicKey};
+        let point = super::ext::spki_point(der).ok_or(CryptoError::InvalidKey)?;
+        // AWS-LC checks the algorithm, the curve and the point.
+        let parsed = ParsedPublicKey::try_from(&UnparsedPublicKey::new(ecdh_alg(curve), der))
+            .map_err(|_| CryptoError::InvalidKey)?;
+        if parsed.format() != ParsedPublicKeyFormat::X509 {
+            return Err(CryptoError::InvalidKey);
+        }
+        super::ext::compress_point(curve, point, out)
+    }
+
+    fn ec_public_key_to_spki(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        let alg = match curve {
+            EcdhCurve::P256 => &signature::ECDSA_P256_SHA256_ASN1,
+            EcdhCurve::P384 => &signature::ECDSA_P384_SHA384_ASN1,
+            EcdhCurve::P521 => &signature::ECDSA_P521_SHA512_ASN1,
+        };
+        if !matches!(point.first(), Some(2..=4)) {
+            return Err(CryptoError::InvalidKey);
+        }
+        let parsed =
+            signature::ParsedPublicKey::new(alg, point).map_err(|_| CryptoError::InvalidKey)?;
+        let der: PublicKeyX509Der<'static> = parsed.as_der().map_err(|_| CryptoError::Other)?;
+        Ok(der.as_ref().to_vec())
+    }
 }
 
 fn ecdh_alg(curve: EcdhCurve) -> &'static aws_lc_rs::agreement::Algorithm {

@@ -466,4 +466,42 @@ impl StdProvider for Backend {
     ) -> Result<usize, CryptoError> {
         ext!(self, p => p.ecdh_agree(curve, private, peer, out))
     }
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.ec_private_key_from_der(curve, der, out))
+    }
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        ext!(self, p => p.ec_private_key_to_pkcs8(curve, private))
+    }
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.ec_public_key_from_sec1(curve, point, out))
+    }
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        ext!(self, p => p.ec_public_key_from_spki(curve, der, out))
+    }
+    fn ec_public_key_to_spki(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        ext!(self, p => p.ec_public_key_to_spki(curve, point))
+    }
 }

@@ -270,6 +270,31 @@ pub(crate) trait ErasedExt {
         peer: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError>;
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError>;
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+    fn ec_public_key_to_spki(&self, curve: EcdhCurve, point: &[u8])
+    -> Result<Vec<u8>, CryptoError>;
 }
 
 impl<P: StdProvider> ErasedExt for P {
@@ -301,6 +326,44 @@ impl<P: StdProvider> ErasedExt for P {
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
         StdProvider::ecdh_agree(self, curve, private, peer, out)
+    }
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        StdProvider::ec_private_key_from_der(self, curve, der, out)
+    }
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        StdProvider::ec_private_key_to_pkcs8(self, curve, private)
+    }
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        StdProvider::ec_public_key_from_sec1(self, curve, point, out)
+    }
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        StdProvider::ec_public_key_from_spki(self, curve, der, out)
+    }
+    fn ec_public_key_to_spki(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        StdProvider::ec_public_key_to_spki(self, curve, point)
     }
 }
 

@@ -1,12 +1,13 @@
 //! [`StdProvider`]: the primitives this crate needs beyond esdk-core's [`CryptoProvider`]
-//! (one-shot hashes for cache ids, HMAC and ECDH for the ECDH keyrings), and its RustCrypto
-//! implementation.
+//! (one-shot hashes for cache ids; HMAC, ECDH and EC key parsing/encoding for the ECDH
+//! keyrings), and its RustCrypto implementation.
 
 use crate::keyring::raw_ecdh::EcdhCurve;
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::error::CryptoError;
 use esdk_core::suite::HashAlg;
+use zeroize::Zeroizing;
 
 /// A crypto provider for every layer of this crate: esdk-core's [`CryptoProvider`] (AES-GCM,
 /// HKDF, digests, ECDSA) plus the few primitives the materials managers and keyrings use.
@@ -62,6 +63,61 @@ pub trait StdProvider: CryptoProvider {
         peer: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError>;
+
+    /// Parses a private key of `curve` from DER, PKCS#8 `PrivateKeyInfo` or SEC1 (RFC 5915)
+    /// `ECPrivateKey`, and writes its scalar (big-endian, the curve's scalar length: 32, 48 or
+    /// 66 bytes) to the start of `out`; returns its length.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] when `der` is neither encoding of a valid key of `curve`.
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+
+    /// The PKCS#8 `PrivateKeyInfo` DER of the private scalar `private` on `curve`.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] for a scalar that is zero, too large or of the wrong length.
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+
+    /// Validates a SEC1 point of `curve`, compressed (`02`/`03`) or uncompressed (`04`), as a
+    /// point of the curve other than the identity, and writes its SEC1 compressed form to the
+    /// start of `out`; returns its length.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] for another encoding or a point not on the curve.
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+
+    /// Validates a DER X.509 `SubjectPublicKeyInfo` of an EC key on `curve` and writes its
+    /// point in SEC1 compressed form to the start of `out`; returns its length.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] for another structure, another curve or an invalid point.
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError>;
+
+    /// The DER X.509 `SubjectPublicKeyInfo` of the SEC1 point `point` of `curve`.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] for a point that is not on the curve.
+    fn ec_public_key_to_spki(&self, curve: EcdhCurve, point: &[u8])
+    -> Result<Vec<u8>, CryptoError>;
 }
 
 /// Writes `bytes` to the start of `out`, returning their length.
@@ -78,6 +134,71 @@ pub(crate) fn scalar_len(curve: EcdhCurve) -> usize {
         EcdhCurve::P256 => 32,
         EcdhCurve::P384 => 48,
         EcdhCurve::P521 => 66,
+    }
+}
+
+/// The SEC1 compressed form of `point`, a compressed or uncompressed SEC1 point of `curve`
+/// (its shape only: the caller validates the point with its backend); returns its length.
+#[cfg(feature = "aws-lc")]
+pub(crate) fn compress_point(
+    curve: EcdhCurve,
+    point: &[u8],
+    out: &mut [u8],
+) -> Result<usize, CryptoError> {
+    let field = curve.compressed_len() - 1;
+    match point.split_first() {
+        Some((2 | 3, x)) if x.len() == field => put(out, point),
+        Some((4, xy)) if xy.len() == 2 * field => {
+            let (x, y) = xy.split_at(field);
+            let odd = y.last().map_or(0, |b| b & 1);
+            let dst = out.get_mut(..=field).ok_or(CryptoError::Other)?;
+            let (tag, rest) = dst.split_at_mut(1);
+            tag.copy_from_slice(&[2 | odd]);
+            rest.copy_from_slice(x);
+            Ok(field + 1)
+        }
+        _ => Err(CryptoError::InvalidKey),
+    }
+}
+
+/// The point inside a DER `SubjectPublicKeyInfo` (`SEQUENCE { SEQUENCE {..}, BIT STRING }`
+/// with no byte left over; definite minimal lengths). Structure only: the backend checks the
+/// algorithm, the curve and the point.
+#[cfg(feature = "aws-lc")]
+pub(crate) fn spki_point(der: &[u8]) -> Option<&[u8]> {
+    fn tlv(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&t, rest) = b.split_first()?;
+        let (&l, rest) = rest.split_first()?;
+        if t != tag {
+            return None;
+        }
+        let (len, rest) = match l {
+            0..=0x7f => (usize::from(l), rest),
+            0x81 => {
+                let (&a, rest) = rest.split_first()?;
+                (a >= 0x80).then_some((usize::from(a), rest))?
+            }
+            0x82 => {
+                let (ab, rest) = rest.split_at_checked(2)?;
+                let v = usize::from(u16::from_be_bytes(ab.try_into().ok()?));
+                (v >= 0x100).then_some((v, rest))?
+            }
+            _ => return None,
+        };
+        rest.split_at_checked(len)
+    }
+    let (spki, rest) = tlv(der, 0x30)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let (_algorithm, rest) = tlv(spki, 0x30)?;
+    let (bits, rest) = tlv(rest, 0x03)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    match bits.split_first()? {
+        (0, point) => Some(point),
+        _ => None,
     }
 }
 
@@ -169,6 +290,118 @@ impl StdProvider for RustCrypto {
             EcdhCurve::P256 => dh!(p256),
             EcdhCurve::P384 => dh!(p384),
             EcdhCurve::P521 => dh!(p521),
+        }
+    }
+
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use p256::pkcs8::DecodePrivateKey as _;
+        macro_rules! parse {
+            ($m:ident) => {{
+                let k = $m::SecretKey::from_pkcs8_der(der)
+                    .or_else(|_| $m::SecretKey::from_sec1_der(der))
+                    .map_err(|_| CryptoError::InvalidKey)?;
+                put(out, &Zeroizing::new(k.to_bytes()))
+            }};
+        }
+        match curve {
+            EcdhCurve::P256 => parse!(p256),
+            EcdhCurve::P384 => parse!(p384),
+            EcdhCurve::P521 => parse!(p521),
+        }
+    }
+
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use p256::pkcs8::EncodePrivateKey as _;
+        if private.len() != scalar_len(curve) {
+            return Err(CryptoError::InvalidKey);
+        }
+        macro_rules! encode {
+            ($m:ident) => {{
+                let k = $m::SecretKey::from_slice(private).map_err(|_| CryptoError::InvalidKey)?;
+                let doc = k.to_pkcs8_der().map_err(|_| CryptoError::Other)?;
+                Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+            }};
+        }
+        match curve {
+            EcdhCurve::P256 => encode!(p256),
+            EcdhCurve::P384 => encode!(p384),
+            EcdhCurve::P521 => encode!(p521),
+        }
+    }
+
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        if !matches!(point.first(), Some(2..=4)) {
+            return Err(CryptoError::InvalidKey);
+        }
+        macro_rules! parse {
+            ($m:ident) => {{
+                let k =
+                    $m::PublicKey::from_sec1_bytes(point).map_err(|_| CryptoError::InvalidKey)?;
+                put(out, k.to_encoded_point(true).as_bytes())
+            }};
+        }
+        match curve {
+            EcdhCurve::P256 => parse!(p256),
+            EcdhCurve::P384 => parse!(p384),
+            EcdhCurve::P521 => parse!(p521),
+        }
+    }
+
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        use p256::pkcs8::DecodePublicKey as _;
+        macro_rules! parse {
+            ($m:ident) => {{
+                let k =
+                    $m::PublicKey::from_public_key_der(der).map_err(|_| CryptoError::InvalidKey)?;
+                put(out, k.to_encoded_point(true).as_bytes())
+            }};
+        }
+        match curve {
+            EcdhCurve::P256 => parse!(p256),
+            EcdhCurve::P384 => parse!(p384),
+            EcdhCurve::P521 => parse!(p521),
+        }
+    }
+
+    fn ec_public_key_to_spki(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        use p256::pkcs8::EncodePublicKey as _;
+        macro_rules! encode {
+            ($m:ident) => {{
+                let k =
+                    $m::PublicKey::from_sec1_bytes(point).map_err(|_| CryptoError::InvalidKey)?;
+                let doc = k.to_public_key_der().map_err(|_| CryptoError::Other)?;
+                Ok(doc.as_bytes().to_vec())
+            }};
+        }
+        match curve {
+            EcdhCurve::P256 => encode!(p256),
+            EcdhCurve::P384 => encode!(p384),
+            EcdhCurve::P521 => encode!(p521),
         }
     }
 }

@@ -16,8 +16,19 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-/// The shared test vectors (keys manifests with RSA PEM keys).
-pub const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/test-vectors");
+/// Where the shared test vectors are read from; one clear failure when they are missing.
+#[allow(dead_code)]
+mod shared_vectors {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../test-vectors/src/shared.rs"
+    ));
+}
+
+/// The shared test vectors (keys manifests with RSA PEM keys); a clear failure when missing.
+pub fn vectors() -> std::path::PathBuf {
+    shared_vectors::vector_path("")
+}
 
 pub const NS: &str = "test-namespace";
 
@@ -72,13 +83,13 @@ pub fn core_of_io(e: &io::Error) -> Option<esdk_core::Error> {
 
 /// PEM text of the RSA-4096 key pair of the Dafny 4.1.0 vectors: (public SPKI, private PKCS#8).
 pub fn rsa_4096_pems() -> (String, String) {
-    let path = format!("{VECTORS}/dafny-4.1.0/keys.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let path = vectors().join("dafny-4.1.0/keys.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let pem = |id: &str| {
         json["keys"][id]["material"]
             .as_str()
-            .unwrap_or_else(|| panic!("{id} in {path}"))
+            .unwrap_or_else(|| panic!("{id} in {}", path.display()))
             .to_owned()
     };
     (pem("rsa-4096-public"), pem("rsa-4096-private"))

@@ -28,6 +28,8 @@ pub struct Counts {
     pub hash: AtomicUsize,
     pub hmac: AtomicUsize,
     pub ecdh: AtomicUsize,
+    /// EC key parsing, validation and encoding (raw ECDH key objects).
+    pub ec_keys: AtomicUsize,
 }
 
 fn bump(c: &AtomicUsize) {
@@ -213,5 +215,63 @@ impl StdProvider for Counting {
         }
         bump(&self.counts.ecdh);
         RustCrypto.ecdh_agree(curve, private, peer, out)
+    }
+    fn ec_private_key_from_der(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ec_keys);
+        RustCrypto.ec_private_key_from_der(curve, der, out)
+    }
+    fn ec_private_key_to_pkcs8(
+        &self,
+        curve: EcdhCurve,
+        private: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ec_keys);
+        RustCrypto.ec_private_key_to_pkcs8(curve, private)
+    }
+    fn ec_public_key_from_sec1(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ec_keys);
+        RustCrypto.ec_public_key_from_sec1(curve, point, out)
+    }
+    fn ec_public_key_from_spki(
+        &self,
+        curve: EcdhCurve,
+        der: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ec_keys);
+        RustCrypto.ec_public_key_from_spki(curve, der, out)
+    }
+    fn ec_public_key_to_spki(
+        &self,
+        curve: EcdhCurve,
+        point: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        if self.no_ecdh {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
+        bump(&self.counts.ec_keys);
+        RustCrypto.ec_public_key_to_spki(curve, point)
     }
 }
