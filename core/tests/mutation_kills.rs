@@ -162,3 +162,51 @@ fn owned_encryption_context_accessors_answer_exactly() {
     ec.insert("aws-crypto-public-key", "k");
     assert!(ec.has_reserved_key());
 }
+
+/// `keys.rs` (campaign s4-a, shard 1): the key types' accessors and `Debug` forms, pinned to their
+/// exact answers (they are otherwise only exercised through the state machines and esdk-std).
+#[cfg(feature = "ecdsa-p384")]
+#[test]
+fn key_accessors_answer_exactly() {
+    use esdk_core::keys::{DataKey, SigningKey, VerificationKey};
+    use esdk_core::suite::SignatureAlg;
+
+    let k = DataKey::from_slice(&[7u8; 24]).unwrap();
+    assert_eq!(k.len(), 24);
+    assert!(!k.is_empty());
+    assert_eq!(k.as_bytes(), &[7u8; 24]);
+    assert_eq!(format!("{k:?}"), "DataKey(24 bytes, <redacted>)");
+    assert!(k == DataKey::from_slice(&[7u8; 24]).unwrap());
+    assert!(k != DataKey::from_slice(&[8u8; 24]).unwrap());
+    assert!(DataKey::from_slice(&[7u8; 20]).is_err());
+
+    // The P-384 scalar 1: its public key is the generator G (compressed: 03 ‖ x(G)).
+    let mut one = [0u8; 48];
+    one[47] = 1;
+    let alg = SignatureAlg::EcdsaP384Sha384;
+    assert!(SigningKey::from_bytes(alg, &one[..32]).is_err());
+    let sk = SigningKey::from_bytes(alg, &one).unwrap();
+    assert_eq!(sk.algorithm(), alg);
+    assert_eq!(sk.secret_bytes(), &one);
+    assert_eq!(format!("{sk:?}"), "SigningKey(EcdsaP384Sha384, <redacted>)");
+    let vk = sk.public_key(&RustCrypto).unwrap();
+    assert_eq!(vk.algorithm(), alg);
+    assert_eq!(vk.as_bytes().len(), 49);
+    assert_eq!(
+        &vk.as_bytes()[..9],
+        &[0x03, 0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b, 0x05, 0x37]
+    );
+    assert_eq!(format!("{vk:?}"), "VerificationKey(EcdsaP384Sha384)");
+    let mut b64 = [0u8; esdk_core::keys::MAX_PUBLIC_KEY_B64_LEN];
+    let text = vk.to_base64(&mut b64).to_owned();
+    assert_eq!(text.len(), 68);
+    assert!(text.starts_with("A6qHyiK+iwU3"), "{text}");
+    assert_eq!(VerificationKey::from_base64(alg, &text).unwrap(), vk);
+    assert_eq!(VerificationKey::from_bytes(alg, vk.as_bytes()).unwrap(), vk);
+    // Wrong length, and an uncompressed-point prefix, are refused.
+    assert!(VerificationKey::from_bytes(alg, &vk.as_bytes()[..48]).is_err());
+    let mut uncompressed = [0u8; 49];
+    uncompressed.copy_from_slice(vk.as_bytes());
+    uncompressed[0] = 4;
+    assert!(VerificationKey::from_bytes(alg, &uncompressed).is_err());
+}
