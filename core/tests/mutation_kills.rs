@@ -210,3 +210,31 @@ fn key_accessors_answer_exactly() {
     uncompressed[0] = 4;
     assert!(VerificationKey::from_bytes(alg, &uncompressed).is_err());
 }
+
+/// `edk.rs` (campaign s4-a, shard 0): `EdkIter::size_hint` replaced by constants survived. The
+/// iterator's exact size is pinned before, during and after iteration. (`EdkList::is_empty` →
+/// `false` is equivalent: no public way makes a list of zero entries, see core/MUTANTS.md.)
+#[test]
+fn edk_list_exact_size() {
+    use esdk_core::edk::EdkList;
+
+    // A count of zero is refused: every list has at least one entry.
+    assert!(EdkList::parse(&[0, 0], 10).is_err());
+    // count 2: ("p", "i", "c") and ("q", "", "dd").
+    let section = [
+        0, 2, 0, 1, b'p', 0, 1, b'i', 0, 1, b'c', 0, 1, b'q', 0, 0, 0, 2, b'd', b'd',
+    ];
+    let list = EdkList::parse(&section, 10).unwrap();
+    assert!(!list.is_empty());
+    assert_eq!(list.len(), 2);
+    let mut it = list.iter();
+    assert_eq!(it.size_hint(), (2, Some(2)));
+    assert_eq!(it.len(), 2);
+    assert_eq!(it.next().unwrap().provider_id, "p");
+    assert_eq!(it.size_hint(), (1, Some(1)));
+    let second = it.next().unwrap();
+    assert_eq!((second.provider_id, second.ciphertext), ("q", &b"dd"[..]));
+    assert_eq!(it.size_hint(), (0, Some(0)));
+    assert_eq!(it.next(), None);
+    assert_eq!(list.into_iter().count(), 2);
+}
