@@ -902,4 +902,39 @@ mod tests {
             assert_eq!(parser.advance(&bytes, &opts()), whole);
         }
     }
+
+    /// Mutation campaign s4-b: `edk_tail_len` replaced (or its sums altered) and
+    /// `HeaderRef::is_empty` replaced by `true` survived: the EDK iterator ignores bytes after the
+    /// last entry, so only the exact entries slice tells. Pinned for v1 and v2.
+    #[test]
+    fn edk_entries_slice_is_exact_in_v1_and_v2() {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
+            let bytes = sample(suite);
+            let (h, _) = HeaderRef::parse(&bytes, &opts()).unwrap();
+            assert_eq!(
+                h.encrypted_data_keys().entries_bytes(),
+                &[0, 1, b'p', 0, 1, b'i', 0, 1, b'c'][..],
+                "{suite:?}"
+            );
+            assert!(!h.is_empty());
+        }
+    }
+
+    /// Mutation campaign s4-b: the `Step::Base64` arm of `need` deleted survived (`advance`
+    /// never asks `need` in that step). `need` is exact there too: the two bytes that decide.
+    #[test]
+    fn need_after_a_base64_start_is_two_bytes_on() {
+        for (input, need) in [(&b"A"[..], 2), (b" A", 3), (b"\n\tA", 4)] {
+            let mut parser = HeaderParser::new();
+            assert_eq!(
+                parser.advance(input, &opts()),
+                Err(Parse::Incomplete(need)),
+                "{input:?}"
+            );
+            assert_eq!(parser.need(), need, "{input:?}");
+        }
+    }
 }
