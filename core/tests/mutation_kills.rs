@@ -239,3 +239,84 @@ fn edk_list_exact_size() {
     assert_eq!(it.next(), None);
     assert_eq!(list.into_iter().count(), 2);
 }
+
+/// `decrypt.rs` (campaign s4-c): `set_sealed_frames` replaced by `()`, the body arm of
+/// `frame_cipher` deleted and `<Plaintext as Debug>::fmt` replaced by `Ok(())` survived (the
+/// sealed mode and the frame cipher were only exercised by esdk-std's parallel decrypt).
+#[test]
+fn sealed_frames_frame_cipher_and_plaintext_debug() {
+    for sealed in [false, true] {
+        let mut dec = Decryptor::new(RustCrypto, DecryptConfig::default());
+        assert!(
+            dec.frame_cipher().is_err(),
+            "no frame cipher before the header verified"
+        );
+        dec.set_sealed_frames(sealed);
+        let mut input = FIXTURE_0478.to_vec();
+        let mut at = 0;
+        let (mut records, mut chunks) = (Vec::new(), 0);
+        loop {
+            let DecryptStatus { discard, state } = dec.process(&mut input[at..], true);
+            let mut verified = false;
+            let done = match state.unwrap() {
+                DecryptState::NeedMaterials(req) => {
+                    let suite = req.suite();
+                    let ec = req.encryption_context_unverified();
+                    let edk = req.encrypted_data_keys().into_iter().next().unwrap();
+                    let dk = esdk_core::raw_aes::unwrap(
+                        &RustCrypto,
+                        "no-std-check",
+                        b"fixed-wrapping-key",
+                        &WRAPPING_KEY,
+                        &ec,
+                        &edk,
+                    )
+                    .unwrap()
+                    .unwrap();
+                    req.provide(&DecryptionMaterialsRef::new(suite, &dk))
+                        .unwrap();
+                    false
+                }
+                DecryptState::HeaderVerified(_) => {
+                    verified = true;
+                    false
+                }
+                DecryptState::SealedFrame { seq, record } => {
+                    records.push((seq, record.len()));
+                    false
+                }
+                DecryptState::Plaintext(pt) => {
+                    let text = format!("{pt:?}");
+                    assert!(text.starts_with("Plaintext { range: "), "{text}");
+                    assert!(text.ends_with(".. }"), "{text}");
+                    chunks += 1;
+                    false
+                }
+                DecryptState::Done => true,
+                _ => false,
+            };
+            at += discard;
+            if verified {
+                assert!(
+                    dec.frame_cipher().is_ok(),
+                    "a frame cipher once the header verified"
+                );
+            }
+            if done {
+                break;
+            }
+        }
+        if sealed {
+            // Every regular frame handed over sealed, in order, 64 + 32 bytes each; only the
+            // final frame is opened by the machine.
+            assert!(!records.is_empty());
+            for (i, (seq, len)) in records.iter().enumerate() {
+                assert_eq!((*seq, *len), (i as u32 + 1, 96));
+            }
+            assert_eq!(chunks, 1);
+        } else {
+            assert!(records.is_empty());
+            assert!(chunks > 1);
+        }
+    }
+}
