@@ -310,8 +310,8 @@ fn sealed_frames_frame_cipher_and_plaintext_debug() {
             // Every regular frame handed over sealed, in order, 64 + 32 bytes each; only the
             // final frame is opened by the machine.
             assert!(!records.is_empty());
-            for (i, (seq, len)) in records.iter().enumerate() {
-                assert_eq!((*seq, *len), (i as u32 + 1, 96));
+            for (expected, (seq, len)) in (1u32..).zip(&records) {
+                assert_eq!((*seq, *len), (expected, 96));
             }
             assert_eq!(chunks, 1);
         } else {
