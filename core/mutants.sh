@@ -7,6 +7,10 @@
 #   MUTANTS_ARGS="--shard 3/40" core/mutants.sh    extra cargo-mutants arguments
 #   core/mutants.sh --summary target/mutants/<label>/mutants.out/outcomes.json
 #                                      per-file table of a (possibly stopped) run
+#   core/mutants.sh --ci               the CI sample (.ci/run): every mutant of core/src/policy.rs
+#                                      (MUTANTS_CI_FILE to change), built in place in the tree's own
+#                                      target dir; fails on a missed mutant. Equivalent mutants
+#                                      are excluded by .cargo/mutants.toml (listed in MUTANTS.md).
 #
 # Each mutant is built and judged by the whole esdk-core test suite (`cargo test -p esdk-core`).
 # The copy cargo-mutants tests in sits under a private TMPDIR that also holds a link to
@@ -21,13 +25,11 @@ files=()
 for a in "$@"; do
     case "$a" in
         --list) list=1 ;;
-        --summary) break ;;
+        --summary | --ci) break ;;
         *) files+=("$a") ;;
     esac
 done
 [ ${#files[@]} -gt 0 ] || files=("${ALL[@]}")
-
-command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
 
 # Per-file counts from cargo-mutants' outcomes.json (also for a run that was stopped part-way:
 # the file is rewritten after every mutant).
@@ -61,6 +63,42 @@ PY
 if [ "${1:-}" = "--summary" ]; then
     summary "${2:?usage: mutants.sh --summary target/mutants/<label>/mutants.out/outcomes.json}"
     exit 0
+fi
+
+MUTANTS_VERSION=27.1.0
+if [ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants $MUTANTS_VERSION" ]; then
+    # A debug build: cargo-mutants only drives cargo, and its debug build compiles in much less
+    # time than the release one (figures in MUTANTS.md).
+    cargo install --debug --locked --version "$MUTANTS_VERSION" cargo-mutants
+fi
+
+if [ "${1:-}" = "--ci" ]; then
+    # In place: no copy of the tree and no cold build, the mutants are built in target/ next to
+    # what the test step built (run it last: the tree's esdk-core is rebuilt afterwards). The
+    # source file is restored after each mutant.
+    f=${MUTANTS_CI_FILE:-policy}
+    out=target/mutants/ci
+    rm -rf "$out"
+    mkdir -p "$out"
+    t0=$SECONDS
+    set +e
+    cargo mutants -p esdk-core -f "core/src/$f.rs" --in-place \
+        --timeout "${MUTANTS_TIMEOUT:-180}" --build-timeout 600 --output "$out"
+    status=$?
+    set -e
+    summary "$out/mutants.out/outcomes.json"
+    echo "mutants sample of core/src/$f.rs: $((SECONDS - t0)) s, cargo-mutants status $status"
+    case $status in
+        # 3: some mutant made the suite hang past the timeout, so it did not pass: caught.
+        0 | 3) exit 0 ;;
+        2)
+            echo "MISSED mutants (kill each with a test, or list it as equivalent in"
+            echo ".cargo/mutants.toml and core/MUTANTS.md):"
+            cat "$out/mutants.out/missed.txt"
+            exit 1
+            ;;
+        *) exit 1 ;;
+    esac
 fi
 
 if [ "$list" = 1 ]; then

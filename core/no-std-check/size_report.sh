@@ -24,10 +24,11 @@ DEVICE_FLAGS="--cfg aes_compact --cfg aes_force_soft --cfg polyval_force_soft"
 CODE_BUDGET_DECRYPT=$((48 * 1024))
 CODE_BUDGET_FULL=$((160 * 1024))
 # The stack budget for a decrypt-only 0x0478 build is 8 KiB; this tree measures about
-# 12.7 KiB (see the decision record for where it goes). Until the state machine stops moving its
-# stage by value, the check is a regression ceiling, and the table says how far the target is.
+# 10.1 KiB (see the decision record for where it goes: the state machine no longer moves its stage,
+# the rest is the Decryptor itself plus the by-value AEAD key construction of the RustCrypto
+# provider). The check is a regression ceiling, and the table says how far the target is.
 STACK_TARGET=$((8 * 1024))
-STACK_CEILING=$((14 * 1024))
+STACK_CEILING=$((11 * 1024))
 
 command -v size >/dev/null || { apt-get update -qq && apt-get install -y -qq binutils >/dev/null; }
 

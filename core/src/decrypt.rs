@@ -224,8 +224,11 @@ enum Stage<P: CryptoProvider> {
         need: usize,
     },
     AwaitingMaterials,
-    Verified(Body<P>),
-    Body(Body<P>),
+    /// The header verified; `released` once `HeaderVerified` was returned and the body began.
+    Body {
+        body: Body<P>,
+        released: bool,
+    },
     Finished,
     Done,
     Failed(Error),
@@ -258,8 +261,10 @@ impl<P: CryptoProvider> core::fmt::Debug for Decryptor<P> {
         let stage = match &self.stage {
             Stage::Header { .. } => "header",
             Stage::AwaitingMaterials => "awaiting materials",
-            Stage::Verified(_) => "header verified",
-            Stage::Body(_) => "body",
+            Stage::Body {
+                released: false, ..
+            } => "header verified",
+            Stage::Body { .. } => "body",
             Stage::Finished => "finished",
             Stage::Done => "done",
             Stage::Failed(_) => "failed",
@@ -312,7 +317,7 @@ impl<P: CryptoProvider> Decryptor<P> {
     /// or a provider failure.
     pub fn frame_cipher(&self) -> Result<FrameCipher<P::AeadKey>, Error> {
         match &self.stage {
-            Stage::Verified(b) | Stage::Body(b) => FrameCipher::new(
+            Stage::Body { body: b, .. } => FrameCipher::new(
                 self.provider.aead_key(b.derived.as_bytes())?,
                 b.message_id.as_bytes(),
                 b.frame_length,
@@ -348,34 +353,30 @@ impl<P: CryptoProvider> Decryptor<P> {
 
     /// Advances the machine over `input` (the unconsumed bytes); `eof` says no more bytes follow.
     pub fn process<'a>(&'a mut self, input: &'a mut [u8], eof: bool) -> DecryptStatus<'a, P> {
-        // The header stage is handled in place: a caller trickling in bytes pays for no move
-        // of the (large) stage, only for the fields that became complete.
-        if let Stage::Header { parser, need } = &mut self.stage {
-            // `need` is a lower bound of the header length: below it no field can be read that
-            // the last call could not. At the end of the input the parser runs anyway, so the
-            // fields that are complete are checked and reported before `Truncated`.
-            if input.len() < *need && !eof {
-                return status(0, DecryptState::NeedInput { min_len: *need });
-            }
-            let mut p = *parser;
-            let input: &'a [u8] = input;
-            let res = p.advance(input, &self.config.parse_options());
-            *parser = p;
-            return self.header(res, eof, p);
-        }
-        let stage = core::mem::replace(
-            &mut self.stage,
-            Stage::Failed(Error::Usage(UsageError::Poisoned)),
-        );
-        match stage {
-            Stage::Failed(e) => self.fail(e),
-            Stage::Done => {
-                self.stage = Stage::Done;
-                DecryptStatus {
-                    discard: 0,
-                    state: Err(Error::Usage(UsageError::AlreadyDone)),
+        // Every stage is handled in place: the body state (AEAD key schedule, running digest,
+        // header offsets) is never moved, so a call costs no copy of it on the stack.
+        match &mut self.stage {
+            Stage::Header { parser, need } => {
+                // `need` is a lower bound of the header length: below it no field can be read
+                // that the last call could not. At the end of the input the parser runs anyway,
+                // so the fields that are complete are checked and reported before `Truncated`.
+                if input.len() < *need && !eof {
+                    return status(0, DecryptState::NeedInput { min_len: *need });
                 }
+                let mut p = *parser;
+                let input: &'a [u8] = input;
+                let res = p.advance(input, &self.config.parse_options());
+                *parser = p;
+                self.header(res, eof, p)
             }
+            Stage::Failed(e) => {
+                let e = *e;
+                self.fail(e)
+            }
+            Stage::Done => DecryptStatus {
+                discard: 0,
+                state: Err(Error::Usage(UsageError::AlreadyDone)),
+            },
             Stage::Finished => {
                 if !input.is_empty() {
                     return self.fail(Error::TrailingData);
@@ -384,18 +385,13 @@ impl<P: CryptoProvider> Decryptor<P> {
                 status(0, DecryptState::Done)
             }
             Stage::AwaitingMaterials => self.fail(Error::Usage(UsageError::MaterialsNotProvided)),
-            // Handled above, in place.
-            Stage::Header { parser, need } => {
-                self.stage = Stage::Header { parser, need };
-                status(0, DecryptState::NeedInput { min_len: need })
-            }
-            Stage::Verified(body) => {
+            Stage::Body { body, released } if !*released => {
                 // The header was parsed once: its view is rebuilt from the kept offsets.
-                let opts = self.config.parse_options();
                 let mut parser = body.header;
-                match parser.advance(input, &opts) {
+                let input: &'a [u8] = input;
+                match parser.advance(input, &self.config.parse_options()) {
                     Ok((h, len)) if bool::from(h.auth_tag().ct_eq(&body.header_tag)) => {
-                        self.stage = Stage::Body(body);
+                        *released = true;
                         self.stats.consumed = self.stats.consumed.saturating_add(len as u64);
                         status(len, DecryptState::HeaderVerified(h))
                     }
@@ -404,7 +400,28 @@ impl<P: CryptoProvider> Decryptor<P> {
                     ))),
                 }
             }
-            Stage::Body(body) => self.body(body, input, eof),
+            Stage::Body { body, .. } => {
+                let step = body.step(
+                    &self.provider,
+                    &self.config.limits,
+                    self.sealed_frames,
+                    &mut self.stats,
+                    input,
+                    eof,
+                );
+                match step {
+                    Ok(BodyStep::Wait(min_len)) => status(0, DecryptState::NeedInput { min_len }),
+                    Ok(BodyStep::Sealed { seq, record }) => {
+                        status(record.len(), DecryptState::SealedFrame { seq, record })
+                    }
+                    Ok(BodyStep::Frame { total, pt }) => status(total, DecryptState::Plaintext(pt)),
+                    Ok(BodyStep::Last { total, pt }) => {
+                        self.stage = Stage::Finished;
+                        status(total, DecryptState::Plaintext(pt))
+                    }
+                    Err(e) => self.fail(e),
+                }
+            }
         }
     }
 
@@ -439,143 +456,172 @@ impl<P: CryptoProvider> Decryptor<P> {
             }
         }
     }
+}
 
-    fn body<'a>(
-        &'a mut self,
-        mut b: Body<P>,
+/// What one step over the body produced.
+enum BodyStep<'a> {
+    /// More input is needed: at least this many bytes.
+    Wait(usize),
+    /// A regular frame handed over sealed ([`Decryptor::set_sealed_frames`]).
+    Sealed { seq: u32, record: &'a mut [u8] },
+    /// The verified plaintext of a regular frame; `total` bytes of input consumed.
+    Frame { total: usize, pt: Plaintext<'a> },
+    /// The verified plaintext of the final frame or of a non-framed body: the message is
+    /// complete.
+    Last { total: usize, pt: Plaintext<'a> },
+}
+
+/// `Wait(min_len)`, or `Truncated` at the end of the input.
+fn wait<'a>(eof: bool, min_len: usize) -> Result<BodyStep<'a>, Error> {
+    if eof {
+        Err(Error::Truncated)
+    } else {
+        Ok(BodyStep::Wait(min_len))
+    }
+}
+
+impl<P: CryptoProvider> Body<P> {
+    /// One step over the body, updating this state in place (an error leaves it to be dropped:
+    /// the caller fails the machine).
+    fn step<'a>(
+        &mut self,
+        provider: &P,
+        limits: &DecryptLimits,
+        sealed_frames: bool,
+        stats: &mut Stats,
         input: &'a mut [u8],
         eof: bool,
-    ) -> DecryptStatus<'a, P> {
-        let wait = |this: &mut Self, b: Body<P>, min_len: usize| -> DecryptStatus<'a, P> {
-            this.stage = Stage::Body(b);
-            status(0, DecryptState::NeedInput { min_len })
-        };
-        macro_rules! need {
-            ($n:expr) => {{
-                let n: usize = $n;
-                if input.len() < n {
-                    if eof {
-                        return self.fail(Error::Truncated);
-                    }
-                    return wait(self, b, n);
-                }
-            }};
-        }
-        macro_rules! try_ {
-            ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => return self.fail(e),
-                }
-            };
-        }
-        let aad_buf = &mut [0u8; MAX_BODY_AAD_LEN];
-        let message_id = b.message_id.as_bytes();
-        match b.content_type {
+    ) -> Result<BodyStep<'a>, Error> {
+        match self.content_type {
             ContentType::Framed => {
-                need!(4);
-                let marker = try_!(be_u32(input, 0));
-                if marker != END_OF_FRAMES {
-                    // Regular frame.
-                    if marker != b.next_seq {
-                        return self.fail(Error::format("frame.sequence_number", "out of order"));
-                    }
-                    let f = b.frame_length as usize;
-                    let total = try_!(
-                        REGULAR_FRAME_OVERHEAD
-                            .checked_add(f)
-                            .ok_or(too_big(b.frame_length.into()))
-                    );
-                    need!(total);
-                    let Some(frame) = input.get_mut(..total) else {
-                        return self.fail(Error::Truncated);
-                    };
-                    if let Some(d) = b.digest.as_mut() {
-                        d.update(frame);
-                    }
-                    if self.sealed_frames {
-                        b.next_seq = b.next_seq.wrapping_add(1);
-                        self.stage = Stage::Body(b);
-                        self.stats.frames = self.stats.frames.saturating_add(1);
-                        self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                        return status(
-                            total,
-                            DecryptState::SealedFrame {
-                                seq: marker,
-                                record: frame,
-                            },
-                        );
-                    }
-                    let aad = try_!(body_aad(
-                        aad_buf,
-                        message_id,
-                        BodyKind::Regular,
-                        marker,
-                        f as u64
-                    ));
-                    try_!(open(&b.key, frame, 4, f, aad));
-                    b.next_seq = b.next_seq.wrapping_add(1);
-                    self.stage = Stage::Body(b);
-                    self.stats.frames = self.stats.frames.saturating_add(1);
-                    self.stats.released = self.stats.released.saturating_add(f as u64);
-                    self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
-                    let Some(pt) = frame.get_mut(
-                        REGULAR_FRAME_CONTENT_OFFSET
-                            ..REGULAR_FRAME_CONTENT_OFFSET.saturating_add(f),
-                    ) else {
-                        debug_assert!(false, "frame content outside the frame");
-                        return self.fail(Error::Internal("frame content outside the frame"));
-                    };
-                    let pt = Plaintext::new(pt, REGULAR_FRAME_CONTENT_OFFSET);
-                    status(total, DecryptState::Plaintext(pt))
-                } else {
-                    need!(FINAL_FRAME_CONTENT_OFFSET);
-                    let seq = try_!(be_u32(input, 4));
-                    if seq != b.next_seq {
-                        return self
-                            .fail(Error::format("final_frame.sequence_number", "out of order"));
-                    }
-                    let len = try_!(be_u32(input, 4 + 4 + IV_LEN));
-                    if len > b.frame_length {
-                        return self.fail(Error::limit(
-                            LimitKind::FinalFrameLength,
-                            b.frame_length.into(),
-                            len.into(),
-                        ));
-                    }
-                    let len = len as usize;
-                    let frame_total = FINAL_FRAME_OVERHEAD.saturating_add(len);
-                    self.finish_body(b, input, eof, frame_total, 4 + 4, len, BodyKind::Final, seq)
+                if input.len() < 4 {
+                    return wait(eof, 4);
                 }
+                let marker = be_u32(input, 0)?;
+                if marker == END_OF_FRAMES {
+                    return self.final_frame(provider, stats, input, eof);
+                }
+                // Regular frame.
+                if marker != self.next_seq {
+                    return Err(Error::format("frame.sequence_number", "out of order"));
+                }
+                let f = self.frame_length as usize;
+                let total = REGULAR_FRAME_OVERHEAD
+                    .checked_add(f)
+                    .ok_or(too_big(self.frame_length.into()))?;
+                if input.len() < total {
+                    return wait(eof, total);
+                }
+                let frame = input.get_mut(..total).ok_or(Error::Truncated)?;
+                if let Some(d) = self.digest.as_mut() {
+                    d.update(frame);
+                }
+                if sealed_frames {
+                    self.next_seq = self.next_seq.wrapping_add(1);
+                    stats.frames = stats.frames.saturating_add(1);
+                    stats.consumed = stats.consumed.saturating_add(total as u64);
+                    return Ok(BodyStep::Sealed {
+                        seq: marker,
+                        record: frame,
+                    });
+                }
+                let aad_buf = &mut [0u8; MAX_BODY_AAD_LEN];
+                let aad = body_aad(
+                    aad_buf,
+                    self.message_id.as_bytes(),
+                    BodyKind::Regular,
+                    marker,
+                    f as u64,
+                )?;
+                open(&self.key, frame, 4, f, aad)?;
+                self.next_seq = self.next_seq.wrapping_add(1);
+                stats.frames = stats.frames.saturating_add(1);
+                stats.released = stats.released.saturating_add(f as u64);
+                stats.consumed = stats.consumed.saturating_add(total as u64);
+                let Some(pt) = frame.get_mut(
+                    REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET.saturating_add(f),
+                ) else {
+                    debug_assert!(false, "frame content outside the frame");
+                    return Err(Error::Internal("frame content outside the frame"));
+                };
+                Ok(BodyStep::Frame {
+                    total,
+                    pt: Plaintext::new(pt, REGULAR_FRAME_CONTENT_OFFSET),
+                })
             }
             ContentType::NonFramed => {
-                need!(IV_LEN + 8);
-                let len = try_!(be_u64(input, IV_LEN));
-                let max = self
-                    .config
-                    .limits
-                    .max_body_len
-                    .min(MAX_NON_FRAMED_CONTENT_LEN);
-                if len > max {
-                    return self.fail(Error::limit(LimitKind::BodyLength, max, len));
+                if input.len() < IV_LEN + 8 {
+                    return wait(eof, IV_LEN + 8);
                 }
-                let len = try_!(usize::try_from(len).map_err(|_| too_big(len)));
-                let total = try_!(
-                    NON_FRAMED_OVERHEAD
-                        .checked_add(len)
-                        .ok_or(too_big(len as u64))
-                );
-                self.finish_body(b, input, eof, total, 0, len, BodyKind::NonFramed, 1)
+                let len = be_u64(input, IV_LEN)?;
+                let max = limits.max_body_len.min(MAX_NON_FRAMED_CONTENT_LEN);
+                if len > max {
+                    return Err(Error::limit(LimitKind::BodyLength, max, len));
+                }
+                let len = usize::try_from(len).map_err(|_| too_big(len))?;
+                let total = NON_FRAMED_OVERHEAD
+                    .checked_add(len)
+                    .ok_or(too_big(len as u64))?;
+                self.finish(
+                    provider,
+                    stats,
+                    input,
+                    eof,
+                    total,
+                    0,
+                    len,
+                    BodyKind::NonFramed,
+                    1,
+                )
             }
         }
+    }
+
+    /// The final frame: its header fields, then [`Body::finish`].
+    fn final_frame<'a>(
+        &mut self,
+        provider: &P,
+        stats: &mut Stats,
+        input: &'a mut [u8],
+        eof: bool,
+    ) -> Result<BodyStep<'a>, Error> {
+        if input.len() < FINAL_FRAME_CONTENT_OFFSET {
+            return wait(eof, FINAL_FRAME_CONTENT_OFFSET);
+        }
+        let seq = be_u32(input, 4)?;
+        if seq != self.next_seq {
+            return Err(Error::format("final_frame.sequence_number", "out of order"));
+        }
+        let len = be_u32(input, 4 + 4 + IV_LEN)?;
+        if len > self.frame_length {
+            return Err(Error::limit(
+                LimitKind::FinalFrameLength,
+                self.frame_length.into(),
+                len.into(),
+            ));
+        }
+        let len = len as usize;
+        let frame_total = FINAL_FRAME_OVERHEAD.saturating_add(len);
+        self.finish(
+            provider,
+            stats,
+            input,
+            eof,
+            frame_total,
+            4 + 4,
+            len,
+            BodyKind::Final,
+            seq,
+        )
     }
 
     /// Final frame or non-framed body: wait for it (and the footer), check the end of input,
     /// verify the signature, then decrypt and release.
     #[allow(clippy::too_many_arguments)]
-    fn finish_body<'a>(
-        &'a mut self,
-        mut b: Body<P>,
+    fn finish<'a>(
+        &mut self,
+        provider: &P,
+        stats: &mut Stats,
         input: &'a mut [u8],
         eof: bool,
         body_total: usize,
@@ -583,85 +629,68 @@ impl<P: CryptoProvider> Decryptor<P> {
         len: usize,
         kind: BodyKind,
         seq: u32,
-    ) -> DecryptStatus<'a, P> {
+    ) -> Result<BodyStep<'a>, Error> {
         let mut total = body_total;
         let mut sig_range = 0..0;
-        if let Some(alg) = b.suite.signature() {
+        if let Some(alg) = self.suite.signature() {
             let with_len = body_total.saturating_add(2);
             if input.len() < with_len {
-                return self.wait_or_truncated(b, eof, with_len);
+                return wait(eof, with_len);
             }
-            let sig_len = match be_u16(input, body_total) {
-                Ok(v) => usize::from(v),
-                Err(e) => return self.fail(e),
-            };
+            let sig_len = usize::from(be_u16(input, body_total)?);
             if sig_len > alg.max_signature_len() || sig_len == 0 {
-                return self.fail(Error::Authentication(AuthStage::Signature));
+                return Err(Error::Authentication(AuthStage::Signature));
             }
             total = with_len.saturating_add(sig_len);
             sig_range = with_len..total;
         }
         if input.len() < total {
-            return self.wait_or_truncated(b, eof, total);
+            return wait(eof, total);
         }
         if input.len() > total {
-            return self.fail(Error::TrailingData);
+            return Err(Error::TrailingData);
         }
         if !eof {
             // Only release the last plaintext once the caller confirms nothing follows.
-            return self.wait_or_truncated(b, eof, total.saturating_add(1));
+            return wait(eof, total.saturating_add(1));
         }
         let (body, footer) = input.split_at_mut(body_total);
-        if let (Some(alg), Some(mut digest), Some(vk)) =
-            (b.suite.signature(), b.digest.take(), b.verification_key)
-        {
+        if let (Some(alg), Some(mut digest), Some(vk)) = (
+            self.suite.signature(),
+            self.digest.take(),
+            self.verification_key.as_ref(),
+        ) {
             digest.update(body);
             let Some(sig) = footer.get(
                 sig_range.start.saturating_sub(body_total)
                     ..sig_range.end.saturating_sub(body_total),
             ) else {
                 debug_assert!(false, "signature outside the footer");
-                return self.fail(Error::Internal("signature outside the footer"));
+                return Err(Error::Internal("signature outside the footer"));
             };
-            if self
-                .provider
+            if provider
                 .ecdsa_verify(alg, vk.as_bytes(), digest, sig)
                 .is_err()
             {
-                return self.fail(Error::Authentication(AuthStage::Signature));
+                return Err(Error::Authentication(AuthStage::Signature));
             }
         }
         let aad_buf = &mut [0u8; MAX_BODY_AAD_LEN];
-        let message_id = b.message_id.as_bytes();
-        let opened = body_aad(aad_buf, message_id, kind, seq, len as u64)
-            .and_then(|aad| open(&b.key, body, iv_offset, len, aad));
-        if let Err(e) = opened {
-            return self.fail(e);
-        }
-        self.stage = Stage::Finished;
-        self.stats.frames = self.stats.frames.saturating_add(1);
-        self.stats.released = self.stats.released.saturating_add(len as u64);
-        self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
+        let aad = body_aad(aad_buf, self.message_id.as_bytes(), kind, seq, len as u64)?;
+        open(&self.key, body, iv_offset, len, aad)?;
+        stats.frames = stats.frames.saturating_add(1);
+        stats.released = stats.released.saturating_add(len as u64);
+        stats.consumed = stats.consumed.saturating_add(total as u64);
         let len_field = if kind == BodyKind::NonFramed { 8 } else { 4 };
         let start = iv_offset.saturating_add(IV_LEN).saturating_add(len_field);
         let Some(pt) = body.get_mut(start..start.saturating_add(len)) else {
             debug_assert!(false, "body content outside the body");
-            return self.fail(Error::Internal("body content outside the body"));
+            return Err(Error::Internal("body content outside the body"));
         };
-        status(total, DecryptState::Plaintext(Plaintext::new(pt, start)))
-    }
-
-    fn wait_or_truncated<'a>(
-        &mut self,
-        b: Body<P>,
-        eof: bool,
-        min_len: usize,
-    ) -> DecryptStatus<'a, P> {
-        if eof {
-            return self.fail(Error::Truncated);
-        }
-        self.stage = Stage::Body(b);
-        status(0, DecryptState::NeedInput { min_len })
+        Ok(BodyStep::Last {
+            total,
+            pt: Plaintext::new(pt, start),
+        })
     }
 }
 
@@ -790,21 +819,18 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
     /// mismatch or header tag failure. Errors are sticky.
     pub fn provide(mut self, materials: &DecryptionMaterialsRef<'_>) -> Result<(), Error> {
         self.answered = true;
-        match self.verify(materials) {
-            Ok(body) => {
-                self.decryptor.stage = Stage::Verified(body);
-                Ok(())
-            }
-            Err(e) => {
-                self.decryptor.stage = Stage::Failed(e);
-                Err(e)
-            }
+        let verified = self.verify(materials);
+        if let Err(e) = verified {
+            self.decryptor.stage = Stage::Failed(e);
         }
+        verified
     }
 
-    fn verify(&self, m: &DecryptionMaterialsRef<'_>) -> Result<Body<P>, Error> {
+    /// Checks the materials, builds the body state in its final place (the stage) and verifies
+    /// the header with its key; on an error the caller fails the machine, which drops the state.
+    fn verify(&mut self, m: &DecryptionMaterialsRef<'_>) -> Result<(), Error> {
         let h = &self.header;
-        let d = &*self.decryptor;
+        let d = &mut *self.decryptor;
         let suite = h.suite();
         if m.suite != suite {
             return Err(Error::Materials(MaterialsError::SuiteMismatch {
@@ -836,18 +862,6 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
                 return Err(Error::Authentication(AuthStage::Commitment));
             }
         }
-        let key = d.provider.aead_key(derived.as_bytes())?;
-        let mut mac = key.gmac(h.auth_iv())?;
-        mac.update(h.body_bytes());
-        feed_filtered(
-            &mut mac,
-            &m.encryption_context,
-            m.required_encryption_context_keys,
-        )?;
-        let tag = mac.finalize();
-        if !bool::from(tag.ct_eq(h.auth_tag())) {
-            return Err(Error::Authentication(AuthStage::HeaderTag));
-        }
         let digest = suite.signature().map(|alg| {
             let mut dg = d.provider.digest(alg);
             dg.update(h.body_bytes());
@@ -858,19 +872,38 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
             dg
         });
         let message_id = MessageId::from_slice(h.message_id())?;
-        Ok(Body {
-            suite,
-            message_id,
-            content_type: h.content_type(),
-            frame_length: h.frame_length(),
-            key,
-            derived,
-            digest,
-            verification_key,
-            next_seq: 1,
-            header: self.parser,
-            header_tag: *h.auth_tag(),
-        })
+        d.stage = Stage::Body {
+            body: Body {
+                suite,
+                message_id,
+                content_type: h.content_type(),
+                frame_length: h.frame_length(),
+                key: d.provider.aead_key(derived.as_bytes())?,
+                derived,
+                digest,
+                verification_key,
+                next_seq: 1,
+                header: self.parser,
+                header_tag: *h.auth_tag(),
+            },
+            released: false,
+        };
+        let Stage::Body { body, .. } = &d.stage else {
+            debug_assert!(false, "the body stage was just set");
+            return Err(Error::Internal("the body stage was just set"));
+        };
+        let mut mac = body.key.gmac(h.auth_iv())?;
+        mac.update(h.body_bytes());
+        feed_filtered(
+            &mut mac,
+            &m.encryption_context,
+            m.required_encryption_context_keys,
+        )?;
+        let tag = mac.finalize();
+        if !bool::from(tag.ct_eq(h.auth_tag())) {
+            return Err(Error::Authentication(AuthStage::HeaderTag));
+        }
+        Ok(())
     }
 }
 

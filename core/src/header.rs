@@ -4,6 +4,13 @@
 //! it needs when the header is not all there yet, so a streaming caller knows how much to read.
 //! Every check that the length fields allow is made before the bytes they announce are needed.
 
+// Input paths: no unchecked arithmetic, nothing public by accident, every error documented.
+#![warn(
+    clippy::arithmetic_side_effects,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
+
 use crate::codec::{Parse, Reader, Writer};
 use crate::edk::{EdkList, EdkRef};
 use crate::encryption_context::EncryptionContextRef;
@@ -276,10 +283,18 @@ impl HeaderParser {
         opt: &ParseOptions,
     ) -> Result<(HeaderRef<'a>, usize), Parse> {
         crate::work::parser_run();
+        // A limit beyond the address space cannot be reached: it saturates.
         let max = usize::try_from(opt.limits.max_header_len).unwrap_or(usize::MAX);
         loop {
             if self.step == Step::Done {
-                return self.view(bytes).ok_or(Parse::Incomplete(self.pos));
+                if bytes.len() < self.pos {
+                    return Err(Parse::Incomplete(self.pos));
+                }
+                // Every range the view takes was read and checked by the steps.
+                return self.view(bytes).ok_or_else(|| {
+                    debug_assert!(false, "header view outside the parsed bytes");
+                    Error::Internal("header view outside the parsed bytes").into()
+                });
             }
             if self.step == Step::Base64 {
                 self.base64(bytes)?;
@@ -310,14 +325,14 @@ impl HeaderParser {
 
     /// Interprets one complete field and returns the next step.
     fn field(&mut self, start: usize, field: &[u8], opt: &ParseOptions) -> Result<Step, Parse> {
-        let byte = field.first().copied().unwrap_or(0);
-        let be16 = || match field {
-            [a, b] => u16::from_be_bytes([*a, *b]),
-            _ => 0,
-        };
+        // `advance` hands over exactly `field_len` bytes; these read them as the fixed-size
+        // values they are and fail with `Error::Internal` (never a default value) otherwise.
+        let byte = || field_u8(field);
+        let be16 = || field_be16(field);
         let v1 = self.version == MessageFormatVersion::V1;
         Ok(match self.step {
             Step::Start => {
+                let byte = byte()?;
                 if start == 0 {
                     self.first_byte = byte;
                 }
@@ -340,12 +355,12 @@ impl HeaderParser {
                     _ => return Err(self.bad_version()),
                 }
             }
-            Step::MessageType if byte != MESSAGE_TYPE => {
-                return Err(Error::Unsupported(Unsupported::MessageType(byte)).into());
-            }
-            Step::MessageType => Step::Suite,
+            Step::MessageType => match byte()? {
+                MESSAGE_TYPE => Step::Suite,
+                b => return Err(Error::Unsupported(Unsupported::MessageType(b)).into()),
+            },
             Step::Suite => {
-                let suite = AlgorithmSuite::from_id(be16())?;
+                let suite = AlgorithmSuite::from_id(be16()?)?;
                 if suite.message_format_version() != self.version {
                     return Err(Error::Unsupported(Unsupported::SuiteVersionMismatch {
                         suite: suite.id(),
@@ -364,23 +379,27 @@ impl HeaderParser {
                 Step::MessageId
             }
             Step::MessageId => Step::AadLength,
-            Step::AadLength => Step::Aad(be16()),
+            Step::AadLength => Step::Aad(be16()?),
             Step::Aad(_) => {
                 let ec = EncryptionContextRef::parse(field)?;
                 self.ec_start = start;
                 self.ec_len = field.len();
-                self.ec_count = u16::try_from(ec.len()).unwrap_or(u16::MAX);
+                // The context's count is a u16 field it was parsed from.
+                self.ec_count = u16::try_from(ec.len()).map_err(|_| {
+                    debug_assert!(false, "encryption context count beyond u16");
+                    Error::Internal("encryption context count beyond u16")
+                })?;
                 Step::EdkCount
             }
             Step::EdkCount => {
-                let count = be16();
+                let count = be16()?;
                 EdkList::check_count(count, opt.limits.max_encrypted_data_keys)?;
                 self.edk_count = count;
                 self.edks_left = count;
                 self.edks_start = start.saturating_add(2);
                 Step::EdkLength(EdkField::ProviderId)
             }
-            Step::EdkLength(f) => Step::EdkData(f, be16()),
+            Step::EdkLength(f) => Step::EdkData(f, be16()?),
             Step::EdkData(EdkField::ProviderId, _) => {
                 EdkRef::check_provider_id(field)?;
                 Step::EdkLength(EdkField::ProviderInfo)
@@ -395,7 +414,7 @@ impl HeaderParser {
                 }
             }
             Step::ContentType => {
-                self.content_type = match byte {
+                self.content_type = match byte()? {
                     1 => ContentType::NonFramed,
                     2 => ContentType::Framed,
                     c => return Err(Error::Unsupported(Unsupported::ContentType(c)).into()),
@@ -410,16 +429,14 @@ impl HeaderParser {
                 return Err(Error::format("header.reserved", "must be 00 00 00 00").into());
             }
             Step::Reserved => Step::IvLength,
-            Step::IvLength if usize::from(byte) != IV_LEN => {
+            Step::IvLength if byte()? != IV_LEN_BYTE => {
                 return Err(Error::format("header.iv_length", "must be 12").into());
             }
             Step::IvLength => Step::FrameLength,
             Step::FrameLength => {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(field.get(..4).unwrap_or(&[0; 4]));
                 self.frame_length = check_frame_length(
                     self.content_type,
-                    u32::from_be_bytes(b),
+                    field_be32(field)?,
                     opt.limits.max_frame_len,
                 )?;
                 Step::SuiteData
@@ -438,18 +455,21 @@ impl HeaderParser {
     /// found incomplete here is then read field by field, so this is tried at most once per
     /// entry: the work stays linear however the bytes arrive.
     fn whole_edks(&mut self, bytes: &[u8], max: usize) {
-        let rest = bytes.get(self.pos..).unwrap_or_default();
+        // No bytes past the position: the field-by-field step reports what it needs.
+        let Some(rest) = bytes.get(self.pos..) else {
+            return;
+        };
         let mut r = Reader::new(rest);
-        while self.edks_left > 0 {
+        while let Some(after) = self.edks_left.checked_sub(1) {
             let before = r.pos();
             // The header-length bound at the end of this entry (what `need` reports for its
             // last field); the field-by-field steps report the first field exceeding the limit.
-            let bound = self.pos.saturating_add(entries_min(self.edks_left - 1));
+            let bound = self.pos.saturating_add(entries_min(after));
             if EdkRef::read(&mut r).is_err() || bound.saturating_add(r.pos()) > max {
                 self.pos = self.pos.saturating_add(before);
                 return;
             }
-            self.edks_left -= 1;
+            self.edks_left = after;
         }
         self.pos = self.pos.saturating_add(r.pos());
         self.step = Step::ContentType;
@@ -464,11 +484,14 @@ impl HeaderParser {
     /// bytes are looked at, at most four times.
     fn base64(&mut self, bytes: &[u8]) -> Result<(), Parse> {
         let at = self.pos;
-        let rest = bytes.get(at..).unwrap_or_default();
-        let seen = rest.get(..4).unwrap_or(rest);
-        crate::work::add(seen.len());
         let need = |n: usize| Err(Parse::Incomplete(at.saturating_add(n)));
-        match seen {
+        // Nothing at the position yet: the `A` itself is needed again.
+        let Some(rest) = bytes.get(at..) else {
+            return need(2);
+        };
+        // At most four bytes decide (no pattern below looks further).
+        crate::work::add(rest.len().min(4));
+        match rest {
             [] | [b'A'] => need(2),
             [b'A', b'Y', ..] => Err(Error::LooksLikeBase64.into()),
             [b'A', b'g'] => need(3),
@@ -483,12 +506,13 @@ impl HeaderParser {
         if self.step != Step::Done {
             return None;
         }
-        let id_start = if self.version == MessageFormatVersion::V1 {
+        let id_start: usize = if self.version == MessageFormatVersion::V1 {
             4
         } else {
             3
         };
-        let message_id = bytes.get(id_start..id_start + self.version.message_id_len())?;
+        let message_id =
+            bytes.get(id_start..id_start.checked_add(self.version.message_id_len())?)?;
         let ec = bytes.get(self.ec_start..self.ec_start.checked_add(self.ec_len)?)?;
         let edks_end = self.body_len.checked_sub(self.edk_tail_len())?;
         let entries = bytes.get(self.edks_start..edks_end)?;
@@ -523,12 +547,40 @@ impl HeaderParser {
 
     /// Bytes between the last EDK entry and the end of the header body.
     fn edk_tail_len(&self) -> usize {
-        let fixed = match self.version {
+        let fixed: usize = match self.version {
             MessageFormatVersion::V1 => 1 + 4 + 1 + 4,
             MessageFormatVersion::V2 => 1 + 4,
         };
-        fixed + self.suite.suite_data_len()
+        fixed.saturating_add(self.suite.suite_data_len())
     }
+}
+
+/// The error for a field handed over with another length than its step reads (a bug).
+fn field_len_mismatch() -> Parse {
+    debug_assert!(false, "header field of the wrong length");
+    Error::Internal("header field of the wrong length").into()
+}
+
+/// A one-byte field.
+fn field_u8(field: &[u8]) -> Result<u8, Parse> {
+    match field {
+        [b] => Ok(*b),
+        _ => Err(field_len_mismatch()),
+    }
+}
+
+/// A two-byte big-endian field.
+fn field_be16(field: &[u8]) -> Result<u16, Parse> {
+    <[u8; 2]>::try_from(field)
+        .map(u16::from_be_bytes)
+        .map_err(|_| field_len_mismatch())
+}
+
+/// A four-byte big-endian field.
+fn field_be32(field: &[u8]) -> Result<u32, Parse> {
+    <[u8; 4]>::try_from(field)
+        .map(u32::from_be_bytes)
+        .map_err(|_| field_len_mismatch())
 }
 
 /// The fewest bytes `n` EDK entries take: three 2-byte lengths each.
@@ -587,7 +639,7 @@ pub(crate) fn body_len<'e>(
         MessageFormatVersion::V1 => 1 + 1 + 2 + 16 + 2 + 1 + 4 + 1 + 4,
         MessageFormatVersion::V2 => 1 + 2 + 32 + 2 + 1 + 4 + COMMIT_KEY_LEN,
     };
-    fixed + ec_len.saturating_add(edk_len)
+    ec_len.saturating_add(edk_len).saturating_add(fixed)
 }
 
 /// Writes the fields before the encryption context (ending with the AAD length); returns the
@@ -663,8 +715,8 @@ where
         .ok_or(crate::codec::too_small(end))?
         .copy_from_slice(ec);
     pos = end;
-    let rest = out.get_mut(pos..).unwrap_or_default();
-    Ok(pos + write_suffix(f, rest)?)
+    let rest = out.get_mut(pos..).ok_or(crate::codec::too_small(pos))?;
+    Ok(pos.saturating_add(write_suffix(f, rest)?))
 }
 
 #[cfg(feature = "alloc")]
@@ -848,6 +900,41 @@ mod tests {
             assert!(calls <= 20, "{calls}");
             // Once complete, the view is rebuilt from the kept offsets.
             assert_eq!(parser.advance(&bytes, &opts()), whole);
+        }
+    }
+
+    /// Mutation campaign s4-b: `edk_tail_len` replaced (or its sums altered) and
+    /// `HeaderRef::is_empty` replaced by `true` survived: the EDK iterator ignores bytes after the
+    /// last entry, so only the exact entries slice tells. Pinned for v1 and v2.
+    #[test]
+    fn edk_entries_slice_is_exact_in_v1_and_v2() {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
+            let bytes = sample(suite);
+            let (h, _) = HeaderRef::parse(&bytes, &opts()).unwrap();
+            assert_eq!(
+                h.encrypted_data_keys().entries_bytes(),
+                &[0, 1, b'p', 0, 1, b'i', 0, 1, b'c'][..],
+                "{suite:?}"
+            );
+            assert!(!h.is_empty());
+        }
+    }
+
+    /// Mutation campaign s4-b: the `Step::Base64` arm of `need` deleted survived (`advance`
+    /// never asks `need` in that step). `need` is exact there too: the two bytes that decide.
+    #[test]
+    fn need_after_a_base64_start_is_two_bytes_on() {
+        for (input, need) in [(&b"A"[..], 2), (b" A", 3), (b"\n\tA", 4)] {
+            let mut parser = HeaderParser::new();
+            assert_eq!(
+                parser.advance(input, &opts()),
+                Err(Parse::Incomplete(need)),
+                "{input:?}"
+            );
+            assert_eq!(parser.need(), need, "{input:?}");
         }
     }
 }
