@@ -838,7 +838,8 @@ impl<'a, P: CryptoProvider> MaterialsRequest<'a, P> {
                 actual: m.suite.id(),
             }));
         }
-        d.config.commitment_policy.check_decrypt(m.suite)?;
+        // No second policy check: the header parser checked the header's suite against the
+        // policy, and the materials' suite equals it (checked above).
         m.data_key.check_suite(suite)?;
         check_required_keys(&m.encryption_context, m.required_encryption_context_keys)?;
         let from_header = verification_key_from_context(suite, &h.encryption_context())?;

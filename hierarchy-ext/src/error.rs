@@ -101,6 +101,7 @@ pub(crate) fn shown(s: &str) -> String {
     "branch key store {operation} failed for branch key id \"{}\"{}: {kind}: {message}",
     shown(.branch_key_id), version_note(.version.as_deref())
 )]
+#[non_exhaustive]
 pub struct KeyStoreError {
     /// The operation.
     pub operation: KeyStoreOperation,

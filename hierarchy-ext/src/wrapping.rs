@@ -131,6 +131,7 @@ pub fn wrap_with(
 
 /// The parts of a hierarchical EDK ciphertext.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ParsedEdk<'a> {
     /// Salt.
     pub salt: &'a [u8; SALT_LEN],

@@ -168,6 +168,13 @@ fn the_bare_core_parses_the_header_once() {
         // and key decode are what the std layers' counts are measured against.
         assert_eq!(core.parses, 1, "{suite:?}");
         assert_eq!(core.serializations, 0, "{suite:?}");
+        // The policy once (by the header parser), the signed suite's key once.
+        assert_eq!(core.policy_checks, 1, "{suite:?}");
+        assert_eq!(
+            core.key_decodes,
+            usize::from(suite.is_signed()),
+            "{suite:?}"
+        );
     }
 }
 
