@@ -111,8 +111,13 @@ impl EncryptionMaterials {
         &self,
         f: impl FnOnce(esdk_core::EncryptionMaterialsRef<'_>) -> Result<T>,
     ) -> Result<T> {
-        let (data_key, ec) = core_parts(self.data_key.as_ref(), &self.encryption_context)?;
-        let ec_ref = EncryptionContextRef::parse(&ec)?;
+        let data_key = self
+            .data_key
+            .as_ref()
+            .ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
+        // Serialized once, canonically, into the view (no parse back).
+        let mut bytes = Vec::new();
+        let ec_ref = self.encryption_context.serialize_into(&mut bytes)?;
         let edks: Vec<EdkRef<'_>> = self
             .encrypted_data_keys
             .iter()
@@ -214,15 +219,6 @@ impl DecryptionMaterials {
             .with_encryption_context(context)
             .with_required_encryption_context_keys(&required))
     }
-}
-
-/// The data key (required) and the context in canonical form, for a core view.
-fn core_parts<'k>(
-    data_key: Option<&'k DataKey>,
-    context: &EncryptionContext,
-) -> Result<(&'k DataKey, Vec<u8>)> {
-    let data_key = data_key.ok_or(Error::Materials(MaterialsError::MissingDataKey))?;
-    Ok((data_key, context.serialize()?))
 }
 
 fn str_refs(keys: &[String]) -> Vec<&str> {
