@@ -38,7 +38,7 @@
 //! much is buffered. The buffer grows with the bytes received (doubling from 4 KiB) and each
 //! byte of it is zeroed once, when it is first allocated.
 
-use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, ReadStep, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use crate::parallel::decrypt::ParallelDecrypt;
@@ -507,6 +507,11 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
         if out.is_empty() {
             return Ok(0);
         }
+        if self.pd.engine.reads_into_caller() {
+            // Sequential: regular frames are opened straight into `out` when they fit.
+            return read_into_caller(&mut self.pd.engine, &mut self.inner, &self.source, out)
+                .map_err(io::Error::from);
+        }
         if pump(
             &mut self.pd,
             &mut self.inner,
@@ -516,6 +521,30 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
             Ok(self.pd.read(out))
         } else {
             Ok(0)
+        }
+    }
+}
+
+/// A sequential decrypting reader's `read` (see [`DecryptEngine::read_step`]): reads from
+/// `inner` only while nothing was written to `out`.
+fn read_into_caller<R: Read>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    source: &MaterialsSource<'_>,
+    out: &mut [u8],
+) -> Result<usize> {
+    loop {
+        match engine.read_step(out)? {
+            ReadStep::Read(n) => return Ok(n),
+            ReadStep::Action(DriverAction::Done) => return Ok(0),
+            ReadStep::Action(DriverAction::NeedInput) => fill(engine, inner)?,
+            ReadStep::Action(DriverAction::NeedMaterials(req)) => {
+                let m = crate::executor::block_on(source.decryption_materials(&req))?;
+                engine.set_materials(m);
+            }
+            ReadStep::Action(DriverAction::Plaintext) => {
+                return Err(Error::Internal("read step left plaintext unread"));
+            }
         }
     }
 }
@@ -549,9 +578,12 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
         inner: W,
         max_buffer: usize,
     ) -> Self {
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        // Frames are opened out of place into one staging frame written from there.
+        pd.engine.set_staging(true);
         Self {
             inner,
-            pd: decrypt_driver(client, opts, max_buffer),
+            pd,
             source: opts.source,
             deferred: None,
         }

@@ -13,7 +13,7 @@
 //! frame, rejected by every decryptor; decrypting: output never verified to the end).
 //! The buffer bound of the decrypting adapters is the one of [`super::io`].
 
-use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, ReadStep, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, decrypt_driver, encrypt_driver, new_encrypt_engine_async};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
@@ -402,6 +402,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
         if out.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        if this.pd.engine.reads_into_caller() {
+            // Sequential: regular frames are opened straight into `out` when they fit.
+            return poll_read_into_caller(&mut this.pd.engine, &mut this.inner, cx, out);
+        }
         loop {
             match this.pd.try_step().map_err(io::Error::from)? {
                 Some(DriverAction::Plaintext) => {
@@ -427,6 +431,33 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                         return Poll::Pending;
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A sequential decrypting reader's `poll_read` (see [`DecryptEngine::read_step`]): polls
+/// `inner` only while nothing was written to `out`. The unfilled part of `out` is initialized
+/// (zeroed where the caller had not: once per byte, as `ReadBuf` keeps track).
+fn poll_read_into_caller<R: AsyncRead + Unpin>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    cx: &mut Context<'_>,
+    out: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        let dst = out.initialize_unfilled();
+        match engine.read_step(dst).map_err(io::Error::from)? {
+            ReadStep::Read(n) => {
+                out.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            ReadStep::Action(DriverAction::Done) => return Poll::Ready(Ok(())),
+            ReadStep::Action(DriverAction::NeedInput) => ready!(poll_fill(engine, inner, cx))?,
+            ReadStep::Action(_) => {
+                return Poll::Ready(Err(
+                    Error::Internal("materials requested after the header").into()
+                ));
             }
         }
     }
@@ -465,9 +496,12 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
         inner: W,
         max_buffer: usize,
     ) -> Self {
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        // Frames are opened out of place into one staging frame written from there.
+        pd.engine.set_staging(true);
         Self {
             inner,
-            pd: decrypt_driver(client, opts, max_buffer),
+            pd,
             source: opts.source,
             pending: None,
             eof_sent: false,
