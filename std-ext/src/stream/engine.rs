@@ -576,6 +576,18 @@ impl DecryptEngine {
         self.input.bytes_needed()
     }
 
+    /// How much an adapter should read from its source next (after `NeedInput`): within the
+    /// body, once a frame has started arriving, exactly what completes what the machine
+    /// waits for, so the frame ends the buffer and the buffer never has a partial frame to
+    /// move down (compaction would copy almost every byte once more when reads and frames do
+    /// not line up); otherwise `chunk`.
+    pub(crate) fn read_want(&self, chunk: usize) -> usize {
+        match self.input.bytes_needed() {
+            n if n > 0 && self.header_verified && self.input.buffered() > 0 => n,
+            _ => chunk,
+        }
+    }
+
     /// Message bytes the machine consumed so far (after `HeaderVerified`: the header length).
     pub(crate) fn consumed(&self) -> u64 {
         self.dec.stats().consumed

@@ -363,7 +363,7 @@ impl<R: Read> Read for EncryptingReader<R> {
 /// Reads once from `inner` into the engine (retrying `Interrupted`).
 fn fill<R: Read>(engine: &mut DecryptEngine, inner: &mut R) -> Result<()> {
     // Grow only with bytes actually received: never size a buffer from a declared length.
-    let spare = engine.spare(READ_CHUNK)?;
+    let spare = engine.spare(engine.read_want(READ_CHUNK))?;
     let got = loop {
         match inner.read(spare) {
             Ok(g) => break g,
@@ -674,7 +674,11 @@ impl<W: Write> Write for DecryptingWriter<'_, W> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = buf.len().min(WRITE_BATCH);
+        // Within a frame, only what completes it: frames then line up with the buffer.
+        let n = buf
+            .len()
+            .min(self.pd.engine.read_want(WRITE_BATCH))
+            .min(WRITE_BATCH);
         self.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: what happens to them now is reported by the next call.
         let r = self.run();

@@ -288,7 +288,9 @@ fn poll_fill<R: AsyncRead + Unpin>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     loop {
-        let spare = engine.spare(READ_CHUNK).map_err(io::Error::from)?;
+        let spare = engine
+            .spare(engine.read_want(READ_CHUNK))
+            .map_err(io::Error::from)?;
         let mut rb = ReadBuf::new(spare);
         match ready!(Pin::new(&mut *inner).poll_read(cx, &mut rb)) {
             Ok(()) => {
@@ -600,7 +602,11 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(WRITE_BATCH);
+        // Within a frame, only what completes it: frames then line up with the buffer.
+        let n = buf
+            .len()
+            .min(this.pd.engine.read_want(WRITE_BATCH))
+            .min(WRITE_BATCH);
         this.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: process now if possible; failures show on the next call.
         let p = this.poll_run(cx);
