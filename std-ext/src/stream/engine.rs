@@ -734,7 +734,7 @@ impl DecryptEngine {
                 // The next frame would not fit: it goes straight into the next call's buffer.
                 return Ok(ReadStep::Read(n));
             }
-            let step = self.step_to(Some(room));
+            let step = self.step_to(Some(room), false);
             match step {
                 Ok(Stepped::Opened(k)) => n = n.saturating_add(k),
                 Ok(Stepped::Action(DriverAction::Plaintext)) => {}
@@ -798,7 +798,18 @@ impl DecryptEngine {
 
     /// Runs the machine until it needs something or has plaintext.
     pub(crate) fn step(&mut self) -> Result<DriverAction> {
-        match self.step_to(None)? {
+        match self.step_to(None, false)? {
+            Stepped::Action(a) => Ok(a),
+            Stepped::Opened(_) => Err(Error::Internal("frame opened without a destination")),
+        }
+    }
+
+    /// As [`DecryptEngine::step`], but returns `NeedInput` as soon as the header verified
+    /// (check [`DecryptEngine::header`]) instead of going on into the body: a reader that
+    /// reads the header at construction leaves the frames already buffered for its `read`
+    /// calls, to be opened straight into their buffers.
+    pub(crate) fn step_header(&mut self) -> Result<DriverAction> {
+        match self.step_to(None, true)? {
             Stepped::Action(a) => Ok(a),
             Stepped::Opened(_) => Err(Error::Internal("frame opened without a destination")),
         }
@@ -806,7 +817,7 @@ impl DecryptEngine {
 
     /// As [`DecryptEngine::step`]; with `dst`, a regular frame whose plaintext fits in it is
     /// opened straight into it (`Opened`), otherwise into the staging buffer (`Plaintext`).
-    fn step_to(&mut self, dst: Option<&mut [u8]>) -> Result<Stepped> {
+    fn step_to(&mut self, dst: Option<&mut [u8]>, stop_at_header: bool) -> Result<Stepped> {
         if let Some(e) = self.failed {
             return Err(Error::Core(e));
         }
@@ -863,6 +874,9 @@ impl DecryptEngine {
                         return Err(Error::Internal("header verified before it was parsed"));
                     }
                     self.header_verified = true;
+                    if stop_at_header {
+                        return Ok(Stepped::Action(DriverAction::NeedInput));
+                    }
                     continue;
                 }
                 DecryptState::Plaintext(p) => {

@@ -458,6 +458,23 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
         }
     }
     fn drive_header(&mut self) -> Result<()> {
+        if self.pd.engine.reads_into_caller() {
+            // Sequential: no further than the header, so that the frames already buffered
+            // are opened by `read`, straight into the caller's buffer.
+            let engine = &mut self.pd.engine;
+            while engine.header().is_none() {
+                match engine.step_header()? {
+                    DriverAction::NeedInput if engine.header().is_some() => break,
+                    DriverAction::NeedInput => fill(engine, &mut self.inner)?,
+                    DriverAction::NeedMaterials(req) => {
+                        let m = crate::executor::block_on(self.source.decryption_materials(&req))?;
+                        engine.set_materials(m);
+                    }
+                    DriverAction::Plaintext | DriverAction::Done => break,
+                }
+            }
+            return Ok(());
+        }
         pump(&mut self.pd, &mut self.inner, &self.source, Until::Header)?;
         Ok(())
     }

@@ -342,8 +342,18 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     ) -> Result<Self> {
         let mut pd = decrypt_driver(client, opts, max_buffer);
         while pd.engine.header().is_none() {
+            // Sequential: no further than the header, so that the frames already buffered
+            // are opened by `poll_read`, straight into the caller's buffer.
+            let step = if pd.engine.reads_into_caller() {
+                match pd.engine.step_header()? {
+                    DriverAction::NeedInput if pd.engine.header().is_some() => break,
+                    a => Some(a),
+                }
+            } else {
+                pd.try_step()?
+            };
             // Workers start only after the header: nothing here waits for them.
-            match pd.try_step()? {
+            match step {
                 Some(DriverAction::NeedInput) => {
                     std::future::poll_fn(|cx| poll_fill(&mut pd.engine, &mut inner, cx)).await?;
                 }
