@@ -365,6 +365,7 @@ fn mutations_release_nothing_unverified_and_leave_no_plaintext_in_the_buffer() {
         for (n, (m, most)) in variants.iter().enumerate() {
             for size in [1, F, 1 << 16] {
                 let what = format!("{suite} variant {n} read {size}");
+                #[allow(unused_mut)]
                 let mut results = vec![io_read(&client, &opts, m, usize::MAX, size, &what)];
                 #[cfg(feature = "tokio")]
                 results.push(read_checked_async(
@@ -386,6 +387,7 @@ fn mutations_release_nothing_unverified_and_leave_no_plaintext_in_the_buffer() {
                     checked += 1;
                 }
             }
+            #[allow(unused_mut)]
             let mut results = vec![io_write(&client, &opts, m, 33)];
             #[cfg(feature = "tokio")]
             results.push(tokio_write(&client, &opts, m, 33));
