@@ -13,7 +13,8 @@
 //!   past the returned count is the sentinel or zero).
 //! * The path taken, counted with a counting provider: with a `read` buffer that takes a
 //!   frame, every regular frame is opened out of place (straight into it) and only the final
-//!   frame in place; with a smaller buffer, the core decrypts in place as before; the writers
+//!   frame in place; with a smaller buffer, frames up to 64 KiB go out of place into the
+//!   staging frame and larger ones are decrypted in place by the core, as before; the writers
 //!   open every regular frame out of place.
 #![allow(
     missing_docs,
@@ -494,11 +495,11 @@ fn frames_that_fit_are_opened_out_of_place_and_the_rest_in_place() {
             Box::new(|| io_read(&client, &opts, &msg, 5000, f, "").0),
             frames,
         ),
-        // Smaller buffers: in place, as before (no staging frame for readers).
+        // Smaller buffers: into the staging frame (frames up to 64 KiB).
         (
             "io read < frame",
             Box::new(|| io_read(&client, &opts, &msg, usize::MAX, f - 1, "").0),
-            0,
+            frames,
         ),
         // Writers: into the staging frame.
         (

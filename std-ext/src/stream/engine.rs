@@ -389,6 +389,11 @@ pub(crate) enum DriverAction {
     Done,
 }
 
+/// The largest frame a decrypting reader opens into its staging frame when the caller's
+/// `read` buffer cannot take it (beyond it, such frames are decrypted in place, so a reader's
+/// memory stays its input buffer plus at most this much).
+const READER_STAGING_MAX: usize = 64 * 1024;
+
 /// The frame cipher of the message being decrypted.
 type Cipher = esdk_core::FrameCipher<<Backend as esdk_core::crypto::CryptoProvider>::AeadKey>;
 
@@ -832,8 +837,11 @@ impl DecryptEngine {
         // Otherwise the core decrypts it in place, as before.
         let f = self.frame_plaintext_len();
         let fits = dst.as_ref().is_some_and(|d| f > 0 && d.len() >= f);
-        self.dec
-            .set_sealed_frames(self.handover || fits || self.stage_frames);
+        // A reader whose buffer is too small for a frame of at most READER_STAGING_MAX bytes
+        // stages it (larger frames are decrypted in place: the staging frame would double
+        // the memory of a reader sized for its frames).
+        let stage = self.stage_frames || (dst.is_some() && f > 0 && f <= READER_STAGING_MAX);
+        self.dec.set_sealed_frames(self.handover || fits || stage);
         loop {
             // (Matched by value and dropped before a sealed frame is opened below.)
             let (seq, plain) = match self.input.process(&mut self.dec).map_err(from_core)? {

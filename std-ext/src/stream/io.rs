@@ -36,7 +36,25 @@
 //! `max_buffer ≥ max(header length, frame length + 146)`; a non-framed body needs
 //! `body length + 36 + 106`. Anything larger fails with [`Error::BufferLimit`] before that
 //! much is buffered. The buffer grows with the bytes received (doubling from 4 KiB) and each
-//! byte of it is zeroed once, when it is first allocated.
+//! byte of it is zeroed once, when it is first allocated. A sequential decrypting writer also
+//! holds one frame of plaintext beside it (the staging frame it writes from; see below), and
+//! so does a sequential decrypting reader whose frames are at most 64 KiB when it is read
+//! through buffers smaller than a frame.
+//!
+//! # Where plaintext is written
+//!
+//! A sequential [`DecryptingReader`] opens each regular frame straight into the caller's
+//! `read` buffer when the frame's plaintext fits in what is left of it (one pass from the
+//! ciphertext to the caller's buffer, no copy); one `read` may return several frames that are
+//! already buffered, and never waits for input once it has bytes to return. With a smaller
+//! buffer the frame is opened into a staging frame (frames up to 64 KiB) or decrypted in place
+//! in the input buffer (larger ones), and copied out over several calls; the final frame is
+//! always decrypted in place and copied out, and released only after the end of input and,
+//! for signed suites, the signature verified. A tag failure leaves nothing of that frame in the
+//! caller's buffer (what was written is wiped) and fails this call or, if it already has
+//! verified bytes to return, the next one; every later call fails too. A sequential
+//! [`DecryptingWriter`] opens each regular frame into one staging frame, writes it from there
+//! and overwrites it with the next frame (wiped on drop and failure).
 
 use super::engine::{DecryptEngine, DriverAction, EncryptEngine, ReadStep, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
