@@ -137,6 +137,19 @@ impl Window {
         Ok(true)
     }
 
+    /// With every received byte consumed and nothing held, starts over at `floor` (moving
+    /// nothing), so the next bytes land at the front: a driver that reads frame by frame then
+    /// never has a partial frame at the end of the buffer to move down.
+    fn restart_if_empty(&mut self) -> Result<(), Error> {
+        if !self.held.is_empty() || self.live() != self.pending {
+            return Ok(());
+        }
+        self.apply_discard()?;
+        self.start = self.floor;
+        self.end = self.floor;
+        Ok(())
+    }
+
     /// The room the decryptor needs after `end` to make progress (at least one byte).
     fn room_needed(&self) -> usize {
         self.need
@@ -377,6 +390,7 @@ mod owned {
                 return Ok(());
             }
             self.w.refuse_after_eof()?;
+            self.w.restart_if_empty()?;
             self.make_room(data.len(), data.len())?;
             let end = self.w.end;
             let dst = end
@@ -395,6 +409,7 @@ mod owned {
         /// As [`push`](Self::push).
         pub fn spare(&mut self, want: usize) -> Result<&mut [u8], Error> {
             self.w.refuse_after_eof()?;
+            self.w.restart_if_empty()?;
             let want = want.max(1);
             self.make_room(1, want)?;
             let end = self.w.end;

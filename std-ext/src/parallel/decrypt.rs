@@ -197,7 +197,7 @@ impl ParallelDecrypt {
     /// engine's input buffer.
     pub(crate) fn peak_buffered(&self) -> usize {
         if self.sequential() {
-            return self.engine.buffer_capacity();
+            return self.engine.buffer_capacity() + self.engine.staging_capacity();
         }
         self.peak
     }

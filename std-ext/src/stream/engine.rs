@@ -363,12 +363,22 @@ impl EncryptEngine {
     pub(crate) fn max_plaintext(&self) -> Option<u64> {
         self.max_plaintext
     }
-    /// The most plaintext an encrypting writer takes per call: two frames, at least 64 KiB,
-    /// so its output buffer stays O(frame length) however large the caller's buffer is.
+    /// The most plaintext an encrypting writer takes per call: two frames, at least 192 KiB,
+    /// so its output buffer stays O(frame length) however large the caller's buffer is. Each
+    /// call ends holding its last full frame (copied into the staging buffer: it becomes the
+    /// final frame if no more plaintext follows), so a batch of many frames keeps that copy
+    /// to a small share of the bytes (with 64 KiB frames: one in three, against one in two
+    /// with a 128 KiB batch).
     pub(crate) fn write_batch(&self) -> usize {
-        self.frame_len.max(WRITE_BATCH / 2).saturating_mul(2)
+        self.frame_len
+            .max(ENCRYPT_WRITE_BATCH / 2)
+            .saturating_mul(2)
     }
 }
+
+/// The least plaintext an encrypting writer takes per call when offered more (see
+/// [`EncryptEngine::write_batch`]).
+const ENCRYPT_WRITE_BATCH: usize = 192 * 1024;
 
 /// The most ciphertext a decrypting writer takes per call, so that what it buffers stays
 /// O(frame length) however large the caller's buffer is.
@@ -389,8 +399,37 @@ pub(crate) enum DriverAction {
     Done,
 }
 
+/// The largest frame a decrypting reader opens into its staging frame when the caller's
+/// `read` buffer cannot take it (beyond it, such frames are decrypted in place, so a reader's
+/// memory stays its input buffer plus at most this much).
+const READER_STAGING_MAX: usize = 64 * 1024;
+
+/// The frame cipher of the message being decrypted.
+type Cipher = esdk_core::FrameCipher<<Backend as esdk_core::crypto::CryptoProvider>::AeadKey>;
+
+/// What [`DecryptEngine::read_step`] did.
+#[derive(Debug)]
+pub(crate) enum ReadStep {
+    /// `n > 0` bytes of verified plaintext were written to the start of the caller's buffer.
+    Read(usize),
+    /// Nothing was written; the driver does this first (never `Plaintext`).
+    Action(DriverAction),
+}
+
 /// Decrypts from an owned, compacting input buffer ([`VecInput`]: growth, compaction, the
 /// discard bookkeeping and the plaintext's position live there).
+///
+/// Regular frames are opened **out of place** (the core hands them over sealed, after checking
+/// their order and feeding the signature digest): straight into the caller's buffer by
+/// [`DecryptEngine::read_step`] when the frame's plaintext fits there, otherwise into a
+/// one-frame staging buffer that `plaintext()` then shows. Either way one pass of AES-GCM from
+/// the ciphertext to the destination (with the aws-lc backend), and no wipe per frame: the
+/// staging buffer is overwritten by the next frame and wiped on drop or failure; the
+/// caller's buffer receives only verified plaintext (a failed open wipes what it wrote). The
+/// final frame and a non-framed body are still decrypted in place by the core, which releases
+/// them only after the end of input (and the signature) verified. With
+/// [`DecryptEngine::set_sealed_frames`] the sealed frames go to the driver instead (one-shot
+/// and frame-parallel decryption).
 pub(crate) struct DecryptEngine {
     dec: Decryptor<Backend>,
     backend: Backend,
@@ -405,6 +444,20 @@ pub(crate) struct DecryptEngine {
     /// Frame-parallel drivers (`crate::parallel`): the sequence number of a sealed frame
     /// held by the input (ciphertext, not plaintext) in sealed-frames mode.
     sealed_seq: Option<u32>,
+    /// Sealed frames go to the driver (`set_sealed_frames(true)`) rather than being opened
+    /// here.
+    handover: bool,
+    /// Regular frames `step` meets are opened into the staging buffer (`set_staging`) rather
+    /// than decrypted in place by the core.
+    stage_frames: bool,
+    /// The frame cipher, made once at the first regular frame opened here.
+    cipher: Option<Cipher>,
+    /// One frame of plaintext opened here when the caller's buffer could not take it; the
+    /// unreleased part is `staged`. Overwritten by the next frame, wiped on drop and failure.
+    staging: Zeroizing<Vec<u8>>,
+    staged: std::ops::Range<usize>,
+    /// A frame failed to open here: every later step fails with it (the core does not know).
+    failed: Option<esdk_core::Error>,
 }
 
 impl std::fmt::Debug for DecryptEngine {
@@ -474,13 +527,44 @@ impl DecryptEngine {
             reproduced,
             done: false,
             sealed_seq: None,
+            handover: false,
+            stage_frames: false,
+            cipher: None,
+            staging: Zeroizing::new(Vec::new()),
+            staged: 0..0,
+            failed: None,
         }
     }
 
     /// Sealed-frames mode (frame-parallel decryption): regular frames come out of `step` as
     /// `Plaintext` whose bytes are the **sealed** frame, flagged by `take_sealed_seq`.
+    /// With `false` (the default) the engine opens regular frames itself.
     pub(crate) fn set_sealed_frames(&mut self, yes: bool) {
+        self.handover = yes;
         self.dec.set_sealed_frames(yes);
+    }
+
+    /// Decrypting writers: `step` opens each regular frame out of place into a one-frame
+    /// staging buffer (overwritten by the next frame, wiped on drop and failure) instead of
+    /// having the core decrypt it in place in the input buffer, whose released plaintext is
+    /// wiped byte by byte as it is consumed. Costs one frame of memory beyond the input
+    /// buffer's cap.
+    pub(crate) fn set_staging(&mut self, yes: bool) {
+        self.stage_frames = yes;
+    }
+
+    /// Bytes allocated for the staging buffer (at most one frame; see `set_staging`).
+    pub(crate) fn staging_capacity(&self) -> usize {
+        self.staging.capacity()
+    }
+
+    /// The plaintext length of a regular frame, once the header is known (0 before, and for
+    /// a non-framed body).
+    fn frame_plaintext_len(&self) -> usize {
+        self.header
+            .as_ref()
+            .filter(|h| h.content_type == esdk_core::ContentType::Framed)
+            .map_or(0, |h| h.frame_length as usize)
     }
 
     /// After a `Plaintext` step in sealed-frames mode: the sequence number if the bytes held
@@ -505,6 +589,18 @@ impl DecryptEngine {
     /// Bytes the machine needs beyond those buffered to make progress (after `NeedInput`).
     pub(crate) fn bytes_needed(&self) -> usize {
         self.input.bytes_needed()
+    }
+
+    /// How much an adapter should read from its source next (after `NeedInput`): within the
+    /// body, once a frame has started arriving, exactly what completes what the machine
+    /// waits for, so the frame ends the buffer and the buffer never has a partial frame to
+    /// move down (compaction would copy almost every byte once more when reads and frames do
+    /// not line up); otherwise `chunk`.
+    pub(crate) fn read_want(&self, chunk: usize) -> usize {
+        match self.input.bytes_needed() {
+            n if n > 0 && self.header_verified && self.input.buffered() > 0 => n,
+            _ => chunk,
+        }
     }
 
     /// Message bytes the machine consumed so far (after `HeaderVerified`: the header length).
@@ -570,18 +666,35 @@ impl DecryptEngine {
         (header, ec)
     }
 
+    /// The plaintext ready for release: a frame opened into the staging buffer, or what the
+    /// core decrypted in place (final frame, non-framed body). In sealed-frames mode, after a
+    /// `take_sealed_seq`, the sealed frame instead.
     pub(crate) fn plaintext(&self) -> &[u8] {
+        if !self.staged.is_empty() {
+            return self.staging.get(self.staged.clone()).unwrap_or(&[]);
+        }
         self.input.plaintext()
     }
 
+    /// Marks `n` bytes of [`DecryptEngine::plaintext`] as released (the core's in-place
+    /// plaintext is wiped; the staging buffer is overwritten by the next frame).
     pub(crate) fn consume_plaintext(&mut self, n: usize) {
-        self.input.consume_plaintext(n);
+        if self.staged.is_empty() {
+            self.input.consume_plaintext(n);
+        } else {
+            self.staged.start = self.staged.start.saturating_add(n).min(self.staged.end);
+        }
     }
 
     /// One-shot use (all input pushed once): moves the released plaintext down to the front
     /// of the buffer, behind the plaintext collected before.
     pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
-        self.input.collect_plaintext().map_err(from_core)
+        if self.staged.is_empty() {
+            return self.input.collect_plaintext().map_err(from_core);
+        }
+        let staged = std::mem::replace(&mut self.staged, 0..0);
+        let data = self.staging.get(staged).unwrap_or(&[]);
+        self.input.collect_external(data).map_err(from_core)
     }
 
     /// One-shot frame-parallel use: appends plaintext opened elsewhere (from frames this
@@ -604,22 +717,146 @@ impl DecryptEngine {
         n
     }
 
+    /// Whether [`DecryptEngine::read_step`] may drive this engine (not in sealed-frames mode,
+    /// whose frames a driver opens).
+    pub(crate) fn reads_into_caller(&self) -> bool {
+        !self.handover
+    }
+
+    /// A reader's `read`: fills the start of `out` with verified plaintext, opening each
+    /// regular frame whose plaintext fits in what is left of `out` straight into it (one pass,
+    /// no copy). Plaintext already held (a staged frame, the final frame) is copied first.
+    /// Goes on while the buffered input holds more frames and `out` has room; never asks for
+    /// input once something was written. Returns [`ReadStep::Action`] only when nothing was
+    /// written.
+    ///
+    /// Release rules are the engine's: a frame's bytes only after its tag verified (a failed
+    /// open wipes what it wrote to `out` and fails every later call), the final frame only
+    /// after the end of input and the signature verified. An error after some bytes were
+    /// written returns those bytes; the error (sticky) comes with the next call.
+    pub(crate) fn read_step(&mut self, out: &mut [u8]) -> Result<ReadStep> {
+        let mut n = 0usize;
+        loop {
+            let room = out.get_mut(n..).unwrap_or(&mut []);
+            if room.is_empty() {
+                return Ok(ReadStep::Read(n));
+            }
+            if !self.plaintext().is_empty() {
+                n = n.saturating_add(self.read(room));
+                continue;
+            }
+            if n > 0 && room.len() < self.frame_plaintext_len() {
+                // The next frame would not fit: it goes straight into the next call's buffer.
+                return Ok(ReadStep::Read(n));
+            }
+            let step = self.step_to(Some(room), false);
+            match step {
+                Ok(Stepped::Opened(k)) => n = n.saturating_add(k),
+                Ok(Stepped::Action(DriverAction::Plaintext)) => {}
+                Ok(Stepped::Action(a)) if n == 0 => return Ok(ReadStep::Action(a)),
+                Ok(Stepped::Action(_)) => return Ok(ReadStep::Read(n)),
+                Err(e) if n == 0 => return Err(e),
+                Err(e) => {
+                    // The bytes written verified: return them, and the error next time.
+                    self.poison(&e);
+                    return Ok(ReadStep::Read(n));
+                }
+            }
+        }
+    }
+
+    /// Makes every later step fail with `e` (or `Poisoned` if it is not a core error).
+    fn poison(&mut self, e: &Error) {
+        let core = e.core().copied().unwrap_or(esdk_core::Error::Usage(
+            esdk_core::error::UsageError::Poisoned,
+        ));
+        self.failed.get_or_insert(core);
+        self.staged = 0..0;
+        zeroize::Zeroize::zeroize(&mut *self.staging);
+    }
+
+    /// Opens the sealed regular frame `seq` the input holds into `dst` (which must take its
+    /// whole plaintext) and drops it from the input. On failure `dst` is wiped and the engine
+    /// fails from now on.
+    fn open_held(&mut self, seq: u32, dst: Option<&mut [u8]>) -> Result<usize> {
+        let cipher = match &mut self.cipher {
+            Some(c) => c,
+            slot => slot.insert(self.dec.frame_cipher().map_err(from_core)?),
+        };
+        let f = cipher.frame_length() as usize;
+        let r = match dst {
+            Some(dst) => cipher.open_regular_to(seq, self.input.plaintext(), dst),
+            None => {
+                if self.staging.len() != f {
+                    // Once per message (frames have one length): a fresh zeroed buffer.
+                    self.staging = Zeroizing::new(vec![0u8; f]);
+                }
+                let r = cipher.open_regular_to(seq, self.input.plaintext(), &mut self.staging);
+                if let Ok(k) = r {
+                    self.staged = 0..k;
+                }
+                r
+            }
+        };
+        // The sealed frame is ciphertext: dropped without a wipe.
+        self.input.skip_held();
+        r.map_err(|e| {
+            let e = Error::Core(e);
+            self.poison(&e);
+            e
+        })
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
 
     /// Runs the machine until it needs something or has plaintext.
     pub(crate) fn step(&mut self) -> Result<DriverAction> {
-        if !self.input.plaintext().is_empty() {
-            return Ok(DriverAction::Plaintext);
+        match self.step_to(None, false)? {
+            Stepped::Action(a) => Ok(a),
+            Stepped::Opened(_) => Err(Error::Internal("frame opened without a destination")),
+        }
+    }
+
+    /// As [`DecryptEngine::step`], but returns `NeedInput` as soon as the header verified
+    /// (check [`DecryptEngine::header`]) instead of going on into the body: a reader that
+    /// reads the header at construction leaves the frames already buffered for its `read`
+    /// calls, to be opened straight into their buffers.
+    pub(crate) fn step_header(&mut self) -> Result<DriverAction> {
+        match self.step_to(None, true)? {
+            Stepped::Action(a) => Ok(a),
+            Stepped::Opened(_) => Err(Error::Internal("frame opened without a destination")),
+        }
+    }
+
+    /// As [`DecryptEngine::step`]; with `dst`, a regular frame whose plaintext fits in it is
+    /// opened straight into it (`Opened`), otherwise into the staging buffer (`Plaintext`).
+    fn step_to(&mut self, dst: Option<&mut [u8]>, stop_at_header: bool) -> Result<Stepped> {
+        if let Some(e) = self.failed {
+            return Err(Error::Core(e));
+        }
+        if !self.plaintext().is_empty() {
+            return Ok(Stepped::Action(DriverAction::Plaintext));
         }
         if self.done {
-            return Ok(DriverAction::Done);
+            return Ok(Stepped::Action(DriverAction::Done));
         }
+        // Whether the core hands a regular frame over sealed: to the driver, or to be opened
+        // here out of place (into `dst` if its plaintext fits, or into the staging buffer).
+        // Otherwise the core decrypts it in place, as before.
+        let f = self.frame_plaintext_len();
+        let fits = dst.as_ref().is_some_and(|d| f > 0 && d.len() >= f);
+        // A reader whose buffer is too small for a frame of at most READER_STAGING_MAX bytes
+        // stages it (larger frames are decrypted in place: the staging frame would double
+        // the memory of a reader sized for its frames).
+        let stage = self.stage_frames || (dst.is_some() && f > 0 && f <= READER_STAGING_MAX);
+        self.dec.set_sealed_frames(self.handover || fits || stage);
         loop {
-            match self.input.process(&mut self.dec).map_err(from_core)? {
+            // (Matched by value and dropped before a sealed frame is opened below.)
+            let (seq, plain) = match self.input.process(&mut self.dec).map_err(from_core)? {
                 DecryptState::NeedInput { .. } => {
-                    return Ok(DriverAction::NeedInput);
+                    return Ok(Stepped::Action(DriverAction::NeedInput));
                 }
                 DecryptState::NeedMaterials(req) => {
                     // The parsed header's one conversion to owned form, kept (and shown once
@@ -632,6 +869,7 @@ impl DecryptEngine {
                         Some(m) => {
                             check_materials_context(m, &header.encryption_context)?;
                             m.with_core(|cm| req.provide(&cm).map_err(Error::from))?;
+                            continue;
                         }
                         None => {
                             let request = DecryptionRequest {
@@ -643,7 +881,9 @@ impl DecryptEngine {
                                 backend: self.backend.clone(),
                             };
                             req.defer();
-                            return Ok(DriverAction::NeedMaterials(Box::new(request)));
+                            return Ok(Stepped::Action(DriverAction::NeedMaterials(Box::new(
+                                request,
+                            ))));
                         }
                     }
                 }
@@ -652,23 +892,53 @@ impl DecryptEngine {
                         return Err(Error::Internal("header verified before it was parsed"));
                     }
                     self.header_verified = true;
+                    if stop_at_header {
+                        return Ok(Stepped::Action(DriverAction::NeedInput));
+                    }
+                    continue;
                 }
                 DecryptState::Plaintext(p) => {
                     if !p.is_empty() {
-                        return Ok(DriverAction::Plaintext);
+                        return Ok(Stepped::Action(DriverAction::Plaintext));
                     }
+                    continue;
                 }
-                DecryptState::SealedFrame { seq, .. } => {
-                    // Held by the input like plaintext (ciphertext: copied out, then skipped).
-                    self.sealed_seq = Some(seq);
-                    return Ok(DriverAction::Plaintext);
+                DecryptState::SealedFrame { seq, record } => {
+                    if self.handover {
+                        // Held by the input like plaintext (ciphertext: copied out, then
+                        // skipped).
+                        self.sealed_seq = Some(seq);
+                        return Ok(Stepped::Action(DriverAction::Plaintext));
+                    }
+                    let plain = record
+                        .len()
+                        .saturating_sub(esdk_core::body::REGULAR_FRAME_OVERHEAD);
+                    (seq, plain)
                 }
                 DecryptState::Done => {
                     self.done = true;
-                    return Ok(DriverAction::Done);
+                    return Ok(Stepped::Action(DriverAction::Done));
                 }
                 _ => return Err(Error::Internal("unexpected decryptor state")),
-            }
+            };
+            // A sealed regular frame, held by the input: opened here, out of place.
+            return match dst {
+                Some(d) if d.len() >= plain => {
+                    let d = d.get_mut(..plain).unwrap_or(&mut []);
+                    self.open_held(seq, Some(d)).map(Stepped::Opened)
+                }
+                _ => self
+                    .open_held(seq, None)
+                    .map(|_| Stepped::Action(DriverAction::Plaintext)),
+            };
         }
     }
+}
+
+/// What one [`DecryptEngine::step_to`] did.
+enum Stepped {
+    /// As [`DecryptEngine::step`].
+    Action(DriverAction),
+    /// A regular frame was opened into the destination: this many bytes.
+    Opened(usize),
 }

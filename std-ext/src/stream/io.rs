@@ -36,9 +36,27 @@
 //! `max_buffer ≥ max(header length, frame length + 146)`; a non-framed body needs
 //! `body length + 36 + 106`. Anything larger fails with [`Error::BufferLimit`] before that
 //! much is buffered. The buffer grows with the bytes received (doubling from 4 KiB) and each
-//! byte of it is zeroed once, when it is first allocated.
+//! byte of it is zeroed once, when it is first allocated. A sequential decrypting writer also
+//! holds one frame of plaintext beside it (the staging frame it writes from; see below), and
+//! so does a sequential decrypting reader whose frames are at most 64 KiB when it is read
+//! through buffers smaller than a frame.
+//!
+//! # Where plaintext is written
+//!
+//! A sequential [`DecryptingReader`] opens each regular frame straight into the caller's
+//! `read` buffer when the frame's plaintext fits in what is left of it (one pass from the
+//! ciphertext to the caller's buffer, no copy); one `read` may return several frames that are
+//! already buffered, and never waits for input once it has bytes to return. With a smaller
+//! buffer the frame is opened into a staging frame (frames up to 64 KiB) or decrypted in place
+//! in the input buffer (larger ones), and copied out over several calls; the final frame is
+//! always decrypted in place and copied out, and released only after the end of input and,
+//! for signed suites, the signature verified. A tag failure leaves nothing of that frame in the
+//! caller's buffer (what was written is wiped) and fails this call or, if it already has
+//! verified bytes to return, the next one; every later call fails too. A sequential
+//! [`DecryptingWriter`] opens each regular frame into one staging frame, writes it from there
+//! and overwrites it with the next frame (wiped on drop and failure).
 
-use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, ReadStep, WRITE_BATCH};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
 use crate::parallel::decrypt::ParallelDecrypt;
@@ -363,7 +381,7 @@ impl<R: Read> Read for EncryptingReader<R> {
 /// Reads once from `inner` into the engine (retrying `Interrupted`).
 fn fill<R: Read>(engine: &mut DecryptEngine, inner: &mut R) -> Result<()> {
     // Grow only with bytes actually received: never size a buffer from a declared length.
-    let spare = engine.spare(READ_CHUNK)?;
+    let spare = engine.spare(engine.read_want(READ_CHUNK))?;
     let got = loop {
         match inner.read(spare) {
             Ok(g) => break g,
@@ -458,6 +476,23 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
         }
     }
     fn drive_header(&mut self) -> Result<()> {
+        if self.pd.engine.reads_into_caller() {
+            // Sequential: no further than the header, so that the frames already buffered
+            // are opened by `read`, straight into the caller's buffer.
+            let engine = &mut self.pd.engine;
+            while engine.header().is_none() {
+                match engine.step_header()? {
+                    DriverAction::NeedInput if engine.header().is_some() => break,
+                    DriverAction::NeedInput => fill(engine, &mut self.inner)?,
+                    DriverAction::NeedMaterials(req) => {
+                        let m = crate::executor::block_on(self.source.decryption_materials(&req))?;
+                        engine.set_materials(m);
+                    }
+                    DriverAction::Plaintext | DriverAction::Done => break,
+                }
+            }
+            return Ok(());
+        }
         pump(&mut self.pd, &mut self.inner, &self.source, Until::Header)?;
         Ok(())
     }
@@ -507,6 +542,11 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
         if out.is_empty() {
             return Ok(0);
         }
+        if self.pd.engine.reads_into_caller() {
+            // Sequential: regular frames are opened straight into `out` when they fit.
+            return read_into_caller(&mut self.pd.engine, &mut self.inner, &self.source, out)
+                .map_err(io::Error::from);
+        }
         if pump(
             &mut self.pd,
             &mut self.inner,
@@ -516,6 +556,30 @@ impl<R: Read> Read for DecryptingReader<'_, R> {
             Ok(self.pd.read(out))
         } else {
             Ok(0)
+        }
+    }
+}
+
+/// A sequential decrypting reader's `read` (see [`DecryptEngine::read_step`]): reads from
+/// `inner` only while nothing was written to `out`.
+fn read_into_caller<R: Read>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    source: &MaterialsSource<'_>,
+    out: &mut [u8],
+) -> Result<usize> {
+    loop {
+        match engine.read_step(out)? {
+            ReadStep::Read(n) => return Ok(n),
+            ReadStep::Action(DriverAction::Done) => return Ok(0),
+            ReadStep::Action(DriverAction::NeedInput) => fill(engine, inner)?,
+            ReadStep::Action(DriverAction::NeedMaterials(req)) => {
+                let m = crate::executor::block_on(source.decryption_materials(&req))?;
+                engine.set_materials(m);
+            }
+            ReadStep::Action(DriverAction::Plaintext) => {
+                return Err(Error::Internal("read step left plaintext unread"));
+            }
         }
     }
 }
@@ -549,9 +613,12 @@ impl<'a, W: Write> DecryptingWriter<'a, W> {
         inner: W,
         max_buffer: usize,
     ) -> Self {
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        // Frames are opened out of place into one staging frame written from there.
+        pd.engine.set_staging(true);
         Self {
             inner,
-            pd: decrypt_driver(client, opts, max_buffer),
+            pd,
             source: opts.source,
             deferred: None,
         }
@@ -642,7 +709,11 @@ impl<W: Write> Write for DecryptingWriter<'_, W> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = buf.len().min(WRITE_BATCH);
+        // Within a frame, only what completes it: frames then line up with the buffer.
+        let n = buf
+            .len()
+            .min(self.pd.engine.read_want(WRITE_BATCH))
+            .min(WRITE_BATCH);
         self.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: what happens to them now is reported by the next call.
         let r = self.run();

@@ -13,7 +13,7 @@
 //! frame, rejected by every decryptor; decrypting: output never verified to the end).
 //! The buffer bound of the decrypting adapters is the one of [`super::io`].
 
-use super::engine::{DecryptEngine, DriverAction, EncryptEngine, WRITE_BATCH};
+use super::engine::{DecryptEngine, DriverAction, EncryptEngine, ReadStep, WRITE_BATCH};
 use super::io::{DEFAULT_MAX_BUFFER, decrypt_driver, encrypt_driver, new_encrypt_engine_async};
 use crate::client::{Client, DecryptOptions, EncryptOptions, MaterialsSource, Mode};
 use crate::error::{Error, Result};
@@ -288,7 +288,9 @@ fn poll_fill<R: AsyncRead + Unpin>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     loop {
-        let spare = engine.spare(READ_CHUNK).map_err(io::Error::from)?;
+        let spare = engine
+            .spare(engine.read_want(READ_CHUNK))
+            .map_err(io::Error::from)?;
         let mut rb = ReadBuf::new(spare);
         match ready!(Pin::new(&mut *inner).poll_read(cx, &mut rb)) {
             Ok(()) => {
@@ -340,8 +342,18 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
     ) -> Result<Self> {
         let mut pd = decrypt_driver(client, opts, max_buffer);
         while pd.engine.header().is_none() {
+            // Sequential: no further than the header, so that the frames already buffered
+            // are opened by `poll_read`, straight into the caller's buffer.
+            let step = if pd.engine.reads_into_caller() {
+                match pd.engine.step_header()? {
+                    DriverAction::NeedInput if pd.engine.header().is_some() => break,
+                    a => Some(a),
+                }
+            } else {
+                pd.try_step()?
+            };
             // Workers start only after the header: nothing here waits for them.
-            match pd.try_step()? {
+            match step {
                 Some(DriverAction::NeedInput) => {
                     std::future::poll_fn(|cx| poll_fill(&mut pd.engine, &mut inner, cx)).await?;
                 }
@@ -402,6 +414,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
         if out.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        if this.pd.engine.reads_into_caller() {
+            // Sequential: regular frames are opened straight into `out` when they fit.
+            return poll_read_into_caller(&mut this.pd.engine, &mut this.inner, cx, out);
+        }
         loop {
             match this.pd.try_step().map_err(io::Error::from)? {
                 Some(DriverAction::Plaintext) => {
@@ -427,6 +443,33 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                         return Poll::Pending;
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A sequential decrypting reader's `poll_read` (see [`DecryptEngine::read_step`]): polls
+/// `inner` only while nothing was written to `out`. The unfilled part of `out` is initialized
+/// (zeroed where the caller had not: once per byte, as `ReadBuf` keeps track).
+fn poll_read_into_caller<R: AsyncRead + Unpin>(
+    engine: &mut DecryptEngine,
+    inner: &mut R,
+    cx: &mut Context<'_>,
+    out: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        let dst = out.initialize_unfilled();
+        match engine.read_step(dst).map_err(io::Error::from)? {
+            ReadStep::Read(n) => {
+                out.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            ReadStep::Action(DriverAction::Done) => return Poll::Ready(Ok(())),
+            ReadStep::Action(DriverAction::NeedInput) => ready!(poll_fill(engine, inner, cx))?,
+            ReadStep::Action(_) => {
+                return Poll::Ready(Err(
+                    Error::Internal("materials requested after the header").into()
+                ));
             }
         }
     }
@@ -465,9 +508,12 @@ impl<'a, W: AsyncWrite + Unpin> AsyncDecryptingWriter<'a, W> {
         inner: W,
         max_buffer: usize,
     ) -> Self {
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        // Frames are opened out of place into one staging frame written from there.
+        pd.engine.set_staging(true);
         Self {
             inner,
-            pd: decrypt_driver(client, opts, max_buffer),
+            pd,
             source: opts.source,
             pending: None,
             eof_sent: false,
@@ -566,7 +612,11 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncDecryptingWriter<'_, W> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(WRITE_BATCH);
+        // Within a frame, only what completes it: frames then line up with the buffer.
+        let n = buf
+            .len()
+            .min(this.pd.engine.read_want(WRITE_BATCH))
+            .min(WRITE_BATCH);
         this.pd.engine.push(&buf[..n]).map_err(io::Error::from)?;
         // The bytes are taken: process now if possible; failures show on the next call.
         let p = this.poll_run(cx);
