@@ -277,7 +277,7 @@ impl RsaEncryptingKey for RustCryptoRsaPublic {
 pub(crate) mod aws_lc {
     use super::{
         RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding, RustCryptoRsaPublic, parse_private,
-        parse_public, put, trimmed,
+        parse_public, trimmed,
     };
     use crate::rsa_key::{RsaKeyError, RsaPadding};
     use aws_lc_rs::rsa as lc;
@@ -286,7 +286,7 @@ pub(crate) mod aws_lc {
     use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
     use rsa::traits::PublicKeyParts as _;
     use std::sync::Arc;
-    use zeroize::Zeroizing;
+    use zeroize::Zeroize as _;
 
     /// Largest RSA key AWS-LC accepts, in bits.
     pub(crate) const MAX_BITS: usize = 8192;
@@ -301,9 +301,10 @@ pub(crate) mod aws_lc {
         }
     }
 
-    /// A private key in AWS-LC.
+    /// A private key in AWS-LC, prepared for both paddings.
     pub(crate) struct Private {
-        key: lc::PrivateDecryptingKey,
+        oaep: lc::OaepPrivateDecryptingKey,
+        pkcs1: lc::Pkcs1PrivateDecryptingKey,
         n: Vec<u8>,
     }
 
@@ -329,10 +330,13 @@ pub(crate) mod aws_lc {
             };
             // The secret-bearing DER is zeroized on drop (`SecretDocument`).
             let pkcs8 = parsed.to_pkcs8_der().map_err(|_| unparseable.clone())?;
-            let key =
-                lc::PrivateDecryptingKey::from_pkcs8(pkcs8.as_bytes()).map_err(|_| unparseable)?;
+            let key = lc::PrivateDecryptingKey::from_pkcs8(pkcs8.as_bytes())
+                .map_err(|_| unparseable.clone())?;
+            let oaep =
+                lc::OaepPrivateDecryptingKey::new(key.clone()).map_err(|_| unparseable.clone())?;
+            let pkcs1 = lc::Pkcs1PrivateDecryptingKey::new(key).map_err(|_| unparseable)?;
             let n = trimmed(parsed.n());
-            Ok(Arc::new(Self { key, n }))
+            Ok(Arc::new(Self { oaep, pkcs1, n }))
         }
     }
 
@@ -346,18 +350,18 @@ pub(crate) mod aws_lc {
             ciphertext: &[u8],
             out: &mut [u8],
         ) -> Result<usize, CryptoError> {
-            let sk = self.key.clone();
-            let mut plain = Zeroizing::new(vec![0u8; self.key.key_size_bytes()]);
-            let n = match oaep(padding) {
-                Some(alg) => lc::OaepPrivateDecryptingKey::new(sk).and_then(|k| {
-                    k.decrypt(alg, ciphertext, &mut plain, None)
-                        .map(|p| p.len())
-                }),
-                None => lc::Pkcs1PrivateDecryptingKey::new(sk)
-                    .and_then(|k| k.decrypt(ciphertext, &mut plain).map(|p| p.len())),
-            }
-            .map_err(|_| CryptoError::Other)?;
-            put(out, plain.get(..n).ok_or(CryptoError::Other)?)
+            // AWS-LC writes the plaintext to the start of `out` (the modulus length).
+            let result = match oaep(padding) {
+                Some(alg) => self
+                    .oaep
+                    .decrypt(alg, ciphertext, out, None)
+                    .map(|p| p.len()),
+                None => self.pkcs1.decrypt(ciphertext, out).map(|p| p.len()),
+            };
+            result.map_err(|_| {
+                out.zeroize();
+                CryptoError::Other
+            })
         }
     }
 
