@@ -279,6 +279,9 @@ pub enum RsaKeyError {
     Unsupported,
 }
 
+/// Keys imported into other backends than the one that parsed them, oldest first.
+type Imported<K> = Vec<(Backend, Arc<K>)>;
+
 /// A key parsed by one backend, imported into others on demand.
 struct Bound<K: ?Sized> {
     /// The backend that parsed `key`.
@@ -288,7 +291,7 @@ struct Bound<K: ?Sized> {
     encoding: RsaKeyEncoding,
     der: Arc<Zeroizing<Vec<u8>>>,
     /// Keys imported into other backends, oldest first.
-    imported: Arc<Mutex<Vec<(Backend, Arc<K>)>>>,
+    imported: Arc<Mutex<Imported<K>>>,
 }
 
 impl<K: ?Sized> Clone for Bound<K> {
@@ -407,8 +410,8 @@ fn load_either<K: ?Sized>(
 ///
 /// Construct it from the public half of a key pair with [`from_pem`](Self::from_pem) or
 /// [`from_der`](Self::from_der) (parsed by [`Backend::default`]), or with the `*_with`
-/// variants (parsed by the backend given). See [the module docs](self) for how keys and
-/// backends relate.
+/// variants (parsed by the backend given). See [`RawRsaKeyring`](crate::keyring::RawRsaKeyring#backends) for
+/// how keys and backends relate.
 #[derive(Clone)]
 pub struct RsaPublicKey {
     inner: Bound<dyn RsaEncryptingKey>,
@@ -676,8 +679,8 @@ impl RsaPrivateKey {
     /// Decrypts a wrapped data key with this key and `padding`, on the backend that parsed
     /// the key.
     ///
-    /// The private-key operation is blinded (constant time on aws-lc; see the module docs for
-    /// RustCrypto). The plaintext is returned in a buffer that is zeroized on drop.
+    /// The private-key operation is blinded (constant time on the aws-lc backend, not on
+    /// RustCrypto: see [`RawRsaKeyring`](crate::keyring::RawRsaKeyring)'s side-channel table).
     /// The caller must still check that its length is the one the algorithm
     /// suite expects.
     ///

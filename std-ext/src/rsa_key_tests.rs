@@ -473,7 +473,7 @@ fn der_and_pkcs1_forms_load() {
             assert_eq!(loaded, &public);
         }
         for loaded in &privates {
-            assert_eq!(rc_private(&loaded), rc_private(&private));
+            assert_eq!(rc_private(loaded), rc_private(&private));
         }
         // Every public form wraps for every private form.
         for (i, loaded_public) in publics.iter().enumerate() {

@@ -249,13 +249,16 @@ fn side_channel_status_is_the_backends() {
     assert!(!Backend::custom(Counting::default()).rsa_side_channel_safe());
 }
 
+/// Loads a key with the backend given.
+type Case<'a, K> = Box<dyn Fn(&Backend) -> Result<K, RsaKeyError> + 'a>;
+
 #[test]
 fn key_errors_are_the_same_on_every_backend() {
     let (pub_pem, priv_pem) = rsa_4096_pems();
     let garbage = [0x30, 0x03, 0x02, 0x01, 0x00];
     let all = backends();
     let reference = &all[0];
-    let public_cases: Vec<Box<dyn Fn(&Backend) -> Result<RsaPublicKey, RsaKeyError>>> = vec![
+    let public_cases: Vec<Case<'_, RsaPublicKey>> = vec![
         Box::new(|b| RsaPublicKey::from_der_with(b, &garbage)),
         Box::new(|b| RsaPublicKey::from_der_with(b, &[])),
         Box::new(|b| RsaPublicKey::from_pem_with(b, "not a key")),
@@ -270,7 +273,7 @@ fn key_errors_are_the_same_on_every_backend() {
             assert_eq!(case(b).unwrap_err(), expected, "{b:?}");
         }
     }
-    let private_cases: Vec<Box<dyn Fn(&Backend) -> Result<RsaPrivateKey, RsaKeyError>>> = vec![
+    let private_cases: Vec<Case<'_, RsaPrivateKey>> = vec![
         Box::new(|b| RsaPrivateKey::from_der_with(b, &garbage)),
         Box::new(|b| RsaPrivateKey::from_pem_with(b, "")),
         Box::new(|b| RsaPrivateKey::from_pem_with(b, &pub_pem)),
