@@ -365,3 +365,42 @@ fn pkcs1_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     }
     tlv(0x30, &[integer(n), integer(e)].concat())
 }
+
+#[test]
+fn imports_are_kept_per_backend_and_bounded() {
+    let (pub_pem, priv_pem) = rsa_4096_pems();
+    let public = RsaPublicKey::from_pem(&pub_pem).unwrap();
+    let private = RsaPrivateKey::from_pem(&priv_pem).unwrap();
+    let ct = public
+        .wrap(RsaPadding::OaepSha256, &[9; 32], &mut OsRng)
+        .unwrap();
+    let providers: Vec<Counting> = (0..5).map(|_| Counting::default()).collect();
+    let backends: Vec<Backend> = providers.iter().cloned().map(Backend::custom).collect();
+    let unwrap_on = |i: usize| {
+        let dk = private
+            .unwrap_with(&backends[i], RsaPadding::OaepSha256, &ct)
+            .unwrap();
+        assert_eq!(dk.as_slice(), [9; 32]);
+    };
+    // Four other backends: each imports once, however often it is used (clones share them).
+    for _ in 0..3 {
+        for i in 0..4 {
+            unwrap_on(i);
+        }
+    }
+    let clone = private.clone();
+    clone
+        .unwrap_with(&backends[0], RsaPadding::OaepSha256, &ct)
+        .unwrap();
+    for p in &providers[..4] {
+        assert_eq!(get(&p.counts.rsa_keys), 1);
+    }
+    assert_eq!(get(&providers[0].counts.rsa_decrypt), 4);
+    // A fifth pushes the oldest out: the first backend imports again when next used.
+    unwrap_on(4);
+    unwrap_on(0);
+    assert_eq!(get(&providers[4].counts.rsa_keys), 1);
+    assert_eq!(get(&providers[0].counts.rsa_keys), 2);
+    // The key's own backend never imports.
+    assert_eq!(private.backend(), &Backend::default());
+}
