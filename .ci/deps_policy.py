@@ -12,6 +12,13 @@ file: all features, all targets) and fails when
 The RustSec database itself cannot be fetched in CI (only package registries are reachable),
 so new advisories are found with `cargo deny check advisories` where it can run.
 
+It also enforces which code may name a crypto backend (issue 13: "nothing in esdk-std or
+esdk-kms names a backend except where the default is chosen"):
+  * in esdk-std's sources, only `std-ext/src/provider/` (the backends and `Backend::default`)
+    and test-only files (`*_tests.rs`) may name a backend crate (`aws_lc_rs`, `rsa`, `p256`,
+    `sha2`, ... or `OsRng`, `RustCrypto`);
+  * esdk-kms's sources name none, and its manifest depends on none.
+
 Usage: python3 .ci/deps_policy.py [--self-test]
 """
 import json
@@ -26,6 +33,52 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Crate each accepted advisory is about (keep in step with deny.toml).
 ADVISORY_CRATES = {"RUSTSEC-2023-0071": "rsa"}
+
+# Crates that implement cryptography (package names; in Rust paths `-` becomes `_`), and the
+# other names that choose a backend.
+BACKEND_CRATES = ["aws-lc-rs", "aws-lc-sys", "rsa", "p256", "p384", "p521", "sha1", "sha2",
+                  "aes-gcm", "hkdf", "hmac", "ecdsa", "elliptic-curve", "ring", "openssl"]
+BACKEND_NAMES = ["OsRng", "RustCrypto"]
+# Source trees checked, and the paths under them that may name a backend.
+BACKEND_SCOPES = {
+    "std-ext/src": ["std-ext/src/provider/"],
+    "kms-ext/src": [],
+}
+BACKEND_FREE_MANIFESTS = ["kms-ext/Cargo.toml"]
+
+
+def backend_mentions(path, text, local_modules=()):
+    """(line number, name) of every backend crate path or backend name in Rust source `text`
+    (comments skipped; a crate's own modules of the same name are not the crate)."""
+    crates = [c.replace("-", "_") for c in BACKEND_CRATES if c.replace("-", "_") not in local_modules]
+    crate_re = re.compile(r"(?<![\w:])(" + "|".join(map(re.escape, crates)) + r")::")
+    name_re = re.compile(r"\b(" + "|".join(BACKEND_NAMES) + r")\b")
+    found = []
+    for no, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0]
+        for m in list(crate_re.finditer(code)) + list(name_re.finditer(code)):
+            found.append((no, m.group(1)))
+    return found
+
+
+def check_backend_names(root):
+    problems = []
+    for scope, allowed in BACKEND_SCOPES.items():
+        base = root / scope
+        files = sorted(base.rglob("*.rs"))
+        local = {f.stem for f in files} | {f.parent.name for f in files if f.name == "mod.rs"}
+        for f in files:
+            rel = f.relative_to(root).as_posix()
+            if any(rel.startswith(a) for a in allowed) or rel.endswith("_tests.rs"):
+                continue
+            for no, name in backend_mentions(rel, f.read_text(), local):
+                problems.append(f"{rel}:{no}: names the backend `{name}` outside the provider module")
+    for manifest in BACKEND_FREE_MANIFESTS:
+        deps = tomllib.loads((root / manifest).read_text()).get("dependencies", {})
+        for name in deps:
+            if name in BACKEND_CRATES:
+                problems.append(f"{manifest}: depends on the backend crate {name}")
+    return problems
 
 
 def tokens(expr):
@@ -176,7 +229,21 @@ def self_test():
     for e in expected:
         assert any(p.startswith(e) for p in problems), f"missing {e!r} in {problems}"
     assert len(problems) == len(expected), problems
-    print(f"deps policy self-test: {len(cases) + 3} expressions, {len(expected)} violations found as expected")
+    src = "\n".join([
+        "use aws_lc_rs::rsa as lc;",           # 1: a backend crate
+        "let k = rsa::RsaPrivateKey::new();",  # 2: rsa
+        "// sha2::Sha256 in a comment",        # 3: skipped
+        "let r = rand_core::OsRng;",           # 4: OsRng
+        "pub use rsa::{A, B};",                # 5: a local module of that name: not the crate
+        "use esdk_kms::rsa::X;",               # 6: a path inside another crate
+        "let p = RustCryptoAeadKey;",          # 7: another identifier
+    ])
+    got = backend_mentions("x.rs", src, local_modules={"rsa"})
+    assert got == [(1, "aws_lc_rs"), (4, "OsRng")], got
+    got = backend_mentions("x.rs", src)
+    assert got == [(1, "aws_lc_rs"), (2, "rsa"), (4, "OsRng"), (5, "rsa")], got
+    print(f"deps policy self-test: {len(cases) + 3} expressions, {len(expected)} violations found as expected, "
+          f"backend names found in code and not in comments or local modules")
 
 
 def main():
@@ -190,16 +257,18 @@ def main():
     ).stdout
     metadata = json.loads(out)
     problems, licences, accepted = check(metadata, policy)
+    problems += check_backend_names(ROOT)
     total = len(metadata["packages"])
     members = len(metadata["workspace_members"])
     if problems:
-        print(f"deps policy: {len(problems)} violation(s) of deny.toml:", file=sys.stderr)
+        print(f"deps policy: {len(problems)} violation(s) of deny.toml / the backend rule:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
     print(f"deps policy: {total} packages ({members} workspace crates, {total - members} from crates.io), "
           f"{len(licences)} distinct licence expressions, all allowed; sources: crates.io only")
     print(f"deps policy: accepted advisories: {', '.join(accepted) or 'none'} (reasons in deny.toml)")
+    print("deps policy: no backend named in esdk-std outside src/provider/, none in esdk-kms")
     return 0
 
 

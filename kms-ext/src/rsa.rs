@@ -202,7 +202,7 @@ impl AwsKmsRsaKeyring {
             .concat(),
         );
         let ciphertext = pk
-            .wrap(self.algorithm.padding(), &pt, &mut rng)
+            .wrap_with(&m.backend, self.algorithm.padding(), &pt, &mut rng)
             .map_err(|e| {
                 KeyringError::new(self.label(), KeyringErrorKind::WrapFailed).with_source(e)
             })?;

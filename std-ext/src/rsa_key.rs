@@ -1,12 +1,14 @@
 //! RSA key handling and data-key wrapping for the raw RSA keyring.
 //!
-//! This module is the cryptographic primitive underneath the raw RSA keyring
-//! (spec `framework/raw-rsa-keyring.md`): it loads RSA keys and wraps or unwraps
-//! a plaintext data key with one of the five padding schemes the keyring allows.
-//! It knows nothing about key namespaces, key names or encrypted data keys; the
-//! keyring adds those.
+//! This module is the layer underneath the raw RSA keyring (spec
+//! `framework/raw-rsa-keyring.md`): it loads RSA keys and wraps or unwraps a plaintext data
+//! key with one of the five padding schemes the keyring allows. It knows nothing about key
+//! namespaces, key names or encrypted data keys; the keyring adds those. It names no crypto
+//! crate: parsing, encryption and decryption are the [`Backend`]'s
+//! ([`StdProvider::rsa_decrypting_key`] / [`StdProvider::rsa_encrypting_key`]); this module
+//! decodes PEM, applies the keyring's size policy and length checks, and chooses the backend.
 //!
-//! # Keys
+//! # Keys and backends
 //!
 //! * [`RsaPublicKey`] can only [`wrap`](RsaPublicKey::wrap) (encrypt) and
 //!   [`RsaPrivateKey`] can only [`unwrap`](RsaPrivateKey::unwrap) (decrypt).
@@ -15,6 +17,16 @@
 //!   refuse encryption, and one configured with only a public key to refuse
 //!   decryption. Keeping the two capabilities in two types makes both rules hold
 //!   by construction.
+//! * A key is parsed by a backend: `from_pem` / `from_der` use [`Backend::default`] (the one
+//!   place a default is chosen), `from_pem_with` / `from_der_with` the backend given.
+//!   [`wrap`](RsaPublicKey::wrap) / [`unwrap`](RsaPrivateKey::unwrap) run on that backend;
+//!   [`wrap_with`](RsaPublicKey::wrap_with) / [`unwrap_with`](RsaPrivateKey::unwrap_with) run
+//!   on the backend given, which is what the raw RSA keyring does with the operation's backend
+//!   (the client's). A key used with another backend than the one that parsed it is imported
+//!   into that backend once, from the DER it was loaded from (kept, zeroized on drop), and
+//!   the imported key is reused afterwards (at most [`IMPORTED_BACKENDS`] backends per key).
+//!   A backend without RSA fails with [`RsaKeyError::Unsupported`]; nothing falls back to
+//!   another backend.
 //! * Accepted encodings: PEM or DER, as PKCS#8 `PrivateKeyInfo`
 //!   (`BEGIN PRIVATE KEY`) or PKCS#1 `RSAPrivateKey` (`BEGIN RSA PRIVATE KEY`)
 //!   for private keys, and X.509 `SubjectPublicKeyInfo` (`BEGIN PUBLIC KEY`) or
@@ -22,15 +34,16 @@
 //!   is dispatched on its label; DER input is tried in the order listed.
 //!   Encrypted PKCS#8 and multi-prime keys are not supported.
 //! * Modulus size: at least [`MIN_MODULUS_BITS`] (2048) and at most
-//!   [`MAX_MODULUS_BITS`] (16384) bits. The specification sets no minimum; every
-//!   RSA key in the interoperability test vectors is 2048 or 4096 bits, and
-//!   NIST SP 800-131A has disallowed RSA key transport below 2048 bits since
-//!   2014, so smaller keys are refused rather than silently accepted. The upper
-//!   bound lifts the `rsa` crate's default 4096-bit limit on public keys so that
-//!   8192-bit keys, which other RSA implementations accept, work here too, while
-//!   still bounding the cost of a single operation.
-//! * Private keys are zeroized when dropped (the `rsa` crate's key type does
-//!   this itself), DER buffers decoded from PEM are zeroized, unwrapped data keys
+//!   [`MAX_MODULUS_BITS`] (16384) bits, whatever the backend. The specification sets no
+//!   minimum; every RSA key in the interoperability test vectors is 2048 or 4096 bits, and
+//!   NIST SP 800-131A has disallowed RSA key transport below 2048 bits since 2014, so smaller
+//!   keys are refused rather than silently accepted. The upper bound lets 8192-bit keys, which
+//!   other RSA implementations accept, work here too, while still bounding the cost of a
+//!   single operation. A backend may support less: aws-lc refuses private keys above 8192
+//!   bits ([`RsaKeyError::KeyTooLarge`] with `max: 8192`) and wraps under public keys above
+//!   8192 bits with the `rsa` crate's public operation (public data, no secret involved).
+//! * Private keys are zeroized when dropped (by the backends' key types, and the DER kept
+//!   for imports), DER buffers decoded from PEM are zeroized, unwrapped data keys
 //!   are returned in [`Zeroizing`], and the [`Debug`](core::fmt::Debug) output of
 //!   both key types shows only the modulus size.
 //!
@@ -42,17 +55,17 @@
 //!
 //! # Side channels (RUSTSEC-2023-0071, "Marvin")
 //!
-//! **With the `aws-lc` feature (the default build) the private-key operation runs in AWS-LC**
-//! (through `aws-lc-rs`): constant-time modular arithmetic with RSA blinding, and constant-time
-//! OAEP and PKCS#1 v1.5 padding checks. That build is the side-channel-safe one; the `rsa`
-//! crate then only parses keys (PEM/DER, no secret-dependent timing that matters here) and
-//! wraps under public keys above 8192 bits, which AWS-LC refuses (a public operation). Private
-//! keys above 8192 bits are refused in that build ([`RsaKeyError::KeyTooLarge`]).
-//! [`crate::Backend::rsa_side_channel_safe`] tells which build is running.
+//! Whether the private-key operation is side-channel safe depends on the backend that runs
+//! it ([`Backend::rsa_side_channel_safe`]):
 //!
-//! **With only the `rustcrypto` feature** this module is built on `rsa` 0.9, whose private-key
-//! operation is not
-//! constant time: advisory RUSTSEC-2023-0071 (CVE-2023-49092,
+//! **The aws-lc backend (feature `aws-lc`, the default backend) runs it in AWS-LC**: constant-
+//! time modular arithmetic with RSA blinding, and constant-time OAEP and PKCS#1 v1.5 padding
+//! checks. That is the side-channel-safe choice. (The aws-lc backend reads the key structure
+//! with the `rsa` crate's parsers before handing the key to AWS-LC: a one-time parse at
+//! construction, not an operation an attacker can time per message.)
+//!
+//! **The RustCrypto backend (feature `rustcrypto`) runs it with `rsa` 0.9**, whose
+//! private-key operation is not constant time: advisory RUSTSEC-2023-0071 (CVE-2023-49092,
 //! GHSA-c38w-74pg-36hr, CVSS 5.9) warns that a network attacker who can time
 //! decryptions may decrypt ciphertexts or recover the key. Status when this
 //! was written: the RustSec entry (newest snapshot available, August 2026)
@@ -66,57 +79,37 @@
 //! of the workspace uses, and puts PKCS#1 v1.5 encryption behind a `pkcs1v15`
 //! feature.
 //!
-//! Mitigations applied here: every decryption is blinded with fresh randomness
+//! Mitigations applied with RustCrypto: every decryption is blinded with fresh randomness
 //! from the operating system, every failure of [`RsaPrivateKey::unwrap`] yields
 //! the same opaque [`RsaKeyError::DecryptionFailed`] (no padding detail), and
 //! ciphertexts whose length differs from the modulus length are rejected before
-//! any private-key arithmetic. Residual risk: a party that can submit many
+//! any private-key arithmetic (on every backend). Residual risk: a party that can submit many
 //! chosen messages to a decrypting service *and* measure its response times
 //! precisely may still exploit the timing, most easily with
-//! [`RsaPadding::Pkcs1V15`]. Prefer OAEP padding for new keyrings.
+//! [`RsaPadding::Pkcs1V15`]. Prefer the aws-lc backend, and OAEP padding for new keyrings.
+//! A custom backend states its own status ([`StdProvider::rsa_side_channel_safe`]).
 
 use core::fmt;
+use std::sync::{Arc, Mutex};
 
 use rand_core::CryptoRngCore;
-#[cfg(not(feature = "aws-lc"))]
-use rand_core::OsRng;
-use rsa::pkcs1::{DecodeRsaPrivateKey, der::Decode as _};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::pkcs8::der::pem;
-use rsa::pkcs8::spki::SubjectPublicKeyInfoRef;
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Oaep, Pkcs1v15Encrypt};
 use zeroize::Zeroizing;
 
-#[cfg(feature = "aws-lc")]
-use aws_lc_rs::rsa as lc;
-#[cfg(feature = "aws-lc")]
-use std::sync::Arc;
-
-/// Largest private key AWS-LC decrypts with, in bits.
-#[cfg(feature = "aws-lc")]
-const MAX_AWS_LC_BITS: usize = 8192;
-
-#[cfg(feature = "aws-lc")]
-fn lc_oaep(padding: RsaPadding) -> Option<&'static lc::OaepAlgorithm> {
-    match padding {
-        RsaPadding::Pkcs1V15 => None,
-        RsaPadding::OaepSha1 => Some(&lc::OAEP_SHA1_MGF1SHA1),
-        RsaPadding::OaepSha256 => Some(&lc::OAEP_SHA256_MGF1SHA256),
-        RsaPadding::OaepSha384 => Some(&lc::OAEP_SHA384_MGF1SHA384),
-        RsaPadding::OaepSha512 => Some(&lc::OAEP_SHA512_MGF1SHA512),
-    }
-}
+use crate::provider::{Backend, RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding, StdProvider};
 
 /// Smallest accepted RSA modulus, in bits.
 ///
 /// Keys with a smaller modulus are refused with [`RsaKeyError::KeyTooSmall`].
-const MIN_MODULUS_BITS: usize = 2048;
+pub(crate) const MIN_MODULUS_BITS: usize = 2048;
 
 /// Largest accepted RSA modulus, in bits.
 ///
 /// Keys with a larger modulus are refused with [`RsaKeyError::KeyTooLarge`].
-const MAX_MODULUS_BITS: usize = 16384;
+pub(crate) const MAX_MODULUS_BITS: usize = 16384;
+
+/// How many backends other than its own a key is imported into and kept for (the oldest
+/// import is dropped beyond that).
+pub(crate) const IMPORTED_BACKENDS: usize = 4;
 
 /// PEM label of a PKCS#8 `PrivateKeyInfo`.
 const LABEL_PKCS8_PRIVATE: &str = "PRIVATE KEY";
@@ -244,7 +237,8 @@ pub enum RsaKeyError {
         /// The minimum accepted size in bits.
         min: usize,
     },
-    /// The key's modulus is longer than `max` (16384) bits.
+    /// The key's modulus is longer than `max` bits: 16384, or less where the backend supports
+    /// less (aws-lc: private keys up to 8192 bits).
     #[error("RSA modulus of {bits} bits is above the maximum of {max} bits")]
     KeyTooLarge {
         /// Size of the key's modulus in bits.
@@ -278,42 +272,188 @@ pub enum RsaKeyError {
     /// padding oracle.
     #[error("RSA decryption of the encrypted data key failed")]
     DecryptionFailed,
+    /// The crypto backend does not implement RSA (a custom provider without
+    /// [`StdProvider::rsa_decrypting_key`] / [`StdProvider::rsa_encrypting_key`]); no other
+    /// backend is used instead.
+    #[error("the crypto backend does not support RSA")]
+    Unsupported,
+}
+
+/// Keys imported into other backends than the one that parsed them, oldest first.
+type Imported<K> = Vec<(Backend, Arc<K>)>;
+
+/// A key parsed by one backend, imported into others on demand.
+struct Bound<K: ?Sized> {
+    /// The backend that parsed `key`.
+    backend: Backend,
+    key: Arc<K>,
+    /// What `key` was loaded from, for imports into other backends.
+    encoding: RsaKeyEncoding,
+    der: Arc<Zeroizing<Vec<u8>>>,
+    /// Keys imported into other backends, oldest first.
+    imported: Arc<Mutex<Imported<K>>>,
+}
+
+impl<K: ?Sized> Clone for Bound<K> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            key: Arc::clone(&self.key),
+            encoding: self.encoding,
+            der: Arc::clone(&self.der),
+            imported: Arc::clone(&self.imported),
+        }
+    }
+}
+
+/// Parses `der` in `encoding` with `backend` and checks the keyring's size bounds.
+type Import<K> = fn(&Backend, RsaKeyEncoding, &[u8]) -> Result<Arc<K>, RsaKeyError>;
+
+impl<K: ?Sized> Bound<K> {
+    fn new(
+        backend: &Backend,
+        encoding: RsaKeyEncoding,
+        der: Zeroizing<Vec<u8>>,
+        import: Import<K>,
+    ) -> Result<Self, RsaKeyError> {
+        let key = import(backend, encoding, &der)?;
+        Ok(Self {
+            backend: backend.clone(),
+            key,
+            encoding,
+            der: Arc::new(der),
+            imported: Arc::default(),
+        })
+    }
+
+    /// The key in `backend`: its own, or imported once and kept.
+    fn on(&self, backend: &Backend, import: Import<K>) -> Result<Arc<K>, RsaKeyError> {
+        if *backend == self.backend {
+            return Ok(Arc::clone(&self.key));
+        }
+        // A panic while importing leaves the list as it was: recover it.
+        let mut imported = self
+            .imported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, key)) = imported.iter().find(|(b, _)| b == backend) {
+            return Ok(Arc::clone(key));
+        }
+        let key = import(backend, self.encoding, &self.der)?;
+        if imported.len() >= IMPORTED_BACKENDS {
+            imported.remove(0);
+        }
+        imported.push((backend.clone(), Arc::clone(&key)));
+        Ok(key)
+    }
+}
+
+/// Big-endian bytes without their leading zeros.
+fn significant(be: &[u8]) -> &[u8] {
+    let start = be.iter().position(|&b| b != 0).unwrap_or(be.len());
+    be.get(start..).unwrap_or_default()
+}
+
+/// The bit length of a big-endian number.
+fn bit_len(be: &[u8]) -> usize {
+    let be = significant(be);
+    match be.first() {
+        None => 0,
+        Some(&top) => {
+            be.len().saturating_sub(1).saturating_mul(8) + (8 - top.leading_zeros() as usize)
+        }
+    }
+}
+
+fn import_public(
+    backend: &Backend,
+    encoding: RsaKeyEncoding,
+    der: &[u8],
+) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+    let key = backend.rsa_encrypting_key(encoding, der)?;
+    check_modulus_bits(bit_len(key.modulus()))?;
+    Ok(key)
+}
+
+fn import_private(
+    backend: &Backend,
+    encoding: RsaKeyEncoding,
+    der: &[u8],
+) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+    let key = backend.rsa_decrypting_key(encoding, der)?;
+    check_modulus_bits(bit_len(key.modulus()))?;
+    Ok(key)
+}
+
+/// Loads DER in the first encoding, else the second; `UnparseableKey` names both when both
+/// fail to parse.
+fn load_either<K: ?Sized>(
+    backend: &Backend,
+    der: &[u8],
+    encodings: [RsaKeyEncoding; 2],
+    role: &'static str,
+    tried: &'static str,
+    import: Import<K>,
+) -> Result<Bound<K>, RsaKeyError> {
+    let der = || Zeroizing::new(der.to_vec());
+    match Bound::new(backend, encodings[0], der(), import) {
+        Err(RsaKeyError::UnparseableKey { .. }) => {}
+        other => return other,
+    }
+    match Bound::new(backend, encodings[1], der(), import) {
+        Err(RsaKeyError::UnparseableKey { .. }) => Err(RsaKeyError::UnparseableKey { role, tried }),
+        other => other,
+    }
 }
 
 /// An RSA public key: it can wrap (encrypt) data keys but never unwrap them.
 ///
-/// Construct it from the public half of a key pair with
-/// [`from_pem`](Self::from_pem) or [`from_der`](Self::from_der).
+/// Construct it from the public half of a key pair with [`from_pem`](Self::from_pem) or
+/// [`from_der`](Self::from_der) (parsed by [`Backend::default`]), or with the `*_with`
+/// variants (parsed by the backend given). See [`RawRsaKeyring`](crate::keyring::RawRsaKeyring#backends) for
+/// how keys and backends relate.
 #[derive(Clone)]
 pub struct RsaPublicKey {
-    inner: rsa::RsaPublicKey,
-    /// The same key in AWS-LC (moduli up to 8192 bits).
-    #[cfg(feature = "aws-lc")]
-    lc: Option<Arc<lc::PublicEncryptingKey>>,
+    inner: Bound<dyn RsaEncryptingKey>,
 }
 
 impl PartialEq for RsaPublicKey {
+    /// The same modulus and public exponent.
     fn eq(&self, other: &Self) -> bool {
-        self.inner == other.inner
+        let (a, b) = (&self.inner.key, &other.inner.key);
+        significant(a.modulus()) == significant(b.modulus())
+            && significant(a.public_exponent()) == significant(b.public_exponent())
     }
 }
 impl Eq for RsaPublicKey {}
 
 impl RsaPublicKey {
-    /// Loads a public key from PEM text.
+    /// Loads a public key from PEM text, parsed by [`Backend::default`].
     ///
     /// Accepts `-----BEGIN PUBLIC KEY-----` (X.509 SubjectPublicKeyInfo) and
     /// `-----BEGIN RSA PUBLIC KEY-----` (PKCS#1). Leading and trailing
     /// whitespace is ignored. A private-key PEM is refused with
     /// [`RsaKeyError::UnsupportedPemLabel`]: the public key is never derived
     /// from a private key.
+    ///
+    /// # Errors
+    /// Malformed PEM, another label, not an RSA public key, a size out of bounds.
     pub fn from_pem(pem_text: &str) -> Result<Self, RsaKeyError> {
+        Self::from_pem_with(&Backend::default(), pem_text)
+    }
+
+    /// As [`from_pem`](Self::from_pem), parsed by `backend`.
+    ///
+    /// # Errors
+    /// As [`from_pem`](Self::from_pem), and [`RsaKeyError::Unsupported`] when `backend` has no
+    /// RSA.
+    pub fn from_pem_with(backend: &Backend, pem_text: &str) -> Result<Self, RsaKeyError> {
         const ACCEPTED: &str = "\"PUBLIC KEY\" (X.509 SubjectPublicKeyInfo), \
                                 \"RSA PUBLIC KEY\" (PKCS#1)";
         let (label, der) = decode_pem(pem_text, PUBLIC)?;
-        let (parsed, tried) = match label.as_str() {
-            LABEL_SPKI_PUBLIC => (parse_spki(&der), "X.509 SubjectPublicKeyInfo"),
-            LABEL_PKCS1_PUBLIC => (parse_pkcs1_public(&der), "PKCS#1 RSAPublicKey"),
+        let encoding = match label.as_str() {
+            LABEL_SPKI_PUBLIC => RsaKeyEncoding::SubjectPublicKeyInfo,
+            LABEL_PKCS1_PUBLIC => RsaKeyEncoding::Pkcs1PublicKey,
             _ => {
                 return Err(RsaKeyError::UnsupportedPemLabel {
                     role: PUBLIC,
@@ -322,67 +462,68 @@ impl RsaPublicKey {
                 });
             }
         };
-        Self::finish(parsed.ok_or(RsaKeyError::UnparseableKey {
-            role: PUBLIC,
-            tried,
-        })?)
+        let inner = Bound::new(backend, encoding, der, import_public)?;
+        Ok(Self { inner })
     }
 
-    /// Loads a public key from DER bytes.
+    /// Loads a public key from DER bytes, parsed by [`Backend::default`].
     ///
     /// Tries X.509 SubjectPublicKeyInfo first, then PKCS#1 `RSAPublicKey`.
+    ///
+    /// # Errors
+    /// Not an RSA public key in either encoding, a size out of bounds.
     pub fn from_der(der: &[u8]) -> Result<Self, RsaKeyError> {
-        let parsed = parse_spki(der).or_else(|| parse_pkcs1_public(der)).ok_or(
-            RsaKeyError::UnparseableKey {
-                role: PUBLIC,
-                tried: "X.509 SubjectPublicKeyInfo, then PKCS#1 RSAPublicKey",
-            },
-        )?;
-        Self::finish(parsed)
+        Self::from_der_with(&Backend::default(), der)
     }
 
-    /// Checks the size bounds and builds the key from its modulus and exponent.
-    fn finish(parts: PublicParts) -> Result<Self, RsaKeyError> {
-        check_modulus_bits(parts.n.bits())?;
-        let inner = rsa::RsaPublicKey::new_with_max_size(parts.n, parts.e, MAX_MODULUS_BITS)
-            .map_err(|_| RsaKeyError::InvalidPublicKey)?;
-        #[cfg(feature = "aws-lc")]
-        let lc = if inner.n().bits() <= MAX_AWS_LC_BITS {
-            use rsa::pkcs8::EncodePublicKey;
-            let der = inner
-                .to_public_key_der()
-                .map_err(|_| RsaKeyError::InvalidPublicKey)?;
-            Some(Arc::new(
-                lc::PublicEncryptingKey::from_der(der.as_bytes())
-                    .map_err(|_| RsaKeyError::InvalidPublicKey)?,
-            ))
-        } else {
-            None
-        };
-        Ok(Self {
-            inner,
-            #[cfg(feature = "aws-lc")]
-            lc,
-        })
+    /// As [`from_der`](Self::from_der), parsed by `backend`.
+    ///
+    /// # Errors
+    /// As [`from_der`](Self::from_der), and [`RsaKeyError::Unsupported`].
+    pub fn from_der_with(backend: &Backend, der: &[u8]) -> Result<Self, RsaKeyError> {
+        let inner = load_either(
+            backend,
+            der,
+            [
+                RsaKeyEncoding::SubjectPublicKeyInfo,
+                RsaKeyEncoding::Pkcs1PublicKey,
+            ],
+            PUBLIC,
+            "X.509 SubjectPublicKeyInfo, then PKCS#1 RSAPublicKey",
+            import_public,
+        )?;
+        Ok(Self { inner })
+    }
+
+    /// The backend that parsed this key (the one [`wrap`](Self::wrap) uses).
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     /// Size of the modulus in bits (for example 2048 or 4096).
     pub fn modulus_bits(&self) -> usize {
-        self.inner.n().bits()
+        bit_len(self.inner.key.modulus())
+    }
+
+    /// Length of the modulus (and of every ciphertext) in bytes.
+    fn modulus_len(&self) -> usize {
+        self.modulus_bits().div_ceil(8)
     }
 
     /// Longest data key, in bytes, that [`wrap`](Self::wrap) accepts with
     /// `padding` under this key.
     pub fn max_wrap_len(&self, padding: RsaPadding) -> usize {
-        padding.max_message_len(self.inner.size())
+        padding.max_message_len(self.modulus_len())
     }
 
-    /// Encrypts `plaintext_data_key` under this key with `padding`.
+    /// Encrypts `plaintext_data_key` under this key with `padding`, on the backend that
+    /// parsed the key.
     ///
     /// The result is exactly as long as the modulus (for example 512 bytes for
     /// a 4096-bit key) and is randomized: wrapping the same data key twice gives
-    /// different ciphertexts. `rng` supplies the padding randomness and should
-    /// be a cryptographically secure generator such as [`OsRng`](rand_core::OsRng).
+    /// different ciphertexts. `rng` supplies the padding randomness (the aws-lc backend
+    /// draws it from AWS-LC's own DRBG instead) and should be a cryptographically secure
+    /// generator such as [`OsRng`](rand_core::OsRng).
     ///
     /// # Errors
     ///
@@ -395,48 +536,46 @@ impl RsaPublicKey {
         plaintext_data_key: &[u8],
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<u8>, RsaKeyError> {
-        let max = self.max_wrap_len(padding);
-        let too_long = RsaKeyError::MessageTooLong {
-            len: plaintext_data_key.len(),
-            max,
-            modulus_bits: self.modulus_bits(),
+        self.wrap_with(
+            &self.inner.backend.clone(),
             padding,
-        };
+            plaintext_data_key,
+            rng,
+        )
+    }
+
+    /// As [`wrap`](Self::wrap), on `backend` (the key is imported into it once if another
+    /// backend parsed it).
+    ///
+    /// # Errors
+    /// As [`wrap`](Self::wrap); an import error ([`RsaKeyError::Unsupported`] for a backend
+    /// without RSA).
+    pub fn wrap_with(
+        &self,
+        backend: &Backend,
+        padding: RsaPadding,
+        plaintext_data_key: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, RsaKeyError> {
+        let max = self.max_wrap_len(padding);
         if plaintext_data_key.len() > max {
-            return Err(too_long);
+            return Err(RsaKeyError::MessageTooLong {
+                len: plaintext_data_key.len(),
+                max,
+                modulus_bits: self.modulus_bits(),
+                padding,
+            });
         }
-        #[cfg(feature = "aws-lc")]
-        if let Some(pk) = &self.lc {
-            let mut out = vec![0u8; self.inner.size()];
-            let pk = lc::PublicEncryptingKey::clone(pk);
-            let n = match lc_oaep(padding) {
-                Some(alg) => lc::OaepPublicEncryptingKey::new(pk).and_then(|k| {
-                    k.encrypt(alg, plaintext_data_key, &mut out, None)
-                        .map(|c| c.len())
-                }),
-                None => lc::Pkcs1PublicEncryptingKey::new(pk)
-                    .and_then(|k| k.encrypt(plaintext_data_key, &mut out).map(|c| c.len())),
-            }
+        let key = self.inner.on(backend, import_public)?;
+        let mut out = vec![0u8; self.modulus_len()];
+        let n = key
+            .encrypt(padding, plaintext_data_key, rng, &mut out)
             .map_err(|_| RsaKeyError::EncryptionFailed)?;
-            out.truncate(n);
-            // AWS-LC draws the padding randomness from its own DRBG.
-            let _ = rng;
-            return Ok(out);
+        // Every ciphertext is exactly the modulus length (the unwrapping side checks it).
+        if n != out.len() {
+            return Err(RsaKeyError::EncryptionFailed);
         }
-        let key = &self.inner;
-        let msg = plaintext_data_key;
-        let result = match padding {
-            RsaPadding::Pkcs1V15 => key.encrypt(rng, Pkcs1v15Encrypt, msg),
-            RsaPadding::OaepSha1 => key.encrypt(rng, Oaep::new::<sha1::Sha1>(), msg),
-            RsaPadding::OaepSha256 => key.encrypt(rng, Oaep::new::<sha2::Sha256>(), msg),
-            RsaPadding::OaepSha384 => key.encrypt(rng, Oaep::new::<sha2::Sha384>(), msg),
-            RsaPadding::OaepSha512 => key.encrypt(rng, Oaep::new::<sha2::Sha512>(), msg),
-        };
-        match result {
-            Ok(ciphertext) => Ok(ciphertext),
-            Err(rsa::Error::MessageTooLong) => Err(too_long),
-            Err(_) => Err(RsaKeyError::EncryptionFailed),
-        }
+        Ok(out)
     }
 }
 
@@ -452,34 +591,39 @@ impl fmt::Debug for RsaPublicKey {
 ///
 /// The key material is zeroized when the value is dropped, and its
 /// [`Debug`](core::fmt::Debug) output shows only the modulus size. Construct it
-/// with [`from_pem`](Self::from_pem) or [`from_der`](Self::from_der).
+/// with [`from_pem`](Self::from_pem) or [`from_der`](Self::from_der) (parsed by
+/// [`Backend::default`]), or the `*_with` variants (parsed by the backend given).
 #[derive(Clone)]
 pub struct RsaPrivateKey {
-    inner: rsa::RsaPrivateKey,
-    /// The same key in AWS-LC, which performs every private-key operation in this build.
-    #[cfg(feature = "aws-lc")]
-    lc: lc::PrivateDecryptingKey,
+    inner: Bound<dyn RsaDecryptingKey>,
 }
 
 impl RsaPrivateKey {
-    /// Loads a private key from PEM text.
+    /// Loads a private key from PEM text, parsed by [`Backend::default`].
     ///
     /// Accepts `-----BEGIN PRIVATE KEY-----` (unencrypted PKCS#8) and
     /// `-----BEGIN RSA PRIVATE KEY-----` (PKCS#1). Leading and trailing
     /// whitespace is ignored. Encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`) and
     /// public-key PEMs are refused with [`RsaKeyError::UnsupportedPemLabel`].
+    ///
+    /// # Errors
+    /// Malformed PEM, another label, not an RSA private key, a size out of bounds (aws-lc:
+    /// above 8192 bits).
     pub fn from_pem(pem_text: &str) -> Result<Self, RsaKeyError> {
+        Self::from_pem_with(&Backend::default(), pem_text)
+    }
+
+    /// As [`from_pem`](Self::from_pem), parsed by `backend`.
+    ///
+    /// # Errors
+    /// As [`from_pem`](Self::from_pem), and [`RsaKeyError::Unsupported`] when `backend` has no
+    /// RSA.
+    pub fn from_pem_with(backend: &Backend, pem_text: &str) -> Result<Self, RsaKeyError> {
         const ACCEPTED: &str = "\"PRIVATE KEY\" (PKCS#8), \"RSA PRIVATE KEY\" (PKCS#1)";
         let (label, der) = decode_pem(pem_text, PRIVATE)?;
-        let (parsed, tried) = match label.as_str() {
-            LABEL_PKCS8_PRIVATE => (
-                rsa::RsaPrivateKey::from_pkcs8_der(&der).ok(),
-                "PKCS#8 PrivateKeyInfo",
-            ),
-            LABEL_PKCS1_PRIVATE => (
-                rsa::RsaPrivateKey::from_pkcs1_der(&der).ok(),
-                "PKCS#1 RSAPrivateKey",
-            ),
+        let encoding = match label.as_str() {
+            LABEL_PKCS8_PRIVATE => RsaKeyEncoding::Pkcs8PrivateKeyInfo,
+            LABEL_PKCS1_PRIVATE => RsaKeyEncoding::Pkcs1PrivateKey,
             _ => {
                 return Err(RsaKeyError::UnsupportedPemLabel {
                     role: PRIVATE,
@@ -488,63 +632,55 @@ impl RsaPrivateKey {
                 });
             }
         };
-        Self::finish(parsed.ok_or(RsaKeyError::UnparseableKey {
-            role: PRIVATE,
-            tried,
-        })?)
+        let inner = Bound::new(backend, encoding, der, import_private)?;
+        Ok(Self { inner })
     }
 
-    /// Loads a private key from DER bytes.
+    /// Loads a private key from DER bytes, parsed by [`Backend::default`].
     ///
     /// Tries unencrypted PKCS#8 `PrivateKeyInfo` first, then PKCS#1
     /// `RSAPrivateKey`.
+    ///
+    /// # Errors
+    /// Not an RSA private key in either encoding, a size out of bounds.
     pub fn from_der(der: &[u8]) -> Result<Self, RsaKeyError> {
-        let parsed = rsa::RsaPrivateKey::from_pkcs8_der(der)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(der))
-            .map_err(|_| RsaKeyError::UnparseableKey {
-                role: PRIVATE,
-                tried: "PKCS#8 PrivateKeyInfo, then PKCS#1 RSAPrivateKey",
-            })?;
-        Self::finish(parsed)
+        Self::from_der_with(&Backend::default(), der)
     }
 
-    /// Checks the size bounds of a parsed key (the `rsa` crate has already
-    /// checked its internal consistency).
-    fn finish(inner: rsa::RsaPrivateKey) -> Result<Self, RsaKeyError> {
-        check_modulus_bits(inner.n().bits())?;
-        #[cfg(feature = "aws-lc")]
-        {
-            use rsa::pkcs8::EncodePrivateKey;
-            let bits = inner.n().bits();
-            if bits > MAX_AWS_LC_BITS {
-                return Err(RsaKeyError::KeyTooLarge {
-                    bits,
-                    max: MAX_AWS_LC_BITS,
-                });
-            }
-            let unparseable = RsaKeyError::UnparseableKey {
-                role: PRIVATE,
-                tried: "AWS-LC RSA private key",
-            };
-            // The secret-bearing DER is zeroized on drop (`SecretDocument`).
-            let der = inner.to_pkcs8_der().map_err(|_| unparseable.clone())?;
-            let lc =
-                lc::PrivateDecryptingKey::from_pkcs8(der.as_bytes()).map_err(|_| unparseable)?;
-            Ok(Self { inner, lc })
-        }
-        #[cfg(not(feature = "aws-lc"))]
+    /// As [`from_der`](Self::from_der), parsed by `backend`.
+    ///
+    /// # Errors
+    /// As [`from_der`](Self::from_der), and [`RsaKeyError::Unsupported`].
+    pub fn from_der_with(backend: &Backend, der: &[u8]) -> Result<Self, RsaKeyError> {
+        let inner = load_either(
+            backend,
+            der,
+            [
+                RsaKeyEncoding::Pkcs8PrivateKeyInfo,
+                RsaKeyEncoding::Pkcs1PrivateKey,
+            ],
+            PRIVATE,
+            "PKCS#8 PrivateKeyInfo, then PKCS#1 RSAPrivateKey",
+            import_private,
+        )?;
         Ok(Self { inner })
+    }
+
+    /// The backend that parsed this key (the one [`unwrap`](Self::unwrap) uses).
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     /// Size of the modulus in bits (for example 2048 or 4096).
     pub fn modulus_bits(&self) -> usize {
-        self.inner.n().bits()
+        bit_len(self.inner.key.modulus())
     }
 
-    /// Decrypts a wrapped data key with this key and `padding`.
+    /// Decrypts a wrapped data key with this key and `padding`, on the backend that parsed
+    /// the key.
     ///
-    /// The private-key operation is blinded with randomness from the operating
-    /// system. The plaintext is returned in a buffer that is zeroized on drop.
+    /// The private-key operation is blinded (constant time on the aws-lc backend, not on
+    /// RustCrypto: see [`RawRsaKeyring`](crate::keyring::RawRsaKeyring)'s side-channel table).
     /// The caller must still check that its length is the one the algorithm
     /// suite expects.
     ///
@@ -559,53 +695,35 @@ impl RsaPrivateKey {
         padding: RsaPadding,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, RsaKeyError> {
-        if ciphertext.len() != self.inner.size() {
-            return Err(RsaKeyError::DecryptionFailed);
-        }
-        #[cfg(feature = "aws-lc")]
-        {
-            // AWS-LC: blinded, constant-time private-key operation and padding checks.
-            let mut out = Zeroizing::new(vec![0u8; self.inner.size()]);
-            let sk = self.lc.clone();
-            let n = match lc_oaep(padding) {
-                Some(alg) => lc::OaepPrivateDecryptingKey::new(sk)
-                    .and_then(|k| k.decrypt(alg, ciphertext, &mut out, None).map(|p| p.len())),
-                None => lc::Pkcs1PrivateDecryptingKey::new(sk)
-                    .and_then(|k| k.decrypt(ciphertext, &mut out).map(|p| p.len())),
-            }
-            .map_err(|_| RsaKeyError::DecryptionFailed)?;
-            out.truncate(n);
-            Ok(out)
-        }
-        #[cfg(not(feature = "aws-lc"))]
-        self.unwrap_rsa_crate(padding, ciphertext)
+        self.unwrap_with(&self.inner.backend.clone(), padding, ciphertext)
     }
 
-    #[cfg(not(feature = "aws-lc"))]
-    fn unwrap_rsa_crate(
+    /// As [`unwrap`](Self::unwrap), on `backend` (the key is imported into it once if another
+    /// backend parsed it).
+    ///
+    /// # Errors
+    /// As [`unwrap`](Self::unwrap); an import error ([`RsaKeyError::Unsupported`] for a backend
+    /// without RSA, a size the backend refuses).
+    pub fn unwrap_with(
         &self,
+        backend: &Backend,
         padding: RsaPadding,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, RsaKeyError> {
-        let key = &self.inner;
-        let mut rng = OsRng;
-        let ct = ciphertext;
-        let result = match padding {
-            RsaPadding::Pkcs1V15 => key.decrypt_blinded(&mut rng, Pkcs1v15Encrypt, ct),
-            RsaPadding::OaepSha1 => key.decrypt_blinded(&mut rng, Oaep::new::<sha1::Sha1>(), ct),
-            RsaPadding::OaepSha256 => {
-                key.decrypt_blinded(&mut rng, Oaep::new::<sha2::Sha256>(), ct)
-            }
-            RsaPadding::OaepSha384 => {
-                key.decrypt_blinded(&mut rng, Oaep::new::<sha2::Sha384>(), ct)
-            }
-            RsaPadding::OaepSha512 => {
-                key.decrypt_blinded(&mut rng, Oaep::new::<sha2::Sha512>(), ct)
-            }
-        };
-        result
-            .map(Zeroizing::new)
-            .map_err(|_| RsaKeyError::DecryptionFailed)
+        let len = self.modulus_bits().div_ceil(8);
+        if ciphertext.len() != len {
+            return Err(RsaKeyError::DecryptionFailed);
+        }
+        let key = self.inner.on(backend, import_private)?;
+        let mut out = Zeroizing::new(vec![0u8; len]);
+        let n = key
+            .decrypt(padding, ciphertext, &mut out)
+            .map_err(|_| RsaKeyError::DecryptionFailed)?;
+        if n > len {
+            return Err(RsaKeyError::DecryptionFailed);
+        }
+        out.truncate(n);
+        Ok(out)
     }
 }
 
@@ -617,14 +735,8 @@ impl fmt::Debug for RsaPrivateKey {
     }
 }
 
-/// Modulus and public exponent of a parsed public key, not yet validated.
-struct PublicParts {
-    n: BigUint,
-    e: BigUint,
-}
-
 /// Rejects moduli outside [`MIN_MODULUS_BITS`]..=[`MAX_MODULUS_BITS`].
-fn check_modulus_bits(bits: usize) -> Result<(), RsaKeyError> {
+pub(crate) fn check_modulus_bits(bits: usize) -> Result<(), RsaKeyError> {
     if bits < MIN_MODULUS_BITS {
         return Err(RsaKeyError::KeyTooSmall {
             bits,
@@ -674,891 +786,13 @@ fn decode_pem(
     normalized.push_str(end);
     normalized.push('\n');
 
-    let (label, der) = pem::decode_vec(normalized.as_bytes()).map_err(|_| malformed)?;
+    let (label, der) = pem_rfc7468::decode_vec(normalized.as_bytes()).map_err(|_| malformed)?;
     let der = Zeroizing::new(der);
     // RFC 7468 labels are printable ASCII, so truncating by bytes is safe.
     let label = label.get(..MAX_LABEL_IN_ERROR).unwrap_or(label).to_owned();
     Ok((label, der))
 }
 
-/// Parses an X.509 SubjectPublicKeyInfo holding an `rsaEncryption` key.
-///
-/// Done here rather than through the `rsa` crate's decoder because that
-/// decoder caps the modulus at 4096 bits.
-fn parse_spki(der: &[u8]) -> Option<PublicParts> {
-    let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
-    spki.algorithm
-        .assert_algorithm_oid(rsa::pkcs1::ALGORITHM_OID)
-        .ok()?;
-    // RFC 3279 §2.3.1: the parameters of rsaEncryption are an explicit NULL.
-    if !spki.algorithm.parameters.is_some_and(|p| p.is_null()) {
-        return None;
-    }
-    parse_pkcs1_public(spki.subject_public_key.as_bytes()?)
-}
-
-/// Parses a PKCS#1 `RSAPublicKey` (modulus and public exponent).
-fn parse_pkcs1_public(der: &[u8]) -> Option<PublicParts> {
-    let key = rsa::pkcs1::RsaPublicKey::from_der(der).ok()?;
-    Some(PublicParts {
-        n: BigUint::from_bytes_be(key.modulus.as_bytes()),
-        e: BigUint::from_bytes_be(key.public_exponent.as_bytes()),
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand_core::OsRng;
-
-    use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
-
-    use base64::Engine as _;
-    use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
-    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-    use serde_json::Value;
-
-    /// Where the shared test vectors are read from; one clear failure when they are missing.
-    #[allow(dead_code)]
-    mod shared_vectors {
-        include!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../test-vectors/src/shared.rs"
-        ));
-    }
-
-    fn vectors() -> PathBuf {
-        shared_vectors::vector_path("")
-    }
-
-    fn read_json(path: &Path) -> Value {
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
-    }
-
-    /// One RSA key from a keys manifest.
-    struct VectorKey {
-        /// Name of the key in the manifest.
-        name: String,
-        /// The `type` field: `private`, `public` or `aws-kms-rsa` (a public key).
-        kind: String,
-        /// The keyring key name (`key-id`, else the manifest name).
-        key_id: String,
-        bits: usize,
-        pem: String,
-        /// Whether the material was given as an array of lines.
-        from_lines: bool,
-    }
-
-    /// Reads every RSA key of a keys manifest (versions 1 to 3).
-    fn rsa_keys_of(path: &Path) -> Vec<VectorKey> {
-        let json = read_json(path);
-        let keys = json["keys"].as_object().expect("keys object");
-        let mut out = Vec::new();
-        for (name, key) in keys {
-            if key["algorithm"].as_str() != Some("rsa") {
-                continue;
-            }
-            assert_eq!(key["encoding"].as_str(), Some("pem"), "{name}");
-            let (pem, from_lines) = match &key["material"] {
-                Value::String(s) => (s.clone(), false),
-                Value::Array(lines) => {
-                    let sep = key["line-separator"].as_str().unwrap_or("");
-                    let lines: Vec<&str> = lines.iter().map(|l| l.as_str().unwrap()).collect();
-                    (lines.join(sep), true)
-                }
-                other => panic!("{name}: unexpected material {other:?}"),
-            };
-            out.push(VectorKey {
-                name: name.clone(),
-                kind: key["type"].as_str().unwrap().to_owned(),
-                key_id: key["key-id"].as_str().unwrap_or(name).to_owned(),
-                bits: usize::try_from(key["bits"].as_u64().unwrap()).unwrap(),
-                pem,
-                from_lines,
-            });
-        }
-        out
-    }
-
-    /// Every JSON file under the vectors directory whose manifest type is `keys`.
-    fn keys_manifests() -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            let mut entries: Vec<_> = std::fs::read_dir(dir)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            entries.sort();
-            for path in entries {
-                if path.is_dir() {
-                    // Message directories hold thousands of binary files.
-                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                    if !["ciphertext", "ciphertexts", "plaintext", "plaintexts"]
-                        .contains(&name.as_str())
-                    {
-                        walk(&path, out);
-                    }
-                } else if path.extension().is_some_and(|x| x == "json")
-                    && path.file_name().unwrap().to_string_lossy().contains("keys")
-                {
-                    let json = read_json(&path);
-                    if json["manifest"]["type"].as_str() == Some("keys") {
-                        out.push(path);
-                    }
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&vectors(), &mut out);
-        out
-    }
-
-    fn private_key(dir: &str, name: &str) -> RsaPrivateKey {
-        let path = vectors().join(dir).join("keys.json");
-        let key = rsa_keys_of(&path)
-            .into_iter()
-            .find(|k| k.name == name)
-            .unwrap();
-        RsaPrivateKey::from_pem(&key.pem).unwrap()
-    }
-
-    fn public_key(dir: &str, name: &str) -> RsaPublicKey {
-        let path = vectors().join(dir).join("keys.json");
-        let key = rsa_keys_of(&path)
-            .into_iter()
-            .find(|k| k.name == name)
-            .unwrap();
-        RsaPublicKey::from_pem(&key.pem).unwrap()
-    }
-
-    /// A 4096-bit pair: both halves as published in the vectors.
-    fn pair_4096() -> (RsaPublicKey, RsaPrivateKey) {
-        let public = public_key("dafny-4.1.0", "rsa-4096-public");
-        let private = private_key("dafny-4.1.0", "rsa-4096-private");
-        assert_eq!(public.inner, private.inner.to_public_key());
-        (public, private)
-    }
-
-    /// A 2048-bit pair: the vectors publish only the private key, so the test
-    /// exports its public half to SPKI PEM and loads that.
-    fn pair_2048() -> (RsaPublicKey, RsaPrivateKey) {
-        let private = private_key("legacy-python-1.3.0", "RSA.2048.OAEP-MGF1.SHA-1");
-        let spki_pem = private
-            .inner
-            .to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap();
-        let public = RsaPublicKey::from_pem(&spki_pem).unwrap();
-        (public, private)
-    }
-
-    fn random_key(len: usize) -> Vec<u8> {
-        let mut key = vec![0u8; len];
-        rand_core::RngCore::fill_bytes(&mut OsRng, &mut key);
-        key
-    }
-
-    /// Extracts the base64 body of a PEM document and decodes it to DER.
-    fn pem_to_der(pem_text: &str) -> Vec<u8> {
-        let body: String = pem_text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap()
-    }
-
-    #[test]
-    fn loads_every_rsa_key_in_every_keys_manifest() {
-        let manifests = keys_manifests();
-        let (mut private, mut public, mut as_lines, mut as_string) = (0, 0, 0, 0);
-        let mut sizes = BTreeMap::new();
-        for path in &manifests {
-            for key in rsa_keys_of(path) {
-                let context = format!("{} in {}", key.name, path.display());
-                let bits = match key.kind.as_str() {
-                    "private" => {
-                        private += 1;
-                        let loaded = RsaPrivateKey::from_pem(&key.pem).expect(&context);
-                        // A private PEM must never load as a public key.
-                        let err = RsaPublicKey::from_pem(&key.pem).unwrap_err();
-                        assert!(
-                            matches!(err, RsaKeyError::UnsupportedPemLabel { ref label, .. } if label == "PRIVATE KEY"),
-                            "{context}: {err}"
-                        );
-                        loaded.modulus_bits()
-                    }
-                    "public" | "aws-kms-rsa" => {
-                        public += 1;
-                        let loaded = RsaPublicKey::from_pem(&key.pem).expect(&context);
-                        let err = RsaPrivateKey::from_pem(&key.pem).unwrap_err();
-                        assert!(
-                            matches!(err, RsaKeyError::UnsupportedPemLabel { ref label, .. } if label == "PUBLIC KEY"),
-                            "{context}: {err}"
-                        );
-                        loaded.modulus_bits()
-                    }
-                    other => panic!("{context}: unexpected RSA key type {other}"),
-                };
-                assert_eq!(bits, key.bits, "{context}");
-                *sizes.entry(bits).or_insert(0) += 1;
-                if key.from_lines {
-                    as_lines += 1;
-                } else {
-                    as_string += 1;
-                }
-            }
-        }
-        // 10 keys manifests; 8 hold RSA keys: 2 in each of six, 3 in the two
-        // Dafny ones (which add the 2048-bit public key of a KMS RSA key).
-        assert_eq!(manifests.len(), 10, "{manifests:?}");
-        assert_eq!(private + public, 18, "private {private}, public {public}");
-        assert_eq!(private, 9);
-        assert!(as_lines >= 4 && as_string >= 12, "{as_lines} / {as_string}");
-        assert_eq!(sizes.keys().copied().collect::<Vec<_>>(), vec![2048, 4096]);
-    }
-
-    #[test]
-    fn pem_tolerates_crlf_whitespace_and_line_width() {
-        let (public, private) = pair_4096();
-        let path = vectors().join("dafny-4.1.0/keys.json");
-        for key in rsa_keys_of(&path)
-            .iter()
-            .filter(|k| k.name.starts_with("rsa-4096"))
-        {
-            let crlf = format!("\n  {}\r\n\r\n", key.pem.replace('\n', "\r\n"));
-            // The same body re-wrapped at 76 columns, and on a single line.
-            let lines: Vec<&str> = key.pem.lines().collect();
-            let (begin, end) = (lines[0], lines[lines.len() - 1]);
-            let body: String = lines[1..lines.len() - 1].concat();
-            let wrapped76: Vec<&str> = body
-                .as_bytes()
-                .chunks(76)
-                .map(|c| core::str::from_utf8(c).unwrap())
-                .collect();
-            let wide = format!("{begin}\n{}\n{end}\n", wrapped76.join("\n"));
-            let one_line = format!("{begin}\n{body}\n{end}");
-            for text in [&crlf, &wide, &one_line] {
-                if key.kind == "private" {
-                    let loaded = RsaPrivateKey::from_pem(text).unwrap();
-                    assert_eq!(loaded.inner, private.inner);
-                } else {
-                    assert_eq!(RsaPublicKey::from_pem(text).unwrap(), public);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn round_trip_every_padding_2048_and_4096() {
-        for (public, private) in [pair_2048(), pair_4096()] {
-            let bits = public.modulus_bits();
-            assert_eq!(private.modulus_bits(), bits);
-            for padding in RsaPadding::ALL {
-                let data_key = random_key(32);
-                let wrapped = public.wrap(padding, &data_key, &mut OsRng).unwrap();
-                assert_eq!(wrapped.len(), bits / 8, "{bits} {padding:?}");
-                let again = public.wrap(padding, &data_key, &mut OsRng).unwrap();
-                assert_ne!(wrapped, again, "{bits} {padding:?}: wrapping is randomized");
-                let unwrapped = private.unwrap(padding, &wrapped).unwrap();
-                assert_eq!(
-                    unwrapped.as_slice(),
-                    data_key.as_slice(),
-                    "{bits} {padding:?}"
-                );
-                assert_eq!(
-                    private.unwrap(padding, &again).unwrap().as_slice(),
-                    data_key
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn round_trip_every_suite_key_length_and_the_limits() {
-        let (public, private) = pair_2048();
-        for padding in RsaPadding::ALL {
-            let max = public.max_wrap_len(padding);
-            let expected = match padding {
-                RsaPadding::Pkcs1V15 => 245,
-                RsaPadding::OaepSha1 => 214,
-                RsaPadding::OaepSha256 => 190,
-                RsaPadding::OaepSha384 => 158,
-                RsaPadding::OaepSha512 => 126,
-            };
-            assert_eq!(max, expected, "{padding:?}");
-            // 16/24/32: the ESDK suites; 80: the KMS RSA keyring's digest ‖ key.
-            for len in [0, 1, 16, 24, 32, 80, max] {
-                let data_key = random_key(len);
-                let wrapped = public.wrap(padding, &data_key, &mut OsRng).unwrap();
-                let unwrapped = private.unwrap(padding, &wrapped).unwrap();
-                assert_eq!(
-                    unwrapped.as_slice(),
-                    data_key.as_slice(),
-                    "{padding:?} {len}"
-                );
-            }
-            let secret = vec![0xA5u8; max + 1];
-            let err = public.wrap(padding, &secret, &mut OsRng).unwrap_err();
-            assert_eq!(
-                err,
-                RsaKeyError::MessageTooLong {
-                    len: max + 1,
-                    max,
-                    modulus_bits: 2048,
-                    padding
-                }
-            );
-            let message = err.to_string();
-            assert!(
-                message.contains("2048-bit") && !message.contains("a5"),
-                "{message}"
-            );
-        }
-    }
-
-    #[test]
-    fn wrong_padding_fails() {
-        let (public, private) = pair_2048();
-        for wrap_padding in RsaPadding::ALL {
-            let data_key = random_key(32);
-            let wrapped = public.wrap(wrap_padding, &data_key, &mut OsRng).unwrap();
-            for unwrap_padding in RsaPadding::ALL {
-                if unwrap_padding == wrap_padding {
-                    continue;
-                }
-                match private.unwrap(unwrap_padding, &wrapped) {
-                    Err(e) => assert_eq!(e, RsaKeyError::DecryptionFailed),
-                    // An OAEP block read as PKCS#1 v1.5 has a small chance
-                    // (about 1 in 400) of carrying valid-looking padding; the
-                    // "plaintext" is then garbage, never the data key. Every
-                    // other pairing fails outright (it would need a hash match).
-                    Ok(garbage) => {
-                        assert_eq!(unwrap_padding, RsaPadding::Pkcs1V15, "{wrap_padding:?}");
-                        assert_ne!(garbage.as_slice(), data_key.as_slice());
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn tampered_or_misshapen_ciphertext_fails() {
-        let (public, private) = pair_2048();
-        let (_, other_private) = pair_4096();
-        // (The two 2048-bit keys of the legacy vectors are the same key.)
-        let other_2048 =
-            RsaPrivateKey::finish(rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap()).unwrap();
-        for padding in RsaPadding::ALL {
-            let data_key = random_key(32);
-            let wrapped = public.wrap(padding, &data_key, &mut OsRng).unwrap();
-            let mut attempts: Vec<Vec<u8>> = Vec::new();
-            for (byte, bit) in [(0, 0), (1, 3), (100, 7), (255, 0)] {
-                let mut tampered = wrapped.clone();
-                tampered[byte] ^= 1 << bit;
-                attempts.push(tampered);
-            }
-            // Wrong lengths, and a value not below the modulus.
-            attempts.push(wrapped[1..].to_vec());
-            attempts.push([wrapped.as_slice(), &[0]].concat());
-            attempts.push([&[0], wrapped.as_slice()].concat());
-            attempts.push(Vec::new());
-            attempts.push(vec![0xFF; 256]);
-            for attempt in &attempts {
-                match private.unwrap(padding, attempt) {
-                    Err(e) => assert_eq!(e, RsaKeyError::DecryptionFailed),
-                    // Tampering with a PKCS#1 v1.5 block leaves a ~2^-16
-                    // chance of valid-looking padding; it never yields the key.
-                    Ok(garbage) => {
-                        assert_eq!(padding, RsaPadding::Pkcs1V15);
-                        assert_ne!(garbage.as_slice(), data_key.as_slice());
-                    }
-                }
-            }
-            // The right ciphertext under the wrong key.
-            assert_eq!(
-                other_private.unwrap(padding, &wrapped).unwrap_err(),
-                RsaKeyError::DecryptionFailed
-            );
-            if let Ok(garbage) = other_2048.unwrap(padding, &wrapped) {
-                assert_eq!(padding, RsaPadding::Pkcs1V15);
-                assert_ne!(garbage.as_slice(), data_key.as_slice());
-            }
-        }
-        assert_eq!(
-            RsaKeyError::DecryptionFailed.to_string(),
-            "RSA decryption of the encrypted data key failed"
-        );
-    }
-
-    #[test]
-    fn capabilities_follow_the_key_type() {
-        // Type-level guarantee: `RsaPublicKey` has `wrap` and no `unwrap`;
-        // `RsaPrivateKey` has `unwrap` and no `wrap`, and exposes no way to get
-        // its public half. A keyring holding only one of them can therefore
-        // only do the one operation. What can be checked at run time is that
-        // material of one kind never loads as the other:
-        let path = vectors().join("net-4.0.1/keys.json");
-        let keys = rsa_keys_of(&path);
-        let private_pem = &keys.iter().find(|k| k.kind == "private").unwrap().pem;
-        let public_pem = &keys.iter().find(|k| k.kind == "public").unwrap().pem;
-        assert!(RsaPublicKey::from_pem(private_pem).is_err());
-        assert!(RsaPrivateKey::from_pem(public_pem).is_err());
-        assert!(RsaPublicKey::from_der(&pem_to_der(private_pem)).is_err());
-        assert!(RsaPrivateKey::from_der(&pem_to_der(public_pem)).is_err());
-
-        let (public, private) = pair_2048();
-        let wrapped = public
-            .wrap(RsaPadding::OaepSha256, &[7; 32], &mut OsRng)
-            .unwrap();
-        let unwrapped = private.unwrap(RsaPadding::OaepSha256, &wrapped).unwrap();
-        assert_eq!(unwrapped.as_slice(), [7; 32]);
-    }
-
-    #[test]
-    fn der_and_pkcs1_forms_load() {
-        for (public, private) in [pair_2048(), pair_4096()] {
-            let bits = public.modulus_bits();
-            // PKCS#8 / SPKI DER, converted from the vectors' PEM by hand.
-            let pkcs8_pem = private.inner.to_pkcs8_pem(LineEnding::LF).unwrap();
-            let spki_pem = public.inner.to_public_key_pem(LineEnding::LF).unwrap();
-            let pkcs8_der = pem_to_der(&pkcs8_pem);
-            let spki_der = pem_to_der(&spki_pem);
-            // PKCS#1 in both encodings.
-            let pkcs1_private_pem = private.inner.to_pkcs1_pem(LineEnding::LF).unwrap();
-            let pkcs1_public_pem = public.inner.to_pkcs1_pem(LineEnding::LF).unwrap();
-            assert!(pkcs1_private_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-            assert!(pkcs1_public_pem.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
-            let pkcs1_private_der = pem_to_der(&pkcs1_private_pem);
-            let pkcs1_public_der = pem_to_der(&pkcs1_public_pem);
-
-            let privates = [
-                RsaPrivateKey::from_der(&pkcs8_der).unwrap(),
-                RsaPrivateKey::from_der(&pkcs1_private_der).unwrap(),
-                RsaPrivateKey::from_pem(&pkcs1_private_pem).unwrap(),
-            ];
-            let publics = [
-                RsaPublicKey::from_der(&spki_der).unwrap(),
-                RsaPublicKey::from_der(&pkcs1_public_der).unwrap(),
-                RsaPublicKey::from_pem(&pkcs1_public_pem).unwrap(),
-            ];
-            for loaded in &publics {
-                assert_eq!(loaded, &public);
-            }
-            for loaded in &privates {
-                assert_eq!(loaded.inner, private.inner);
-            }
-            // Every public form wraps for every private form.
-            for (i, loaded_public) in publics.iter().enumerate() {
-                let data_key = random_key(32);
-                let wrapped = loaded_public
-                    .wrap(RsaPadding::OaepSha1, &data_key, &mut OsRng)
-                    .unwrap();
-                let unwrapped = privates[i].unwrap(RsaPadding::OaepSha1, &wrapped).unwrap();
-                assert_eq!(unwrapped.as_slice(), data_key.as_slice(), "{bits} form {i}");
-            }
-            // PEM labels are not interchangeable: the body must match the label.
-            let mislabeled = pkcs1_private_pem.replace("RSA PRIVATE KEY", "PRIVATE KEY");
-            assert_eq!(
-                RsaPrivateKey::from_pem(&mislabeled).unwrap_err(),
-                RsaKeyError::UnparseableKey {
-                    role: "private",
-                    tried: "PKCS#8 PrivateKeyInfo"
-                }
-            );
-            let mislabeled = pkcs1_public_pem.replace("RSA PUBLIC KEY", "PUBLIC KEY");
-            assert!(matches!(
-                RsaPublicKey::from_pem(&mislabeled).unwrap_err(),
-                RsaKeyError::UnparseableKey { role: "public", .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn bad_input_is_reported_clearly() {
-        let garbage = [0x30, 0x03, 0x02, 0x01, 0x00];
-        let err = RsaPrivateKey::from_der(&garbage).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "RSA private key: not a valid RSA key in any accepted form \
-             (tried PKCS#8 PrivateKeyInfo, then PKCS#1 RSAPrivateKey)"
-        );
-        let err = RsaPublicKey::from_der(&garbage).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "RSA public key: not a valid RSA key in any accepted form \
-             (tried X.509 SubjectPublicKeyInfo, then PKCS#1 RSAPublicKey)"
-        );
-        assert!(RsaPublicKey::from_der(&[]).is_err());
-        assert!(RsaPrivateKey::from_der(&[]).is_err());
-
-        for text in [
-            "",
-            "not a key",
-            "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----",
-        ] {
-            assert_eq!(
-                RsaPublicKey::from_pem(text).unwrap_err(),
-                RsaKeyError::MalformedPem { role: "public" }
-            );
-            assert_eq!(
-                RsaPrivateKey::from_pem(text).unwrap_err(),
-                RsaKeyError::MalformedPem { role: "private" }
-            );
-        }
-
-        let (_, private) = pair_2048();
-        let body = pem_to_der(&private.inner.to_pkcs8_pem(LineEnding::LF).unwrap());
-        let encrypted = pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, &body).unwrap();
-        let err = RsaPrivateKey::from_pem(&encrypted).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "RSA private key: PEM label \"ENCRYPTED PRIVATE KEY\" is not accepted \
-             (accepted labels: \"PRIVATE KEY\" (PKCS#8), \"RSA PRIVATE KEY\" (PKCS#1))"
-        );
-        let err = RsaPublicKey::from_pem(&encrypted).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("\"PUBLIC KEY\" (X.509 SubjectPublicKeyInfo)")
-        );
-
-        // A well-formed SPKI for a P-256 key (id-ecPublicKey, prime256v1) is
-        // not an RSA key.
-        let mut ec_spki = vec![0x30, 0x59, 0x30, 0x13];
-        ec_spki.extend_from_slice(&[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]);
-        ec_spki.extend_from_slice(&[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]);
-        ec_spki.extend_from_slice(&[0x03, 0x42, 0x00, 0x04]);
-        ec_spki.extend_from_slice(&[0x11; 64]);
-        assert!(SubjectPublicKeyInfoRef::from_der(&ec_spki).is_ok());
-        assert!(matches!(
-            RsaPublicKey::from_der(&ec_spki).unwrap_err(),
-            RsaKeyError::UnparseableKey { role: "public", .. }
-        ));
-    }
-
-    #[test]
-    fn modulus_size_bounds() {
-        // 1024-bit keys are refused, whichever encoding they come in.
-        let small = rsa::RsaPrivateKey::new(&mut OsRng, 1024).unwrap();
-        let small_public = small.to_public_key();
-        let expected = RsaKeyError::KeyTooSmall {
-            bits: 1024,
-            min: 2048,
-        };
-        let pkcs8 = small.to_pkcs8_pem(LineEnding::LF).unwrap();
-        assert_eq!(RsaPrivateKey::from_pem(&pkcs8).unwrap_err(), expected);
-        let pkcs1 = small.to_pkcs1_der().unwrap();
-        assert_eq!(
-            RsaPrivateKey::from_der(pkcs1.as_bytes()).unwrap_err(),
-            expected
-        );
-        let spki = small_public.to_public_key_pem(LineEnding::LF).unwrap();
-        assert_eq!(RsaPublicKey::from_pem(&spki).unwrap_err(), expected);
-        let pkcs1 = small_public.to_pkcs1_der().unwrap();
-        assert_eq!(
-            RsaPublicKey::from_der(pkcs1.as_bytes()).unwrap_err(),
-            expected
-        );
-        assert_eq!(
-            expected.to_string(),
-            "RSA modulus of 1024 bits is below the minimum of 2048 bits"
-        );
-
-        // Public keys above the rsa crate's default size cap load and wrap (an
-        // odd modulus stands in for a real one: wrapping never factors it), up
-        // to MAX_MODULUS_BITS. The PKCS#1 DER is written by hand.
-        let modulus = |bits: usize, odd: bool| -> Vec<u8> {
-            let mut n = vec![0u8; bits / 8];
-            n[0] = 0x80;
-            n[bits / 8 - 1] |= u8::from(odd);
-            n
-        };
-        let key_8192 =
-            RsaPublicKey::from_der(&pkcs1_public_der(&modulus(8192, true), &[1, 0, 1])).unwrap();
-        assert_eq!(key_8192.modulus_bits(), 8192);
-        let wrapped = key_8192
-            .wrap(RsaPadding::OaepSha512, &[1; 32], &mut OsRng)
-            .unwrap();
-        assert_eq!(wrapped.len(), 1024);
-        let key_16384 = pkcs1_public_der(&modulus(16384, true), &[1, 0, 1]);
-        assert_eq!(
-            RsaPublicKey::from_der(&key_16384).unwrap().modulus_bits(),
-            16384
-        );
-        assert_eq!(
-            RsaPublicKey::from_der(&pkcs1_public_der(&modulus(16392, true), &[1, 0, 1]))
-                .unwrap_err(),
-            RsaKeyError::KeyTooLarge {
-                bits: 16392,
-                max: 16384
-            }
-        );
-        // Numbers that are not an RSA public key at all: an even modulus, and a
-        // public exponent of 1.
-        for (n, e) in [
-            (modulus(2048, false), vec![1, 0, 1]),
-            (modulus(2048, true), vec![1]),
-        ] {
-            assert_eq!(
-                RsaPublicKey::from_der(&pkcs1_public_der(&n, &e)).unwrap_err(),
-                RsaKeyError::InvalidPublicKey
-            );
-        }
-    }
-
-    /// DER of a PKCS#1 `RSAPublicKey` with the given big-endian numbers.
-    fn pkcs1_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-            let mut out = vec![tag];
-            let len = content.len();
-            if len < 0x80 {
-                out.push(u8::try_from(len).unwrap());
-            } else {
-                let bytes = len.to_be_bytes();
-                let skip = bytes.iter().take_while(|&&b| b == 0).count();
-                out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap());
-                out.extend_from_slice(&bytes[skip..]);
-            }
-            out.extend_from_slice(content);
-            out
-        }
-        fn integer(be: &[u8]) -> Vec<u8> {
-            // A leading zero keeps a number with its top bit set positive.
-            let mut content = if be[0] & 0x80 != 0 {
-                vec![0u8]
-            } else {
-                Vec::new()
-            };
-            content.extend_from_slice(be);
-            tlv(0x02, &content)
-        }
-        tlv(0x30, &[integer(n), integer(e)].concat())
-    }
-
-    #[test]
-    fn debug_and_errors_never_show_key_material() {
-        let (public, private) = pair_4096();
-        let private_debug = format!("{private:?}");
-        let public_debug = format!("{public:?}");
-        assert_eq!(private_debug, "RsaPrivateKey { modulus_bits: 4096, .. }");
-        assert_eq!(public_debug, "RsaPublicKey { modulus_bits: 4096, .. }");
-        let pretty = format!("{private:#?}");
-        assert!(!pretty.contains(&private.inner.n().to_string()[..12]));
-        let cloned = private.clone();
-        assert_eq!(format!("{cloned:?}"), private_debug);
-    }
-
-    // ----- Known answers: unwrap the EDKs of real messages -----
-
-    /// One encrypted data key from a message header.
-    struct Edk {
-        provider_id: Vec<u8>,
-        provider_info: Vec<u8>,
-        ciphertext: Vec<u8>,
-    }
-
-    /// Reads a message header up to and including its EDK entries (spec digest
-    /// §2.1–2.2 and §3.1–3.2); returns the suite ID and the EDKs.
-    fn parse_header_edks(message: &[u8]) -> (u16, Vec<Edk>) {
-        struct Reader<'a>(&'a [u8]);
-        impl<'a> Reader<'a> {
-            fn take(&mut self, n: usize) -> &'a [u8] {
-                assert!(self.0.len() >= n, "truncated header");
-                let (head, tail) = self.0.split_at(n);
-                self.0 = tail;
-                head
-            }
-            fn u8(&mut self) -> u8 {
-                self.take(1)[0]
-            }
-            fn u16(&mut self) -> u16 {
-                u16::from_be_bytes(self.take(2).try_into().unwrap())
-            }
-            fn field(&mut self) -> Vec<u8> {
-                let len = usize::from(self.u16());
-                self.take(len).to_vec()
-            }
-        }
-        let mut r = Reader(message);
-        let suite = match r.u8() {
-            1 => {
-                assert_eq!(r.u8(), 0x80, "v1 message type");
-                let suite = r.u16();
-                r.take(16); // message ID
-                suite
-            }
-            2 => {
-                let suite = r.u16();
-                r.take(32); // message ID
-                suite
-            }
-            v => panic!("unknown message version {v}"),
-        };
-        r.field(); // AAD: the serialized encryption context
-        let count = r.u16();
-        assert!(count >= 1);
-        let edks = (0..count)
-            .map(|_| Edk {
-                provider_id: r.field(),
-                provider_info: r.field(),
-                ciphertext: r.field(),
-            })
-            .collect();
-        (suite, edks)
-    }
-
-    /// Plaintext data key length of an ESDK algorithm suite.
-    fn suite_key_len(suite: u16) -> usize {
-        match suite {
-            0x0014 | 0x0114 | 0x0214 => 16,
-            0x0046 | 0x0146 | 0x0346 => 24,
-            0x0078 | 0x0178 | 0x0378 | 0x0478 | 0x0578 => 32,
-            other => panic!("unknown suite {other:#06x}"),
-        }
-    }
-
-    /// Maps a manifest's `padding-algorithm` / `padding-hash` to a padding.
-    fn manifest_padding(key: &Value) -> RsaPadding {
-        match (
-            key["padding-algorithm"].as_str(),
-            key["padding-hash"].as_str(),
-        ) {
-            (Some("pkcs1"), _) => RsaPadding::Pkcs1V15,
-            (Some("oaep-mgf1"), Some("sha1")) => RsaPadding::OaepSha1,
-            (Some("oaep-mgf1"), Some("sha256")) => RsaPadding::OaepSha256,
-            (Some("oaep-mgf1"), Some("sha384")) => RsaPadding::OaepSha384,
-            (Some("oaep-mgf1"), Some("sha512")) => RsaPadding::OaepSha512,
-            other => panic!("unknown RSA padding {other:?}"),
-        }
-    }
-
-    /// The private key for a manifest key name: the key itself, or for a
-    /// public key the private key of the pair (the one with the same modulus).
-    fn private_for<'a>(
-        keys: &'a [VectorKey],
-        privates: &'a [(&'a VectorKey, RsaPrivateKey)],
-        name: &str,
-    ) -> Option<(&'a VectorKey, &'a RsaPrivateKey)> {
-        let key = keys.iter().find(|k| k.name == name)?;
-        let target = match key.kind.as_str() {
-            "private" => RsaPrivateKey::from_pem(&key.pem)
-                .ok()?
-                .inner
-                .to_public_key(),
-            "public" => RsaPublicKey::from_pem(&key.pem).ok()?.inner,
-            _ => return None,
-        };
-        let (_, private) = privates
-            .iter()
-            .find(|(_, p)| p.inner.to_public_key() == target)?;
-        Some((key, private))
-    }
-
-    /// For every message of a decrypt manifest whose keyring is a single raw
-    /// RSA key (or a list of raw master keys), unwraps each matching EDK with
-    /// the private key of the pair and checks the data key length against the
-    /// suite. Returns the number of EDKs unwrapped per padding.
-    fn unwrap_manifest_edks(dir: &str, manifest: &str) -> BTreeMap<String, usize> {
-        let dir = vectors().join(dir);
-        let keys = rsa_keys_of(&dir.join("keys.json"));
-        let privates: Vec<(&VectorKey, RsaPrivateKey)> = keys
-            .iter()
-            .filter(|k| k.kind == "private")
-            .map(|k| (k, RsaPrivateKey::from_pem(&k.pem).unwrap()))
-            .collect();
-        let json = read_json(&dir.join(manifest));
-        let mut counts = BTreeMap::new();
-        for (name, test) in json["tests"].as_object().unwrap() {
-            let (ciphertext, key_descriptions, manifest_suite) =
-                if let Some(scenario) = test.get("decryption-scenario") {
-                    (
-                        &scenario["ciphertext"],
-                        vec![&scenario["decryptKeyDescription"]],
-                        scenario["algorithmSuiteId"].as_str(),
-                    )
-                } else {
-                    let keys = test["master-keys"].as_array().unwrap().iter().collect();
-                    (&test["ciphertext"], keys, None)
-                };
-            let rsa_keys: Vec<&Value> = key_descriptions
-                .into_iter()
-                .filter(|k| k["type"] == "raw" && k["encryption-algorithm"] == "rsa")
-                .collect();
-            if rsa_keys.is_empty() {
-                continue;
-            }
-            let file = ciphertext
-                .as_str()
-                .unwrap()
-                .strip_prefix("file://")
-                .unwrap();
-            let message = std::fs::read(dir.join(file)).unwrap();
-            let (suite, edks) = parse_header_edks(&message);
-            if let Some(expected) = manifest_suite {
-                assert_eq!(format!("{suite:04x}"), expected.to_lowercase(), "{name}");
-            }
-            for description in rsa_keys {
-                let padding = manifest_padding(description);
-                let key_name = description["key"].as_str().unwrap();
-                let (key, private) = private_for(&keys, &privates, key_name)
-                    .unwrap_or_else(|| panic!("{name}: no private key for {key_name}"));
-                let provider_id = description["provider-id"].as_str().unwrap().as_bytes();
-                let matching: Vec<&Edk> = edks
-                    .iter()
-                    .filter(|e| {
-                        e.provider_id == provider_id && e.provider_info == key.key_id.as_bytes()
-                    })
-                    .collect();
-                assert_eq!(matching.len(), 1, "{name}: EDKs for {}", key.key_id);
-                let edk = matching[0];
-                assert_eq!(edk.ciphertext.len(), private.modulus_bits() / 8, "{name}");
-                let data_key = private
-                    .unwrap(padding, &edk.ciphertext)
-                    .unwrap_or_else(|e| panic!("{name}: {padding:?}: {e}"));
-                assert_eq!(data_key.len(), suite_key_len(suite), "{name}");
-                *counts.entry(format!("{padding:?}")).or_insert(0) += 1;
-
-                // An OAEP EDK must fail under every other OAEP hash.
-                if padding != RsaPadding::Pkcs1V15 {
-                    for &other in RsaPadding::ALL[1..].iter().filter(|&&p| p != padding) {
-                        assert!(private.unwrap(other, &edk.ciphertext).is_err(), "{name}");
-                    }
-                }
-            }
-        }
-        counts
-    }
-
-    #[test]
-    fn known_answer_dafny_4_1_0_every_padding_and_suite() {
-        let counts = unwrap_manifest_edks("dafny-4.1.0", "decrypt-manifest.json");
-        // 5 paddings × 11 suites (v1 and v2 headers), RSA-4096.
-        let expected: BTreeMap<String, usize> = RsaPadding::ALL
-            .iter()
-            .map(|p| (format!("{p:?}"), 11))
-            .collect();
-        assert_eq!(counts, expected);
-    }
-
-    #[test]
-    fn known_answer_net_4_0_1() {
-        let counts = unwrap_manifest_edks("net-4.0.1", "manifest.json");
-        // 66 messages wrapped for rsa-4096-private (OAEP-SHA-512), 33 of which
-        // also carry an EDK for rsa-4096-public (OAEP-SHA-256).
-        assert_eq!(counts.get("OaepSha512"), Some(&66));
-        assert_eq!(counts.get("OaepSha256"), Some(&33));
-        assert_eq!(counts.len(), 2);
-    }
-
-    #[test]
-    fn known_answer_legacy_python_1_3_0_rsa_2048() {
-        let counts = unwrap_manifest_edks("legacy-python-1.3.0", "manifest.json");
-        assert_eq!(counts.get("OaepSha1"), Some(&360));
-        assert_eq!(counts.get("Pkcs1V15"), Some(&180));
-        assert_eq!(counts.len(), 2);
-    }
-}
+#[path = "rsa_key_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 use super::Keyring;
 use crate::error::{EdkFailure, Error, KeyringError, KeyringErrorKind, Result};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
+use crate::provider::Backend;
 pub use crate::rsa_key::{RsaPadding, RsaPrivateKey, RsaPublicKey};
 use esdk_core::{DataKey, EncryptedDataKey};
 
@@ -12,26 +13,43 @@ use esdk_core::{DataKey, EncryptedDataKey};
 /// A keyring with only a public key can only encrypt; one with only a private key can only
 /// decrypt (the public key is never derived from the private one).
 ///
+/// # Backends
+///
+/// Wrapping and unwrapping run on the backend of each operation, the one the
+/// [`Client`](crate::Client) (or whoever builds the materials) chose, like every other keyring:
+/// `EncryptionMaterials::backend` / `DecryptionMaterials::backend`. The keys are parsed by the
+/// backend given to [`from_pem_with`](Self::from_pem_with) (or [`Backend::default`] for
+/// [`from_pem`](Self::from_pem) and keys loaded with `RsaPublicKey::from_pem` etc.); a key used
+/// under another backend is imported into it once and kept. A backend without RSA (a custom
+/// provider that does not implement it) makes the keyring fail with
+/// [`RsaKeyError::Unsupported`](crate::RsaKeyError::Unsupported): no other backend is used.
+///
 /// # Side channels: RUSTSEC-2023-0071 ("Marvin")
 ///
-/// Which build is constant time depends on the crate features, not on the [`Backend`] a
-/// client uses (this keyring's private-key operation is not routed through backends):
+/// Whether the unwrap is constant time depends on the backend that runs it:
 ///
-/// | build | unwrap (private-key operation) | timing side channel |
+/// | backend | unwrap (private-key operation) | timing side channel |
 /// |---|---|---|
-/// | `aws-lc` feature (the default) | AWS-LC through `aws-lc-rs`: blinded, constant-time arithmetic and constant-time OAEP / PKCS#1 v1.5 padding checks | **safe** to expose to attackers who can time decryptions |
-/// | `rustcrypto` only | the `rsa` 0.9 crate: blinded, but its big-number arithmetic is not constant time (RUSTSEC-2023-0071, CVE-2023-49092; no fixed 0.9 release) | **not safe**: an attacker who can submit many chosen messages to a decrypting service and measure its response times may decrypt data keys or recover the private key (easiest with [`RsaPadding::Pkcs1V15`]) |
+/// | [`Backend::AwsLc`] (feature `aws-lc`, the default backend) | AWS-LC through `aws-lc-rs`: blinded, constant-time arithmetic and constant-time OAEP / PKCS#1 v1.5 padding checks | **safe** to expose to attackers who can time decryptions |
+/// | [`Backend::RustCrypto`] (feature `rustcrypto`; the default backend when `aws-lc` is off) | the `rsa` 0.9 crate: blinded, but its big-number arithmetic is not constant time (RUSTSEC-2023-0071, CVE-2023-49092; no fixed 0.9 release) | **not safe**: an attacker who can submit many chosen messages to a decrypting service and measure its response times may decrypt data keys or recover the private key (easiest with [`RsaPadding::Pkcs1V15`]) |
+/// | [`Backend::Custom`] | the provider's | as the provider states ([`StdProvider::rsa_side_channel_safe`]) |
 ///
-/// [`Backend::rsa_side_channel_safe`] reports the build at run time. In the `rustcrypto`-only
-/// build, do not decrypt with RSA where response times are observable by an attacker, and
-/// prefer OAEP padding. Both builds reject a ciphertext whose length differs from the modulus
-/// before any private-key arithmetic and return one opaque error for every unwrap failure.
-/// Wrapping (encryption) uses only the public key and is not affected. In the `aws-lc` build
-/// the `rsa` crate is still compiled, for parsing PEM/DER keys and for public-key wrapping
-/// above 8192 bits (AWS-LC's limit; private keys above it are refused there). The dependency
-/// policy (`deny.toml`) records why the advisory is accepted.
+/// [`Backend::rsa_side_channel_safe`] reports it at run time for a backend. With the RustCrypto
+/// backend, do not decrypt with RSA where response times are observable by an attacker, and
+/// prefer OAEP padding. Every backend rejects a ciphertext whose length differs from the
+/// modulus before any private-key arithmetic, and the keyring returns one opaque error for
+/// every unwrap failure. Wrapping (encryption) uses only the public key and is not affected.
+/// The aws-lc backend reads key structures with the `rsa` crate's parsers once, when a key is
+/// loaded, and wraps under public keys above 8192 bits (AWS-LC's limit) with the `rsa` crate's
+/// public operation; it refuses private keys above 8192 bits. The dependency policy
+/// (`deny.toml`) records why the advisory is accepted.
 ///
 /// [`Backend`]: crate::Backend
+/// [`Backend::default`]: crate::Backend::default
+/// [`Backend::AwsLc`]: crate::Backend
+/// [`Backend::RustCrypto`]: crate::Backend
+/// [`Backend::Custom`]: crate::Backend::Custom
+/// [`StdProvider::rsa_side_channel_safe`]: crate::provider::StdProvider::rsa_side_channel_safe
 /// [`Backend::rsa_side_channel_safe`]: crate::Backend::rsa_side_channel_safe
 #[derive(Debug)]
 pub struct RawRsaKeyring {
@@ -79,8 +97,36 @@ impl RawRsaKeyring {
         public_pem: Option<&str>,
         private_pem: Option<&str>,
     ) -> Result<Self> {
-        let public_key = public_pem.map(RsaPublicKey::from_pem).transpose()?;
-        let private_key = private_pem.map(RsaPrivateKey::from_pem).transpose()?;
+        Self::from_pem_with(
+            &Backend::default(),
+            namespace,
+            name,
+            padding,
+            public_pem,
+            private_pem,
+        )
+    }
+
+    /// As [`from_pem`](Self::from_pem), with the keys parsed by `backend` (the keyring still
+    /// runs each operation on the operation's backend; see [Backends](Self#backends)).
+    ///
+    /// # Errors
+    /// Unparseable keys ([`RsaKeyError::Unsupported`](crate::RsaKeyError::Unsupported) when
+    /// `backend` has no RSA), a reserved namespace, or neither key given.
+    pub fn from_pem_with(
+        backend: &Backend,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        padding: RsaPadding,
+        public_pem: Option<&str>,
+        private_pem: Option<&str>,
+    ) -> Result<Self> {
+        let public_key = public_pem
+            .map(|pem| RsaPublicKey::from_pem_with(backend, pem))
+            .transpose()?;
+        let private_key = private_pem
+            .map(|pem| RsaPrivateKey::from_pem_with(backend, pem))
+            .transpose()?;
         Self::new(namespace, name, padding, public_key, private_key)
     }
 
@@ -101,7 +147,7 @@ impl Keyring for RawRsaKeyring {
             None => DataKey::generate(m.suite, &mut rng)?,
         };
         let ct = pk
-            .wrap(self.padding, dk.as_bytes(), &mut rng)
+            .wrap_with(&m.backend, self.padding, dk.as_bytes(), &mut rng)
             .map_err(|e| {
                 KeyringError::new(self.label(), KeyringErrorKind::WrapFailed).with_source(e)
             })?;
@@ -140,7 +186,7 @@ impl Keyring for RawRsaKeyring {
                 ));
                 continue;
             }
-            match sk.unwrap(self.padding, &edk.ciphertext) {
+            match sk.unwrap_with(&materials.backend, self.padding, &edk.ciphertext) {
                 Ok(pt) if pt.len() == materials.suite.data_key_len() => {
                     let mut m = materials.clone();
                     m.data_key = Some(DataKey::from_slice(&pt)?);

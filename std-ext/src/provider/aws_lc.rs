@@ -679,6 +679,27 @@ impl super::StdProvider for AwsLc {
         let der: PublicKeyX509Der<'static> = parsed.as_der().map_err(|_| CryptoError::Other)?;
         Ok(der.as_ref().to_vec())
     }
+
+    fn rsa_decrypting_key(
+        &self,
+        encoding: super::rsa::RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn super::rsa::RsaDecryptingKey>, crate::rsa_key::RsaKeyError> {
+        super::rsa::aws_lc::Private::parse(encoding, der)
+    }
+
+    fn rsa_encrypting_key(
+        &self,
+        encoding: super::rsa::RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn super::rsa::RsaEncryptingKey>, crate::rsa_key::RsaKeyError> {
+        super::rsa::aws_lc::Public::parse(encoding, der)
+    }
+
+    /// `true`: AWS-LC's RSA is blinded, with constant-time arithmetic and padding checks.
+    fn rsa_side_channel_safe(&self) -> bool {
+        true
+    }
 }
 
 fn ecdh_alg(curve: EcdhCurve) -> &'static aws_lc_rs::agreement::Algorithm {

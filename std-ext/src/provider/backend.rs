@@ -4,7 +4,9 @@ use super::StdProvider;
 #[cfg(feature = "aws-lc")]
 use super::aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
 use super::custom::{self, CustomProvider};
+use super::rsa::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding};
 use crate::keyring::raw_ecdh::EcdhCurve;
+use crate::rsa_key::RsaKeyError;
 #[cfg(feature = "rustcrypto")]
 use esdk_core::crypto::rustcrypto::{
     RustCrypto, RustCryptoAeadKey, RustCryptoDigest, RustCryptoGmac,
@@ -13,6 +15,7 @@ use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest
 use esdk_core::error::CryptoError;
 use esdk_core::suite::{HashAlg, SignatureAlg};
 use rand_core::CryptoRngCore;
+use std::sync::Arc;
 
 /// The crypto provider every layer of this crate uses; see [the module docs](super).
 ///
@@ -60,9 +63,9 @@ impl Backend {
     /// thread safe, since clients and adapters are. Each message costs one allocation more than a
     /// built-in backend (the boxed key) and one indirect call per primitive call.
     ///
-    /// The raw RSA keyring is not routed through backends: its private-key operation is
-    /// AWS-LC's in builds with the `aws-lc` feature, whatever the backend (see
-    /// [`Backend::rsa_side_channel_safe`]).
+    /// The raw RSA keyring runs on the operation's backend too: a provider that does not
+    /// implement [`StdProvider::rsa_decrypting_key`] / [`StdProvider::rsa_encrypting_key`] makes
+    /// it fail with [`RsaKeyError::Unsupported`](crate::RsaKeyError::Unsupported).
     ///
     /// ```
     /// use esdk_std::{Backend, Client};
@@ -90,10 +93,12 @@ impl Backend {
             Self::Custom(p) => p.name(),
         }
     }
-    /// Whether the raw RSA keyring's private-key operation is constant time and blinded in
-    /// this build (true when the `aws-lc` feature is on: RSA always uses aws-lc then).
-    pub const fn rsa_side_channel_safe() -> bool {
-        cfg!(feature = "aws-lc")
+    /// Whether this backend's RSA private-key operation (the raw RSA keyring's unwrap, which
+    /// runs on the backend of the operation) is blinded and constant time, padding checks
+    /// included: `true` for aws-lc, `false` for RustCrypto (`rsa` 0.9, RUSTSEC-2023-0071),
+    /// and what [`StdProvider::rsa_side_channel_safe`] says for a custom provider.
+    pub fn rsa_side_channel_safe(&self) -> bool {
+        StdProvider::rsa_side_channel_safe(self)
     }
 }
 
@@ -503,5 +508,22 @@ impl StdProvider for Backend {
         point: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         ext!(self, p => p.ec_public_key_to_spki(curve, point))
+    }
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+        ext!(self, p => p.rsa_decrypting_key(encoding, der))
+    }
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+        ext!(self, p => p.rsa_encrypting_key(encoding, der))
+    }
+    fn rsa_side_channel_safe(&self) -> bool {
+        ext!(self, p => p.rsa_side_channel_safe())
     }
 }

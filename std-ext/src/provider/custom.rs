@@ -3,7 +3,9 @@
 //! client, engines, materials managers and keyrings need no type parameter.
 
 use super::StdProvider;
+use super::rsa::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding};
 use crate::keyring::raw_ecdh::EcdhCurve;
+use crate::rsa_key::RsaKeyError;
 use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
 use esdk_core::error::CryptoError;
 use esdk_core::suite::{HashAlg, SignatureAlg};
@@ -295,6 +297,17 @@ pub(crate) trait ErasedExt {
     ) -> Result<usize, CryptoError>;
     fn ec_public_key_to_spki(&self, curve: EcdhCurve, point: &[u8])
     -> Result<Vec<u8>, CryptoError>;
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError>;
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError>;
+    fn rsa_side_channel_safe(&self) -> bool;
 }
 
 impl<P: StdProvider> ErasedExt for P {
@@ -364,6 +377,23 @@ impl<P: StdProvider> ErasedExt for P {
         point: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         StdProvider::ec_public_key_to_spki(self, curve, point)
+    }
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+        StdProvider::rsa_decrypting_key(self, encoding, der)
+    }
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+        StdProvider::rsa_encrypting_key(self, encoding, der)
+    }
+    fn rsa_side_channel_safe(&self) -> bool {
+        StdProvider::rsa_side_channel_safe(self)
     }
 }
 

@@ -1,13 +1,17 @@
 //! [`StdProvider`]: the primitives this crate needs beyond esdk-core's [`CryptoProvider`]
 //! (one-shot hashes for cache ids; HMAC, ECDH and EC key parsing/encoding for the ECDH
-//! keyrings), and its RustCrypto implementation.
+//! keyrings; RSA keys for the raw RSA keyring), and its RustCrypto implementation.
 
 use crate::keyring::raw_ecdh::EcdhCurve;
 use esdk_core::crypto::CryptoProvider;
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::error::CryptoError;
 use esdk_core::suite::HashAlg;
+use std::sync::Arc;
 use zeroize::Zeroizing;
+
+use super::rsa::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding};
+use crate::rsa_key::RsaKeyError;
 
 /// A crypto provider for every layer of this crate: esdk-core's [`CryptoProvider`] (AES-GCM,
 /// HKDF, digests, ECDSA) plus the few primitives the materials managers and keyrings use.
@@ -118,6 +122,50 @@ pub trait StdProvider: CryptoProvider {
     /// [`CryptoError::InvalidKey`] for a point that is not on the curve.
     fn ec_public_key_to_spki(&self, curve: EcdhCurve, point: &[u8])
     -> Result<Vec<u8>, CryptoError>;
+
+    /// Parses an RSA private key from `der` in `encoding` (PKCS#8 or PKCS#1) for the raw RSA
+    /// keyring's unwrap. The keyring checks the modulus size (2048 to 16384 bits) on the
+    /// returned key; a provider may refuse sizes it does not support with
+    /// [`RsaKeyError::KeyTooLarge`] / [`RsaKeyError::KeyTooSmall`].
+    ///
+    /// The default returns [`RsaKeyError::Unsupported`]: a provider without RSA makes the raw
+    /// RSA keyring fail with that error (nothing falls back to another provider).
+    ///
+    /// # Errors
+    /// [`RsaKeyEncoding::unparseable`] for `der` that is not a key in `encoding`, a size error,
+    /// or [`RsaKeyError::Unsupported`].
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+        let _ = (encoding, der);
+        Err(RsaKeyError::Unsupported)
+    }
+
+    /// Parses an RSA public key from `der` in `encoding` (X.509 SubjectPublicKeyInfo or PKCS#1)
+    /// for the raw RSA keyring's wrap. The default returns [`RsaKeyError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`RsaKeyEncoding::unparseable`], [`RsaKeyError::InvalidPublicKey`] for numbers that are
+    /// not an RSA public key, a size error, or [`RsaKeyError::Unsupported`].
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+        let _ = (encoding, der);
+        Err(RsaKeyError::Unsupported)
+    }
+
+    /// Whether this provider's RSA private-key operation is blinded and constant time,
+    /// padding checks included (what [`Backend::rsa_side_channel_safe`] reports). The
+    /// default is `false`.
+    ///
+    /// [`Backend::rsa_side_channel_safe`]: super::Backend::rsa_side_channel_safe
+    fn rsa_side_channel_safe(&self) -> bool {
+        false
+    }
 }
 
 /// Writes `bytes` to the start of `out`, returning their length.
@@ -403,5 +451,26 @@ impl StdProvider for RustCrypto {
             EcdhCurve::P384 => encode!(p384),
             EcdhCurve::P521 => encode!(p521),
         }
+    }
+
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+        super::rsa::RustCryptoRsaPrivate::parse(encoding, der)
+    }
+
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+        super::rsa::RustCryptoRsaPublic::parse(encoding, der)
+    }
+
+    /// `false`: `rsa` 0.9 is blinded but not constant time (RUSTSEC-2023-0071).
+    fn rsa_side_channel_safe(&self) -> bool {
+        false
     }
 }

@@ -17,6 +17,10 @@
 //! | `aws-lc` (default) | [`AwsLc`]: AWS-LC via `aws-lc-rs` (assembly AES-GCM, constant-time P-256/P-384, blinded constant-time RSA) | the side-channel-safe build |
 //! | `rustcrypto` | [`RustCrypto`](esdk_core::crypto::rustcrypto::RustCrypto): pure Rust | AES-GCM and ECDSA constant time; RSA (raw RSA keyring) is **not**: `rsa` 0.9, RUSTSEC-2023-0071 |
 //!
+//! The raw RSA keyring's wrap and unwrap run on the backend of each operation (the client's),
+//! like every other primitive: [`Backend::rsa_side_channel_safe`] says whether that backend's
+//! private-key operation is constant time.
+//!
 //! With both features compiled in, [`Backend::default`] is aws-lc; with only `rustcrypto`, it
 //! is RustCrypto. A provider outside this crate (hardware, an external FIPS module, an
 //! instrumented wrapper) implements esdk-core's
@@ -29,7 +33,9 @@ mod backend;
 mod custom;
 mod ext;
 mod rng;
+mod rsa;
 
+pub use self::rsa::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding};
 #[cfg(feature = "aws-lc")]
 pub use aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
 pub use backend::{Backend, BackendAeadKey, BackendDigest, BackendGmac};

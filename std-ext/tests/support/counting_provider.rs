@@ -7,7 +7,8 @@ use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest
 use esdk_core::error::CryptoError;
 use esdk_core::suite::{HashAlg, SignatureAlg};
 use esdk_std::keyring::raw_ecdh::EcdhCurve;
-use esdk_std::provider::StdProvider;
+use esdk_std::provider::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding, StdProvider};
+use esdk_std::{RsaKeyError, RsaPadding};
 use rand_core::CryptoRngCore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +34,12 @@ pub struct Counts {
     pub ecdh: AtomicUsize,
     /// EC key parsing, validation and encoding (raw ECDH key objects).
     pub ec_keys: AtomicUsize,
+    /// RSA keys parsed (private and public).
+    pub rsa_keys: AtomicUsize,
+    /// RSA encryptions (raw RSA keyring wraps).
+    pub rsa_encrypt: AtomicUsize,
+    /// RSA decryptions (raw RSA keyring unwraps).
+    pub rsa_decrypt: AtomicUsize,
 }
 
 fn bump(c: &AtomicUsize) {
@@ -49,6 +56,48 @@ pub struct Counting {
     pub counts: Arc<Counts>,
     /// Refuse the ECDH primitives (`UnsupportedAlgorithm`).
     pub no_ecdh: bool,
+    /// Offer no RSA (the `StdProvider` defaults: `RsaKeyError::Unsupported`).
+    pub no_rsa: bool,
+}
+
+/// A RustCrypto RSA key whose operations are counted.
+struct CountingRsa<K: ?Sized> {
+    inner: Arc<K>,
+    counts: Arc<Counts>,
+}
+
+impl RsaDecryptingKey for CountingRsa<dyn RsaDecryptingKey> {
+    fn modulus(&self) -> &[u8] {
+        self.inner.modulus()
+    }
+    fn decrypt(
+        &self,
+        padding: RsaPadding,
+        ciphertext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        bump(&self.counts.rsa_decrypt);
+        self.inner.decrypt(padding, ciphertext, out)
+    }
+}
+
+impl RsaEncryptingKey for CountingRsa<dyn RsaEncryptingKey> {
+    fn modulus(&self) -> &[u8] {
+        self.inner.modulus()
+    }
+    fn public_exponent(&self) -> &[u8] {
+        self.inner.public_exponent()
+    }
+    fn encrypt(
+        &self,
+        padding: RsaPadding,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+        out: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        bump(&self.counts.rsa_encrypt);
+        self.inner.encrypt(padding, plaintext, rng, out)
+    }
 }
 
 #[derive(Debug)]
@@ -296,5 +345,37 @@ impl StdProvider for Counting {
         }
         bump(&self.counts.ec_keys);
         RustCrypto.ec_public_key_to_spki(curve, point)
+    }
+
+    fn rsa_decrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaDecryptingKey>, RsaKeyError> {
+        if self.no_rsa {
+            return Err(RsaKeyError::Unsupported);
+        }
+        bump(&self.counts.rsa_keys);
+        let inner = RustCrypto.rsa_decrypting_key(encoding, der)?;
+        Ok(Arc::new(CountingRsa {
+            inner,
+            counts: Arc::clone(&self.counts),
+        }))
+    }
+
+    fn rsa_encrypting_key(
+        &self,
+        encoding: RsaKeyEncoding,
+        der: &[u8],
+    ) -> Result<Arc<dyn RsaEncryptingKey>, RsaKeyError> {
+        if self.no_rsa {
+            return Err(RsaKeyError::Unsupported);
+        }
+        bump(&self.counts.rsa_keys);
+        let inner = RustCrypto.rsa_encrypting_key(encoding, der)?;
+        Ok(Arc::new(CountingRsa {
+            inner,
+            counts: Arc::clone(&self.counts),
+        }))
     }
 }
