@@ -738,10 +738,13 @@ impl Client {
                 encryption_context: d.encryption_context,
             });
         }
+        // The engine never holds more than the message (it is fed exactly what it asks for,
+        // from the message): capping its buffer there keeps a small message's buffer, zero-
+        // filled once and wiped on drop, at the message's size instead of the 4 KiB minimum.
         let engine = DecryptEngine::new(
             self.decrypt_config(opts),
             opts.reproduced_encryption_context.clone(),
-            usize::MAX,
+            ciphertext.len(),
             self.backend.clone(),
         );
         let mut one_shot = crate::stream::one_shot::OneShotDecrypt::with_output(
