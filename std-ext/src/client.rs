@@ -337,6 +337,37 @@ pub struct Decrypted {
     pub encryption_context: EncryptionContext,
 }
 
+/// The exact length of a message's body and footer (the engine adds the header's), so that a
+/// caller's buffer of exactly the message's length ([`Client::ciphertext_len`]) is used as it
+/// is, without growing. Saturating: an impossible size only makes the estimate too large,
+/// and the engine's limits refuse it.
+fn body_and_footer_len(
+    suite: AlgorithmSuite,
+    config: &EncryptConfig,
+    len: usize,
+    empty_final_frame: bool,
+) -> usize {
+    use esdk_core::body::{FINAL_FRAME_OVERHEAD, NON_FRAMED_OVERHEAD, REGULAR_FRAME_OVERHEAD};
+    let footer = suite.signature().map_or(0, |a| 2 + a.fixed_signature_len());
+    let body = if config.legacy_non_framed {
+        len.saturating_add(NON_FRAMED_OVERHEAD)
+    } else {
+        let f = usize::try_from(config.frame_length.max(1)).unwrap_or(usize::MAX);
+        // Full frames before the final one; the final frame holds the rest (1 ..= f bytes),
+        // or nothing when a positive multiple of f ends in an empty final frame.
+        let regular = if empty_final_frame && len > 0 && len % f == 0 {
+            len / f
+        } else {
+            len.div_ceil(f).saturating_sub(1)
+        };
+        regular
+            .saturating_mul(REGULAR_FRAME_OVERHEAD)
+            .saturating_add(FINAL_FRAME_OVERHEAD)
+            .saturating_add(len)
+    };
+    body.saturating_add(footer)
+}
+
 /// What [`Client::encrypt_into`] returns; the message itself is in the caller's buffer.
 #[non_exhaustive]
 #[derive(Clone, Debug)]
@@ -567,7 +598,8 @@ impl Client {
     /// place, not zero-filled first; it is zero-extended within its capacity when shorter
     /// than the message, and only a buffer whose capacity is too small is replaced by a new
     /// allocation (the old one wiped first). Reusing one buffer for messages of similar size
-    /// therefore allocates and zero-fills nothing after the first. `out` never holds
+    /// therefore allocates and zero-fills nothing after the first, and a buffer reserved at
+    /// exactly [`Client::ciphertext_len`] is written without growing. `out` never holds
     /// plaintext; on failure it is empty (its capacity kept).
     ///
     /// With [`EncryptOptions::parallelism`] above 1 the workers write their own output and
@@ -638,9 +670,7 @@ impl Client {
         let m = opts.source.encryption_materials(&req).await?;
         self.check_encryption_materials(&req, &m)?;
         let config = self.encrypt_config(opts);
-        let hint = plaintext.len()
-            + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40
-            + 1024;
+        let hint = body_and_footer_len(m.suite, &config, plaintext.len(), opts.empty_final_frame);
         let mut engine = EncryptEngine::with_output(
             &m,
             config,

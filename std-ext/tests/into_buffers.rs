@@ -320,3 +320,48 @@ fn parallel_and_async_forms_give_the_same_results() {
     assert!(failed.is_err() && out3.is_empty());
     assert!(whole_allocation(&out3).iter().all(|&x| x == 0 || x == FILL));
 }
+
+#[test]
+fn a_buffer_of_exactly_the_message_length_is_used_without_growing() {
+    let keyring = aes("k", 7, 32);
+    for suite in [S0478, S0578, S0014] {
+        let c = client(&Backend::default(), suite, 10);
+        for (len, frame) in [
+            (0usize, 64u32),
+            (1, 64),
+            (64, 64),
+            (640, 64),
+            (1000, 64),
+            (5000, 4096),
+        ] {
+            for opts in [
+                EncryptOptions::keyring(&keyring)
+                    .suite(suite)
+                    .frame_length(frame),
+                EncryptOptions::keyring(&keyring)
+                    .suite(suite)
+                    .frame_length(frame)
+                    .empty_final_frame(true),
+                EncryptOptions::keyring(&keyring)
+                    .suite(suite)
+                    .non_framed(true),
+            ] {
+                let pt = bytes(len, 1);
+                let exact = c.encrypt(&pt, &opts).unwrap().ciphertext.len();
+                let mut ct = Vec::with_capacity(exact);
+                let at = ct.as_ptr();
+                c.encrypt_into(&pt, &opts, &mut ct).unwrap();
+                assert_eq!(ct.len(), exact, "{suite:?} {len} {frame}");
+                assert_eq!(
+                    (ct.as_ptr(), ct.capacity()),
+                    (at, exact),
+                    "{suite:?} {len} {frame}"
+                );
+                let mut out = Vec::new();
+                c.decrypt_into(&ct, &DecryptOptions::keyring(&keyring), &mut out)
+                    .unwrap();
+                assert_eq!(out, pt);
+            }
+        }
+    }
+}
