@@ -41,6 +41,9 @@ def notes(cell, unit, vals):
         fresh = rows.get(("raw-aes256gcm-fresh-" + frame, "MB/s"), {}).get(AWS)
         if fresh and parts[0] == "oneshot" and suite == "0478":
             out.append("%.2f of raw into a fresh buffer" % (vals[AWS] / fresh))
+        warm = rows.get(("raw-aes256gcm-warm-out-" + frame, "MB/s"), {}).get(AWS)
+        if warm and parts[0] == "into" and suite == "0478":
+            out.append("%.2f of raw out of place into a warm buffer" % (vals[AWS] / warm))
         py = vals.get(PY)
         if parts[0] == "into":
             # The Python ESDK has no such API: its one-shot figure for the same operation.
