@@ -43,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             CommitmentPolicy::ForbidEncryptAllowDecrypt
         })
         .build();
-    let data: Vec<u8> = (0..1024usize).map(|i| (i * 31 % 251) as u8).collect();
+    let data: Vec<u8> = (0..1024usize)
+        .map(|i| (i * 31 % 251).to_le_bytes()[0])
+        .collect();
     let enc = EncryptOptions::keyring(&keyring).suite(suite);
     let dec = DecryptOptions::keyring(&keyring);
     let (mut ct, mut pt) = (Vec::new(), Vec::new());
@@ -70,15 +72,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if !quiet && !times.is_empty() {
         times.sort_by(f64::total_cmp);
-        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize] * 1e6;
+        let at = |percent: usize| times[(times.len() - 1) * percent / 100] * 1e6;
         println!(
             "{:04x} {} round trips{}: median {:.2} µs, p10 {:.2}, p90 {:.2}",
             suite.id(),
             times.len(),
             if into { " (into reused buffers)" } else { "" },
-            at(0.5),
-            at(0.1),
-            at(0.9)
+            at(50),
+            at(10),
+            at(90)
         );
     }
     Ok(())
