@@ -746,7 +746,9 @@ impl Client {
         crate::executor::block_on(self.decrypt_into_async(ciphertext, opts, out))
     }
 
-    /// As [`Client::decrypt_into`], awaiting asynchronous key providers.
+    /// As [`Client::decrypt_into`], awaiting asynchronous key providers. If the future is
+    /// dropped before it completes, `out` is left empty (the allocation it held is wiped
+    /// and freed with the unfinished decryption).
     ///
     /// # Errors
     /// As [`Client::decrypt`].
