@@ -632,7 +632,9 @@ impl Client {
         crate::executor::block_on(self.encrypt_into_async(plaintext, opts, out))
     }
 
-    /// As [`Client::encrypt_into`], awaiting asynchronous key providers.
+    /// As [`Client::encrypt_into`], awaiting asynchronous key providers. `out` is first
+    /// touched after the materials arrived, and nothing is awaited after that: a future
+    /// dropped before it completes leaves `out` as it was.
     ///
     /// # Errors
     /// As [`Client::encrypt`].

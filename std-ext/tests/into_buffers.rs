@@ -365,3 +365,55 @@ fn a_buffer_of_exactly_the_message_length_is_used_without_growing() {
         }
     }
 }
+
+/// An asynchronous keyring that never answers (a remote key service that hangs).
+#[derive(Debug)]
+struct Hanging;
+impl esdk_std::keyring::AsyncKeyring for Hanging {
+    fn on_encrypt<'a>(
+        &'a self,
+        _: &'a esdk_std::materials::EncryptionMaterials,
+    ) -> esdk_std::keyring::BoxFuture<'a, esdk_std::Result<esdk_std::materials::EncryptionMaterials>>
+    {
+        Box::pin(std::future::pending())
+    }
+    fn on_decrypt<'a>(
+        &'a self,
+        _: &'a esdk_std::materials::DecryptionMaterials,
+        _: &'a [esdk_std::EncryptedDataKey],
+    ) -> esdk_std::keyring::BoxFuture<'a, esdk_std::Result<esdk_std::materials::DecryptionMaterials>>
+    {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[test]
+fn a_dropped_future_leaves_the_buffer_empty_or_untouched() {
+    use std::future::Future;
+    let keyring = aes("k", 7, 32);
+    let c = client(&Backend::default(), S0478, 11);
+    let ct = c
+        .encrypt(&[MARK; 300], &EncryptOptions::keyring(&keyring))
+        .unwrap()
+        .ciphertext;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+
+    // Decryption stopped while waiting for the keyring: the buffer was taken for the result
+    // and is not handed back; the caller's `Vec` is empty.
+    let mut out = filled(4096, 4096, FILL);
+    {
+        let opts = DecryptOptions::async_keyring(&Hanging);
+        let mut fut = Box::pin(c.decrypt_into_async(&ct, &opts, &mut out));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    assert!(out.is_empty());
+
+    // Encryption stopped while waiting for the keyring: the buffer was not touched yet.
+    let mut msg = vec![1u8; 10];
+    {
+        let opts = EncryptOptions::async_keyring(&Hanging);
+        let mut fut = Box::pin(c.encrypt_into_async(&[MARK; 300], &opts, &mut msg));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(msg, vec![1u8; 10]);
+}
