@@ -157,6 +157,13 @@ fn tampered_wrong_key_truncated_and_trailing_messages_leave_no_plaintext() {
         }
         for n in (0..ct.len()).step_by(13).chain(ct.len() - 40..ct.len()) {
             assert_fails_clean(&c, &ct[..n], &dec, &format!("{suite:?} cut at {n}"));
+            // A cut message is reported as truncated (the engine's buffer, capped at the
+            // message's length, never turns it into a buffer-limit error).
+            let e = c.decrypt_into(&ct[..n], &dec, &mut Vec::new()).unwrap_err();
+            assert!(
+                matches!(e.core(), Some(esdk_core::Error::Truncated)),
+                "{suite:?} cut at {n}: {e:?}"
+            );
         }
         let mut long = ct.clone();
         long.push(0);
