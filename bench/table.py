@@ -28,7 +28,7 @@ def notes(cell, unit, vals):
     """(ratio text, verdict) for the aws-lc figure of this cell against issue #13's targets."""
     parts = cell.split("-")
     out, oks = [], []
-    if parts[0] in ("oneshot", "stream") and AWS in vals:
+    if parts[0] in ("oneshot", "into", "stream") and AWS in vals:
         suite, frame = parts[2], parts[3]
         kib = int(frame[:-1])
         raw = ("raw-aes256gcm-" if suite == "0478" else "raw-sha384+aes256gcm-") + frame
@@ -41,18 +41,24 @@ def notes(cell, unit, vals):
         fresh = rows.get(("raw-aes256gcm-fresh-" + frame, "MB/s"), {}).get(AWS)
         if fresh and parts[0] == "oneshot" and suite == "0478":
             out.append("%.2f of raw into a fresh buffer" % (vals[AWS] / fresh))
+        warm = rows.get(("raw-aes256gcm-warm-out-" + frame, "MB/s"), {}).get(AWS)
+        if warm and parts[0] == "into" and suite == "0478":
+            out.append("%.2f of raw out of place into a warm buffer" % (vals[AWS] / warm))
         py = vals.get(PY)
+        if parts[0] == "into":
+            # The Python ESDK has no such API: its one-shot figure for the same operation.
+            py = rows.get(("oneshot-" + "-".join(parts[1:]), unit), {}).get(PY)
         if py:
             want = 1.0 if (suite == "0578" and kib >= 64) else 2.0
             out.append("%.1f× Python (≥ %g×)" % (vals[AWS] / py, want))
             oks.append(vals[AWS] / py >= want)
     elif parts[0] == "1k" and AWS in vals:
-        suite = parts[2]
+        suite = parts[-1]
         limit = {"0478": 10.0, "0578": 500.0}.get(suite)
         if limit is not None:
             out.append("%.1f µs (≤ %g)" % (vals[AWS], limit))
             oks.append(vals[AWS] <= limit)
-        py = vals.get(PY)
+        py = vals.get(PY) or rows.get(("1k-roundtrip-" + suite, unit), {}).get(PY)
         if py:
             # Latency: Python's time over ours (the 1 KiB messages are single-frame, so the
             # signed-large-frame exception does not apply).

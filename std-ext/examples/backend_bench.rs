@@ -1,5 +1,6 @@
-//! Both backends side by side in one run: raw primitives, 1 KiB round trips per suite, 100 MiB
-//! one-shot and streaming cells, RSA unwrap. Prints one JSON object per cell (the Python ESDK
+//! Both backends side by side in one run: raw primitives, 1 KiB round trips per suite (and
+//! through `encrypt_into` / `decrypt_into` for 0x0478 and 0x0578), 100 MiB one-shot (allocating
+//! and into reused caller buffers) and streaming cells, RSA unwrap. Prints one JSON object per cell (the Python ESDK
 //! script `bench/python_esdk.py` prints the same cells; `bench/run.sh` runs both and builds the
 //! table).
 //!
@@ -93,6 +94,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 mbs(secs),
                 "MB/s",
             );
+            // Out of place into a warm buffer reused across reps (what `encrypt_into` /
+            // `decrypt_into` into a reused buffer pay at most: two buffers' memory traffic).
+            let mut out = vec![0u8; data.len()];
+            let secs = best(reps, || {
+                for (i, (chunk, o)) in data.chunks(frame).zip(out.chunks_mut(frame)).enumerate() {
+                    let mut iv = [0u8; 12];
+                    iv[4..].copy_from_slice(&(i as u64).to_be_bytes());
+                    let _ = key.seal_to(&iv, b"aad", chunk, o);
+                }
+            });
+            std::hint::black_box(&out);
+            emit(
+                name,
+                &format!("raw-aes256gcm-warm-out-{}k", frame / 1024),
+                mbs(secs),
+                "MB/s",
+            );
             let secs = best(reps, || {
                 let mut d = backend.digest(SignatureAlg::EcdsaP384Sha384);
                 for (i, chunk) in buf.chunks_mut(frame).enumerate() {
@@ -140,6 +158,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 times[100] * 1e6,
                 "us",
             );
+            // The same through `encrypt_into` / `decrypt_into`, reusing two buffers.
+            if matches!(suite.id(), 0x0478 | 0x0578) {
+                let (mut ct, mut pt) = (Vec::new(), Vec::new());
+                let mut times = Vec::new();
+                for _ in 0..200 {
+                    let t = Instant::now();
+                    client.encrypt_into(small, &enc, &mut ct)?;
+                    client.decrypt_into(&ct, &dec, &mut pt)?;
+                    times.push(t.elapsed().as_secs_f64());
+                    assert_eq!(pt, small);
+                }
+                times.sort_by(f64::total_cmp);
+                emit(
+                    name,
+                    &format!("1k-into-roundtrip-{:04x}", suite.id()),
+                    times[100] * 1e6,
+                    "us",
+                );
+            }
         }
 
         // 100 MiB one-shot and streaming, 0x0478 and 0x0578, 4 KiB / 64 KiB / 1 MiB frames.
@@ -164,6 +201,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     assert_eq!(pt.map(|p| p.len()).unwrap_or(0), data.len());
                 });
                 emit(name, &cell("oneshot-decrypt"), mbs(secs), "MB/s");
+                // One-shot into caller buffers reused from one rep to the next (the first rep
+                // allocates them; best of `reps`, so warm buffers), against the same warm raw
+                // baseline.
+                let mut out = Vec::new();
+                let secs = best(reps.max(2), || {
+                    client
+                        .encrypt_into(&data, &enc, &mut out)
+                        .unwrap_or_else(|e| panic!("encrypt_into: {e}"));
+                });
+                emit(name, &cell("into-encrypt"), mbs(secs), "MB/s");
+                let mut out = Vec::new();
+                let secs = best(reps.max(2), || {
+                    client
+                        .decrypt_into(&ct, &dec, &mut out)
+                        .unwrap_or_else(|e| panic!("decrypt_into: {e}"));
+                    assert_eq!(out.len(), data.len());
+                });
+                emit(name, &cell("into-decrypt"), mbs(secs), "MB/s");
                 let secs = best(reps, || {
                     let run = || -> std::io::Result<()> {
                         let mut w = EncryptingWriter::new(&client, &enc, std::io::sink())

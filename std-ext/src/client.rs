@@ -337,6 +337,55 @@ pub struct Decrypted {
     pub encryption_context: EncryptionContext,
 }
 
+/// The exact length of a message's body and footer (the engine adds the header's), so that a
+/// caller's buffer of exactly the message's length ([`Client::ciphertext_len`]) is used as it
+/// is, without growing. Saturating: an impossible size only makes the estimate too large,
+/// and the engine's limits refuse it.
+fn body_and_footer_len(
+    suite: AlgorithmSuite,
+    config: &EncryptConfig,
+    len: usize,
+    empty_final_frame: bool,
+) -> usize {
+    use esdk_core::body::{FINAL_FRAME_OVERHEAD, NON_FRAMED_OVERHEAD, REGULAR_FRAME_OVERHEAD};
+    let footer = suite.signature().map_or(0, |a| 2 + a.fixed_signature_len());
+    let body = if config.legacy_non_framed {
+        len.saturating_add(NON_FRAMED_OVERHEAD)
+    } else {
+        let f = usize::try_from(config.frame_length.max(1)).unwrap_or(usize::MAX);
+        // Full frames before the final one; the final frame holds the rest (1 ..= f bytes),
+        // or nothing when a positive multiple of f ends in an empty final frame.
+        let regular = if empty_final_frame && len > 0 && len % f == 0 {
+            len / f
+        } else {
+            len.div_ceil(f).saturating_sub(1)
+        };
+        regular
+            .saturating_mul(REGULAR_FRAME_OVERHEAD)
+            .saturating_add(FINAL_FRAME_OVERHEAD)
+            .saturating_add(len)
+    };
+    body.saturating_add(footer)
+}
+
+/// What [`Client::encrypt_into`] returns; the message itself is in the caller's buffer.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct EncryptedInto {
+    /// The message header.
+    pub header: Header,
+}
+
+/// What [`Client::decrypt_into`] returns; the plaintext itself is in the caller's buffer.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct DecryptedInto {
+    /// The message header.
+    pub header: Header,
+    /// The authenticated encryption context: stored pairs plus reproduced-only pairs.
+    pub encryption_context: EncryptionContext,
+}
+
 /// Client settings, fixed at build time. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -534,31 +583,110 @@ impl Client {
         plaintext: &[u8],
         opts: &EncryptOptions<'_, impl Mode>,
     ) -> Result<Encrypted> {
+        let mut ciphertext = Vec::new();
+        let EncryptedInto { header } = self
+            .encrypt_into_async(plaintext, opts, &mut ciphertext)
+            .await?;
+        Ok(Encrypted { ciphertext, header })
+    }
+
+    /// Encrypts `plaintext` into one message written into `out`, whose allocation is reused:
+    /// for many messages in a row, or to keep large messages off freshly allocated memory
+    /// (whose first-touch page faults cost more than AES-GCM itself).
+    ///
+    /// `out`'s contents are replaced by the message. Its initialized bytes are overwritten in
+    /// place, not zero-filled first; it is zero-extended within its capacity when shorter
+    /// than the message, and only a buffer whose capacity is too small is replaced by a new
+    /// allocation (the old one wiped first). Reusing one buffer for messages of similar size
+    /// therefore allocates and zero-fills nothing after the first, and a buffer reserved at
+    /// exactly [`Client::ciphertext_len`] is written without growing. `out` never holds
+    /// plaintext; on failure it is empty (its capacity kept).
+    ///
+    /// With [`EncryptOptions::parallelism`] above 1 the workers write their own output and
+    /// `out` receives it (its old allocation wiped and dropped).
+    ///
+    /// ```
+    /// use esdk_std::keyring::RawAesKeyring;
+    /// use esdk_std::{Client, DecryptOptions, EncryptOptions};
+    ///
+    /// let client = Client::default();
+    /// let keyring = RawAesKeyring::new("ns", "key", &[7u8; 32])?;
+    /// let (mut message, mut plaintext) = (Vec::new(), Vec::new());
+    /// for record in [&b"first record"[..], b"second", b"third record"] {
+    ///     // Both buffers keep their allocations from one message to the next.
+    ///     client.encrypt_into(record, &EncryptOptions::keyring(&keyring), &mut message)?;
+    ///     client.decrypt_into(&message, &DecryptOptions::keyring(&keyring), &mut plaintext)?;
+    ///     assert_eq!(plaintext, record);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Client::encrypt`].
+    pub fn encrypt_into(
+        &self,
+        plaintext: &[u8],
+        opts: &EncryptOptions<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<EncryptedInto> {
+        crate::executor::block_on(self.encrypt_into_async(plaintext, opts, out))
+    }
+
+    /// As [`Client::encrypt_into`], awaiting asynchronous key providers. `out` is first
+    /// touched after the materials arrived, and nothing is awaited after that: a future
+    /// dropped before it completes leaves `out` as it was.
+    ///
+    /// # Errors
+    /// As [`Client::encrypt`].
+    pub async fn encrypt_into_async(
+        &self,
+        plaintext: &[u8],
+        opts: &EncryptOptions<'_, impl Mode>,
+        out: &mut Vec<u8>,
+    ) -> Result<EncryptedInto> {
         let workers = crate::parallel::workers_for(opts.parallelism, plaintext.len());
         if workers > 1 {
-            return crate::parallel::encrypt::encrypt_one_shot(self, plaintext, opts, workers)
-                .await;
+            let e =
+                crate::parallel::encrypt::encrypt_one_shot(self, plaintext, opts, workers).await;
+            zeroize::Zeroize::zeroize(out);
+            let e = e?;
+            *out = e.ciphertext;
+            return Ok(EncryptedInto { header: e.header });
         }
+        let sealed = self.encrypt_sequential(plaintext, opts, out).await;
+        if sealed.is_err() {
+            // Ciphertext at most (a failed record is wiped by the engine), but not a message.
+            out.clear();
+        }
+        sealed
+    }
+
+    /// [`Client::encrypt_into_async`] on one thread.
+    async fn encrypt_sequential(
+        &self,
+        plaintext: &[u8],
+        opts: &EncryptOptions<'_, impl Mode>,
+        out: &mut Vec<u8>,
+    ) -> Result<EncryptedInto> {
         let req = self.encryption_request(opts, Some(plaintext.len() as u64))?;
         let m = opts.source.encryption_materials(&req).await?;
         self.check_encryption_materials(&req, &m)?;
         let config = self.encrypt_config(opts);
-        let hint = plaintext.len()
-            + (plaintext.len() / config.frame_length.max(1) as usize + 1) * 40
-            + 1024;
-        let mut engine = EncryptEngine::new(
+        let hint = body_and_footer_len(m.suite, &config, plaintext.len(), opts.empty_final_frame);
+        let mut engine = EncryptEngine::with_output(
             &m,
             config,
             Some(plaintext.len() as u64),
             hint,
             self.backend.clone(),
             self.rng.clone(),
+            out,
         )?;
         engine.set_empty_final_frame(opts.empty_final_frame);
-        engine.push(plaintext)?;
-        engine.finish()?;
+        let sealed = engine.push(plaintext).and_then(|()| engine.finish());
         let (ciphertext, header) = engine.into_output();
-        Ok(Encrypted { ciphertext, header })
+        *out = ciphertext;
+        sealed.map(|()| EncryptedInto { header })
     }
 
     /// Decrypts one complete message.
@@ -578,31 +706,115 @@ impl Client {
         ciphertext: &[u8],
         opts: &DecryptOptions<'_, impl Mode>,
     ) -> Result<Decrypted> {
-        let workers = crate::parallel::workers_for(opts.parallelism, ciphertext.len());
-        if workers > 1 {
-            return crate::parallel::decrypt::decrypt_one_shot(self, ciphertext, opts, workers)
-                .await;
-        }
-        let engine = DecryptEngine::new(
-            self.decrypt_config(opts),
-            opts.reproduced_encryption_context.clone(),
-            usize::MAX,
-            self.backend.clone(),
-        );
-        // Each regular frame is opened straight into the result (stream::one_shot).
-        let mut one_shot = crate::stream::one_shot::OneShotDecrypt::new(engine, ciphertext);
-        while let crate::stream::one_shot::OneShotStep::NeedMaterials(req) = one_shot.run()? {
-            let m = opts.source.decryption_materials(&req).await?;
-            one_shot.set_materials(m);
-        }
-        let (plaintext, mut engine) = one_shot.into_parts()?;
-        let (header, encryption_context) = engine.take_header_and_context();
-        let header = header.ok_or_else(|| Error::Internal("decrypt finished without a header"))?;
-        let encryption_context = encryption_context.unwrap_or_default();
+        let mut plaintext = Vec::new();
+        let DecryptedInto {
+            header,
+            encryption_context,
+        } = self
+            .decrypt_into_async(ciphertext, opts, &mut plaintext)
+            .await?;
         Ok(Decrypted {
             plaintext,
             header,
             encryption_context,
+        })
+    }
+
+    /// Decrypts one complete message into `out`, whose allocation is reused (see
+    /// [`Client::encrypt_into`] for an example).
+    ///
+    /// `out`'s contents are replaced by the plaintext, and only once the whole message is
+    /// authenticated (signature included): each frame is opened straight into `out`, a frame
+    /// whose tag fails is wiped at once, and on **any** error every byte this call wrote into
+    /// `out` is wiped and `out` is left empty (capacity kept), so no unauthenticated
+    /// plaintext is ever visible in it. Its initialized bytes are overwritten rather than
+    /// zero-filled; it is zero-extended within its capacity when shorter than the ciphertext
+    /// (which bounds the plaintext), and only a buffer whose capacity is too small is replaced
+    /// by a new allocation (the old one wiped first). Bytes beyond the result's length, in its
+    /// spare capacity, hold nothing of this message; what the buffer held there before is left
+    /// as it was (wipe it with `zeroize` between messages if that matters to you).
+    ///
+    /// With [`DecryptOptions::parallelism`] above 1 the workers assemble their own result and
+    /// `out` receives it (its old allocation wiped and dropped).
+    ///
+    /// # Errors
+    /// As [`Client::decrypt`].
+    pub fn decrypt_into(
+        &self,
+        ciphertext: &[u8],
+        opts: &DecryptOptions<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<DecryptedInto> {
+        crate::executor::block_on(self.decrypt_into_async(ciphertext, opts, out))
+    }
+
+    /// As [`Client::decrypt_into`], awaiting asynchronous key providers. If the future is
+    /// dropped before it completes, `out` is left empty (the allocation it held is wiped
+    /// and freed with the unfinished decryption).
+    ///
+    /// # Errors
+    /// As [`Client::decrypt`].
+    pub async fn decrypt_into_async(
+        &self,
+        ciphertext: &[u8],
+        opts: &DecryptOptions<'_, impl Mode>,
+        out: &mut Vec<u8>,
+    ) -> Result<DecryptedInto> {
+        let workers = crate::parallel::workers_for(opts.parallelism, ciphertext.len());
+        if workers > 1 {
+            let d =
+                crate::parallel::decrypt::decrypt_one_shot(self, ciphertext, opts, workers).await;
+            zeroize::Zeroize::zeroize(out);
+            let d = d?;
+            *out = d.plaintext;
+            return Ok(DecryptedInto {
+                header: d.header,
+                encryption_context: d.encryption_context,
+            });
+        }
+        // The engine never holds more than the message (it is fed exactly what it asks for,
+        // from the message): capping its buffer there keeps a small message's buffer, zero-
+        // filled once and wiped on drop, at the message's size instead of the 4 KiB minimum.
+        let engine = DecryptEngine::new(
+            self.decrypt_config(opts),
+            opts.reproduced_encryption_context.clone(),
+            ciphertext.len(),
+            self.backend.clone(),
+        );
+        let mut one_shot = crate::stream::one_shot::OneShotDecrypt::with_output(
+            engine,
+            ciphertext,
+            std::mem::take(out),
+        );
+        let ran: Result<()> = async {
+            while let crate::stream::one_shot::OneShotStep::NeedMaterials(req) = one_shot.run()? {
+                let m = opts.source.decryption_materials(&req).await?;
+                one_shot.set_materials(m);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = ran {
+            *out = one_shot.into_wiped_output();
+            return Err(e);
+        }
+        if !one_shot.is_done() {
+            *out = one_shot.into_wiped_output();
+            return Err(Error::Internal(
+                "one-shot decryption stopped before the end",
+            ));
+        }
+        let (plaintext, mut engine) = one_shot.into_parts()?;
+        *out = plaintext;
+        let (header, encryption_context) = engine.take_header_and_context();
+        let Some(header) = header else {
+            zeroize::Zeroize::zeroize(out.as_mut_slice());
+            out.clear();
+            return Err(Error::Internal("decrypt finished without a header"));
+        };
+        Ok(DecryptedInto {
+            header,
+            encryption_context: encryption_context.unwrap_or_default(),
         })
     }
 

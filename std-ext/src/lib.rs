@@ -31,7 +31,10 @@ pub mod ranged;
 mod rsa_key;
 pub mod stream;
 
-pub use client::{Client, ClientBuilder, DecryptOptions, Decrypted, EncryptOptions, Encrypted};
+pub use client::{
+    Client, ClientBuilder, DecryptOptions, Decrypted, DecryptedInto, EncryptOptions, Encrypted,
+    EncryptedInto,
+};
 pub use cmm::{
     CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
     SyncCryptographicMaterialsManager,

@@ -5,7 +5,6 @@ use crate::keyring::raw_ecdh::EcdhCurve;
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyCompressedBin};
-use aws_lc_rs::hkdf;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _};
 use esdk_core::crypto::{AeadKey, AuthFailed, CryptoProvider, Gmac, RunningDigest};
 use esdk_core::error::CryptoError;
@@ -181,26 +180,55 @@ impl RunningDigest for AwsLcDigest {
     }
 }
 
-/// An HKDF output length for aws-lc-rs.
-struct Len(usize);
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
+/// HKDF (RFC 5869) on aws-lc's HMAC, each keyed HMAC state computed once: one extraction,
+/// then every expansion of `outs` (info parts, output) from the PRK's keyed state. aws-lc-rs's
+/// `Prk::expand` runs the whole HKDF, extraction included, on each call, and AWS-LC keys the
+/// HMAC afresh in each `HKDF_expand`: the committing key schedule (two 32-byte outputs) took
+/// 16 SHA-512 compressions that way, 10 here (2 to key the salt, 2 to extract, 2 to key the
+/// PRK, 2 per output). The PRK and every `T(i)` live only in wiped buffers.
+fn hkdf_each(
+    hash: HashAlg,
+    salt: &[u8],
+    ikm: &[u8],
+    outs: &mut [(&[&[u8]], &mut [u8])],
+) -> Result<(), CryptoError> {
+    use aws_lc_rs::hmac;
+    let alg = match hash {
+        HashAlg::Sha256 => hmac::HMAC_SHA256,
+        HashAlg::Sha384 => hmac::HMAC_SHA384,
+        HashAlg::Sha512 => hmac::HMAC_SHA512,
+    };
+    let hash_len = alg.digest_algorithm().output_len;
+    // An empty salt keys HMAC exactly as HashLen zeros would (keys are zero-padded).
+    let mut prk_buf = Zeroizing::new([0u8; digest::MAX_OUTPUT_LEN]);
+    let prk = hmac::sign_to_buffer(&hmac::Key::new(alg, salt), ikm, &mut prk_buf[..])
+        .map_err(|_| CryptoError::Other)?;
+    let key = hmac::Key::new(alg, prk);
+    // T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i), its input assembled in one wiped buffer, reserved
+    // once (never reallocated, so no copy of T(i-1) is left in freed memory).
+    let longest = outs
+        .iter()
+        .map(|(info, _)| info.iter().map(|p| p.len()).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    let mut input = Zeroizing::new(Vec::with_capacity(hash_len + longest + 1));
+    let mut t = Zeroizing::new([0u8; digest::MAX_OUTPUT_LEN]);
+    for (info, okm) in outs.iter_mut() {
+        input.clear();
+        for (i, chunk) in okm.chunks_mut(hash_len).enumerate() {
+            let counter = u8::try_from(i + 1).map_err(|_| CryptoError::Other)?;
+            for part in info.iter() {
+                input.extend_from_slice(part);
+            }
+            input.push(counter);
+            let block =
+                hmac::sign_to_buffer(&key, &input, &mut t[..]).map_err(|_| CryptoError::Other)?;
+            chunk.copy_from_slice(block.get(..chunk.len()).ok_or(CryptoError::Other)?);
+            input.clear();
+            input.extend_from_slice(block);
+        }
     }
-}
-
-fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
-    match hash {
-        HashAlg::Sha256 => hkdf::HKDF_SHA256,
-        HashAlg::Sha384 => hkdf::HKDF_SHA384,
-        HashAlg::Sha512 => hkdf::HKDF_SHA512,
-    }
-}
-
-fn hkdf_expand(prk: &hkdf::Prk, info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError> {
-    prk.expand(info, Len(okm.len()))
-        .and_then(|o| o.fill(okm))
-        .map_err(|_| CryptoError::Other)
+    Ok(())
 }
 
 fn signing_alg(alg: SignatureAlg) -> &'static signature::EcdsaSigningAlgorithm {
@@ -388,8 +416,7 @@ impl CryptoProvider for AwsLc {
         info: &[&[u8]],
         okm: &mut [u8],
     ) -> Result<(), CryptoError> {
-        let prk = hkdf::Salt::new(hkdf_alg(hash), salt).extract(ikm);
-        hkdf_expand(&prk, info, okm)
+        hkdf_each(hash, salt, ikm, &mut [(info, okm)])
     }
 
     fn hkdf_two(
@@ -402,9 +429,7 @@ impl CryptoProvider for AwsLc {
         info2: &[&[u8]],
         okm2: &mut [u8],
     ) -> Result<(), CryptoError> {
-        let prk = hkdf::Salt::new(hkdf_alg(hash), salt).extract(ikm);
-        hkdf_expand(&prk, info1, okm1)?;
-        hkdf_expand(&prk, info2, okm2)
+        hkdf_each(hash, salt, ikm, &mut [(info1, okm1), (info2, okm2)])
     }
 
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
@@ -770,5 +795,73 @@ mod prepared {
         })
         .ok()
         .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::hkdf;
+
+    /// An HKDF output length for aws-lc-rs.
+    struct Len(usize);
+    impl hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
+        match hash {
+            HashAlg::Sha256 => hkdf::HKDF_SHA256,
+            HashAlg::Sha384 => hkdf::HKDF_SHA384,
+            HashAlg::Sha512 => hkdf::HKDF_SHA512,
+        }
+    }
+
+    fn hkdf_expand(prk: &hkdf::Prk, info: &[&[u8]], okm: &mut [u8]) -> Result<(), CryptoError> {
+        prk.expand(info, Len(okm.len()))
+            .and_then(|o| o.fill(okm))
+            .map_err(|_| CryptoError::Other)
+    }
+
+    /// `hkdf_each` against aws-lc-rs's own HKDF (AWS-LC's `HKDF`), every hash, empty and
+    /// non-empty salts, multi-part infos, output lengths across block boundaries up to the
+    /// RFC 5869 maximum, and two outputs from one extraction.
+    #[test]
+    fn hkdf_each_equals_aws_lc_hkdf() {
+        for hash in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+            let hash_len = hkdf_alg(hash)
+                .hmac_algorithm()
+                .digest_algorithm()
+                .output_len;
+            for salt in [&[][..], &[1u8; 32][..], &[2u8; 200][..]] {
+                for len in [0usize, 1, 31, 32, 33, 64, 65, 200, 255 * hash_len] {
+                    let ikm = [7u8; 32];
+                    let info: &[&[u8]] = &[b"\x04\x78", b"DERIVEKEY"];
+                    let info2: &[&[u8]] = &[b"COMMITKEY"];
+                    let prk = hkdf::Salt::new(hkdf_alg(hash), salt).extract(&ikm);
+                    let (mut want1, mut want2) = (vec![0u8; len], vec![0u8; 32]);
+                    hkdf_expand(&prk, info, &mut want1).unwrap();
+                    hkdf_expand(&prk, info2, &mut want2).unwrap();
+                    let (mut got1, mut got2) = (vec![0xAAu8; len], vec![0xAAu8; 32]);
+                    hkdf_each(
+                        hash,
+                        salt,
+                        &ikm,
+                        &mut [(info, &mut got1), (info2, &mut got2)],
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        (got1, got2),
+                        (want1, want2),
+                        "{hash:?} {} {len}",
+                        salt.len()
+                    );
+                }
+            }
+            let mut too_long = vec![0u8; 255 * hash_len + 1];
+            assert!(hkdf_each(hash, &[], &[1], &mut [(&[], &mut too_long)]).is_err());
+        }
     }
 }

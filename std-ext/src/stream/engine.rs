@@ -20,13 +20,12 @@ struct OutBuf {
 }
 
 impl OutBuf {
-    /// Room for `n` bytes, zeroed by the allocator (fresh pages for large outputs: no pass of
-    /// ours over them).
-    fn with_room(n: usize) -> Self {
-        Self {
-            buf: vec![0u8; n],
-            len: 0,
-        }
+    /// Room for `n` bytes in `buf` (empty, or the caller's buffer for `Client::encrypt_into`):
+    /// see [`crate::stream::one_shot::make_room`] (zeroed by the allocator when new, so fresh
+    /// pages for large outputs get no pass of ours; a reused buffer's bytes are overwritten).
+    fn reusing(mut buf: Vec<u8>, n: usize) -> Self {
+        crate::stream::one_shot::make_room(&mut buf, n);
+        Self { buf, len: 0 }
     }
     fn len(&self) -> usize {
         self.len
@@ -123,22 +122,59 @@ impl EncryptEngine {
         max_plaintext: Option<u64>,
         output_hint: usize,
         backend: Backend,
+        rng: SharedRng,
+    ) -> Result<Self> {
+        let mut out = Vec::new();
+        Self::with_output(
+            materials,
+            config,
+            max_plaintext,
+            output_hint,
+            backend,
+            rng,
+            &mut out,
+        )
+    }
+
+    /// As [`EncryptEngine::new`], writing the message into `output`'s allocation (taken; it
+    /// comes back from `into_output`, and is left in `output` if this fails).
+    pub(crate) fn with_output(
+        materials: &EncryptionMaterials,
+        config: EncryptConfig,
+        max_plaintext: Option<u64>,
+        output_hint: usize,
+        backend: Backend,
         mut rng: SharedRng,
+        output: &mut Vec<u8>,
     ) -> Result<Self> {
         let (frames, out) = materials.with_core(|cm| {
             let ready = Encryptor::new(backend, config)?.provide(cm, &mut rng)?;
             // The header is on top of the hint (callers estimate the body), so an exact
             // one-shot estimate never has to grow (which would copy and zero-fill).
             let header_len = ready.header_len();
-            let mut out = OutBuf::with_room(output_hint.saturating_add(header_len));
-            let (frames, _) = ready.write_header(out.grow(header_len))?;
-            Ok((frames, out))
+            let mut out = OutBuf::reusing(
+                std::mem::take(output),
+                output_hint.saturating_add(header_len),
+            );
+            match ready.write_header(out.grow(header_len)) {
+                Ok((frames, _)) => Ok((frames, out)),
+                Err(e) => {
+                    *output = out.buf;
+                    Err(e.into())
+                }
+            }
         })?;
         let opts = esdk_core::header::ParseOptions {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             ..Default::default()
         };
-        let header = Header::from(&HeaderRef::parse(out.bytes(), &opts)?.0);
+        let header = match HeaderRef::parse(out.bytes(), &opts) {
+            Ok((h, _)) => Header::from(&h),
+            Err(e) => {
+                *output = out.buf;
+                return Err(e.into());
+            }
+        };
         let frame_len = frames.frame_length();
         let mut staged = Zeroizing::new(Vec::new());
         if config.legacy_non_framed {

@@ -41,26 +41,47 @@ pub(crate) struct OneShotDecrypt<'c> {
     /// Ciphertext bytes handed to the engine so far.
     fed: usize,
     eof: bool,
-    /// The result buffer: plaintext up to `len`, zeros after (allocated zeroed once, at the
-    /// ciphertext's length, which bounds the plaintext's).
+    /// The result buffer: plaintext up to `len`, then zeros or the caller's earlier bytes (at
+    /// the ciphertext's length, which bounds the plaintext's; see [`make_room`]).
     out: Zeroizing<Vec<u8>>,
     len: usize,
     cipher: Option<Cipher>,
 }
 
 impl<'c> OneShotDecrypt<'c> {
-    pub(crate) fn new(mut engine: DecryptEngine, ciphertext: &'c [u8]) -> Self {
+    /// A decryption into `out`'s allocation (`Client::decrypt_into`; an empty `Vec` for
+    /// `Client::decrypt`): its bytes are overwritten, it grows only when shorter than the
+    /// ciphertext (see [`make_room`]).
+    pub(crate) fn with_output(
+        mut engine: DecryptEngine,
+        ciphertext: &'c [u8],
+        mut out: Vec<u8>,
+    ) -> Self {
         engine.set_sealed_frames(true);
+        make_room(&mut out, ciphertext.len());
         Self {
             engine,
             ciphertext,
             fed: 0,
             eof: false,
-            // Zeroed by the allocator (fresh pages for large messages): no pass of our own.
-            out: Zeroizing::new(vec![0u8; ciphertext.len()]),
+            out: Zeroizing::new(out),
             len: 0,
             cipher: None,
         }
+    }
+
+    /// Whether the message is complete and verified.
+    pub(crate) fn is_done(&self) -> bool {
+        self.engine.is_done()
+    }
+
+    /// After a failure: the result buffer, empty, with every byte this decryption could have
+    /// written wiped, for the caller to reuse.
+    pub(crate) fn into_wiped_output(mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut *self.out);
+        zeroize::Zeroize::zeroize(out.as_mut_slice());
+        out.clear();
+        out
     }
 
     /// Supplies the materials asked for by [`OneShotStep::NeedMaterials`].
@@ -144,7 +165,32 @@ impl<'c> OneShotDecrypt<'c> {
             ));
         }
         let mut out = std::mem::take(&mut *self.out);
+        // The room after the plaintext holds zeros or a reused buffer's earlier bytes (never
+        // plaintext of this message); wiped anyway, it is at most the framing overhead.
+        if let Some(tail) = out.get_mut(self.len..) {
+            zeroize::Zeroize::zeroize(tail);
+        }
         out.truncate(self.len);
         Ok((out, self.engine))
     }
+}
+
+/// Makes `buf` exactly `n` bytes long, for a one-shot result written into it: its initialized
+/// bytes are reused as they are (the writer overwrites them; no zero-fill pass over a buffer
+/// reused across messages), a longer one is cut to `n` (what lies beyond stays in its spare
+/// capacity, untouched), a shorter one is zero-extended within its capacity, and one whose
+/// capacity is short is replaced by a fresh zeroed allocation (fresh pages from the allocator
+/// for large sizes, no pass of ours), the old allocation wiped first: no earlier plaintext it
+/// held is left in freed memory, where its owner could no longer wipe it.
+pub(crate) fn make_room(buf: &mut Vec<u8>, n: usize) {
+    if buf.len() >= n {
+        buf.truncate(n);
+        return;
+    }
+    if buf.capacity() >= n {
+        buf.resize(n, 0);
+        return;
+    }
+    zeroize::Zeroize::zeroize(buf);
+    *buf = vec![0u8; n];
 }
