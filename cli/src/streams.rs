@@ -3,7 +3,7 @@
 
 use indicatif::ProgressBar;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -26,6 +26,20 @@ impl<R: Read> Read for Counting<R> {
             t.inc(n as u64);
         }
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    /// Counts what the caller used.
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.bar.inc(n as u64);
+        if let Some(t) = &self.total {
+            t.inc(n as u64);
+        }
     }
 }
 
@@ -151,8 +165,8 @@ impl<W: Write> Write for CaptureWriter<W> {
 /// Where one operation's output goes.
 #[derive(Debug)]
 pub enum Output {
-    /// Standard output, streamed.
-    Stdout(BufWriter<io::Stdout>),
+    /// Standard output, streamed (written by a thread of its own).
+    Stdout(BackgroundFile<io::Stdout>),
     /// Standard output after success (`--buffer`).
     Buffered(Vec<u8>),
     /// A temporary file next to the target, renamed over it on success.
@@ -170,7 +184,21 @@ pub enum Output {
     Direct(BufWriter<File>),
 }
 
-const OUT_BUF: usize = 256 * 1024;
+/// Size of the I/O chunks: reads of the input, writes of the output.
+pub const CHUNK: usize = 256 * 1024;
+/// The largest chunk: a chunk grows to hold whole frames up to this frame length.
+pub const MAX_CHUNK: usize = 4 << 20;
+
+/// The chunk size for messages with frames of `frame_len` bytes: a whole number of frames
+/// and at least [`CHUNK`] when frames are at most [`MAX_CHUNK`] long (so a reader can open
+/// each frame straight into the chunk), [`CHUNK`] otherwise.
+pub fn chunk_for_frame(frame_len: usize) -> usize {
+    if frame_len == 0 || frame_len > MAX_CHUNK {
+        CHUNK
+    } else {
+        frame_len * CHUNK.div_ceil(frame_len)
+    }
+}
 
 impl Output {
     /// Standard output, streamed or buffered.
@@ -178,7 +206,7 @@ impl Output {
         if buffer {
             Self::Buffered(Vec::new())
         } else {
-            Self::Stdout(BufWriter::with_capacity(OUT_BUF, io::stdout()))
+            Self::Stdout(BackgroundFile::new(io::stdout()))
         }
     }
 
@@ -189,7 +217,7 @@ impl Output {
         if let Ok(meta) = std::fs::metadata(target) {
             if !meta.is_file() {
                 let f = std::fs::OpenOptions::new().write(true).open(target)?;
-                return Ok(Self::Direct(BufWriter::with_capacity(OUT_BUF, f)));
+                return Ok(Self::Direct(BufWriter::with_capacity(CHUNK, f)));
             }
         }
         let dir = match target.parent() {
@@ -226,10 +254,42 @@ impl Output {
         Err(last.unwrap_or_else(|| io::Error::other("cannot create a temporary file")))
     }
 
+    /// Sets the size of the chunks handed to the writing thread (see [`chunk_for_frame`]).
+    pub fn set_chunk(&mut self, chunk: usize) {
+        match self {
+            Self::Stdout(f) => f.set_chunk(chunk),
+            Self::Temp { file, .. } => file.set_chunk(chunk),
+            Self::Buffered(_) | Self::Direct(_) => {}
+        }
+    }
+
+    /// Reads once from `r` straight into the output (no intermediate buffer where the output
+    /// has one of its own); returns the bytes read, 0 at the end of `r`.
+    pub fn fill_from(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        match self {
+            Self::Stdout(f) => f.fill_from(r),
+            Self::Temp { file, .. } => file.fill_from(r),
+            Self::Buffered(v) => {
+                let len = v.len();
+                v.resize(len + CHUNK, 0);
+                let res = read_retrying(r, v.get_mut(len..).unwrap_or_default());
+                v.truncate(len + *res.as_ref().unwrap_or(&0));
+                res
+            }
+            Self::Direct(w) => {
+                let mut buf = vec![0u8; CHUNK];
+                let n = read_retrying(r, &mut buf)?;
+                let res = w.write_all(buf.get(..n).unwrap_or_default());
+                zeroize::Zeroize::zeroize(&mut buf);
+                res.map(|()| n)
+            }
+        }
+    }
+
     /// Makes the output visible: flushes, renames the temporary file, releases the buffer.
     pub fn commit(self) -> io::Result<()> {
         match self {
-            Self::Stdout(mut w) => w.flush(),
+            Self::Stdout(w) => w.finish().map(|_| ()),
             Self::Buffered(v) => {
                 let mut out = io::stdout().lock();
                 out.write_all(&v)?;
@@ -273,11 +333,21 @@ impl Output {
                 drop(file);
                 let _ = std::fs::remove_file(&tmp);
             }
-            Self::Stdout(mut w) => {
+            Self::Stdout(w) => {
                 // What was written is already out; do not hold it back.
-                let _ = w.flush();
+                let _ = w.finish();
             }
             Self::Buffered(_) | Self::Direct(_) => {}
+        }
+    }
+}
+
+/// One read, retrying `Interrupted`.
+fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }
@@ -301,37 +371,55 @@ impl Write for Output {
     }
 }
 
-/// A file written by a thread of its own, so that the kernel's copy into the page cache runs
-/// on another core than the cryptography. Bytes go over in 256 KiB chunks through a bounded
-/// channel (at most four in flight, about 1.5 MiB in all); a write error of the thread is
-/// reported by the next `write`, `flush` or [`BackgroundFile::finish`].
+/// A chunk on its way to the writing thread: the buffer and how many of its bytes to write.
+type Filled = (Vec<u8>, usize);
+
+/// Output written behind by a thread of its own (write-behind), so that the kernel's copy
+/// into the page cache (or the pipe) runs on another core than the cryptography. Bytes go
+/// over in chunks ([`CHUNK`] by default, see [`BackgroundFile::set_chunk`]) through a bounded
+/// channel: at most four chunks queued, one being written and one being filled, so memory
+/// stays O(chunk). Spent chunks come back for reuse (no page faults per chunk) and every
+/// chunk is wiped before it is freed (decrypt outputs are plaintext).
+///
+/// Errors: a write error of the thread is reported by the next `write`, `flush`,
+/// [`BackgroundFile::fill_from`] or [`BackgroundFile::finish`], never for bytes a call took;
+/// after it, the thread stops writing (it only wipes the chunks still queued).
 #[derive(Debug)]
-pub struct BackgroundFile {
+pub struct BackgroundFile<W: Write + Send + 'static = File> {
     buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    filled: usize,
+    chunk: usize,
+    tx: Option<std::sync::mpsc::SyncSender<Filled>>,
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<io::Result<File>>>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<io::Result<W>>>,
 }
 
-impl BackgroundFile {
-    /// Starts the writer thread.
-    pub fn new(mut file: File) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
-        let worker = std::thread::spawn(move || {
-            for mut chunk in rx {
-                file.write_all(&chunk)?;
-                chunk.clear();
-                let _ = back.try_send(chunk);
-            }
-            Ok(file)
-        });
+/// Chunks queued to the writing thread.
+const QUEUED: usize = 4;
+
+impl<W: Write + Send + 'static> BackgroundFile<W> {
+    /// Starts the writing thread.
+    pub fn new(inner: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Filled>(QUEUED);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED + 2);
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = failed.clone();
+        let worker = std::thread::spawn(move || write_behind(inner, &rx, &back, &flag));
         Self {
-            buf: Vec::with_capacity(OUT_BUF),
+            buf: Vec::new(),
+            filled: 0,
+            chunk: CHUNK,
             tx: Some(tx),
             spare,
+            failed,
             worker: Some(worker),
         }
+    }
+
+    /// Sets the chunk size for the chunks filled from now on (at least 1).
+    pub fn set_chunk(&mut self, chunk: usize) {
+        self.chunk = chunk.max(1);
     }
 
     /// The thread's result once it stopped (its error, or a generic one).
@@ -343,23 +431,66 @@ impl BackgroundFile {
         }
     }
 
+    /// Hands the filled part of the current chunk to the thread.
     fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+        if self.failed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(self.stopped());
+        }
+        if self.filled == 0 {
             return Ok(());
         }
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(OUT_BUF));
-        let chunk = std::mem::replace(&mut self.buf, next);
+        let chunk = std::mem::take(&mut self.buf);
+        let len = std::mem::take(&mut self.filled);
         match &self.tx {
-            Some(tx) if tx.send(chunk).is_ok() => Ok(()),
-            _ => Err(self.stopped()),
+            Some(tx) => match tx.send((chunk, len)) {
+                Ok(()) => Ok(()),
+                Err(std::sync::mpsc::SendError((mut c, _))) => {
+                    zeroize::Zeroize::zeroize(&mut c);
+                    Err(self.stopped())
+                }
+            },
+            None => {
+                let mut c = chunk;
+                zeroize::Zeroize::zeroize(&mut c);
+                Err(self.stopped())
+            }
         }
     }
 
-    /// Writes what is left, waits for the thread and returns the file.
-    pub fn finish(mut self) -> io::Result<File> {
+    /// Makes room in the current chunk: sends it when full, takes a fresh (recycled) one when
+    /// there is none. The chunk is fully initialized, `chunk` bytes long.
+    fn room(&mut self) -> io::Result<&mut [u8]> {
+        if self.filled > 0 && self.filled >= self.buf.len() {
+            self.send()?;
+        }
+        if self.filled == 0 && self.buf.len() != self.chunk {
+            let mut next = if self.buf.is_empty() {
+                self.spare.try_recv().unwrap_or_default()
+            } else {
+                std::mem::take(&mut self.buf)
+            };
+            if next.len() != self.chunk {
+                zeroize::Zeroize::zeroize(&mut next);
+                next.clear();
+                next.resize(self.chunk, 0);
+            }
+            self.buf = next;
+        }
+        Ok(self.buf.get_mut(self.filled..).unwrap_or_default())
+    }
+
+    /// Reads once from `r` straight into the current chunk (retrying `Interrupted`); returns
+    /// the bytes read, 0 at the end of `r`. A read error leaves what was read before it
+    /// queued, as a write would.
+    pub fn fill_from(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        let room = self.room()?;
+        let n = read_retrying(r, room)?;
+        self.filled += n;
+        Ok(n)
+    }
+
+    /// Writes what is left, waits for the thread and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
         self.send()?;
         self.tx = None;
         match self.worker.take().map(std::thread::JoinHandle::join) {
@@ -369,15 +500,47 @@ impl BackgroundFile {
     }
 }
 
-impl Write for BackgroundFile {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        // A full chunk goes first, so an error never hides bytes this call took.
-        if self.buf.len() >= OUT_BUF {
-            self.send()?;
+/// The writing thread's loop: writes each chunk, gives it back for reuse (or wipes it). After
+/// an error it raises `failed` and only wipes what still arrives, until the sender is gone.
+fn write_behind<W: Write>(
+    mut inner: W,
+    rx: &std::sync::mpsc::Receiver<Filled>,
+    back: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    failed: &std::sync::atomic::AtomicBool,
+) -> io::Result<W> {
+    let mut result = Ok(());
+    for (chunk, len) in rx {
+        if result.is_ok() {
+            result = inner.write_all(chunk.get(..len).unwrap_or_default());
+            if result.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
-        let n = data.len().min(OUT_BUF - self.buf.len());
-        self.buf
-            .extend_from_slice(data.get(..n).unwrap_or_default());
+        if let Err(
+            std::sync::mpsc::TrySendError::Full(mut c)
+            | std::sync::mpsc::TrySendError::Disconnected(mut c),
+        ) = back.try_send(chunk)
+        {
+            zeroize::Zeroize::zeroize(&mut c);
+        }
+    }
+    result?;
+    inner.flush()?;
+    Ok(inner)
+}
+
+impl<W: Write + Send + 'static> Write for BackgroundFile<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // A full chunk goes first, so an error never hides bytes this call took.
+        let room = self.room()?;
+        let n = data.len().min(room.len());
+        room.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(data.get(..n).unwrap_or_default());
+        self.filled += n;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -386,11 +549,15 @@ impl Write for BackgroundFile {
     }
 }
 
-impl Drop for BackgroundFile {
+impl<W: Write + Send + 'static> Drop for BackgroundFile<W> {
     fn drop(&mut self) {
         self.tx = None;
         if let Some(w) = self.worker.take() {
             let _ = w.join();
+        }
+        zeroize::Zeroize::zeroize(&mut self.buf);
+        while let Ok(mut c) = self.spare.try_recv() {
+            zeroize::Zeroize::zeroize(&mut c);
         }
     }
 }
@@ -476,7 +643,7 @@ fn read_ahead<R: Read>(
 ) {
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        chunk.resize(OUT_BUF, 0);
+        chunk.resize(CHUNK, 0);
         let mut filled = 0;
         let mut failed = None;
         while filled < chunk.len() {
@@ -512,6 +679,46 @@ fn read_ahead<R: Read>(
     }
 }
 
+impl BufRead for BackgroundReader {
+    /// The rest of the current chunk, waiting for the next one when it is spent (no copy).
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.current.len() {
+            if self.done {
+                return Ok(&[]);
+            }
+            self.next_chunk()?;
+        }
+        Ok(self.current.get(self.pos..).unwrap_or_default())
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.current.len());
+    }
+}
+
+impl BackgroundReader {
+    /// Recycles the spent chunk and receives the next one (or the end, or the error).
+    fn next_chunk(&mut self) -> io::Result<()> {
+        self.recycle();
+        let next = match &self.rx {
+            Some(rx) => rx.recv(),
+            None => return Err(io::Error::other("the input reader stopped")),
+        };
+        match next {
+            Ok(Chunk::Data(d)) => self.current = d,
+            Ok(Chunk::End) => self.done = true,
+            Ok(Chunk::Failed(e)) => {
+                self.rx = None;
+                return Err(e);
+            }
+            Err(_) => {
+                self.rx = None;
+                return Err(io::Error::other("the input reader stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Read for BackgroundReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
@@ -521,23 +728,7 @@ impl Read for BackgroundReader {
             if self.done {
                 return Ok(0);
             }
-            self.recycle();
-            let next = match &self.rx {
-                Some(rx) => rx.recv(),
-                None => return Err(io::Error::other("the input reader stopped")),
-            };
-            match next {
-                Ok(Chunk::Data(d)) => self.current = d,
-                Ok(Chunk::End) => self.done = true,
-                Ok(Chunk::Failed(e)) => {
-                    self.rx = None;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.rx = None;
-                    return Err(io::Error::other("the input reader stopped"));
-                }
-            }
+            self.next_chunk()?;
         }
         let avail = self.current.get(self.pos..).unwrap_or_default();
         let n = avail.len().min(buf.len());

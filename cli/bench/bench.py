@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Measures `esdk` against aws-encryption-cli: encrypt + decrypt one file, same key, per suite
+and frame length. Driven by bench.sh (which builds esdk and prepares the venv and the key).
+
+Soundness rules (issue #15):
+* `sync` (untimed) before every measured run, so no run pays for the write-back of the
+  previous runs' outputs;
+* REPS repetitions, the tools interleaved within each repetition (and their order alternated),
+  best and median reported;
+* every output on the same filesystem as the input (the work directory);
+* the signed suites' bound printed: both tools hash the whole message with SHA-384 on one
+  core, so no tool decrypts or encrypts faster than one core's SHA-384 over the message;
+  measured here with `openssl speed` in the same run (ceiling ratio = aws-encryption-cli's
+  time / that SHA-384 time).
+
+Usage: bench.py WORK SIZE_MIB ESDK AWSCLI  (env: ESDK_BENCH_SUITES, ESDK_BENCH_FRAMES,
+ESDK_BENCH_REPS, ESDK_BENCH_SKIP_AWSCLI, ESDK_BENCH_THREADS).
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+work, size_mib, esdk, awscli = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+suites = os.environ.get(
+    "ESDK_BENCH_SUITES",
+    "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+).split()
+frames = [int(f) for f in os.environ.get("ESDK_BENCH_FRAMES", "4096 65536 1048576").split()]
+reps = int(os.environ.get("ESDK_BENCH_REPS", "3"))
+skip_awscli = os.environ.get("ESDK_BENCH_SKIP_AWSCLI", "0") == "1"
+threads = os.environ.get("ESDK_BENCH_THREADS", "")
+plain = os.path.join(work, "plain")
+key = os.path.join(work, "keys", "bench")
+esdk_key = ["-w", "provider=raw-aes", "key-namespace=bench", "key-name=bench", "key-file=" + key]
+py_key = ["-w", "provider=raw-aes-dir", "key=bench"]
+esdk_extra = ["--threads", threads] if threads else []
+size = size_mib << 20
+
+
+def run(cmd):
+    """One measured run after an untimed sync: (wall s, cpu s, peak RSS KiB)."""
+    os.sync()
+    t = time.monotonic()
+    p = subprocess.Popen(cmd)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t
+    if status != 0:
+        sys.exit("failed (%s): %s" % (status, " ".join(cmd)))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def same(a, b):
+    if subprocess.run(["cmp", "-s", a, b]).returncode != 0:
+        sys.exit("output differs from the input: %s" % b)
+
+
+def sha384_seconds():
+    """One core's SHA-384 time for `size` bytes (openssl speed, 64 KiB blocks, best of 3)."""
+    best = 0.0
+    for _ in range(3):
+        out = subprocess.run(
+            ["openssl", "speed", "-mr", "-seconds", "1", "-bytes", "65536", "-evp", "sha384"],
+            capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("+F:"):
+                best = max(best, float(line.split(":")[3]))
+    return size / best if best else float("nan")
+
+
+def tool_runs(tool, suite, frame):
+    enc, dec = os.path.join(work, tool + ".enc"), os.path.join(work, tool + ".dec")
+    if tool == "esdk":
+        e = [esdk, "-e", "-i", plain, "-o", enc, "-S", "-q", "--algorithm", suite,
+             "--frame-length", str(frame)] + esdk_key + esdk_extra
+        d = [esdk, "-d", "-i", enc, "-o", dec, "-S", "-q"] + esdk_key + esdk_extra
+    else:
+        e = [awscli, "-e", "-i", plain, "-o", enc, "-S", "-q", "--algorithm", suite,
+             "--frame-length", str(frame)] + py_key
+        d = [awscli, "-d", "-i", enc, "-o", dec, "-S", "-q"] + py_key
+    r_enc = run(e)
+    r_dec = run(d)
+    same(plain, dec)
+    os.remove(dec)
+    os.remove(enc)
+    return r_enc, r_dec
+
+
+def fmt(samples):
+    walls = sorted(s[0] for s in samples)
+    return walls[0], statistics.median(walls), statistics.median(s[1] for s in samples), max(s[2] for s in samples)
+
+
+sha = sha384_seconds()
+print("file: %d MiB on %s; %d runs per cell, tools interleaved, sync before each run" % (
+    size_mib, work, reps))
+print("one core's SHA-384 (openssl speed, this run): %.3f s for %d MiB (%.0f MB/s)" % (
+    sha, size_mib, size / sha / 1e6))
+tools = ["esdk"] + ([] if skip_awscli else ["awscli"])
+for suite in suites:
+    signed = "ECDSA" in suite
+    for frame in frames:
+        res = {(t, op): [] for t in tools for op in ("encrypt", "decrypt")}
+        for i in range(reps):
+            order = tools if i % 2 == 0 else list(reversed(tools))
+            for t in order:
+                r_enc, r_dec = tool_runs(t, suite, frame)
+                res[(t, "encrypt")].append(r_enc)
+                res[(t, "decrypt")].append(r_dec)
+        print("\nsuite %s, frame %d%s" % (suite, frame, " (default)" if frame == 4096 else ""))
+        print("%-16s %8s %8s %8s %9s %9s" % ("run", "best s", "median s", "cpu s", "MiB/s", "peak MiB"))
+        for (t, op), samples in res.items():
+            b, m, c, rss = fmt(samples)
+            print("%-16s %8.3f %8.3f %8.3f %9.1f %9.1f" % (t + "-" + op, b, m, c, size_mib / b, rss / 1024))
+        for op in ("encrypt", "decrypt"):
+            if skip_awscli:
+                continue
+            eb, em, ec, er = fmt(res[("esdk", op)])
+            pb, pm, pc, pr = fmt(res[("awscli", op)])
+            line = "%s: esdk %.1fx faster (best), %.1fx (median), %.1fx less CPU; peak RSS %.1f vs %.1f MiB" % (
+                op, pb / eb, pm / em, pc / ec, er / 1024, pr / 1024)
+            if signed:
+                line += "; SHA-384 ceiling %.1fx (aws-encryption-cli best / SHA-384 time)" % (pb / sha)
+            print(line)
