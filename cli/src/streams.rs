@@ -393,6 +393,8 @@ pub struct BackgroundFile<W: Write + Send + 'static = File> {
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
     failed: Arc<std::sync::atomic::AtomicBool>,
     worker: Option<std::thread::JoinHandle<io::Result<W>>>,
+    /// The thread's error once known (kind and text), for every later call.
+    error: Option<(io::ErrorKind, String)>,
 }
 
 /// Chunks queued to the writing thread.
@@ -414,6 +416,7 @@ impl<W: Write + Send + 'static> BackgroundFile<W> {
             spare,
             failed,
             worker: Some(worker),
+            error: None,
         }
     }
 
@@ -422,12 +425,18 @@ impl<W: Write + Send + 'static> BackgroundFile<W> {
         self.chunk = chunk.max(1);
     }
 
-    /// The thread's result once it stopped (its error, or a generic one).
+    /// The thread's error once it stopped (the same error for every later call).
     fn stopped(&mut self) -> io::Error {
         self.tx = None;
-        match self.worker.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            _ => io::Error::other("the output writer stopped"),
+        if let Some(w) = self.worker.take() {
+            self.error = Some(match w.join() {
+                Ok(Err(e)) => (e.kind(), e.to_string()),
+                _ => (io::ErrorKind::Other, "the output writer stopped".into()),
+            });
+        }
+        match &self.error {
+            Some((kind, text)) => io::Error::new(*kind, text.clone()),
+            None => io::Error::other("the output writer stopped"),
         }
     }
 
@@ -530,18 +539,25 @@ fn write_behind<W: Write>(
 }
 
 impl<W: Write + Send + 'static> Write for BackgroundFile<W> {
+    /// Takes all of `data` unless the thread failed: an error is returned only when no byte
+    /// was taken (a failure after some were is reported by the next call).
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if data.is_empty() {
-            return Ok(0);
+        let mut taken = 0;
+        while let Some(rest) = data.get(taken..).filter(|r| !r.is_empty()) {
+            // A full chunk goes first, so an error never hides bytes this call took.
+            let room = match self.room() {
+                Ok(room) => room,
+                Err(e) if taken == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let n = rest.len().min(room.len());
+            room.get_mut(..n)
+                .unwrap_or_default()
+                .copy_from_slice(rest.get(..n).unwrap_or_default());
+            self.filled += n;
+            taken += n;
         }
-        // A full chunk goes first, so an error never hides bytes this call took.
-        let room = self.room()?;
-        let n = data.len().min(room.len());
-        room.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(data.get(..n).unwrap_or_default());
-        self.filled += n;
-        Ok(n)
+        Ok(taken)
     }
     fn flush(&mut self) -> io::Result<()> {
         // Hands the bytes to the thread; `finish` waits for them.
