@@ -884,3 +884,153 @@ mod background_reader_tests {
         drop(r); // joins the thread: the test would hang if it did not stop
     }
 }
+
+#[cfg(test)]
+mod background_file_tests {
+    use super::{BackgroundFile, chunk_for_frame};
+    use std::io::{self, Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what it is given, up to `fail_after` bytes if set; then fails (like a file
+    /// at its size limit).
+    #[derive(Clone, Debug)]
+    struct Sink {
+        got: Arc<Mutex<Vec<u8>>>,
+        fail_after: Option<usize>,
+        calls: Arc<Mutex<usize>>,
+    }
+
+    impl Sink {
+        fn new(fail_after: Option<usize>) -> Self {
+            Self {
+                got: Arc::default(),
+                fail_after,
+                calls: Arc::default(),
+            }
+        }
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            *self.calls.lock().unwrap() += 1;
+            let mut got = self.got.lock().unwrap();
+            let room = self.fail_after.map_or(usize::MAX, |n| n - got.len());
+            if room == 0 {
+                return Err(io::Error::other("disk full"));
+            }
+            // Short writes, to exercise the thread's retrying.
+            let n = buf.len().min(100_000).min(room);
+            got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i * 13 + i / 509).to_le_bytes()[0])
+            .collect()
+    }
+
+    #[test]
+    fn writes_and_fills_pass_every_byte_in_order() {
+        for (len, step, chunk) in [
+            (0, 1, None),
+            (1, 1, None),
+            (256 * 1024, 4096, None),
+            (256 * 1024 + 1, 1_000_000, None),
+            (3_000_017, 65_537, Some(chunk_for_frame(5000))),
+            (200_003, 8191, Some(1)),
+            (1_000_000, 300_000, Some(chunk_for_frame(1 << 20))),
+        ] {
+            let d = data(len);
+            for fill in [false, true] {
+                let sink = Sink::new(None);
+                let mut f = BackgroundFile::new(sink.clone());
+                if let Some(c) = chunk {
+                    f.set_chunk(c);
+                }
+                if fill {
+                    // Reads of at most `step` bytes, straight into the chunks.
+                    let mut src = Pieces(&d, step);
+                    while f.fill_from(&mut src).unwrap() > 0 {}
+                } else {
+                    for piece in d.chunks(step) {
+                        // Every byte of a write is taken at once.
+                        assert_eq!(f.write(piece).unwrap(), piece.len());
+                    }
+                }
+                f.finish().unwrap();
+                assert!(
+                    *sink.got.lock().unwrap() == d,
+                    "len {len} step {step} fill {fill}"
+                );
+            }
+        }
+    }
+
+    /// Gives a slice in pieces of at most `.1` bytes.
+    struct Pieces<'a>(&'a [u8], usize);
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_write_error_is_reported_by_a_later_call_and_every_call_after() {
+        let sink = Sink::new(Some(300_000));
+        let mut f = BackgroundFile::new(sink.clone());
+        let d = data(64 * 1024);
+        let mut taken = 0usize;
+        let err = loop {
+            match f.write(&d) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    taken += n;
+                }
+                Err(e) => break e,
+            }
+            assert!(taken < 100 << 20, "the error never surfaced");
+        };
+        assert_eq!(err.to_string(), "disk full");
+        // What the sink got is a prefix of what was taken, and the error sticks.
+        assert!(sink.got.lock().unwrap().len() <= taken);
+        assert_eq!(f.write(b"x").unwrap_err().to_string(), "disk full");
+        assert_eq!(f.flush().unwrap_err().to_string(), "disk full");
+        assert_eq!(
+            f.fill_from(&mut Pieces(b"abc", 3)).unwrap_err().to_string(),
+            "disk full"
+        );
+        assert_eq!(f.finish().unwrap_err().to_string(), "disk full");
+        // The thread wrote up to the error and then stopped writing: 256 KiB in three
+        // writes, then 37,856 bytes and the failing call.
+        assert_eq!(sink.got.lock().unwrap().len(), 300_000);
+        assert_eq!(*sink.calls.lock().unwrap(), 5);
+    }
+
+    #[test]
+    fn an_error_at_the_end_is_reported_by_finish() {
+        let sink = Sink::new(Some(10));
+        let mut f = BackgroundFile::new(sink);
+        assert_eq!(f.write(&data(1000)).unwrap(), 1000);
+        assert_eq!(f.finish().unwrap_err().to_string(), "disk full");
+    }
+
+    #[test]
+    fn chunks_hold_whole_frames() {
+        assert_eq!(chunk_for_frame(4096), 256 * 1024);
+        assert_eq!(chunk_for_frame(5000), 5000 * 53);
+        assert_eq!(chunk_for_frame(1 << 20), 1 << 20);
+        assert_eq!(chunk_for_frame(3 << 20), 3 << 20);
+        assert_eq!(chunk_for_frame(0), 256 * 1024);
+        assert_eq!(chunk_for_frame(64 << 20), 256 * 1024);
+        assert_eq!(chunk_for_frame(1), 256 * 1024);
+    }
+}
