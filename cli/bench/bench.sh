@@ -35,10 +35,12 @@ if [ -z "${ESDK_BIN:-}" ]; then
   cargo build --locked --release -p esdk-cli >&2
   ESDK_BIN="$root/target/release/esdk"
 fi
+cargo build --locked --release -p esdk-cli --example sha384_speed >&2
 
 mkdir -p "$work/keys"
 head -c 32 /dev/urandom >"$work/keys/bench"
 export ESDK_INTEROP_KEY_DIR="$work/keys" ESDK_INTEROP_KEY_NAMESPACE=bench
 head -c $((size_mib << 20)) /dev/urandom >"$work/plain"
 
-python3 "$root/cli/bench/bench.py" "$work" "$size_mib" "$ESDK_BIN" "$venv/bin/aws-encryption-cli"
+python3 "$root/cli/bench/bench.py" "$work" "$size_mib" "$ESDK_BIN" "$venv/bin/aws-encryption-cli" \
+  "$root/target/release/examples/sha384_speed"
