@@ -595,30 +595,30 @@ fn copy_buffered(from: &mut impl BufRead, to: &mut impl Write) -> io::Result<u64
     }
 }
 
-/// Copies from `from` into `to`: straight into the output's own chunks when nothing is
-/// encoded, through a wiped intermediate buffer otherwise.
+/// Copies from `from` into `to`: straight into the output's own chunks when it has them
+/// and nothing is encoded, else through one intermediate buffer (wiped at the end).
 fn copy_into(from: &mut impl Read, to: &mut Sink<'_>) -> io::Result<u64> {
     let mut n = 0u64;
-    match to {
-        Sink::Plain(out) => loop {
-            match out.fill_from(from)? {
-                0 => return Ok(n),
-                k => n += k as u64,
-            }
-        },
-        Sink::Base64(w) => {
-            let mut buf = zeroize::Zeroizing::new(vec![0u8; CHUNK]);
+    if let Sink::Plain(out) = to {
+        if out.fills_directly() {
             loop {
-                let k = match from.read(&mut buf) {
-                    Ok(0) => return Ok(n),
-                    Ok(k) => k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                w.write_all(buf.get(..k).unwrap_or_default())?;
-                n += k as u64;
+                match out.fill_from(from)? {
+                    0 => return Ok(n),
+                    k => n += k as u64,
+                }
             }
         }
+    }
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; CHUNK]);
+    loop {
+        let k = match from.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(buf.get(..k).unwrap_or_default())?;
+        n += k as u64;
     }
 }
 

@@ -263,26 +263,22 @@ impl Output {
         }
     }
 
-    /// Reads once from `r` straight into the output (no intermediate buffer where the output
-    /// has one of its own); returns the bytes read, 0 at the end of `r`.
+    /// Whether [`Output::fill_from`] can read straight into this output's chunks (written
+    /// behind by a thread); the other outputs take bytes through `write`.
+    pub fn fills_directly(&self) -> bool {
+        matches!(self, Self::Stdout(_) | Self::Temp { .. })
+    }
+
+    /// Reads once from `r` straight into the output's current chunk (no intermediate buffer);
+    /// returns the bytes read, 0 at the end of `r`. Only for outputs that
+    /// [`fill directly`](Output::fills_directly); the others return an error.
     pub fn fill_from(&mut self, r: &mut impl Read) -> io::Result<usize> {
         match self {
             Self::Stdout(f) => f.fill_from(r),
             Self::Temp { file, .. } => file.fill_from(r),
-            Self::Buffered(v) => {
-                let len = v.len();
-                v.resize(len + CHUNK, 0);
-                let res = read_retrying(r, v.get_mut(len..).unwrap_or_default());
-                v.truncate(len + *res.as_ref().unwrap_or(&0));
-                res
-            }
-            Self::Direct(w) => {
-                let mut buf = vec![0u8; CHUNK];
-                let n = read_retrying(r, &mut buf)?;
-                let res = w.write_all(buf.get(..n).unwrap_or_default());
-                zeroize::Zeroize::zeroize(&mut buf);
-                res.map(|()| n)
-            }
+            Self::Buffered(_) | Self::Direct(_) => Err(io::Error::other(
+                "internal error: this output has no chunks to read into",
+            )),
         }
     }
 
