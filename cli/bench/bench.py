@@ -14,6 +14,10 @@ Soundness rules (issue #15):
   of esdk) and with `openssl speed` (OpenSSL, what aws-encryption-cli hashes with); the
   ceiling ratio is aws-encryption-cli's best time / the aws-lc SHA-384 time.
 
+* extra rows with the output going to /dev/null (frame lengths of ESDK_BENCH_NULL_FRAMES,
+  default 4096): the tools' own cost, without the kernel's copy into new page-cache pages
+  (whose cost swings by 10x from run to run on VMs that hand freed memory back to the host).
+
 Usage: bench.py WORK SIZE_MIB ESDK AWSCLI SHA384_SPEED  (env: ESDK_BENCH_SUITES, ESDK_BENCH_FRAMES,
 ESDK_BENCH_REPS, ESDK_BENCH_SKIP_AWSCLI, ESDK_BENCH_THREADS).
 """
@@ -32,6 +36,7 @@ frames = [int(f) for f in os.environ.get("ESDK_BENCH_FRAMES", "4096 65536 104857
 reps = int(os.environ.get("ESDK_BENCH_REPS", "3"))
 skip_awscli = os.environ.get("ESDK_BENCH_SKIP_AWSCLI", "0") == "1"
 threads = os.environ.get("ESDK_BENCH_THREADS", "")
+null_frames = [int(f) for f in os.environ.get("ESDK_BENCH_NULL_FRAMES", "4096").split()]
 plain = os.path.join(work, "plain")
 key = os.path.join(work, "keys", "bench")
 esdk_key = ["-w", "provider=raw-aes", "key-namespace=bench", "key-name=bench", "key-file=" + key]
@@ -90,8 +95,12 @@ def tool_runs(tool, suite, frame):
     r_dec = run(d)
     same(plain, dec)
     os.remove(dec)
+    extra = {}
+    if frame in null_frames:
+        extra["encrypt>null"] = run([os.devnull if a == enc else a for a in e])
+        extra["decrypt>null"] = run([os.devnull if a == dec else a for a in d])
     os.remove(enc)
-    return r_enc, r_dec
+    return r_enc, r_dec, extra
 
 
 def fmt(samples):
@@ -109,19 +118,22 @@ tools = ["esdk"] + ([] if skip_awscli else ["awscli"])
 for suite in suites:
     signed = "ECDSA" in suite
     for frame in frames:
-        res = {(t, op): [] for t in tools for op in ("encrypt", "decrypt")}
+        ops = ("encrypt", "decrypt") + (("encrypt>null", "decrypt>null") if frame in null_frames else ())
+        res = {(t, op): [] for op in ops for t in tools}
         for i in range(reps):
             order = tools if i % 2 == 0 else list(reversed(tools))
             for t in order:
-                r_enc, r_dec = tool_runs(t, suite, frame)
+                r_enc, r_dec, extra = tool_runs(t, suite, frame)
                 res[(t, "encrypt")].append(r_enc)
                 res[(t, "decrypt")].append(r_dec)
+                for op, r in extra.items():
+                    res[(t, op)].append(r)
         print("\nsuite %s, frame %d%s" % (suite, frame, " (default)" if frame == 4096 else ""))
-        print("%-16s %8s %8s %8s %9s %9s" % ("run", "best s", "median s", "cpu s", "MiB/s", "peak MiB"))
+        print("%-20s %8s %8s %8s %9s %9s" % ("run", "best s", "median s", "cpu s", "MiB/s", "peak MiB"))
         for (t, op), samples in res.items():
             b, m, c, rss = fmt(samples)
-            print("%-16s %8.3f %8.3f %8.3f %9.1f %9.1f" % (t + "-" + op, b, m, c, size_mib / b, rss / 1024))
-        for op in ("encrypt", "decrypt"):
+            print("%-20s %8.3f %8.3f %8.3f %9.1f %9.1f" % (t + "-" + op, b, m, c, size_mib / b, rss / 1024))
+        for op in ops:
             if skip_awscli:
                 if signed:
                     print("%s: esdk at %.2fx of the aws-lc SHA-384 time" % (op, fmt(res[("esdk", op)])[0] / sha))
