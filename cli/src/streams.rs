@@ -938,7 +938,7 @@ mod background_file_tests {
             (256 * 1024, 4096, None),
             (256 * 1024 + 1, 1_000_000, None),
             (3_000_017, 65_537, Some(chunk_for_frame(5000))),
-            (200_003, 8191, Some(1)),
+            (50_003, 8191, Some(1)),
             (1_000_000, 300_000, Some(chunk_for_frame(1 << 20))),
         ] {
             let d = data(len);
