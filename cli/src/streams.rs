@@ -840,6 +840,38 @@ mod background_reader_tests {
     }
 
     #[test]
+    fn buffered_reads_pass_every_byte_in_order() {
+        use std::io::BufRead;
+        for (len, step, take) in [
+            (0, 1, 1),
+            (256 * 1024 + 1, 100_000, 7),
+            (3 * 256 * 1024 - 5, 256 * 1024, 1 << 20),
+            (1_000_003, 8191, 65_536),
+        ] {
+            let d = data(len);
+            let mut r = BackgroundReader::new(Source {
+                data: d.clone(),
+                pos: 0,
+                step,
+                then: None,
+            });
+            let mut out = Vec::new();
+            loop {
+                // The chunk itself, consumed in parts of at most `take` bytes.
+                let buf = r.fill_buf().unwrap();
+                if buf.is_empty() {
+                    break;
+                }
+                let n = buf.len().min(take);
+                out.extend_from_slice(&buf[..n]);
+                r.consume(n);
+            }
+            assert_eq!(out, d, "len {len} step {step} take {take}");
+            assert!(r.fill_buf().unwrap().is_empty());
+        }
+    }
+
+    #[test]
     fn a_read_error_is_reported_after_the_bytes_before_it() {
         let d = data(300_000);
         let mut r = BackgroundReader::new(Source {
