@@ -148,6 +148,12 @@ pub struct Args {
     /// aws-encryption-cli, cp or gpg.
     #[arg(long)]
     pub fsync: bool,
+    /// Worker threads per message, sealing or opening frames in parallel (esdk only). Without
+    /// it, the library's default (`esdk_std::parallel::default_parallelism`'s choice where the
+    /// library enables it, else 1). The output is the same either way; memory grows by a few
+    /// frame batches per thread. Combine with -j for many files.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Process up to N files at once (esdk only).
     #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,

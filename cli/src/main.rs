@@ -264,6 +264,7 @@ fn run_main(a: Args, wrapping_keys: &[Vec<String>]) -> Result<(), CliError> {
         interactive: a.interactive,
         no_overwrite: a.no_overwrite,
         fsync: a.fsync,
+        threads: a.threads.map(usize::from),
         metadata: metadata::MetadataSink::Suppressed,
         log,
         progress,

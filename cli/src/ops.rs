@@ -7,7 +7,8 @@ use crate::log::Log;
 use crate::metadata::{MetadataSink, header_auth_json, header_json, parse_header};
 use crate::progress::Progress;
 use crate::streams::{
-    BackgroundReader, CaptureReader, CaptureWriter, Counting, Output, SkipWhitespace,
+    BackgroundReader, CHUNK, CaptureReader, CaptureWriter, Counting, Output, SkipWhitespace,
+    chunk_for_frame,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use esdk_std::stream::io::{DEFAULT_MAX_BUFFER, DecryptingReader, EncryptingWriter};
@@ -17,7 +18,7 @@ use esdk_std::{
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -79,6 +80,8 @@ pub struct Settings {
     pub no_overwrite: bool,
     /// `--fsync`.
     pub fsync: bool,
+    /// `--threads`: worker threads per message (`None`: the library's default).
+    pub threads: Option<usize>,
     /// Metadata records.
     pub metadata: MetadataSink,
     /// Messages.
@@ -454,8 +457,8 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
         escape(&input_name, 512),
         escape(&output_name, 512)
     ));
-    let reader: Box<dyn Read + Send> = match &job.source {
-        Source::Stdin => Box::new(io::stdin()),
+    let reader: Box<dyn BufRead + Send> = match &job.source {
+        Source::Stdin => Box::new(BufReader::with_capacity(CHUNK, io::stdin())),
         Source::File(p) => {
             let f = std::fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
             // Regular files are read ahead by a thread of their own; devices and pipes given
@@ -463,7 +466,7 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
             if f.metadata().is_ok_and(|m| m.is_file()) {
                 Box::new(BackgroundReader::new(f))
             } else {
-                Box::new(f)
+                Box::new(BufReader::with_capacity(CHUNK, f))
             }
         }
     };
@@ -473,10 +476,10 @@ fn run_job(s: &Settings, job: &Job) -> Result<(), String> {
         bar: bar.clone(),
         total: s.progress.total_bar(),
     };
-    let reader: Box<dyn Read + Send> = if s.decode {
-        Box::new(base64::read::DecoderReader::new(
-            SkipWhitespace(reader),
-            &B64,
+    let reader: Box<dyn BufRead + Send> = if s.decode {
+        Box::new(BufReader::with_capacity(
+            CHUNK,
+            base64::read::DecoderReader::new(SkipWhitespace(reader), &B64),
         ))
     } else {
         Box::new(reader)
@@ -571,11 +574,42 @@ impl<'a> Sink<'a> {
     }
 }
 
-const COPY_BUF: usize = 256 * 1024;
-
-fn copy(mut from: impl Read, to: &mut impl Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; COPY_BUF];
+/// Copies from a buffered reader, handing its buffer straight to `to` (no copy of ours).
+fn copy_buffered(from: &mut impl BufRead, to: &mut impl Write) -> io::Result<u64> {
     let mut n = 0u64;
+    loop {
+        let buf = match from.fill_buf() {
+            Ok([]) => return Ok(n),
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let k = match to.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        from.consume(k);
+        n += k as u64;
+    }
+}
+
+/// Copies from `from` into `to`: straight into the output's own chunks when it has them
+/// and nothing is encoded, else through one intermediate buffer (wiped at the end).
+fn copy_into(from: &mut impl Read, to: &mut Sink<'_>) -> io::Result<u64> {
+    let mut n = 0u64;
+    if let Sink::Plain(out) = to {
+        if out.fills_directly() {
+            loop {
+                match out.fill_from(from)? {
+                    0 => return Ok(n),
+                    k => n += k as u64,
+                }
+            }
+        }
+    }
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; CHUNK]);
     loop {
         let k = match from.read(&mut buf) {
             Ok(0) => return Ok(n),
@@ -590,7 +624,7 @@ fn copy(mut from: impl Read, to: &mut impl Write) -> io::Result<u64> {
 
 fn encrypt(
     s: &Settings,
-    reader: Box<dyn Read + Send>,
+    mut reader: Box<dyn BufRead + Send>,
     out: &mut Option<Output>,
     size: Option<u64>,
     names: &(String, String),
@@ -610,6 +644,9 @@ fn encrypt(
         .empty_final_frame(true);
     if let Some(suite) = s.suite {
         opts = opts.suite(suite);
+    }
+    if let Some(n) = s.threads {
+        opts = opts.parallelism(n);
     }
     match s.frame_length {
         // Non-framed, like aws-encryption-cli --frame-length 0: the body is sealed in one
@@ -633,7 +670,7 @@ fn encrypt(
         let (h, _) = parse_header(bytes).map_err(|e| format!("cannot read the header: {e}"))?;
         record(s, names, header_json(&h), json!({}))?;
     }
-    copy(reader, &mut w).map_err(|e| io_reason(&e))?;
+    copy_buffered(&mut reader, &mut w).map_err(|e| io_reason(&e))?;
     let sink = w.finish().map_err(|e| io_reason(&e))?;
     sink.inner.finish().map_err(|e| io_reason(&e))?;
     Ok(true)
@@ -641,7 +678,7 @@ fn encrypt(
 
 fn decrypt(
     s: &Settings,
-    reader: Box<dyn Read + Send>,
+    reader: Box<dyn BufRead + Send>,
     out: &mut Option<Output>,
     size: Option<u64>,
     names: &(String, String),
@@ -652,6 +689,9 @@ fn decrypt(
     let mut opts = DecryptOptions::cmm(&s.cmm);
     if s.action == Action::DecryptUnsigned {
         opts = opts.unsigned_only();
+    }
+    if let Some(n) = s.threads {
+        opts = opts.parallelism(n);
     }
     let (capture, handle) = CaptureReader::new(reader);
     // A message read from a file needs at most the file's size buffered, whatever it
@@ -667,14 +707,20 @@ fn decrypt(
     // The header is verified; its bytes are at the start of what was captured.
     let captured = handle.stop();
     let (header, auth, ec_pairs) = match parse_header(&captured) {
-        Ok((h, _)) => (
-            header_json(&h),
-            header_auth_json(&h),
-            h.encryption_context()
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect::<BTreeMap<_, _>>(),
-        ),
+        Ok((h, _)) => {
+            // Output chunks hold whole frames, so each read can take frames whole.
+            out.set_chunk(chunk_for_frame(
+                usize::try_from(h.frame_length()).unwrap_or(usize::MAX),
+            ));
+            (
+                header_json(&h),
+                header_auth_json(&h),
+                h.encryption_context()
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        }
         Err(e) => return Err(format!("cannot read the header: {e}")),
     };
     drop(captured);
@@ -711,7 +757,7 @@ fn decrypt(
     }
     record(s, names, header, json!({ "header_auth": auth }))?;
     let mut sink = Sink::new(out, s.encode);
-    copy(&mut dr, &mut sink).map_err(|e| io_reason(&e))?;
+    copy_into(&mut dr, &mut sink).map_err(|e| io_reason(&e))?;
     sink.finish().map_err(|e| io_reason(&e))?;
     Ok(true)
 }

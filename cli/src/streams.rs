@@ -3,7 +3,7 @@
 
 use indicatif::ProgressBar;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -26,6 +26,20 @@ impl<R: Read> Read for Counting<R> {
             t.inc(n as u64);
         }
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    /// Counts what the caller used.
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.bar.inc(n as u64);
+        if let Some(t) = &self.total {
+            t.inc(n as u64);
+        }
     }
 }
 
@@ -151,8 +165,8 @@ impl<W: Write> Write for CaptureWriter<W> {
 /// Where one operation's output goes.
 #[derive(Debug)]
 pub enum Output {
-    /// Standard output, streamed.
-    Stdout(BufWriter<io::Stdout>),
+    /// Standard output, streamed (written by a thread of its own).
+    Stdout(BackgroundFile<io::Stdout>),
     /// Standard output after success (`--buffer`).
     Buffered(Vec<u8>),
     /// A temporary file next to the target, renamed over it on success.
@@ -170,7 +184,21 @@ pub enum Output {
     Direct(BufWriter<File>),
 }
 
-const OUT_BUF: usize = 256 * 1024;
+/// Size of the I/O chunks: reads of the input, writes of the output.
+pub const CHUNK: usize = 256 * 1024;
+/// The largest chunk: a chunk grows to hold whole frames up to this frame length.
+pub const MAX_CHUNK: usize = 4 << 20;
+
+/// The chunk size for messages with frames of `frame_len` bytes: a whole number of frames
+/// and at least [`CHUNK`] when frames are at most [`MAX_CHUNK`] long (so a reader can open
+/// each frame straight into the chunk), [`CHUNK`] otherwise.
+pub fn chunk_for_frame(frame_len: usize) -> usize {
+    if frame_len == 0 || frame_len > MAX_CHUNK {
+        CHUNK
+    } else {
+        frame_len * CHUNK.div_ceil(frame_len)
+    }
+}
 
 impl Output {
     /// Standard output, streamed or buffered.
@@ -178,7 +206,7 @@ impl Output {
         if buffer {
             Self::Buffered(Vec::new())
         } else {
-            Self::Stdout(BufWriter::with_capacity(OUT_BUF, io::stdout()))
+            Self::Stdout(BackgroundFile::new(io::stdout()))
         }
     }
 
@@ -189,7 +217,7 @@ impl Output {
         if let Ok(meta) = std::fs::metadata(target) {
             if !meta.is_file() {
                 let f = std::fs::OpenOptions::new().write(true).open(target)?;
-                return Ok(Self::Direct(BufWriter::with_capacity(OUT_BUF, f)));
+                return Ok(Self::Direct(BufWriter::with_capacity(CHUNK, f)));
             }
         }
         let dir = match target.parent() {
@@ -226,10 +254,38 @@ impl Output {
         Err(last.unwrap_or_else(|| io::Error::other("cannot create a temporary file")))
     }
 
+    /// Sets the size of the chunks handed to the writing thread (see [`chunk_for_frame`]).
+    pub fn set_chunk(&mut self, chunk: usize) {
+        match self {
+            Self::Stdout(f) => f.set_chunk(chunk),
+            Self::Temp { file, .. } => file.set_chunk(chunk),
+            Self::Buffered(_) | Self::Direct(_) => {}
+        }
+    }
+
+    /// Whether [`Output::fill_from`] can read straight into this output's chunks (written
+    /// behind by a thread); the other outputs take bytes through `write`.
+    pub fn fills_directly(&self) -> bool {
+        matches!(self, Self::Stdout(_) | Self::Temp { .. })
+    }
+
+    /// Reads once from `r` straight into the output's current chunk (no intermediate buffer);
+    /// returns the bytes read, 0 at the end of `r`. Only for outputs that
+    /// [`fill directly`](Output::fills_directly); the others return an error.
+    pub fn fill_from(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        match self {
+            Self::Stdout(f) => f.fill_from(r),
+            Self::Temp { file, .. } => file.fill_from(r),
+            Self::Buffered(_) | Self::Direct(_) => Err(io::Error::other(
+                "internal error: this output has no chunks to read into",
+            )),
+        }
+    }
+
     /// Makes the output visible: flushes, renames the temporary file, releases the buffer.
     pub fn commit(self) -> io::Result<()> {
         match self {
-            Self::Stdout(mut w) => w.flush(),
+            Self::Stdout(w) => w.finish().map(|_| ()),
             Self::Buffered(v) => {
                 let mut out = io::stdout().lock();
                 out.write_all(&v)?;
@@ -273,11 +329,21 @@ impl Output {
                 drop(file);
                 let _ = std::fs::remove_file(&tmp);
             }
-            Self::Stdout(mut w) => {
+            Self::Stdout(w) => {
                 // What was written is already out; do not hold it back.
-                let _ = w.flush();
+                let _ = w.finish();
             }
             Self::Buffered(_) | Self::Direct(_) => {}
+        }
+    }
+}
+
+/// One read, retrying `Interrupted`.
+fn read_retrying(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }
@@ -301,65 +367,135 @@ impl Write for Output {
     }
 }
 
-/// A file written by a thread of its own, so that the kernel's copy into the page cache runs
-/// on another core than the cryptography. Bytes go over in 256 KiB chunks through a bounded
-/// channel (at most four in flight, about 1.5 MiB in all); a write error of the thread is
-/// reported by the next `write`, `flush` or [`BackgroundFile::finish`].
+/// A chunk on its way to the writing thread: the buffer and how many of its bytes to write.
+type Filled = (Vec<u8>, usize);
+
+/// Output written behind by a thread of its own (write-behind), so that the kernel's copy
+/// into the page cache (or the pipe) runs on another core than the cryptography. Bytes go
+/// over in chunks ([`CHUNK`] by default, see [`BackgroundFile::set_chunk`]) through a bounded
+/// channel: at most four chunks queued, one being written and one being filled, so memory
+/// stays O(chunk). Spent chunks come back for reuse (no page faults per chunk) and every
+/// chunk is wiped before it is freed (decrypt outputs are plaintext).
+///
+/// Errors: a write error of the thread is reported by the next `write`, `flush`,
+/// [`BackgroundFile::fill_from`] or [`BackgroundFile::finish`], never for bytes a call took;
+/// after it, the thread stops writing (it only wipes the chunks still queued).
 #[derive(Debug)]
-pub struct BackgroundFile {
+pub struct BackgroundFile<W: Write + Send + 'static = File> {
     buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    filled: usize,
+    chunk: usize,
+    tx: Option<std::sync::mpsc::SyncSender<Filled>>,
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<io::Result<File>>>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<io::Result<W>>>,
+    /// The thread's error once known (kind and text), for every later call.
+    error: Option<(io::ErrorKind, String)>,
 }
 
-impl BackgroundFile {
-    /// Starts the writer thread.
-    pub fn new(mut file: File) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
-        let worker = std::thread::spawn(move || {
-            for mut chunk in rx {
-                file.write_all(&chunk)?;
-                chunk.clear();
-                let _ = back.try_send(chunk);
-            }
-            Ok(file)
-        });
+/// Chunks queued to the writing thread.
+const QUEUED: usize = 4;
+
+impl<W: Write + Send + 'static> BackgroundFile<W> {
+    /// Starts the writing thread.
+    pub fn new(inner: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Filled>(QUEUED);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED + 2);
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = failed.clone();
+        let worker = std::thread::spawn(move || write_behind(inner, &rx, &back, &flag));
         Self {
-            buf: Vec::with_capacity(OUT_BUF),
+            buf: Vec::new(),
+            filled: 0,
+            chunk: CHUNK,
             tx: Some(tx),
             spare,
+            failed,
             worker: Some(worker),
+            error: None,
         }
     }
 
-    /// The thread's result once it stopped (its error, or a generic one).
+    /// Sets the chunk size for the chunks filled from now on (at least 1).
+    pub fn set_chunk(&mut self, chunk: usize) {
+        self.chunk = chunk.max(1);
+    }
+
+    /// The thread's error once it stopped (the same error for every later call).
     fn stopped(&mut self) -> io::Error {
         self.tx = None;
-        match self.worker.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            _ => io::Error::other("the output writer stopped"),
+        if let Some(w) = self.worker.take() {
+            self.error = Some(match w.join() {
+                Ok(Err(e)) => (e.kind(), e.to_string()),
+                _ => (io::ErrorKind::Other, "the output writer stopped".into()),
+            });
+        }
+        match &self.error {
+            Some((kind, text)) => io::Error::new(*kind, text.clone()),
+            None => io::Error::other("the output writer stopped"),
         }
     }
 
+    /// Hands the filled part of the current chunk to the thread.
     fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+        if self.failed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(self.stopped());
+        }
+        if self.filled == 0 {
             return Ok(());
         }
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(OUT_BUF));
-        let chunk = std::mem::replace(&mut self.buf, next);
+        let chunk = std::mem::take(&mut self.buf);
+        let len = std::mem::take(&mut self.filled);
         match &self.tx {
-            Some(tx) if tx.send(chunk).is_ok() => Ok(()),
-            _ => Err(self.stopped()),
+            Some(tx) => match tx.send((chunk, len)) {
+                Ok(()) => Ok(()),
+                Err(std::sync::mpsc::SendError((mut c, _))) => {
+                    zeroize::Zeroize::zeroize(&mut c);
+                    Err(self.stopped())
+                }
+            },
+            None => {
+                let mut c = chunk;
+                zeroize::Zeroize::zeroize(&mut c);
+                Err(self.stopped())
+            }
         }
     }
 
-    /// Writes what is left, waits for the thread and returns the file.
-    pub fn finish(mut self) -> io::Result<File> {
+    /// Makes room in the current chunk: sends it when full, takes a fresh (recycled) one when
+    /// there is none. The chunk is fully initialized, `chunk` bytes long.
+    fn room(&mut self) -> io::Result<&mut [u8]> {
+        if self.filled > 0 && self.filled >= self.buf.len() {
+            self.send()?;
+        }
+        if self.filled == 0 && self.buf.len() != self.chunk {
+            let mut next = if self.buf.is_empty() {
+                self.spare.try_recv().unwrap_or_default()
+            } else {
+                std::mem::take(&mut self.buf)
+            };
+            if next.len() != self.chunk {
+                zeroize::Zeroize::zeroize(&mut next);
+                next.clear();
+                next.resize(self.chunk, 0);
+            }
+            self.buf = next;
+        }
+        Ok(self.buf.get_mut(self.filled..).unwrap_or_default())
+    }
+
+    /// Reads once from `r` straight into the current chunk (retrying `Interrupted`); returns
+    /// the bytes read, 0 at the end of `r`. A read error leaves what was read before it
+    /// queued, as a write would.
+    pub fn fill_from(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        let room = self.room()?;
+        let n = read_retrying(r, room)?;
+        self.filled += n;
+        Ok(n)
+    }
+
+    /// Writes what is left, waits for the thread and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
         self.send()?;
         self.tx = None;
         match self.worker.take().map(std::thread::JoinHandle::join) {
@@ -369,16 +505,55 @@ impl BackgroundFile {
     }
 }
 
-impl Write for BackgroundFile {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        // A full chunk goes first, so an error never hides bytes this call took.
-        if self.buf.len() >= OUT_BUF {
-            self.send()?;
+/// The writing thread's loop: writes each chunk, gives it back for reuse (or wipes it). After
+/// an error it raises `failed` and only wipes what still arrives, until the sender is gone.
+fn write_behind<W: Write>(
+    mut inner: W,
+    rx: &std::sync::mpsc::Receiver<Filled>,
+    back: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    failed: &std::sync::atomic::AtomicBool,
+) -> io::Result<W> {
+    let mut result = Ok(());
+    for (chunk, len) in rx {
+        if result.is_ok() {
+            result = inner.write_all(chunk.get(..len).unwrap_or_default());
+            if result.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
-        let n = data.len().min(OUT_BUF - self.buf.len());
-        self.buf
-            .extend_from_slice(data.get(..n).unwrap_or_default());
-        Ok(n)
+        if let Err(
+            std::sync::mpsc::TrySendError::Full(mut c)
+            | std::sync::mpsc::TrySendError::Disconnected(mut c),
+        ) = back.try_send(chunk)
+        {
+            zeroize::Zeroize::zeroize(&mut c);
+        }
+    }
+    result?;
+    inner.flush()?;
+    Ok(inner)
+}
+
+impl<W: Write + Send + 'static> Write for BackgroundFile<W> {
+    /// Takes all of `data` unless the thread failed: an error is returned only when no byte
+    /// was taken (a failure after some were is reported by the next call).
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut taken = 0;
+        while let Some(rest) = data.get(taken..).filter(|r| !r.is_empty()) {
+            // A full chunk goes first, so an error never hides bytes this call took.
+            let room = match self.room() {
+                Ok(room) => room,
+                Err(e) if taken == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let n = rest.len().min(room.len());
+            room.get_mut(..n)
+                .unwrap_or_default()
+                .copy_from_slice(rest.get(..n).unwrap_or_default());
+            self.filled += n;
+            taken += n;
+        }
+        Ok(taken)
     }
     fn flush(&mut self) -> io::Result<()> {
         // Hands the bytes to the thread; `finish` waits for them.
@@ -386,11 +561,15 @@ impl Write for BackgroundFile {
     }
 }
 
-impl Drop for BackgroundFile {
+impl<W: Write + Send + 'static> Drop for BackgroundFile<W> {
     fn drop(&mut self) {
         self.tx = None;
         if let Some(w) = self.worker.take() {
             let _ = w.join();
+        }
+        zeroize::Zeroize::zeroize(&mut self.buf);
+        while let Ok(mut c) = self.spare.try_recv() {
+            zeroize::Zeroize::zeroize(&mut c);
         }
     }
 }
@@ -476,7 +655,7 @@ fn read_ahead<R: Read>(
 ) {
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        chunk.resize(OUT_BUF, 0);
+        chunk.resize(CHUNK, 0);
         let mut filled = 0;
         let mut failed = None;
         while filled < chunk.len() {
@@ -512,6 +691,46 @@ fn read_ahead<R: Read>(
     }
 }
 
+impl BufRead for BackgroundReader {
+    /// The rest of the current chunk, waiting for the next one when it is spent (no copy).
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.current.len() {
+            if self.done {
+                return Ok(&[]);
+            }
+            self.next_chunk()?;
+        }
+        Ok(self.current.get(self.pos..).unwrap_or_default())
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.current.len());
+    }
+}
+
+impl BackgroundReader {
+    /// Recycles the spent chunk and receives the next one (or the end, or the error).
+    fn next_chunk(&mut self) -> io::Result<()> {
+        self.recycle();
+        let next = match &self.rx {
+            Some(rx) => rx.recv(),
+            None => return Err(io::Error::other("the input reader stopped")),
+        };
+        match next {
+            Ok(Chunk::Data(d)) => self.current = d,
+            Ok(Chunk::End) => self.done = true,
+            Ok(Chunk::Failed(e)) => {
+                self.rx = None;
+                return Err(e);
+            }
+            Err(_) => {
+                self.rx = None;
+                return Err(io::Error::other("the input reader stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Read for BackgroundReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
@@ -521,23 +740,7 @@ impl Read for BackgroundReader {
             if self.done {
                 return Ok(0);
             }
-            self.recycle();
-            let next = match &self.rx {
-                Some(rx) => rx.recv(),
-                None => return Err(io::Error::other("the input reader stopped")),
-            };
-            match next {
-                Ok(Chunk::Data(d)) => self.current = d,
-                Ok(Chunk::End) => self.done = true,
-                Ok(Chunk::Failed(e)) => {
-                    self.rx = None;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.rx = None;
-                    return Err(io::Error::other("the input reader stopped"));
-                }
-            }
+            self.next_chunk()?;
         }
         let avail = self.current.get(self.pos..).unwrap_or_default();
         let n = avail.len().min(buf.len());
@@ -637,6 +840,38 @@ mod background_reader_tests {
     }
 
     #[test]
+    fn buffered_reads_pass_every_byte_in_order() {
+        use std::io::BufRead;
+        for (len, step, take) in [
+            (0, 1, 1),
+            (256 * 1024 + 1, 100_000, 7),
+            (3 * 256 * 1024 - 5, 256 * 1024, 1 << 20),
+            (1_000_003, 8191, 65_536),
+        ] {
+            let d = data(len);
+            let mut r = BackgroundReader::new(Source {
+                data: d.clone(),
+                pos: 0,
+                step,
+                then: None,
+            });
+            let mut out = Vec::new();
+            loop {
+                // The chunk itself, consumed in parts of at most `take` bytes.
+                let buf = r.fill_buf().unwrap();
+                if buf.is_empty() {
+                    break;
+                }
+                let n = buf.len().min(take);
+                out.extend_from_slice(&buf[..n]);
+                r.consume(n);
+            }
+            assert_eq!(out, d, "len {len} step {step} take {take}");
+            assert!(r.fill_buf().unwrap().is_empty());
+        }
+    }
+
+    #[test]
     fn a_read_error_is_reported_after_the_bytes_before_it() {
         let d = data(300_000);
         let mut r = BackgroundReader::new(Source {
@@ -675,5 +910,155 @@ mod background_reader_tests {
         let mut buf = [0u8; 10];
         r.read_exact(&mut buf).unwrap();
         drop(r); // joins the thread: the test would hang if it did not stop
+    }
+}
+
+#[cfg(test)]
+mod background_file_tests {
+    use super::{BackgroundFile, chunk_for_frame};
+    use std::io::{self, Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what it is given, up to `fail_after` bytes if set; then fails (like a file
+    /// at its size limit).
+    #[derive(Clone, Debug)]
+    struct Sink {
+        got: Arc<Mutex<Vec<u8>>>,
+        fail_after: Option<usize>,
+        calls: Arc<Mutex<usize>>,
+    }
+
+    impl Sink {
+        fn new(fail_after: Option<usize>) -> Self {
+            Self {
+                got: Arc::default(),
+                fail_after,
+                calls: Arc::default(),
+            }
+        }
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            *self.calls.lock().unwrap() += 1;
+            let mut got = self.got.lock().unwrap();
+            let room = self.fail_after.map_or(usize::MAX, |n| n - got.len());
+            if room == 0 {
+                return Err(io::Error::other("disk full"));
+            }
+            // Short writes, to exercise the thread's retrying.
+            let n = buf.len().min(100_000).min(room);
+            got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i * 13 + i / 509).to_le_bytes()[0])
+            .collect()
+    }
+
+    #[test]
+    fn writes_and_fills_pass_every_byte_in_order() {
+        for (len, step, chunk) in [
+            (0, 1, None),
+            (1, 1, None),
+            (256 * 1024, 4096, None),
+            (256 * 1024 + 1, 1_000_000, None),
+            (3_000_017, 65_537, Some(chunk_for_frame(5000))),
+            (50_003, 8191, Some(1)),
+            (1_000_000, 300_000, Some(chunk_for_frame(1 << 20))),
+        ] {
+            let d = data(len);
+            for fill in [false, true] {
+                let sink = Sink::new(None);
+                let mut f = BackgroundFile::new(sink.clone());
+                if let Some(c) = chunk {
+                    f.set_chunk(c);
+                }
+                if fill {
+                    // Reads of at most `step` bytes, straight into the chunks.
+                    let mut src = Pieces(&d, step);
+                    while f.fill_from(&mut src).unwrap() > 0 {}
+                } else {
+                    for piece in d.chunks(step) {
+                        // Every byte of a write is taken at once.
+                        assert_eq!(f.write(piece).unwrap(), piece.len());
+                    }
+                }
+                f.finish().unwrap();
+                assert!(
+                    *sink.got.lock().unwrap() == d,
+                    "len {len} step {step} fill {fill}"
+                );
+            }
+        }
+    }
+
+    /// Gives a slice in pieces of at most `.1` bytes.
+    struct Pieces<'a>(&'a [u8], usize);
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_write_error_is_reported_by_a_later_call_and_every_call_after() {
+        let sink = Sink::new(Some(300_000));
+        let mut f = BackgroundFile::new(sink.clone());
+        let d = data(64 * 1024);
+        let mut taken = 0usize;
+        let err = loop {
+            match f.write(&d) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    taken += n;
+                }
+                Err(e) => break e,
+            }
+            assert!(taken < 100 << 20, "the error never surfaced");
+        };
+        assert_eq!(err.to_string(), "disk full");
+        // What the sink got is a prefix of what was taken, and the error sticks.
+        assert!(sink.got.lock().unwrap().len() <= taken);
+        assert_eq!(f.write(b"x").unwrap_err().to_string(), "disk full");
+        assert_eq!(f.flush().unwrap_err().to_string(), "disk full");
+        assert_eq!(
+            f.fill_from(&mut Pieces(b"abc", 3)).unwrap_err().to_string(),
+            "disk full"
+        );
+        assert_eq!(f.finish().unwrap_err().to_string(), "disk full");
+        // The thread wrote up to the error and then stopped writing: 256 KiB in three
+        // writes, then 37,856 bytes and the failing call.
+        assert_eq!(sink.got.lock().unwrap().len(), 300_000);
+        assert_eq!(*sink.calls.lock().unwrap(), 5);
+    }
+
+    #[test]
+    fn an_error_at_the_end_is_reported_by_finish() {
+        let sink = Sink::new(Some(10));
+        let mut f = BackgroundFile::new(sink);
+        assert_eq!(f.write(&data(1000)).unwrap(), 1000);
+        assert_eq!(f.finish().unwrap_err().to_string(), "disk full");
+    }
+
+    #[test]
+    fn chunks_hold_whole_frames() {
+        assert_eq!(chunk_for_frame(4096), 256 * 1024);
+        assert_eq!(chunk_for_frame(5000), 5000 * 53);
+        assert_eq!(chunk_for_frame(1 << 20), 1 << 20);
+        assert_eq!(chunk_for_frame(3 << 20), 3 << 20);
+        assert_eq!(chunk_for_frame(0), 256 * 1024);
+        assert_eq!(chunk_for_frame(64 << 20), 256 * 1024);
+        assert_eq!(chunk_for_frame(1), 256 * 1024);
     }
 }

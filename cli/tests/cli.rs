@@ -1288,3 +1288,126 @@ fn metadata_record_comes_before_the_body() {
     }
     assert_eq!(std::fs::read(d.p("p2")).unwrap(), plain);
 }
+
+/// Runs `esdk` under bash with the file size limit `ulimit -f KIB` (KiB) and SIGXFSZ ignored,
+/// so a write past the limit fails with EFBIG ("File too large") mid-file, as a full disk
+/// would.
+fn run_size_limited(kib: u32, args: &[String]) -> Output {
+    let quoted: Vec<String> = std::iter::once(BIN.to_string())
+        .chain(args.iter().cloned())
+        .map(|s| format!("'{}'", s.replace('\'', "'\\''")))
+        .collect();
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {kib}; exec {}",
+            quoted.join(" ")
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_write_failure_mid_file_removes_the_temporary_file_and_names_the_file() {
+    let d = Dir::new();
+    let plain = data(3 << 20);
+    std::fs::write(d.p("p"), &plain).unwrap();
+    ok(&encrypt_file(&d, "p", "c", &[]));
+    for (mode, src, frame) in [
+        ("-e", "p", "4096"),
+        ("-e", "p", "1048576"),
+        ("-d", "c", "4096"),
+    ] {
+        for existing in [false, true] {
+            if existing {
+                std::fs::write(d.p("out"), b"keep me").unwrap();
+            } else {
+                let _ = std::fs::remove_file(d.p("out"));
+            }
+            let mut args = cat(
+                a(&[mode, "-i", &d.s(src), "-o", &d.s("out"), "-S"]),
+                d.key(),
+            );
+            if mode == "-e" {
+                args.extend(a(&["--frame-length", frame]));
+            }
+            // 1 MiB allowed: the output fails a few chunks in, while the input is still
+            // being read.
+            let o = run_size_limited(1024, &args);
+            fails(&o, 1, &format!("esdk: error: {}: ", d.s(src)));
+            fails(&o, 1, "File too large");
+            assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+            if existing {
+                assert_eq!(std::fs::read(d.p("out")).unwrap(), b"keep me");
+            } else {
+                assert!(!d.p("out").exists());
+            }
+            assert!(
+                d.files().iter().all(|f| !f.contains(".tmp")),
+                "{mode} {frame}: {:?}",
+                d.files()
+            );
+        }
+    }
+    // The same limit with a small file succeeds (the limit, not the tool, failed above).
+    std::fs::write(d.p("small"), data(100_000)).unwrap();
+    ok(&run_size_limited(
+        1024,
+        &cat(
+            a(&["-e", "-i", &d.s("small"), "-o", &d.s("small.c"), "-S"]),
+            d.key(),
+        ),
+    ));
+    ok(&decrypt_file(&d, "small.c", "small.d", &[]));
+    assert_eq!(std::fs::read(d.p("small.d")).unwrap(), data(100_000));
+}
+
+#[test]
+fn threads_flag_gives_the_same_plaintext_and_is_checked() {
+    let d = Dir::new();
+    let plain = data(1_000_003);
+    std::fs::write(d.p("p"), &plain).unwrap();
+    for (alg, frame) in [
+        ("AES_256_GCM_HKDF_SHA512_COMMIT_KEY", "4096"),
+        ("AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384", "65536"),
+    ] {
+        for enc_threads in ["1", "3"] {
+            let c = format!("c{enc_threads}");
+            ok(&encrypt_file(
+                &d,
+                "p",
+                &c,
+                &[
+                    "--threads",
+                    enc_threads,
+                    "--algorithm",
+                    alg,
+                    "--frame-length",
+                    frame,
+                ],
+            ));
+            for dec_threads in ["1", "2", "8"] {
+                let _ = std::fs::remove_file(d.p("out"));
+                ok(&decrypt_file(&d, &c, "out", &["--threads", dec_threads]));
+                assert!(
+                    std::fs::read(d.p("out")).unwrap() == plain,
+                    "{alg} {enc_threads} {dec_threads}"
+                );
+            }
+            // Streams too, to stdout.
+            let o = run(&cat(
+                a(&["-d", "-i", &d.s(&c), "-o", "-", "-S", "--threads", "2"]),
+                d.key(),
+            ));
+            ok(&o);
+            assert!(o.stdout == plain, "{alg} {enc_threads} stdout");
+        }
+    }
+    // 0 and non-numbers are usage errors (exit 2), as for -j.
+    for bad in ["0", "x", "257"] {
+        let o = encrypt_file(&d, "p", "never", &["--threads", bad]);
+        assert_eq!(code(&o), 2, "{bad}: {}", stderr(&o));
+        assert!(!d.p("never").exists());
+    }
+}
