@@ -27,6 +27,7 @@
 
 pub(crate) mod decrypt;
 pub(crate) mod encrypt;
+pub(crate) mod one_shot;
 pub(crate) mod pool;
 
 use zeroize::Zeroize;
