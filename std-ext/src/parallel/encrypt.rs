@@ -452,18 +452,16 @@ fn seal_job(
             .and_then(|k| first_seq.checked_add(k))
             .ok_or_else(poisoned)?;
         let src = pt.get(k * f..(k + 1) * f).ok_or_else(poisoned)?;
-        rec.get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
-            .ok_or_else(poisoned)?
-            .copy_from_slice(src);
-        cipher.seal_regular(seq, rec)?;
+        // Out of place: one pass over the bytes (no copy, then an in-place seal).
+        cipher.seal_regular_to(seq, src, rec)?;
     }
     Ok(())
 }
 
 /// One-shot parallel encryption without intermediate buffers: the output is allocated once
 /// (zeroed lazily by the allocator, so its pages are first touched by the workers), workers
-/// copy their frames' plaintext from the caller's buffer straight into their records there
-/// and seal them in place, and the calling thread checks and hashes the sealed records in
+/// seal their frames out of place from the caller's buffer straight into their records there
+/// (one pass over the bytes), and the calling thread checks and hashes the sealed records in
 /// order (pipelined with the workers) before the engine writes the final frame and footer.
 /// Byte-identical to the sequential engine (same sealing, same order).
 fn encrypt_in_place(
@@ -503,7 +501,7 @@ fn encrypt_in_place(
         .ok_or_else(poisoned)?
         .copy_from_slice(engine.output());
     engine.consume_output(header_len);
-    let per_job = frames_per_batch(rl);
+    let per_job = super::one_shot::frames_per_job(out.len(), rl, workers);
     let region = out.get_mut(header_len..).ok_or_else(poisoned)?;
     let stop = AtomicBool::new(false);
     let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());

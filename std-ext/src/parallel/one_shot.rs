@@ -125,7 +125,7 @@ fn open_job(cipher: &Cipher, job: Job<'_>) -> std::result::Result<(), esdk_core:
 
 /// Frames per job: about a quarter of each worker's share of the message, between 64 KiB and
 /// 1 MiB of ciphertext, so that the hand-offs are few and every worker gets several jobs.
-fn frames_per_job(message_len: usize, record_len: usize, workers: usize) -> usize {
+pub(super) fn frames_per_job(message_len: usize, record_len: usize, workers: usize) -> usize {
     let bytes = (message_len / workers.max(1) / 4).clamp(64 * 1024, 1 << 20);
     (bytes / record_len.max(1)).max(1)
 }
