@@ -502,6 +502,8 @@ fn encrypt_in_place(
         .copy_from_slice(engine.output());
     engine.consume_output(header_len);
     let per_job = super::one_shot::frames_per_job(out.len(), rl, workers);
+    // No more threads than jobs (none without a regular frame).
+    let workers = workers.min(regular.div_ceil(per_job));
     let region = out.get_mut(header_len..).ok_or_else(poisoned)?;
     let stop = AtomicBool::new(false);
     let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());

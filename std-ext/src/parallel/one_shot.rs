@@ -258,6 +258,9 @@ fn run_body(
     let rl = cipher.regular_frame_len();
     let f = cipher.frame_length() as usize;
     let per_job = frames_per_job(ct.len(), rl, workers);
+    // No more threads than jobs: the bytes left bound the regular frames (none: no thread).
+    let frames = ct.len().saturating_sub(fed) / rl.max(1);
+    let workers = workers.min(frames.div_ceil(per_job));
     let shared = Shared {
         queue: Mutex::new(Queue::default()),
         ready: Condvar::new(),
