@@ -349,6 +349,28 @@ impl Seek for Ranged<'_> {
     }
 }
 
+impl AsyncRead for Ranged<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut tmp = vec![0u8; buf.remaining()];
+        let n = Read::read(&mut *self, &mut tmp)?;
+        buf.put_slice(&tmp[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncSeek for Ranged<'_> {
+    fn start_seek(mut self: Pin<&mut Self>, to: SeekFrom) -> io::Result<()> {
+        Seek::seek(&mut *self, to).map(|_| ())
+    }
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(self.pos as u64))
+    }
+}
+
 #[test]
 fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
     let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
@@ -423,6 +445,53 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
                 get(&p.counts.open),
                 get(&p0.counts.open) + 2,
                 "two frames opened"
+            );
+            // The tokio twin (`decrypt_range_async`) does the same work: the same bytes
+            // read, as few reads, the same two frames opened, the same provider calls.
+            let (ca, pa) = client(suite);
+            let mut asrc = Ranged {
+                data: &msg,
+                pos: 0,
+                step,
+                reads: 0,
+                bytes: 0,
+            };
+            let abefore = total_calls(&pa);
+            work::reset();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let agot = rt
+                .block_on(ca.decrypt_range_async(
+                    &mut asrc,
+                    range.clone(),
+                    &DecryptOptions::keyring(&kr),
+                    &RangeOptions::new(),
+                ))
+                .unwrap();
+            assert!(agot.plaintext == got.plaintext, "async: bytes differ");
+            assert_eq!(agot.range, got.range);
+            assert_eq!(asrc.bytes, src.bytes, "async len {len} step {step}: bytes read");
+            assert!(
+                asrc.reads <= asrc.bytes.div_ceil(step) + 40,
+                "async step {step}: {} reads for {} bytes",
+                asrc.reads,
+                asrc.bytes
+            );
+            assert_eq!(
+                get(&pa.counts.open),
+                get(&p0.counts.open) + 2,
+                "async: two frames opened"
+            );
+            let acalls = total_calls(&pa) - abefore;
+            assert!(
+                acalls <= calls + 2 && calls <= acalls + 2,
+                "async len {len} step {step}: {acalls} provider calls vs {calls}"
+            );
+            assert!(
+                work::examined() <= examined + 64,
+                "async len {len} step {step}: {} bytes examined vs {examined}",
+                work::examined()
             );
             // Same work whatever the message length and chunking.
             match seen {
