@@ -79,21 +79,12 @@ fn main() {
     println!();
     println!(
         "{:<8} {:>8} {:>8} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7}",
-        "suite",
-        "frame",
-        "workers",
-        "enc MB/s",
-        "x",
-        "dec MB/s",
-        "x",
-        "s-enc",
-        "x",
-        "s-dec",
-        "x"
+        "suite", "frame", "workers", "enc MB/s", "x", "dec MB/s", "x", "s-enc", "x", "s-dec", "x"
     );
 
-    let keyring: &'static RawAesKeyring =
-        Box::leak(Box::new(RawAesKeyring::new("bench", "k", &[1u8; 32]).unwrap()));
+    let keyring: &'static RawAesKeyring = Box::leak(Box::new(
+        RawAesKeyring::new("bench", "k", &[1u8; 32]).unwrap(),
+    ));
     let client = Client::builder().build();
     let cases = [
         (AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, 4096u32),
@@ -124,9 +115,11 @@ fn main() {
                 Some(n) => e.parallelism(n),
                 None => e,
             };
-            let eopts = with(EncryptOptions::keyring(keyring)
-                .suite(suite)
-                .frame_length(frame));
+            let eopts = with(
+                EncryptOptions::keyring(keyring)
+                    .suite(suite)
+                    .frame_length(frame),
+            );
             let (de, c) = best(runs, || client.encrypt(&pt, &eopts).unwrap().ciphertext);
             ct = c;
             let dopts = match workers {
@@ -206,9 +199,7 @@ fn main() {
     }
     // Small messages: where the default (adaptive) worker count must not be slower.
     println!();
-    println!(
-        "small messages, one-shot, 0x0478: time per encrypt + decrypt (median of 9 batches)"
-    );
+    println!("small messages, one-shot, 0x0478: time per encrypt + decrypt (median of 9 batches)");
     println!(
         "{:>10} {:>8} {:>12} {:>12} {:>12} {:>9}",
         "message", "frame", "1 worker", "2 workers", "default", "default/1"
@@ -224,7 +215,7 @@ fn main() {
         (4 << 20, 65536),
     ] {
         let msg = &pt[..size];
-        let iters = ((32usize << 20) / size).clamp(4, 2000);
+        let iters = ((8usize << 20) / size).clamp(4, 200);
         let time = |workers: Option<usize>| {
             let eopts = EncryptOptions::keyring(keyring).frame_length(frame);
             let dopts = DecryptOptions::keyring(keyring);

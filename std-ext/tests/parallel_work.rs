@@ -471,7 +471,10 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
                 .unwrap();
             assert!(agot.plaintext == got.plaintext, "async: bytes differ");
             assert_eq!(agot.range, got.range);
-            assert_eq!(asrc.bytes, src.bytes, "async len {len} step {step}: bytes read");
+            assert_eq!(
+                asrc.bytes, src.bytes,
+                "async len {len} step {step}: bytes read"
+            );
             assert!(
                 asrc.reads <= asrc.bytes.div_ceil(step) + 40,
                 "async step {step}: {} reads for {} bytes",
@@ -505,5 +508,56 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
                 }
             }
         }
+    }
+}
+
+/// The default parallelism is adaptive: one-shot calls on messages of at least
+/// `PARALLEL_MIN_BYTES` run on worker threads (when the machine has more than one core),
+/// smaller one-shot messages, `parallelism(1)` and the stream adapters stay on the calling
+/// thread (no frame is sealed or opened on a worker).
+#[test]
+fn the_default_parallelism_is_adaptive() {
+    use esdk_std::parallel::{PARALLEL_MIN_BYTES, default_parallelism};
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let kr = RawAesKeyring::new("ns", "k", &[3u8; 32]).unwrap();
+    let eopts = EncryptOptions::keyring(&kr)
+        .suite(suite)
+        .frame_length(FRAME);
+    let dopts = DecryptOptions::keyring(&kr);
+    let on_workers = |p: &Counting| get(&p.counts.on_workers);
+    for (len, parallel) in [
+        (PARALLEL_MIN_BYTES, default_parallelism() > 1),
+        (PARALLEL_MIN_BYTES / 2, false),
+        (64 * 1024, false),
+    ] {
+        let pt = plaintext(len);
+        let (c, p) = client(suite);
+        let msg = c.encrypt(&pt, &eopts).unwrap().ciphertext;
+        assert_eq!(on_workers(&p) > 0, parallel, "encrypt {len}");
+        let (c, p) = client(suite);
+        assert!(c.decrypt(&msg, &dopts).unwrap().plaintext == pt);
+        assert_eq!(on_workers(&p) > 0, parallel, "decrypt {len}");
+        // parallelism(1) is the sequential path whatever the length.
+        let (c, p) = client(suite);
+        let again = c.encrypt(&pt, &eopts.clone().parallelism(1)).unwrap();
+        assert!(
+            c.decrypt(&again.ciphertext, &dopts.clone().parallelism(1))
+                .unwrap()
+                .plaintext
+                == pt
+        );
+        assert_eq!(on_workers(&p), 0, "parallelism(1) {len}");
+        // The stream adapters stay sequential by default.
+        let (c, p) = client(suite);
+        let mut r = DecryptingReader::new(&c, &dopts, &msg[..]).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert!(out == pt);
+        assert_eq!(r.running_workers(), 0);
+        let mut w = EncryptingWriter::new(&c, &eopts, Vec::new()).unwrap();
+        w.write_all(&pt).unwrap();
+        assert_eq!(w.running_workers(), 0);
+        w.finish().unwrap();
+        assert_eq!(on_workers(&p), 0, "streams {len}");
     }
 }

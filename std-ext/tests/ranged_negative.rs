@@ -167,7 +167,10 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
                     ));
                     match (&got, &a) {
                         (Ok(w), Ok(d)) => {
-                            assert!(d.plaintext == sink, "{suite} variant {n} {r:?}: async bytes");
+                            assert!(
+                                d.plaintext == sink,
+                                "{suite} variant {n} {r:?}: async bytes"
+                            );
                             assert_eq!(d.range, w.range, "{suite} variant {n} {r:?}");
                         }
                         (Err(_), Err(_)) => async_failures += 1,

@@ -170,10 +170,25 @@ pub(crate) async fn decrypt_one_shot(
     let mut out = Zeroizing::new(vec![0u8; ciphertext.len()]);
     let len = if framed {
         let cipher = engine.frame_cipher()?;
-        run_body(&mut engine, &cipher, ciphertext, fed, eof, &mut out, workers)?
+        run_body(
+            &mut engine,
+            &cipher,
+            ciphertext,
+            fed,
+            eof,
+            &mut out,
+            workers,
+        )?
     } else {
         let mut len = 0;
-        finish_body(&mut engine, ciphertext, &mut fed, &mut eof, &mut out, &mut len)?;
+        finish_body(
+            &mut engine,
+            ciphertext,
+            &mut fed,
+            &mut eof,
+            &mut out,
+            &mut len,
+        )?;
         len
     };
     let (header, encryption_context) = engine.take_header_and_context();
@@ -228,7 +243,9 @@ fn finish_body(
                 }
                 let p = engine.plaintext();
                 let n = p.len();
-                let end = len.checked_add(n).ok_or(Error::Internal("result overflow"))?;
+                let end = len
+                    .checked_add(n)
+                    .ok_or(Error::Internal("result overflow"))?;
                 out.get_mut(*len..end)
                     .ok_or(Error::Internal("result overflow"))?
                     .copy_from_slice(p);

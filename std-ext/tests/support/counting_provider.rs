@@ -30,6 +30,18 @@ pub struct Counts {
     pub ecdh: AtomicUsize,
     /// EC key parsing, validation and encoding (raw ECDH key objects).
     pub ec_keys: AtomicUsize,
+    /// AEAD seals and opens run on a frame-parallel worker thread (`esdk-frames-N`).
+    pub on_workers: AtomicUsize,
+}
+
+/// Counts an AEAD call made on a frame-parallel worker thread.
+fn bump_if_worker(c: &Counts) {
+    if std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("esdk-frames-"))
+    {
+        bump(&c.on_workers);
+    }
 }
 
 fn bump(c: &AtomicUsize) {
@@ -86,6 +98,7 @@ impl AeadKey for CountingKey {
         buf: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
         bump(&self.counts.seal);
+        bump_if_worker(&self.counts);
         self.inner.seal_in_place(iv, aad, buf)
     }
     fn open_in_place(
@@ -96,6 +109,7 @@ impl AeadKey for CountingKey {
         tag: &[u8; 16],
     ) -> Result<(), AuthFailed> {
         bump(&self.counts.open);
+        bump_if_worker(&self.counts);
         self.inner.open_in_place(iv, aad, buf, tag)
     }
     type Gmac = CountingGmac<<RustCryptoAeadKey as AeadKey>::Gmac>;
