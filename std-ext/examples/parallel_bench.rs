@@ -10,6 +10,7 @@
 //! ```sh
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench            # 256 MiB
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64      # 64 MiB
+//! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64 small  # small only
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -106,7 +107,10 @@ fn main() {
             1 << 20,
         ),
     ];
-    for (suite, frame) in cases {
+    // `-- N small`: only the small-message table.
+    let small_only = std::env::args().nth(2).as_deref() == Some("small");
+    let cases = if small_only { &cases[..0] } else { &cases[..] };
+    for &(suite, frame) in cases {
         let mut base = (0.0, 0.0);
         let mut sbase = (0.0, 0.0);
         let mut ct = Vec::new();
@@ -210,9 +214,13 @@ fn main() {
         (256 << 10, 4096),
         (1 << 20, 4096),
         (4 << 20, 4096),
+        (8 << 20, 4096),
+        (16 << 20, 4096),
         (256 << 10, 65536),
         (1 << 20, 65536),
         (4 << 20, 65536),
+        (8 << 20, 65536),
+        (16 << 20, 65536),
     ] {
         let msg = &pt[..size];
         let iters = ((8usize << 20) / size).clamp(4, 200);
