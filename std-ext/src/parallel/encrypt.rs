@@ -509,7 +509,9 @@ fn encrypt_in_place(
     let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());
     let result = std::thread::scope(|s| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<&mut [u8]>)>();
-        for i in 0..workers {
+        // The calling thread is one of the workers (below): a spawned worker the scheduler
+        // delays never leaves the call waiting with nothing to do.
+        for i in 1..workers {
             let (tx, jobs, stop, cipher) = (tx.clone(), &jobs, &stop, &cipher);
             std::thread::Builder::new()
                 .name(format!("esdk-frames-{i}"))
@@ -532,17 +534,26 @@ fn encrypt_in_place(
         drop(tx);
         let mut done = BTreeMap::new();
         let mut next = 0usize;
+        let total = regular.div_ceil(per_job);
         let r = (|| {
-            for (j, r) in rx.iter() {
-                done.insert(j, r?);
-                while let Some(chunk) = done.remove(&next) {
+            while next < total {
+                while let Ok((j, r)) = rx.try_recv() {
+                    done.insert(j, r?);
+                }
+                if let Some(chunk) = done.remove(&next) {
                     let n = chunk.len() / rl;
                     engine.note_sealed(chunk, n * f)?;
                     next += 1;
+                    continue;
                 }
-            }
-            if next * per_job < regular {
-                return Err(poisoned());
+                // Seal a job here while the next one in order is not back.
+                if let Some((j, chunk)) = jobs.lock().ok().and_then(|mut it| it.next()) {
+                    seal_job(&cipher, first_seq, j * per_job, pt, chunk)?;
+                    done.insert(j, chunk);
+                    continue;
+                }
+                let (j, r) = rx.recv().map_err(|_| poisoned())?;
+                done.insert(j, r?);
             }
             Ok(())
         })();

@@ -78,6 +78,11 @@ impl<'a> Shared<'a> {
         self.ready.notify_all();
     }
 
+    /// A queued job, without waiting.
+    fn try_next(&self) -> Option<Job<'a>> {
+        self.queue.lock().ok()?.jobs.pop_front()
+    }
+
     /// The next job, waiting for one; `None` when closed or stopped.
     fn next(&self) -> Option<Job<'a>> {
         let mut q = self.queue.lock().ok()?;
@@ -286,7 +291,9 @@ fn run_body(
     let (tx, rx) = mpsc::channel::<(usize, std::result::Result<(), esdk_core::Error>)>();
     let mut failed_job: Option<(usize, esdk_core::Error)> = None;
     let result = std::thread::scope(|s| -> Result<usize> {
-        for i in 0..workers {
+        // The calling thread is one of the workers (once the frames are queued): a spawned
+        // worker the scheduler delays never leaves the call waiting with nothing to do.
+        for i in 1..workers {
             let (tx, shared) = (tx.clone(), &shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("esdk-frames-{i}"))
@@ -364,6 +371,15 @@ fn run_body(
             finish_body(engine, ct, &mut fed, &mut eof, rest, &mut tail_len)?;
             len += tail_len;
             while done < jobs {
+                if let Some(job) = shared.try_next() {
+                    let i = job.index;
+                    if let Err(e) = open_job(cipher, job) {
+                        failed_job = Some((i, e));
+                        return Err(Error::Core(e));
+                    }
+                    done += 1;
+                    continue;
+                }
                 let (i, r) = rx.recv().map_err(|_| poisoned())?;
                 done += 1;
                 if let Err(e) = r {
