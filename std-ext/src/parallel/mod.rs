@@ -17,7 +17,7 @@
 //! [`crate::DecryptOptions::parallelism`] apply to the one-shot calls and to every stream
 //! adapter of [`crate::stream::io`] and [`crate::stream::tokio`] built with those options.
 //! With 1 the adapters run the sequential engine itself and start no thread. The default is
-//! adaptive ([`PARALLEL_MIN_BYTES`]): one-shot calls on messages of at least 8 MiB use the
+//! adaptive ([`PARALLEL_MIN_BYTES`]): one-shot calls on messages of at least 16 MiB use the
 //! available cores (at most [`MAX_DEFAULT_WORKERS`]); smaller messages and the stream adapters
 //! stay sequential, where the parallel path was measured not to pay.
 //!
@@ -51,7 +51,7 @@ pub fn default_parallelism() -> usize {
 
 /// The smallest message the default parallelism splits over threads: below it a one-shot
 /// call stays sequential (starting and joining threads costs more than the frames gain).
-pub const PARALLEL_MIN_BYTES: usize = 8 << 20;
+pub const PARALLEL_MIN_BYTES: usize = 16 << 20;
 
 /// The workers of a one-shot call (`len`: the message length) or an adapter (`len` 0: not
 /// known): the explicit setting, else the adaptive default.
@@ -59,7 +59,7 @@ pub const PARALLEL_MIN_BYTES: usize = 8 << 20;
 /// The default is [`default_parallelism`] (the available cores, at most
 /// [`MAX_DEFAULT_WORKERS`]) for one-shot messages of at least [`PARALLEL_MIN_BYTES`], and 1
 /// (exactly the sequential path) for smaller messages and for the stream adapters: on the
-/// 2-core machines this project measures on, one-shot calls of 64 MiB and more gain 1.5–1.9×,
+/// 2-core machines this project measures on, one-shot calls of 16 MiB and more gain 1.1–2.0×,
 /// while the stream adapters (which hand each batch of frames to a worker and copy it
 /// back) and small messages were slower in parallel (`parallel_bench`;
 /// docs/decisions/14-parallel-ranged.md). The one-shot paths further use no more threads
