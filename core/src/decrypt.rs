@@ -328,6 +328,57 @@ impl<P: CryptoProvider> Decryptor<P> {
         }
     }
 
+    /// Sealed-frames mode, for a driver that holds the message where it already lies (a
+    /// one-shot caller's buffer): accounts for the next regular frame **without copying it into
+    /// the input**, exactly as [`Decryptor::process`] does before it returns
+    /// [`DecryptState::SealedFrame`]: checks its sequence number, feeds it to the running
+    /// digest and moves on. `record` is the whole frame (frame length + 32 bytes) that would
+    /// come next in the input; the input the driver passes to `process` must then continue
+    /// after it (nothing of the body pending in it). Returns the sequence number, or `None`
+    /// (nothing changed) when `record` starts with the end-of-frames marker or is shorter
+    /// than a regular frame: hand those bytes to `process` instead.
+    ///
+    /// Nothing is authenticated here: the driver opens the frame with a [`FrameCipher`] and
+    /// releases nothing of it before that succeeds.
+    ///
+    /// # Errors
+    /// The frame is out of order (sticky, as in `process`); [`UsageError::InvalidInput`]
+    /// outside sealed-frames mode or before the header was verified and released.
+    pub fn skip_sealed_frame(&mut self, record: &[u8]) -> Result<Option<u32>, Error> {
+        let body = match &mut self.stage {
+            Stage::Body {
+                body,
+                released: true,
+            } if self.sealed_frames && body.content_type == ContentType::Framed => body,
+            Stage::Failed(e) => return Err(*e),
+            _ => {
+                return Err(Error::Usage(UsageError::InvalidInput(
+                    "sealed frames are skipped in sealed-frames mode, in a framed body",
+                )));
+            }
+        };
+        let total = (body.frame_length as usize).saturating_add(REGULAR_FRAME_OVERHEAD);
+        let Some(frame) = record.get(..total) else {
+            return Ok(None);
+        };
+        let marker = be_u32(frame, 0)?;
+        if marker == END_OF_FRAMES {
+            return Ok(None);
+        }
+        if marker != body.next_seq {
+            let e = Error::format("frame.sequence_number", "out of order");
+            self.stage = Stage::Failed(e);
+            return Err(e);
+        }
+        if let Some(d) = body.digest.as_mut() {
+            d.update(frame);
+        }
+        body.next_seq = body.next_seq.wrapping_add(1);
+        self.stats.frames = self.stats.frames.saturating_add(1);
+        self.stats.consumed = self.stats.consumed.saturating_add(total as u64);
+        Ok(Some(marker))
+    }
+
     /// Progress counters.
     pub fn stats(&self) -> Stats {
         self.stats

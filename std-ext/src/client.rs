@@ -241,9 +241,11 @@ impl<'a, M: Mode> EncryptOptions<'a, M> {
         self
     }
     /// Worker threads sealing frames, in one-shot encryption and in the encrypting stream
-    /// adapters built with these options (see [`crate::parallel`]): 1 is the sequential path; the message is byte-identical either way. Default: 1 (on the
-    /// 2-core machines measured so far the parallel path is slower; see [`crate::parallel`]);
-    /// [`crate::parallel::default_parallelism`] gives the available cores.
+    /// adapters built with these options (see [`crate::parallel`]): 1 is exactly the
+    /// sequential path; the message is byte-identical either way. Default: adaptive, the
+    /// available cores (at most [`crate::parallel::MAX_DEFAULT_WORKERS`]) for one-shot
+    /// messages of at least [`crate::parallel::PARALLEL_MIN_BYTES`], else 1 (smaller messages
+    /// and the stream adapters, where threads were measured not to pay).
     pub fn parallelism(mut self, workers: usize) -> Self {
         self.parallelism = Some(workers.max(1));
         self
@@ -308,7 +310,9 @@ impl<'a, M: Mode> DecryptOptions<'a, M> {
         self
     }
     /// Worker threads opening frames, in one-shot decryption and in the decrypting stream
-    /// adapters built with these options (see [`crate::parallel`]): 1 is the sequential path. Default: 1 (see [`EncryptOptions::parallelism`]).
+    /// adapters built with these options (see [`crate::parallel`]): 1 is exactly the sequential
+    /// path. Default: adaptive, as for [`EncryptOptions::parallelism`] (the ciphertext's
+    /// length decides for one-shot calls).
     pub fn parallelism(mut self, workers: usize) -> Self {
         self.parallelism = Some(workers.max(1));
         self

@@ -349,6 +349,28 @@ impl Seek for Ranged<'_> {
     }
 }
 
+impl AsyncRead for Ranged<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut tmp = vec![0u8; buf.remaining()];
+        let n = Read::read(&mut *self, &mut tmp)?;
+        buf.put_slice(&tmp[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncSeek for Ranged<'_> {
+    fn start_seek(mut self: Pin<&mut Self>, to: SeekFrom) -> io::Result<()> {
+        Seek::seek(&mut *self, to).map(|_| ())
+    }
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(self.pos as u64))
+    }
+}
+
 #[test]
 fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
     let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
@@ -424,6 +446,56 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
                 get(&p0.counts.open) + 2,
                 "two frames opened"
             );
+            // The tokio twin (`decrypt_range_async`) does the same work: the same bytes
+            // read, as few reads, the same two frames opened, the same provider calls.
+            let (ca, pa) = client(suite);
+            let mut asrc = Ranged {
+                data: &msg,
+                pos: 0,
+                step,
+                reads: 0,
+                bytes: 0,
+            };
+            let abefore = total_calls(&pa);
+            work::reset();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let agot = rt
+                .block_on(ca.decrypt_range_async(
+                    &mut asrc,
+                    range.clone(),
+                    &DecryptOptions::keyring(&kr),
+                    &RangeOptions::new(),
+                ))
+                .unwrap();
+            assert!(agot.plaintext == got.plaintext, "async: bytes differ");
+            assert_eq!(agot.range, got.range);
+            assert_eq!(
+                asrc.bytes, src.bytes,
+                "async len {len} step {step}: bytes read"
+            );
+            assert!(
+                asrc.reads <= asrc.bytes.div_ceil(step) + 40,
+                "async step {step}: {} reads for {} bytes",
+                asrc.reads,
+                asrc.bytes
+            );
+            assert_eq!(
+                get(&pa.counts.open),
+                get(&p0.counts.open) + 2,
+                "async: two frames opened"
+            );
+            let acalls = total_calls(&pa) - abefore;
+            assert!(
+                acalls <= calls + 2 && calls <= acalls + 2,
+                "async len {len} step {step}: {acalls} provider calls vs {calls}"
+            );
+            assert!(
+                work::examined() <= examined + 64,
+                "async len {len} step {step}: {} bytes examined vs {examined}",
+                work::examined()
+            );
             // Same work whatever the message length and chunking.
             match seen {
                 None => seen = Some((calls, examined, src.bytes)),
@@ -436,5 +508,68 @@ fn ranged_decrypt_work_depends_on_the_range_not_the_message_or_the_chunking() {
                 }
             }
         }
+    }
+}
+
+/// The default parallelism is adaptive: one-shot calls on messages of at least
+/// `PARALLEL_MIN_BYTES` run on worker threads (when the machine has more than one core),
+/// smaller one-shot messages, `parallelism(1)` and the stream adapters stay on the calling
+/// thread (no frame is sealed or opened on a worker).
+#[test]
+fn the_default_parallelism_is_adaptive() {
+    use esdk_std::parallel::{PARALLEL_MIN_BYTES, default_parallelism};
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let kr = RawAesKeyring::new("ns", "k", &[3u8; 32]).unwrap();
+    let eopts = EncryptOptions::keyring(&kr)
+        .suite(suite)
+        .frame_length(FRAME);
+    let dopts = DecryptOptions::keyring(&kr);
+    let on_workers = |p: &Counting| get(&p.counts.on_workers);
+    for (len, parallel) in [
+        (PARALLEL_MIN_BYTES, default_parallelism() > 1),
+        (PARALLEL_MIN_BYTES / 2, false),
+        (64 * 1024, false),
+    ] {
+        let pt = plaintext(len);
+        // The calling thread works too, so a spawned worker may find no job left in one call
+        // (a scheduler that delays it): a parallel call must reach a worker within a few
+        // tries; a sequential one never does.
+        let tries = if parallel { 10 } else { 1 };
+        let mut msg = Vec::new();
+        let mut seen = (false, false);
+        for _ in 0..tries {
+            let (c, p) = client(suite);
+            msg = c.encrypt(&pt, &eopts).unwrap().ciphertext;
+            seen.0 |= on_workers(&p) > 0;
+            let (c, p) = client(suite);
+            assert!(c.decrypt(&msg, &dopts).unwrap().plaintext == pt);
+            seen.1 |= on_workers(&p) > 0;
+            if seen == (true, true) {
+                break;
+            }
+        }
+        assert_eq!(seen, (parallel, parallel), "encrypt, decrypt {len}");
+        // parallelism(1) is the sequential path whatever the length.
+        let (c, p) = client(suite);
+        let again = c.encrypt(&pt, &eopts.clone().parallelism(1)).unwrap();
+        assert!(
+            c.decrypt(&again.ciphertext, &dopts.clone().parallelism(1))
+                .unwrap()
+                .plaintext
+                == pt
+        );
+        assert_eq!(on_workers(&p), 0, "parallelism(1) {len}");
+        // The stream adapters stay sequential by default.
+        let (c, p) = client(suite);
+        let mut r = DecryptingReader::new(&c, &dopts, &msg[..]).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert!(out == pt);
+        assert_eq!(r.running_workers(), 0);
+        let mut w = EncryptingWriter::new(&c, &eopts, Vec::new()).unwrap();
+        w.write_all(&pt).unwrap();
+        assert_eq!(w.running_workers(), 0);
+        w.finish().unwrap();
+        assert_eq!(on_workers(&p), 0, "streams {len}");
     }
 }

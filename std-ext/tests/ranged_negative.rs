@@ -3,7 +3,8 @@
 //! data, swapped and dropped frames) that lies inside a requested range fails the ranged
 //! decryption too, and what the ranged decryption wrote before failing holds no byte of a
 //! damaged frame and equals the authentic plaintext. Ranges that read no damaged frame may
-//! succeed, and then return exactly the authentic bytes.
+//! succeed, and then return exactly the authentic bytes. The tokio `decrypt_range_async` is
+//! run on every variant and range too and must agree with the blocking one.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -94,6 +95,8 @@ fn frames_from(header_len: usize, at: usize, to_end: bool) -> Damage {
 fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_released() {
     let kr = aes("k", 5, 32);
     let mut checked_failures = 0usize;
+    #[cfg(feature = "tokio")]
+    let mut async_failures = 0usize;
     for suite in [S0478, S0178, S0014] {
         let client = client_for(suite);
         let pt = bytes(PT_LEN as usize, 17);
@@ -130,6 +133,10 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
         variants.push((dropped, Damage::Frames((1..=FINAL).collect())));
 
         let opts = DecryptOptions::keyring(&kr);
+        #[cfg(feature = "tokio")]
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         for (n, (m, damage)) in variants.iter().enumerate() {
             // The sequential suite: every variant must fail the whole-message decryption.
             let seq_failed = match DecryptingReader::new(&client, &opts, &m[..]) {
@@ -147,6 +154,33 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
                     &mut sink,
                 );
                 let start = r.start.min(PT_LEN) as usize;
+                // The tokio twin (`decrypt_range_async`, AsyncRead + AsyncSeek) fails exactly
+                // when the blocking one does, releases nothing then (it returns the bytes only
+                // on success), and otherwise returns the same bytes and range.
+                #[cfg(feature = "tokio")]
+                {
+                    let a = rt.block_on(client.decrypt_range_async(
+                        &mut Cursor::new(&m[..]),
+                        r.clone(),
+                        &opts,
+                        &RangeOptions::new(),
+                    ));
+                    match (&got, &a) {
+                        (Ok(w), Ok(d)) => {
+                            assert!(
+                                d.plaintext == sink,
+                                "{suite} variant {n} {r:?}: async bytes"
+                            );
+                            assert_eq!(d.range, w.range, "{suite} variant {n} {r:?}");
+                        }
+                        (Err(_), Err(_)) => async_failures += 1,
+                        _ => panic!(
+                            "{suite} variant {n} {r:?}: blocking {:?} vs async {:?}",
+                            got.as_ref().err(),
+                            a.as_ref().err()
+                        ),
+                    }
+                }
                 // Whatever was written is authentic plaintext from the start of the range.
                 assert!(
                     sink[..] == pt[start..start + sink.len()],
@@ -193,4 +227,6 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
     }
     // Sanity: the suite exercised many in-range failures.
     assert!(checked_failures > 10_000, "{checked_failures}");
+    #[cfg(feature = "tokio")]
+    assert!(async_failures >= checked_failures, "{async_failures}");
 }

@@ -32,7 +32,7 @@ use esdk_test_vectors::sources;
 use esdk_test_vectors::stream_peer::{self, Adapter, StreamOptions};
 
 const USAGE: &str = "usage:
-  esdk-test-vectors decrypt [--manifest] PATH... [--kat PATH]... [--paths oneshot,reader,tokio,core1,corerand,parallel]
+  esdk-test-vectors decrypt [--manifest] PATH... [--kat PATH]... [--paths oneshot,reader,tokio,core1,corerand,parallel,oneshot-p]
                             [--filter S]... [--threads N] [--seed N] [--max-failures N] [--verbose]
   esdk-test-vectors encrypt --manifest ENCRYPT_MANIFEST [--keys KEYS] --out DIR [--seed N] [--filter S]...
                             [--sample N] [--no-verify] [--paths LIST] [--threads N]

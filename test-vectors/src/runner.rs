@@ -11,6 +11,7 @@
 //! | `core1` | the sans-IO [`esdk_core::Decryptor`] fed one byte at a time |
 //! | `corerand` | the same, fed in random chunk sizes |
 //! | `parallel` | [`esdk_std::stream::io::DecryptingReader`] with `parallelism(3)`, over the same random short reads |
+//! | `oneshot-p` | [`esdk_std::Client::decrypt`] with `parallelism(3)` (frames opened by workers where they lie in the message) |
 //!
 //! The core paths answer `NeedMaterials` by calling the vector's materials
 //! manager (`pollster::block_on(cmm.decrypt_materials(&request))`), exactly
@@ -66,17 +67,20 @@ pub enum PathKind {
     CoreRand,
     /// Frame-parallel `DecryptingReader` (`parallelism(3)`).
     Parallel,
+    /// Frame-parallel `Client::decrypt` (`parallelism(3)`).
+    ParallelOneshot,
 }
 
 impl PathKind {
     /// Every path, in the order they run.
-    pub const ALL: [PathKind; 6] = [
+    pub const ALL: [PathKind; 7] = [
         PathKind::Oneshot,
         PathKind::Reader,
         PathKind::Tokio,
         PathKind::Core1,
         PathKind::CoreRand,
         PathKind::Parallel,
+        PathKind::ParallelOneshot,
     ];
 
     /// The name used on the command line and in reports.
@@ -88,6 +92,7 @@ impl PathKind {
             PathKind::Core1 => "core1",
             PathKind::CoreRand => "corerand",
             PathKind::Parallel => "parallel",
+            PathKind::ParallelOneshot => "oneshot-p",
         }
     }
 
@@ -103,7 +108,7 @@ impl PathKind {
                 .into_iter()
                 .find(|k| k.name() == part)
                 .ok_or_else(|| {
-                    anyhow!("unknown path {part:?} (expected oneshot, reader, tokio, core1, corerand, parallel or all)")
+                    anyhow!("unknown path {part:?} (expected oneshot, reader, tokio, core1, corerand, parallel, oneshot-p or all)")
                 })?;
             out.push(p);
         }
@@ -591,7 +596,14 @@ pub fn run_vector(v: &Vector, cfg: &RunConfig, rt: &tokio::runtime::Runtime) -> 
     for (i, path) in cfg.paths.iter().enumerate() {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
         let run = match path {
-            PathKind::Oneshot => match client.decrypt(&ct, &opts) {
+            PathKind::Oneshot | PathKind::ParallelOneshot => match client.decrypt(
+                &ct,
+                &if *path == PathKind::ParallelOneshot {
+                    opts.clone().parallelism(3)
+                } else {
+                    opts.clone()
+                },
+            ) {
                 Ok(d) => PathRun {
                     result: Some(Ok(())),
                     released: d.plaintext,

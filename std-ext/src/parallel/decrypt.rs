@@ -139,33 +139,6 @@ impl ParallelDecrypt {
         }
     }
 
-    /// One-shot use: moves the plaintext ready for release to the front of the engine's
-    /// buffer (see `DecryptEngine::collect_external`).
-    fn collect_in_place(&mut self) -> Result<()> {
-        if let Some((b, i, pos)) = &mut self.out {
-            let f = self.frame_len;
-            let data = b
-                .record(*i)
-                .and_then(|r| {
-                    r.get(REGULAR_FRAME_CONTENT_OFFSET + *pos..REGULAR_FRAME_CONTENT_OFFSET + f)
-                })
-                .unwrap_or(&[]);
-            self.engine.collect_external(data)?;
-            *pos = f;
-            Ok(())
-        } else if self.engine_release {
-            self.engine.collect_plaintext_in_place()
-        } else {
-            Ok(())
-        }
-    }
-
-    /// One-shot use: the collected plaintext (stops the workers).
-    fn into_collected_plaintext(mut self) -> Vec<u8> {
-        self.pool = None;
-        self.engine.into_collected_plaintext()
-    }
-
     /// Copies available plaintext into `out`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         if self.sequential() {
@@ -421,41 +394,5 @@ fn pool_gone() -> Error {
     ))
 }
 
-/// One-shot decryption with `workers` threads (the `Client::decrypt` path when parallel).
-pub(crate) async fn decrypt_one_shot(
-    client: &crate::Client,
-    ciphertext: &[u8],
-    opts: &crate::DecryptOptions<'_, impl crate::client::Mode>,
-    workers: usize,
-) -> Result<crate::Decrypted> {
-    let engine = DecryptEngine::new(
-        client.decrypt_config(opts),
-        opts.reproduced_encryption_context.clone(),
-        usize::MAX,
-        client.backend(),
-    );
-    let mut pd = ParallelDecrypt::new(engine, workers);
-    pd.engine.push(ciphertext)?;
-    pd.engine.set_eof();
-    // As on the sequential path, the plaintext is collected in place at the front of the
-    // engine's buffer (behind the consumed ciphertext): no second message-sized allocation.
-    loop {
-        match pd.step()? {
-            DriverAction::NeedInput => return Err(esdk_core::Error::Truncated.into()),
-            DriverAction::NeedMaterials(req) => {
-                let m = opts.source.decryption_materials(&req).await?;
-                pd.engine.set_materials(m);
-            }
-            DriverAction::Plaintext => pd.collect_in_place()?,
-            DriverAction::Done => break,
-        }
-    }
-    let (header, encryption_context) = pd.engine.take_header_and_context();
-    let header = header.ok_or(Error::Core(esdk_core::Error::Truncated))?;
-    let plaintext = pd.into_collected_plaintext();
-    Ok(crate::Decrypted {
-        plaintext,
-        header,
-        encryption_context: encryption_context.unwrap_or_default(),
-    })
-}
+/// One-shot decryption (frames opened where they lie in the caller's message).
+pub(crate) use super::one_shot::decrypt_one_shot;

@@ -452,18 +452,16 @@ fn seal_job(
             .and_then(|k| first_seq.checked_add(k))
             .ok_or_else(poisoned)?;
         let src = pt.get(k * f..(k + 1) * f).ok_or_else(poisoned)?;
-        rec.get_mut(REGULAR_FRAME_CONTENT_OFFSET..REGULAR_FRAME_CONTENT_OFFSET + f)
-            .ok_or_else(poisoned)?
-            .copy_from_slice(src);
-        cipher.seal_regular(seq, rec)?;
+        // Out of place: one pass over the bytes (no copy, then an in-place seal).
+        cipher.seal_regular_to(seq, src, rec)?;
     }
     Ok(())
 }
 
 /// One-shot parallel encryption without intermediate buffers: the output is allocated once
 /// (zeroed lazily by the allocator, so its pages are first touched by the workers), workers
-/// copy their frames' plaintext from the caller's buffer straight into their records there
-/// and seal them in place, and the calling thread checks and hashes the sealed records in
+/// seal their frames out of place from the caller's buffer straight into their records there
+/// (one pass over the bytes), and the calling thread checks and hashes the sealed records in
 /// order (pipelined with the workers) before the engine writes the final frame and footer.
 /// Byte-identical to the sequential engine (same sealing, same order).
 fn encrypt_in_place(
@@ -503,13 +501,17 @@ fn encrypt_in_place(
         .ok_or_else(poisoned)?
         .copy_from_slice(engine.output());
     engine.consume_output(header_len);
-    let per_job = frames_per_batch(rl);
+    let per_job = super::one_shot::frames_per_job(out.len(), rl, workers);
+    // No more threads than jobs (none without a regular frame).
+    let workers = workers.min(regular.div_ceil(per_job));
     let region = out.get_mut(header_len..).ok_or_else(poisoned)?;
     let stop = AtomicBool::new(false);
     let jobs = Mutex::new(region.chunks_mut(per_job * rl).enumerate());
     let result = std::thread::scope(|s| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<&mut [u8]>)>();
-        for i in 0..workers {
+        // The calling thread is one of the workers (below): a spawned worker the scheduler
+        // delays never leaves the call waiting with nothing to do.
+        for i in 1..workers {
             let (tx, jobs, stop, cipher) = (tx.clone(), &jobs, &stop, &cipher);
             std::thread::Builder::new()
                 .name(format!("esdk-frames-{i}"))
@@ -532,17 +534,26 @@ fn encrypt_in_place(
         drop(tx);
         let mut done = BTreeMap::new();
         let mut next = 0usize;
+        let total = regular.div_ceil(per_job);
         let r = (|| {
-            for (j, r) in rx.iter() {
-                done.insert(j, r?);
-                while let Some(chunk) = done.remove(&next) {
+            while next < total {
+                while let Ok((j, r)) = rx.try_recv() {
+                    done.insert(j, r?);
+                }
+                if let Some(chunk) = done.remove(&next) {
                     let n = chunk.len() / rl;
                     engine.note_sealed(chunk, n * f)?;
                     next += 1;
+                    continue;
                 }
-            }
-            if next * per_job < regular {
-                return Err(poisoned());
+                // Seal a job here while the next one in order is not back.
+                if let Some((j, chunk)) = jobs.lock().ok().and_then(|mut it| it.next()) {
+                    seal_job(&cipher, first_seq, j * per_job, pt, chunk)?;
+                    done.insert(j, chunk);
+                    continue;
+                }
+                let (j, r) = rx.recv().map_err(|_| poisoned())?;
+                done.insert(j, r?);
             }
             Ok(())
         })();

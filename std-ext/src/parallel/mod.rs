@@ -16,7 +16,10 @@
 //! Parallelism is a setting, not a type: [`crate::EncryptOptions::parallelism`] and
 //! [`crate::DecryptOptions::parallelism`] apply to the one-shot calls and to every stream
 //! adapter of [`crate::stream::io`] and [`crate::stream::tokio`] built with those options.
-//! With 1 (the default) the adapters run the sequential engine itself and start no thread.
+//! With 1 the adapters run the sequential engine itself and start no thread. The default is
+//! adaptive ([`PARALLEL_MIN_BYTES`]): one-shot calls on messages of at least 16 MiB use the
+//! available cores (at most [`MAX_DEFAULT_WORKERS`]); smaller messages and the stream adapters
+//! stay sequential, where the parallel path was measured not to pay.
 //!
 //! Threads are owned by the call or the adapter, never shared or global: a pool starts at the
 //! first regular frame and its threads are joined when the call returns or the adapter is
@@ -27,6 +30,7 @@
 
 pub(crate) mod decrypt;
 pub(crate) mod encrypt;
+pub(crate) mod one_shot;
 pub(crate) mod pool;
 
 use zeroize::Zeroize;
@@ -45,13 +49,27 @@ pub fn default_parallelism() -> usize {
         .clamp(1, MAX_DEFAULT_WORKERS)
 }
 
-/// The workers of a one-shot call or an adapter: the explicit setting, else 1 (the sequential path).
+/// The smallest message the default parallelism splits over threads: below it a one-shot
+/// call stays sequential (starting and joining threads costs more than the frames gain).
+pub const PARALLEL_MIN_BYTES: usize = 16 << 20;
+
+/// The workers of a one-shot call (`len`: the message length) or an adapter (`len` 0: not
+/// known): the explicit setting, else the adaptive default.
 ///
-/// Sequential by default: on the 2-core machines this project measures on, the frame-parallel
-/// path was slower than the sequential one at every frame length (0.56–0.93×, quiet machine,
-/// `parallel_bench`; docs/decisions/14-parallel-ranged.md), so it is opt-in until it wins.
-pub(crate) fn workers_for(setting: Option<usize>, _len: usize) -> usize {
-    setting.unwrap_or(1).max(1)
+/// The default is [`default_parallelism`] (the available cores, at most
+/// [`MAX_DEFAULT_WORKERS`]) for one-shot messages of at least [`PARALLEL_MIN_BYTES`], and 1
+/// (exactly the sequential path) for smaller messages and for the stream adapters: on the
+/// 2-core machines this project measures on, one-shot calls of 16 MiB and more gain 1.1–2.0×,
+/// while the stream adapters (which hand each batch of frames to a worker and copy it
+/// back) and small messages were slower in parallel (`parallel_bench`;
+/// docs/decisions/14-parallel-ranged.md). The one-shot paths further use no more threads
+/// than they have jobs of frames.
+pub(crate) fn workers_for(setting: Option<usize>, len: usize) -> usize {
+    match setting {
+        Some(n) => n.max(1),
+        None if len >= PARALLEL_MIN_BYTES => default_parallelism(),
+        None => 1,
+    }
 }
 
 /// Frames per batch for a serialized frame length.

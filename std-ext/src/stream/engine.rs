@@ -614,6 +614,17 @@ impl DecryptEngine {
         self.input.skip_held();
     }
 
+    /// One-shot frame-parallel use (sealed-frames mode, nothing buffered): accounts for the
+    /// next regular frame where it lies in the caller's message, without copying it in
+    /// (`Decryptor::skip_sealed_frame`). `None`: not a regular frame, push those bytes.
+    pub(crate) fn skip_sealed_frame(&mut self, record: &[u8]) -> Result<Option<u32>> {
+        if self.input.buffered() != 0 || !self.input.plaintext().is_empty() || !self.header_verified
+        {
+            return Err(Error::Internal("frame skipped with input buffered"));
+        }
+        self.dec.skip_sealed_frame(record).map_err(from_core)
+    }
+
     /// The cipher for this message's frames, once the header verified.
     pub(crate) fn frame_cipher(
         &self,
@@ -720,28 +731,6 @@ impl DecryptEngine {
         } else {
             self.staged.start = self.staged.start.saturating_add(n).min(self.staged.end);
         }
-    }
-
-    /// One-shot use (all input pushed once): moves the released plaintext down to the front
-    /// of the buffer, behind the plaintext collected before.
-    pub(crate) fn collect_plaintext_in_place(&mut self) -> Result<()> {
-        if self.staged.is_empty() {
-            return self.input.collect_plaintext().map_err(from_core);
-        }
-        let staged = std::mem::replace(&mut self.staged, 0..0);
-        let data = self.staging.get(staged).unwrap_or(&[]);
-        self.input.collect_external(data).map_err(from_core)
-    }
-
-    /// One-shot frame-parallel use: appends plaintext opened elsewhere (from frames this
-    /// engine already consumed) behind the collected plaintext, in place in the buffer.
-    pub(crate) fn collect_external(&mut self, data: &[u8]) -> Result<()> {
-        self.input.collect_external(data).map_err(from_core)
-    }
-
-    /// One-shot use: the collected plaintext, taking the buffer (what follows it is wiped).
-    pub(crate) fn into_collected_plaintext(self) -> Vec<u8> {
-        self.input.into_plaintext()
     }
 
     /// Copies available plaintext into `out`.

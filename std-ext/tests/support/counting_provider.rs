@@ -40,6 +40,18 @@ pub struct Counts {
     pub rsa_encrypt: AtomicUsize,
     /// RSA decryptions (raw RSA keyring unwraps).
     pub rsa_decrypt: AtomicUsize,
+    /// AEAD seals and opens run on a frame-parallel worker thread (`esdk-frames-N`).
+    pub on_workers: AtomicUsize,
+}
+
+/// Counts an AEAD call made on a frame-parallel worker thread.
+fn bump_if_worker(c: &Counts) {
+    if std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("esdk-frames-"))
+    {
+        bump(&c.on_workers);
+    }
 }
 
 fn bump(c: &AtomicUsize) {
@@ -138,6 +150,7 @@ impl AeadKey for CountingKey {
         buf: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
         bump(&self.counts.seal);
+        bump_if_worker(&self.counts);
         self.inner.seal_in_place(iv, aad, buf)
     }
     fn open_in_place(
@@ -148,6 +161,7 @@ impl AeadKey for CountingKey {
         tag: &[u8; 16],
     ) -> Result<(), AuthFailed> {
         bump(&self.counts.open);
+        bump_if_worker(&self.counts);
         self.inner.open_in_place(iv, aad, buf, tag)
     }
     fn open_to(
