@@ -140,6 +140,7 @@ impl Window {
     /// With every received byte consumed and nothing held, starts over at `floor` (moving
     /// nothing), so the next bytes land at the front: a driver that reads frame by frame then
     /// never has a partial frame at the end of the buffer to move down.
+    #[cfg(feature = "alloc")]
     fn restart_if_empty(&mut self) -> Result<(), Error> {
         if !self.held.is_empty() || self.live() != self.pending {
             return Ok(());
