@@ -43,7 +43,7 @@ fn every_bit_flip_fails_one_shot_exactly_as_through_the_engine() {
     let pt = bytes(200, 9);
     for b in Backend::all() {
         for suite in [S0478, S0578, S0014] {
-            let c = client(&b, suite.is_committing());
+            let c = client(b, suite.is_committing());
             // 32-byte frames: 6 regular frames and a final one.
             let enc = EncryptOptions::keyring(&keyring)
                 .suite(suite)
@@ -88,7 +88,7 @@ fn a_bad_tag_is_reported_before_a_later_frame_out_of_order() {
     let keyring = aes("k", 3, 32);
     let pt = bytes(200, 10);
     for b in Backend::all() {
-        let c = client(&b, true);
+        let c = client(b, true);
         let enc = EncryptOptions::keyring(&keyring)
             .suite(S0478)
             .frame_length(32);
