@@ -267,8 +267,11 @@ fn finish_body(
 
 /// The framed body: the calling thread accounts for each regular frame in place and queues
 /// them in jobs, the workers open them into `out`, then the engine takes the final frame and
-/// footer. Returns the plaintext length.
-fn run_body(
+/// footer. Returns the plaintext length. With one worker (the sequential one-shot path,
+/// [`crate::stream::one_shot`]) no thread is spawned: the calling thread opens each frame as
+/// soon as it is accounted for. On error, `out` may hold plaintext of frames whose tag
+/// verified: the caller wipes it.
+pub(crate) fn run_body(
     engine: &mut DecryptEngine,
     cipher: &Cipher,
     ct: &[u8],
@@ -279,7 +282,13 @@ fn run_body(
 ) -> Result<usize> {
     let rl = cipher.regular_frame_len();
     let f = cipher.frame_length() as usize;
-    let per_job = frames_per_job(ct.len(), rl, workers);
+    // Sequential (one worker: the calling thread): each frame is opened as soon as it is
+    // accounted for, while it is in cache, and the errors come in the message's order.
+    let per_job = if workers > 1 {
+        frames_per_job(ct.len(), rl, workers)
+    } else {
+        1
+    };
     // No more threads than jobs: the bytes left bound the regular frames (none: no thread).
     let frames = ct.len().saturating_sub(fed) / rl.max(1);
     let workers = workers.min(frames.div_ceil(per_job));
@@ -342,13 +351,23 @@ fn run_body(
                         .split_at_mut_checked(count * f)
                         .ok_or(Error::Internal("result overflow"))?;
                     rest = tail;
-                    shared.push(Job {
+                    let job = Job {
                         index: jobs,
                         first,
                         count,
                         ct: ct.get(start..fed).ok_or(Error::Internal("job outside"))?,
                         out: mine,
-                    })?;
+                    };
+                    if workers > 1 {
+                        shared.push(job)?;
+                    } else {
+                        // No spawned worker: the calling thread opens it now.
+                        if let Err(e) = open_job(cipher, job) {
+                            failed_job = Some((jobs, e));
+                            return Err(Error::Core(e));
+                        }
+                        done += 1;
+                    }
                     jobs += 1;
                     len += count * f;
                     count = 0;

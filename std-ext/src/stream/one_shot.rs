@@ -1,13 +1,17 @@
 //! One-shot decryption of a message held in memory, writing each frame's plaintext straight
 //! into the result.
 //!
-//! The decrypt engine runs in sealed-frames mode over the caller's ciphertext, fed exactly what
-//! it asks for (so its buffer stays one frame long, cache-resident, and never compacts): it parses
-//! and verifies the header, checks the frame order, feeds the signature digest and handles the
-//! final frame and the footer, as on every other path. Each regular frame it hands over sealed
-//! is opened out of place ([`esdk_core::FrameCipher::open_regular_to`]) into the result
-//! buffer: one pass over the bytes with the aws-lc backend, instead of a copy of the whole
-//! message into the engine, an in-place decryption and a compaction.
+//! The decrypt engine runs in sealed-frames mode over the caller's ciphertext: it is fed
+//! exactly the header bytes it asks for, parses and verifies the header (asking for materials
+//! on the way). The framed body is then taken **where it lies** in the caller's message, on the
+//! calling thread, by the same code as the parallel one-shot path with no worker
+//! ([`crate::parallel::one_shot::run_body`]): the engine accounts for each regular frame in
+//! place (order checks, the signature digest; `skip_sealed_frame`, nothing copied into it) and
+//! the frame is opened out of place ([`esdk_core::FrameCipher::open_regular_to`]) straight from
+//! the message into the result; the engine then takes the final frame and the footer as on
+//! every other path. One pass over the bytes with the aws-lc backend: no copy of the message
+//! into the engine, no in-place decryption and compaction. A non-framed body goes through the
+//! engine and is copied out.
 //!
 //! Nothing unauthenticated is released: the result is returned only once the message is
 //! complete and verified (signature included). Until then it lives in a zeroizing buffer,
@@ -15,16 +19,11 @@
 
 use crate::error::{Error, Result};
 use crate::materials::{DecryptionMaterials, DecryptionRequest};
-use crate::provider::Backend;
 use crate::stream::engine::{DecryptEngine, DriverAction};
-use esdk_core::FrameCipher;
-use esdk_core::crypto::CryptoProvider;
 use zeroize::Zeroizing;
 
 /// Ciphertext handed to the engine when it does not say how much it needs.
 const CHUNK: usize = 64 * 1024;
-
-type Cipher = FrameCipher<<Backend as CryptoProvider>::AeadKey>;
 
 /// What the one-shot decryption needs from its caller.
 pub(crate) enum OneShotStep {
@@ -45,7 +44,8 @@ pub(crate) struct OneShotDecrypt<'c> {
     /// the ciphertext's length, which bounds the plaintext's; see [`make_room`]).
     out: Zeroizing<Vec<u8>>,
     len: usize,
-    cipher: Option<Cipher>,
+    /// The framed body was handed to [`crate::parallel::one_shot::run_body`].
+    body_taken: bool,
 }
 
 impl<'c> OneShotDecrypt<'c> {
@@ -66,7 +66,7 @@ impl<'c> OneShotDecrypt<'c> {
             eof: false,
             out: Zeroizing::new(out),
             len: 0,
-            cipher: None,
+            body_taken: false,
         }
     }
 
@@ -93,12 +93,42 @@ impl<'c> OneShotDecrypt<'c> {
     pub(crate) fn run(&mut self) -> Result<OneShotStep> {
         loop {
             match self.engine.step()? {
+                DriverAction::NeedInput if self.framed_body_next() => {
+                    // The body, where it lies: regular frames opened out of place into the
+                    // result by the calling thread, then the final frame and the footer.
+                    self.body_taken = true;
+                    let cipher = self.engine.frame_cipher()?;
+                    let room = self
+                        .out
+                        .get_mut(self.len..)
+                        .ok_or(Error::Internal("one-shot result overflow"))?;
+                    let n = crate::parallel::one_shot::run_body(
+                        &mut self.engine,
+                        &cipher,
+                        self.ciphertext,
+                        self.fed,
+                        self.eof,
+                        room,
+                        1,
+                    )?;
+                    self.len += n;
+                    self.fed = self.ciphertext.len();
+                }
                 DriverAction::NeedInput => self.feed()?,
                 DriverAction::NeedMaterials(req) => return Ok(OneShotStep::NeedMaterials(req)),
                 DriverAction::Plaintext => self.collect()?,
                 DriverAction::Done => return Ok(OneShotStep::Done),
             }
         }
+    }
+
+    /// Whether the header verified, the body is framed and none of it was taken yet.
+    fn framed_body_next(&self) -> bool {
+        !self.body_taken
+            && self
+                .engine
+                .header()
+                .is_some_and(|h| h.content_type == esdk_core::header::ContentType::Framed)
     }
 
     /// Hands the engine the next chunk of ciphertext, or signals the end of it.
@@ -125,31 +155,24 @@ impl<'c> OneShotDecrypt<'c> {
         Ok(())
     }
 
-    /// Moves what the engine holds into the result: a sealed regular frame is opened straight
-    /// into it; plaintext the engine decrypted itself (final frame, non-framed body) is copied
-    /// and wiped from the engine.
+    /// Copies the plaintext the engine decrypted itself (a non-framed body) into the result
+    /// and wipes it from the engine.
     fn collect(&mut self) -> Result<()> {
+        if self.engine.take_sealed_seq().is_some() {
+            // A framed body is taken where it lies: the engine never holds a sealed frame.
+            return Err(Error::Internal("sealed frame outside the framed body"));
+        }
         let room = self
             .out
             .get_mut(self.len..)
             .ok_or(Error::Internal("one-shot result overflow"))?;
-        if let Some(seq) = self.engine.take_sealed_seq() {
-            let cipher = match &mut self.cipher {
-                Some(c) => c,
-                slot => slot.insert(self.engine.frame_cipher()?),
-            };
-            let n = cipher.open_regular_to(seq, self.engine.plaintext(), room)?;
-            self.engine.skip_held();
-            self.len += n;
-        } else {
-            let p = self.engine.plaintext();
-            let n = p.len();
-            room.get_mut(..n)
-                .ok_or(Error::Internal("one-shot result overflow"))?
-                .copy_from_slice(p);
-            self.engine.consume_plaintext(n);
-            self.len += n;
-        }
+        let p = self.engine.plaintext();
+        let n = p.len();
+        room.get_mut(..n)
+            .ok_or(Error::Internal("one-shot result overflow"))?
+            .copy_from_slice(p);
+        self.engine.consume_plaintext(n);
+        self.len += n;
         Ok(())
     }
 
