@@ -33,7 +33,7 @@ pub(crate) mod encrypt;
 pub(crate) mod one_shot;
 pub(crate) mod pool;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Most worker threads [`default_parallelism`] chooses.
 pub const MAX_DEFAULT_WORKERS: usize = 8;
@@ -88,6 +88,30 @@ pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch, keep: usize) {
     }
 }
 
+/// Keeps a released batch's buffer for reuse **without** wiping it, at its full length (the
+/// decrypting readers' direct batches): the next batch overwrites it with ciphertext read
+/// straight from the source, and it is wiped when dropped (as `Batch` and the engine's staging
+/// frame are). Skipping the wipe saves a pass over every byte; a failed batch is wiped.
+pub(crate) fn recycle_unwiped(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
+    if b.err.is_some() {
+        return recycle(free, b, keep);
+    }
+    let buf = std::mem::take(&mut b.buf);
+    if free.len() < keep {
+        free.push(buf);
+    } else {
+        drop(Zeroizing::new(buf));
+    }
+}
+
+/// Target bytes of one batch read straight from a source by a decrypting reader: larger
+/// batches amortize the hand-off to a worker (channel, wake-up) over more AES-GCM, within the
+/// same total as `workers` batches of [`BATCH_BYTES`] at 8 workers (so at most 512 KiB of
+/// batches in flight whatever the worker count, plus one frame each when frames are larger).
+pub(crate) fn direct_batch_bytes(workers: usize) -> usize {
+    (512 * 1024 / workers.max(1)).clamp(BATCH_BYTES, 256 * 1024)
+}
+
 /// As [`recycle`] for a batch of frames that were all sealed: the buffer holds ciphertext
 /// only, so it is not wiped (a failed or partial batch is, like any other).
 pub(crate) fn recycle_sealed(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
@@ -116,6 +140,23 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn new(first: u32, record_len: usize, mut buf: Vec<u8>) -> Self {
         buf.clear();
+        Self {
+            first,
+            count: 0,
+            record_len,
+            buf,
+            ok: 0,
+            err: None,
+        }
+    }
+
+    /// A batch over a reused buffer kept at (at least) `len` bytes: no wipe or zero-fill of
+    /// what it already holds (it is overwritten with ciphertext before any use); a buffer
+    /// shorter than `len` is grown once with zeros.
+    pub(crate) fn with_len(first: u32, record_len: usize, mut buf: Vec<u8>, len: usize) -> Self {
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
         Self {
             first,
             count: 0,
