@@ -281,6 +281,32 @@ fn main() {
     println!("On a shared machine the 2-worker ratios are understated.");
 }
 
+/// CPU time of the calling thread (ns, `/proc/thread-self/schedstat`; 0 elsewhere).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time (ns) of the live `esdk-frames-*` worker threads of this process.
+fn workers_cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("esdk-frames"))
+        })
+        .filter_map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// The stream-adapter table (`-- N streams`).
 fn streams(client: &Client, keyring: &'static RawAesKeyring, pt: &[u8]) {
     let len = pt.len();
@@ -300,8 +326,12 @@ fn streams(client: &Client, keyring: &'static RawAesKeyring, pt: &[u8]) {
                     .parallelism(n)
             };
             let ct = client.encrypt(pt, &eopts(1)).unwrap().ciphertext;
+            // CPU time (ns per MiB) of the calling thread and of the workers, for the
+            // reader: what bounds it on an idle machine, whatever the load now.
+            let cpu = std::cell::Cell::new([(u64::MAX, u64::MAX); 2]);
             let dec = |n: usize| {
                 let t = Instant::now();
+                let c0 = thread_cpu_ns();
                 let dopts = DecryptOptions::keyring(keyring).parallelism(n);
                 let mut r = DecryptingReader::new(client, &dopts, &ct[..]).unwrap();
                 let mut buf = vec![0u8; 1 << 16];
@@ -314,13 +344,19 @@ fn streams(client: &Client, keyring: &'static RawAesKeyring, pt: &[u8]) {
                     got += k;
                 }
                 assert_eq!(got, len);
+                let (caller, workers) = (thread_cpu_ns() - c0, workers_cpu_ns());
+                let mut c = cpu.get();
+                let slot = &mut c[n - 1];
+                if caller + workers < slot.0 + slot.1 {
+                    *slot = (caller, workers);
+                }
+                cpu.set(c);
                 t.elapsed()
             };
             let enc = |n: usize| {
                 let t = Instant::now();
                 let mut w =
-                    EncryptingWriter::new(client, &eopts(n), Vec::with_capacity(ct.len()))
-                        .unwrap();
+                    EncryptingWriter::new(client, &eopts(n), Vec::with_capacity(ct.len())).unwrap();
                 for piece in pt.chunks(1 << 16) {
                     w.write_all(piece).unwrap();
                 }
@@ -351,6 +387,18 @@ fn streams(client: &Client, keyring: &'static RawAesKeyring, pt: &[u8]) {
                 e1,
                 e2,
                 e2 / e1
+            );
+            let c = cpu.get();
+            let per_mib = |ns: u64| ns as f64 / (len as f64 / f64::from(1u32 << 20)) / 1e3;
+            let seq = per_mib(c[0].0);
+            let (caller, workers) = (per_mib(c[1].0), per_mib(c[1].1));
+            // Idle 2-core bound: the caller alone, or all the work over both cores.
+            let bound = caller.max((caller + workers) / 2.0);
+            println!(
+                "{:<8} {:>8}   s-dec CPU us/MiB: sequential {seq:.0}; 2 workers: caller {caller:.0}, workers {workers:.0}; idle 2-core bound {:.2}x",
+                "",
+                "",
+                seq / bound
             );
         }
     }

@@ -164,7 +164,7 @@ fn direct_reads_release_nothing_unverified() {
     let suite = SUITES[0];
     let client = client_for(suite);
     let frame = 4096usize;
-    let (pt, ct) = message(suite, frame as u32, 40 * frame + 100);
+    let (pt, ct) = message(suite, 4096, 40 * frame + 100);
     let header_len = ct.len() - (40 * (frame + 32) + 40 + 100);
     // Frame 30 lies well past the bytes read with the header: read directly.
     let frame30 = header_len + 29 * (frame + 32);
@@ -180,14 +180,21 @@ fn direct_reads_release_nothing_unverified() {
     ] {
         for workers in [2usize, 3, 8] {
             let opts = DecryptOptions::keyring(&kr).parallelism(workers);
-            let mut r = DecryptingReader::new(&client, &opts, Pieces::new(&msg[..], 5000, 3))
-                .unwrap();
+            let mut r =
+                DecryptingReader::new(&client, &opts, Pieces::new(&msg[..], 5000, 3)).unwrap();
             let (got, err) = read_retrying(&mut r);
             assert!(err.is_some(), "{name} {workers}: no error");
-            assert!(got.len() <= limit, "{name} {workers}: {} released", got.len());
+            assert!(
+                got.len() <= limit,
+                "{name} {workers}: {} released",
+                got.len()
+            );
             assert!(got[..] == pt[..got.len()], "{name} {workers}: not a prefix");
             // Sticky.
-            assert!(r.read(&mut [0u8; 16]).is_err(), "{name} {workers}: not sticky");
+            assert!(
+                r.read(&mut [0u8; 16]).is_err(),
+                "{name} {workers}: not sticky"
+            );
         }
     }
 }

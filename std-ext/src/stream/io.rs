@@ -551,7 +551,9 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
     }
     /// The most bytes this reader ever held in its buffers: the ciphertext buffer and, with
     /// parallelism above 1, the frame batches of the workers (at most `workers + 2` batches,
-    /// a batch being one frame or about 64 KiB of small frames).
+    /// a batch being one frame or consecutive small frames: about 64 KiB, or for the frames
+    /// a reader reads straight from its source after the header, `512 KiB / workers`
+    /// clamped to 64–256 KiB).
     pub fn peak_buffered(&self) -> usize {
         self.pd.peak_buffered()
     }
