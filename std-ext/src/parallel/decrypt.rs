@@ -155,16 +155,35 @@ impl ParallelDecrypt {
         }
     }
 
-    /// Copies available plaintext into `out`.
+    /// Copies available plaintext into `out`: in parallel mode, after a `Plaintext` step, the
+    /// frames of finished batches in order while `out` has room (never waiting for a worker or
+    /// input), so a read is not cut at each small frame. A batch failing after some frames
+    /// were copied ends this call with those bytes; the error (sticky) comes with the next.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         if self.sequential() {
             return self.engine.read(out);
         }
-        let avail = self.plaintext();
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume_plaintext(n);
-        n
+        let mut n = 0;
+        loop {
+            let room = out.get_mut(n..).unwrap_or(&mut []);
+            let avail = self.plaintext();
+            let k = avail.len().min(room.len());
+            room[..k].copy_from_slice(&avail[..k]);
+            self.consume_plaintext(k);
+            n += k;
+            if n == out.len() || self.out.is_none() {
+                return n;
+            }
+            let more = self.drain_ready().and_then(|()| self.advance_out());
+            match more {
+                Ok(true) => {}
+                Ok(false) => return n,
+                Err(e) => {
+                    self.fail(e);
+                    return n;
+                }
+            }
+        }
     }
 
     /// Bytes held now in every buffer: the engine's input buffer, batches being filled, in

@@ -422,10 +422,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
         loop {
             match this.pd.try_step().map_err(io::Error::from)? {
                 Some(DriverAction::Plaintext) => {
-                    let avail = this.pd.plaintext();
-                    let n = avail.len().min(out.remaining());
-                    out.put_slice(&avail[..n]);
-                    this.pd.consume_plaintext(n);
+                    // Finished frames in order while `out` has room (never waiting).
+                    let n = this.pd.read(out.initialize_unfilled());
+                    out.advance(n);
                     return Poll::Ready(Ok(()));
                 }
                 Some(DriverAction::Done) => return Poll::Ready(Ok(())),
