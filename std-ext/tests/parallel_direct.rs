@@ -8,11 +8,15 @@ mod common;
 
 use common::{Pieces, aes, bytes, client_for};
 use esdk_std::stream::io::DecryptingReader;
+#[cfg(feature = "tokio")]
 use esdk_std::stream::tokio::AsyncDecryptingReader;
 use esdk_std::{AlgorithmSuite, DecryptOptions, EncryptOptions};
 use std::io::{self, Read};
+#[cfg(feature = "tokio")]
 use std::pin::Pin;
+#[cfg(feature = "tokio")]
 use std::task::{Context, Poll};
+#[cfg(feature = "tokio")]
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 const SUITES: [AlgorithmSuite; 2] = [
@@ -41,8 +45,10 @@ impl Read for Blocky<'_> {
 }
 
 /// As [`Blocky`] for tokio: `Pending` (waking itself) on every other poll.
+#[cfg(feature = "tokio")]
 struct Pendy<'a>(Blocky<'a>);
 
+#[cfg(feature = "tokio")]
 impl AsyncRead for Pendy<'_> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -130,6 +136,7 @@ fn direct_reads_through_awkward_sources_give_the_plaintext() {
     }
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn direct_reads_through_pending_sources_give_the_plaintext() {
     let kr = aes("k", 3, 32);
