@@ -11,7 +11,12 @@
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench            # 256 MiB
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64      # 64 MiB
 //! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64 small  # small only
+//! nice -n -15 cargo run --release -p esdk-std --example parallel_bench -- 64 streams  # streams only
 //! ```
+//!
+//! `streams`: only the stream adapters (std::io decrypting reader and encrypting writer,
+//! 64 KiB reads / writes), 1 and 2 workers, 4 KiB / 64 KiB / 1 MiB frames, both suites,
+//! best of 5 interleaved runs (1 and 2 workers alternate, so load changes hit both).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -107,6 +112,9 @@ fn main() {
             1 << 20,
         ),
     ];
+    if std::env::args().nth(2).as_deref() == Some("streams") {
+        return streams(&client, keyring, &pt);
+    }
     // `-- N small`: only the small-message table.
     let small_only = std::env::args().nth(2).as_deref() == Some("small");
     let cases = if small_only { &cases[..0] } else { &cases[..] };
@@ -271,4 +279,128 @@ fn main() {
          parallelism setting (the adaptive default)."
     );
     println!("On a shared machine the 2-worker ratios are understated.");
+}
+
+/// CPU time of the calling thread (ns, `/proc/thread-self/schedstat`; 0 elsewhere).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time (ns) of the live `esdk-frames-*` worker threads of this process.
+fn workers_cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("esdk-frames"))
+        })
+        .filter_map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// The stream-adapter table (`-- N streams`).
+fn streams(client: &Client, keyring: &'static RawAesKeyring, pt: &[u8]) {
+    let len = pt.len();
+    println!(
+        "{:<8} {:>8} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}",
+        "suite", "frame", "s-dec 1", "s-dec 2", "x", "s-enc 1", "s-enc 2", "x"
+    );
+    for suite in [
+        AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+    ] {
+        for frame in [4096u32, 64 * 1024, 1 << 20] {
+            let eopts = |n: usize| {
+                EncryptOptions::keyring(keyring)
+                    .suite(suite)
+                    .frame_length(frame)
+                    .parallelism(n)
+            };
+            let ct = client.encrypt(pt, &eopts(1)).unwrap().ciphertext;
+            // CPU time (ns per MiB) of the calling thread and of the workers, for the
+            // reader: what bounds it on an idle machine, whatever the load now.
+            let cpu = std::cell::Cell::new([(u64::MAX, u64::MAX); 2]);
+            let dec = |n: usize| {
+                let t = Instant::now();
+                let c0 = thread_cpu_ns();
+                let dopts = DecryptOptions::keyring(keyring).parallelism(n);
+                let mut r = DecryptingReader::new(client, &dopts, &ct[..]).unwrap();
+                let mut buf = vec![0u8; 1 << 16];
+                let mut got = 0usize;
+                loop {
+                    let k = r.read(&mut buf).unwrap();
+                    if k == 0 {
+                        break;
+                    }
+                    got += k;
+                }
+                assert_eq!(got, len);
+                let (caller, workers) = (thread_cpu_ns() - c0, workers_cpu_ns());
+                let mut c = cpu.get();
+                let slot = &mut c[n - 1];
+                if caller + workers < slot.0 + slot.1 {
+                    *slot = (caller, workers);
+                }
+                cpu.set(c);
+                t.elapsed()
+            };
+            let enc = |n: usize| {
+                let t = Instant::now();
+                let mut w =
+                    EncryptingWriter::new(client, &eopts(n), Vec::with_capacity(ct.len())).unwrap();
+                for piece in pt.chunks(1 << 16) {
+                    w.write_all(piece).unwrap();
+                }
+                let out = w.finish().unwrap();
+                assert!(out.len() >= len);
+                t.elapsed()
+            };
+            let (mut d, mut e) = ([Duration::MAX; 2], [Duration::MAX; 2]);
+            for _ in 0..5 {
+                for (i, n) in [1usize, 2].into_iter().enumerate() {
+                    d[i] = d[i].min(dec(n));
+                    e[i] = e[i].min(enc(n));
+                }
+            }
+            let (d1, d2, e1, e2) = (
+                mbps(len, d[0]),
+                mbps(len, d[1]),
+                mbps(len, e[0]),
+                mbps(len, e[1]),
+            );
+            println!(
+                "{:<8} {:>8} {:>10.0} {:>10.0} {:>7.2} {:>10.0} {:>10.0} {:>7.2}",
+                format!("{:#06x}", suite.id()),
+                frame,
+                d1,
+                d2,
+                d2 / d1,
+                e1,
+                e2,
+                e2 / e1
+            );
+            let c = cpu.get();
+            let per_mib = |ns: u64| ns as f64 / (len as f64 / f64::from(1u32 << 20)) / 1e3;
+            let seq = per_mib(c[0].0);
+            let (caller, workers) = (per_mib(c[1].0), per_mib(c[1].1));
+            // Idle 2-core bound: the caller alone, or all the work over both cores.
+            let bound = caller.max((caller + workers) / 2.0);
+            println!(
+                "{:<8} {:>8}   s-dec CPU us/MiB: sequential {seq:.0}; 2 workers: caller {caller:.0}, workers {workers:.0}; idle 2-core bound {:.2}x",
+                "",
+                "",
+                seq / bound
+            );
+        }
+    }
+    println!("MB/s, best of 5 interleaved runs; x = 2 workers / 1 worker (shared machine).");
 }

@@ -1,12 +1,12 @@
 //! The frame-parallel decrypt driver over the decrypt engine in sealed-frames mode.
 
 use super::pool::Pool;
-use super::{Batch, frames_per_batch, recycle};
+use super::{Batch, direct_batch_bytes, frames_per_batch, recycle_unwiped};
 use crate::error::{Error, Result};
 use crate::provider::Backend;
 use crate::stream::engine::{DecryptEngine, DriverAction};
 use esdk_core::FrameCipher;
-use esdk_core::body::REGULAR_FRAME_CONTENT_OFFSET;
+use esdk_core::body::{REGULAR_FRAME_CONTENT_OFFSET, REGULAR_FRAME_OVERHEAD};
 use esdk_core::crypto::CryptoProvider;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,6 +50,16 @@ pub(crate) struct ParallelDecrypt {
     /// The engine's own plaintext (final frame, non-framed body) may be released: every
     /// frame before it was.
     engine_release: bool,
+    /// The batch being filled is read straight from the source (`direct_spare`), not copied
+    /// out of the engine; `partial` bytes of its next record have arrived.
+    filling_direct: bool,
+    partial: usize,
+    /// The direct reads ended (a record that is not a regular frame, or the end of input):
+    /// the engine takes the rest of the message.
+    direct_done: bool,
+    /// Direct reads are used (decrypting readers, `read_directly`); writers push into the
+    /// engine.
+    direct_allowed: bool,
 }
 
 impl std::fmt::Debug for ParallelDecrypt {
@@ -84,6 +94,10 @@ impl ParallelDecrypt {
             peak: 0,
             // Sequential: the engine's plaintext is the only plaintext.
             engine_release: workers == 1,
+            filling_direct: false,
+            partial: 0,
+            direct_done: false,
+            direct_allowed: false,
         }
     }
 
@@ -105,6 +119,8 @@ impl ParallelDecrypt {
         // Stop the workers now; nothing more is released.
         self.pool = None;
         self.filling = None;
+        self.filling_direct = false;
+        self.partial = 0;
         self.finished.clear();
         self.out = None;
         e
@@ -139,16 +155,35 @@ impl ParallelDecrypt {
         }
     }
 
-    /// Copies available plaintext into `out`.
+    /// Copies available plaintext into `out`: in parallel mode, after a `Plaintext` step, the
+    /// frames of finished batches in order while `out` has room (never waiting for a worker or
+    /// input), so a read is not cut at each small frame. A batch failing after some frames
+    /// were copied ends this call with those bytes; the error (sticky) comes with the next.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         if self.sequential() {
             return self.engine.read(out);
         }
-        let avail = self.plaintext();
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume_plaintext(n);
-        n
+        let mut n = 0;
+        loop {
+            let room = out.get_mut(n..).unwrap_or(&mut []);
+            let avail = self.plaintext();
+            let k = avail.len().min(room.len());
+            room[..k].copy_from_slice(&avail[..k]);
+            self.consume_plaintext(k);
+            n += k;
+            if n == out.len() || self.out.is_none() {
+                return n;
+            }
+            let more = self.drain_ready().and_then(|()| self.advance_out());
+            match more {
+                Ok(true) => {}
+                Ok(false) => return n,
+                Err(e) => {
+                    self.fail(e);
+                    return n;
+                }
+            }
+        }
     }
 
     /// Bytes held now in every buffer: the engine's input buffer, batches being filled, in
@@ -177,6 +212,15 @@ impl ParallelDecrypt {
 
     fn submit_filling(&mut self) -> Result<()> {
         self.peak = self.peak.max(self.held());
+        if self.partial != 0 {
+            // Only `stall` submits a direct batch with part of a record (carried over).
+            return Err(Error::Internal("batch submitted with a partial record"));
+        }
+        self.filling_direct = false;
+        if let Some(b) = self.filling.take_if(|b| b.count == 0) {
+            // A direct batch no frame reached: nothing to open.
+            recycle_unwiped(&mut self.free, b, self.workers + 2);
+        }
         if let Some(b) = self.filling.take() {
             self.in_flight_bytes += b.buf.capacity();
             let pool = self.pool.as_mut().ok_or_else(pool_gone)?;
@@ -221,10 +265,8 @@ impl ParallelDecrypt {
         Ok(())
     }
 
-    /// Copies the sealed frame the engine holds into the batch being filled.
-    fn take_sealed(&mut self, seq: u32) -> Result<()> {
-        let record = self.engine.plaintext();
-        let rl = record.len();
+    /// Starts the workers (at the first regular frame).
+    fn ensure_pool(&mut self) -> Result<()> {
         if self.pool.is_none() {
             let cipher = Arc::new(self.engine.frame_cipher()?);
             self.frame_len = cipher.frame_length() as usize;
@@ -234,6 +276,18 @@ impl ParallelDecrypt {
                     .map_err(Error::Io)?,
             );
         }
+        Ok(())
+    }
+
+    /// Copies the sealed frame the engine holds into the batch being filled.
+    fn take_sealed(&mut self, seq: u32) -> Result<()> {
+        let record = self.engine.plaintext();
+        let rl = record.len();
+        self.ensure_pool()?;
+        if self.filling_direct {
+            self.submit_filling()?;
+        }
+        let record = self.engine.plaintext();
         if self.filling.is_none() {
             let buf = self.free.pop().unwrap_or_default();
             self.filling = Some(Batch::new(seq, rl, buf));
@@ -264,7 +318,8 @@ impl ParallelDecrypt {
                 return Err(Error::Core(e));
             }
             if let Some((b, _, _)) = self.out.take() {
-                recycle(&mut self.free, b, self.workers + 2);
+                // Overwritten by the next batch's ciphertext, wiped on drop.
+                recycle_unwiped(&mut self.free, b, self.workers + 2);
             }
         }
         if let Some(b) = self.finished.remove(&self.next_release) {
@@ -354,6 +409,15 @@ impl ParallelDecrypt {
                 self.wait_one()?;
                 continue;
             }
+            if self.direct_ready() {
+                // The next regular frames are read straight into the batch being filled
+                // (`direct_spare`); it goes to a worker when full (or on `stall`).
+                self.drain_ready()?;
+                if self.finished.contains_key(&self.next_release) {
+                    continue;
+                }
+                return Ok(Some(DriverAction::NeedInput));
+            }
             match self.engine.step()? {
                 DriverAction::Plaintext => {
                     if let Some(seq) = self.engine.take_sealed_seq() {
@@ -378,13 +442,185 @@ impl ParallelDecrypt {
     /// Registers the waker of an async owner and reports whether a batch finished.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
     pub(crate) fn poll_ready(&mut self, w: &std::task::Waker) -> Result<bool> {
-        self.submit_filling()?;
+        if !self.filling_direct {
+            // (A direct batch goes when full, or by `stall`.)
+            self.submit_filling()?;
+        }
         if let Some(p) = &self.pool {
             p.set_waker(w);
         }
         let before = self.finished.len();
         self.drain_ready().map_err(|e| self.fail(e))?;
         Ok(self.finished.len() > before || self.in_flight == 0)
+    }
+}
+
+impl ParallelDecrypt {
+    /// Whether the next bytes of the source are regular frames to read straight into a batch:
+    /// parallel mode, a framed body after the verified header, and nothing buffered in the
+    /// engine (the bytes read with the header go through the engine first).
+    fn direct_ready(&self) -> bool {
+        self.direct_allowed
+            && !self.sequential()
+            && !self.direct_done
+            // (Set once the final frame is being released: the body is over.)
+            && !self.engine_release
+            && self.failed.is_none()
+            && (self.filling.is_none() || self.filling_direct)
+            && self.engine.header().is_some_and(|h| {
+                h.content_type == esdk_core::ContentType::Framed && h.frame_length > 0
+            })
+            && self.engine.buffered() == 0
+            && self.engine.plaintext().is_empty()
+            && !self.engine.is_done()
+    }
+
+    /// A decrypting reader: in parallel mode, after the header, regular frames are read from
+    /// the source straight into batches ([`ParallelDecrypt::direct_spare`]).
+    pub(crate) fn read_directly(&mut self) {
+        self.direct_allowed = true;
+    }
+
+    fn record_len(&self) -> usize {
+        self.frame_len.saturating_add(REGULAR_FRAME_OVERHEAD)
+    }
+
+    /// Regular frames per direct batch.
+    fn direct_per_batch(&self) -> usize {
+        (direct_batch_bytes(self.workers) / self.record_len().max(1)).max(1)
+    }
+
+    /// After `NeedInput`: where to read the next source bytes straight into a batch (the rest
+    /// of the next record), or `None` when they go to the engine (`DecryptEngine::spare`).
+    /// Report what was read with [`ParallelDecrypt::direct_commit`].
+    pub(crate) fn direct_spare(&mut self) -> Result<Option<&mut [u8]>> {
+        if !self.direct_ready() {
+            return Ok(None);
+        }
+        self.ensure_pool().map_err(|e| self.fail(e))?;
+        let rl = self.record_len();
+        if self.filling.is_none() {
+            let len = self.direct_per_batch() * rl;
+            let buf = self.free.pop().unwrap_or_default();
+            self.filling = Some(Batch::with_len(0, rl, buf, len));
+            self.filling_direct = true;
+            self.peak = self.peak.max(self.held());
+        }
+        let partial = self.partial;
+        Ok(self.filling.as_mut().and_then(|b| {
+            let start = b.count * rl;
+            b.buf.get_mut(start + partial..start + rl)
+        }))
+    }
+
+    /// `n` bytes were read into [`ParallelDecrypt::direct_spare`] (0: end of input). A
+    /// completed record is accounted by the engine (`skip_sealed_frame`: order, running
+    /// digest) and joins the batch; a record that is not a regular frame (the final frame)
+    /// and whatever arrived at the end of input go to the engine, which takes the rest.
+    pub(crate) fn direct_commit(&mut self, n: usize) -> Result<()> {
+        self.direct_commit_inner(n).map_err(|e| self.fail(e))
+    }
+
+    fn direct_commit_inner(&mut self, n: usize) -> Result<()> {
+        let rl = self.record_len();
+        let per = self.direct_per_batch();
+        let Some(b) = self.filling.as_mut().filter(|_| self.filling_direct) else {
+            return Err(Error::Internal("direct read without a batch"));
+        };
+        let start = b.count * rl;
+        if n == 0 {
+            let part = b
+                .buf
+                .get(start..start + self.partial)
+                .ok_or(Error::Internal("direct record out of range"))?;
+            self.engine.push(part)?;
+            self.partial = 0;
+            self.engine.set_eof();
+            self.direct_done = true;
+            return Ok(());
+        }
+        self.partial = self.partial.saturating_add(n).min(rl);
+        if self.partial < rl {
+            return Ok(());
+        }
+        let rec = b
+            .buf
+            .get(start..start + rl)
+            .ok_or(Error::Internal("direct record out of range"))?;
+        self.partial = 0;
+        match self.engine.skip_sealed_frame(rec)? {
+            Some(seq) => {
+                if b.count == 0 {
+                    b.first = seq;
+                } else if seq != b.next_seq() {
+                    return Err(Error::Internal("direct frames out of order"));
+                }
+                b.count += 1;
+                if b.count >= per {
+                    self.submit_filling()?;
+                }
+            }
+            None => {
+                self.engine.push(rec)?;
+                self.direct_done = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The source has nothing more for now (`WouldBlock`, `Pending`): the complete frames of
+    /// the direct batch go to a worker now rather than when the batch is full (the part of a
+    /// record already read is carried into a new batch).
+    pub(crate) fn stall(&mut self) -> Result<()> {
+        self.stall_inner().map_err(|e| self.fail(e))
+    }
+
+    fn stall_inner(&mut self) -> Result<()> {
+        if !self.filling_direct || self.filling.as_ref().is_none_or(|b| b.count == 0) {
+            return Ok(());
+        }
+        let rl = self.record_len();
+        let len = self.direct_per_batch() * rl;
+        let partial = std::mem::take(&mut self.partial);
+        let mut next = Batch::with_len(0, rl, self.free.pop().unwrap_or_default(), len);
+        if let (Some(b), Some(dst)) = (self.filling.as_ref(), next.buf.get_mut(..partial)) {
+            let start = b.count * rl;
+            let src = b
+                .buf
+                .get(start..start + partial)
+                .ok_or(Error::Internal("direct record out of range"))?;
+            dst.copy_from_slice(src);
+        }
+        self.submit_filling()?;
+        self.filling = Some(next);
+        self.filling_direct = true;
+        self.partial = partial;
+        self.peak = self.peak.max(self.held());
+        Ok(())
+    }
+
+    /// Waits for one batch in flight, if any (blocking owners after `stall`): whether one came.
+    pub(crate) fn wait_any(&mut self) -> Result<bool> {
+        if self.in_flight == 0 {
+            return Ok(false);
+        }
+        self.wait_one().map_err(|e| self.fail(e))?;
+        Ok(true)
+    }
+
+    /// Batches the workers hold.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio adapters
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+}
+
+impl Drop for ParallelDecrypt {
+    fn drop(&mut self) {
+        // Spare buffers may hold released plaintext (`recycle_unwiped`).
+        for b in &mut self.free {
+            zeroize::Zeroize::zeroize(b);
+        }
     }
 }
 

@@ -214,12 +214,17 @@ impl ParallelEncrypt {
             )));
         }
         if self.filling.is_none() {
+            // A reused buffer keeps its length (it holds ciphertext only, `recycle_sealed`):
+            // records are overwritten, not zero-filled again first.
             let buf = self.free.pop().unwrap_or_default();
-            self.filling = Some(Batch::new(self.next_seq, self.record_len, buf));
+            self.filling = Some(Batch::with_len(self.next_seq, self.record_len, buf, 0));
         }
         let rl = self.record_len;
         let b = self.filling.as_mut().ok_or_else(poisoned)?;
-        b.buf.resize(b.buf.len() + rl, 0);
+        let end = (b.count + 1) * rl;
+        if b.buf.len() < end {
+            b.buf.resize(end, 0);
+        }
         b.count += 1;
         self.next_seq += 1;
         self.partial = 0;

@@ -13,6 +13,17 @@
 //! where a batch is one frame, or several consecutive frames totalling about 64 KiB when
 //! frames are small (so that small frames do not pay a thread hand-off each).
 //!
+//! A parallel decrypting reader (std::io or tokio) reads the regular frames that follow the
+//! header straight from its source into the batch being filled (no copy through the engine's
+//! input buffer); the engine accounts each one where it lies
+//! (`DecryptEngine::skip_sealed_frame`: order, running digest) on the calling thread, the
+//! workers open the batch in place, and the reader copies the plaintext out in order. The
+//! first record that is not a regular frame (the final frame), the footer and the end of
+//! input go through the engine as before. When the source would block (`WouldBlock`,
+//! `Pending`), the complete frames read so far go to a worker at once. Released batch
+//! buffers are reused without a wipe pass (the next batch overwrites them with ciphertext;
+//! wiped when dropped, like the engine's staging frame).
+//!
 //! Parallelism is a setting, not a type: [`crate::EncryptOptions::parallelism`] and
 //! [`crate::DecryptOptions::parallelism`] apply to the one-shot calls and to every stream
 //! adapter of [`crate::stream::io`] and [`crate::stream::tokio`] built with those options.
@@ -33,7 +44,7 @@ pub(crate) mod encrypt;
 pub(crate) mod one_shot;
 pub(crate) mod pool;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Most worker threads [`default_parallelism`] chooses.
 pub const MAX_DEFAULT_WORKERS: usize = 8;
@@ -60,9 +71,11 @@ pub const PARALLEL_MIN_BYTES: usize = 16 << 20;
 /// [`MAX_DEFAULT_WORKERS`]) for one-shot messages of at least [`PARALLEL_MIN_BYTES`], and 1
 /// (exactly the sequential path) for smaller messages and for the stream adapters: on the
 /// 2-core machines this project measures on, one-shot calls of 16 MiB and more gain 1.1–2.0×,
-/// while the stream adapters (which hand each batch of frames to a worker and copy it
-/// back) and small messages were slower in parallel (`parallel_bench`;
-/// docs/decisions/14-parallel-ranged.md). The one-shot paths further use no more threads
+/// while the stream adapters and small messages were slower in parallel (`parallel_bench`;
+/// docs/decisions/14-parallel-ranged.md): a parallel stream reader's calling thread still
+/// copies every byte twice (source → batch, batch → caller), which on the machines measured
+/// costs more CPU than the whole sequential reader (one copy plus AES-GCM into the
+/// caller's buffer), so no number of workers makes it faster. The one-shot paths further use no more threads
 /// than they have jobs of frames.
 pub(crate) fn workers_for(setting: Option<usize>, len: usize) -> usize {
     match setting {
@@ -88,14 +101,38 @@ pub(crate) fn recycle(free: &mut Vec<Vec<u8>>, b: Batch, keep: usize) {
     }
 }
 
+/// Keeps a released batch's buffer for reuse **without** wiping it, at its full length (the
+/// decrypting readers' direct batches): the next batch overwrites it with ciphertext read
+/// straight from the source, and it is wiped when dropped (as `Batch` and the engine's staging
+/// frame are). Skipping the wipe saves a pass over every byte; a failed batch is wiped.
+pub(crate) fn recycle_unwiped(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
+    if b.err.is_some() {
+        return recycle(free, b, keep);
+    }
+    let buf = std::mem::take(&mut b.buf);
+    if free.len() < keep {
+        free.push(buf);
+    } else {
+        drop(Zeroizing::new(buf));
+    }
+}
+
+/// Target bytes of one batch read straight from a source by a decrypting reader: larger
+/// batches amortize the hand-off to a worker (channel, wake-up) over more AES-GCM, within the
+/// same total as `workers` batches of [`BATCH_BYTES`] at 8 workers (so at most 512 KiB of
+/// batches in flight whatever the worker count, plus one frame each when frames are larger).
+pub(crate) fn direct_batch_bytes(workers: usize) -> usize {
+    (512 * 1024 / workers.max(1)).clamp(BATCH_BYTES, 256 * 1024)
+}
+
 /// As [`recycle`] for a batch of frames that were all sealed: the buffer holds ciphertext
-/// only, so it is not wiped (a failed or partial batch is, like any other).
+/// only, so it is not wiped, and keeps its length (the next batch overwrites its records
+/// without a zero-fill first; a failed or partial batch is wiped, like any other).
 pub(crate) fn recycle_sealed(free: &mut Vec<Vec<u8>>, mut b: Batch, keep: usize) {
     if b.err.is_some() || b.ok != b.count {
         return recycle(free, b, keep);
     }
-    let mut buf = std::mem::take(&mut b.buf);
-    buf.clear();
+    let buf = std::mem::take(&mut b.buf);
     if free.len() < keep {
         free.push(buf);
     }
@@ -116,6 +153,23 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn new(first: u32, record_len: usize, mut buf: Vec<u8>) -> Self {
         buf.clear();
+        Self {
+            first,
+            count: 0,
+            record_len,
+            buf,
+            ok: 0,
+            err: None,
+        }
+    }
+
+    /// A batch over a reused buffer kept at (at least) `len` bytes: no wipe or zero-fill of
+    /// what it already holds (it is overwritten with ciphertext before any use); a buffer
+    /// shorter than `len` is grown once with zeros.
+    pub(crate) fn with_len(first: u32, record_len: usize, mut buf: Vec<u8>, len: usize) -> Self {
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
         Self {
             first,
             count: 0,

@@ -625,6 +625,12 @@ impl DecryptEngine {
         self.dec.skip_sealed_frame(record).map_err(from_core)
     }
 
+    /// Ciphertext bytes buffered and not yet processed (frame-parallel readers read the
+    /// next regular frames straight into their batches only when this is 0).
+    pub(crate) fn buffered(&self) -> usize {
+        self.input.buffered()
+    }
+
     /// The cipher for this message's frames, once the header verified.
     pub(crate) fn frame_cipher(
         &self,

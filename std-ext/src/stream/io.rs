@@ -423,9 +423,36 @@ fn pump<R: Read>(
                 let m = crate::executor::block_on(source.decryption_materials(&req))?;
                 pd.engine.set_materials(m);
             }
-            DriverAction::NeedInput => fill(&mut pd.engine, inner)?,
+            DriverAction::NeedInput => match read_input(pd, inner) {
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Frames already read are opened and released now, not after more input
+                    // (what the sequential reader would return); `WouldBlock` only when
+                    // nothing is on its way.
+                    pd.stall()?;
+                    if !pd.wait_any()? {
+                        return Err(Error::Io(e));
+                    }
+                }
+                r => r?,
+            },
         }
     }
+}
+
+/// Reads once from `inner`: in parallel mode straight into the batch of regular frames being
+/// filled when the driver says so ([`ParallelDecrypt::direct_spare`]), else into the engine.
+fn read_input<R: Read>(pd: &mut ParallelDecrypt, inner: &mut R) -> Result<()> {
+    let Some(spare) = pd.direct_spare()? else {
+        return fill(&mut pd.engine, inner);
+    };
+    let got = loop {
+        match inner.read(spare) {
+            Ok(g) => break g,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    };
+    pd.direct_commit(got)
 }
 
 /// Reads plaintext: decrypts the message of an inner reader. `read` returns `Ok(0)` only after
@@ -464,9 +491,11 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
         inner: R,
         max_buffer: usize,
     ) -> Result<Self> {
+        let mut pd = decrypt_driver(client, opts, max_buffer);
+        pd.read_directly();
         let mut r = Self {
             inner,
-            pd: decrypt_driver(client, opts, max_buffer),
+            pd,
             source: opts.source,
         };
         match r.drive_header() {
@@ -522,7 +551,9 @@ impl<'a, R: Read> DecryptingReader<'a, R> {
     }
     /// The most bytes this reader ever held in its buffers: the ciphertext buffer and, with
     /// parallelism above 1, the frame batches of the workers (at most `workers + 2` batches,
-    /// a batch being one frame or about 64 KiB of small frames).
+    /// a batch being one frame or consecutive small frames: about 64 KiB, or for the frames
+    /// a reader reads straight from its source after the header, `512 KiB / workers`
+    /// clamped to 64–256 KiB).
     pub fn peak_buffered(&self) -> usize {
         self.pd.peak_buffered()
     }

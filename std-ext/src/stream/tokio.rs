@@ -341,6 +341,7 @@ impl<R: AsyncRead + Unpin> AsyncDecryptingReader<R> {
         max_buffer: usize,
     ) -> Result<Self> {
         let mut pd = decrypt_driver(client, opts, max_buffer);
+        pd.read_directly();
         while pd.engine.header().is_none() {
             // Sequential: no further than the header, so that the frames already buffered
             // are opened by `poll_read`, straight into the caller's buffer.
@@ -421,10 +422,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
         loop {
             match this.pd.try_step().map_err(io::Error::from)? {
                 Some(DriverAction::Plaintext) => {
-                    let avail = this.pd.plaintext();
-                    let n = avail.len().min(out.remaining());
-                    out.put_slice(&avail[..n]);
-                    this.pd.consume_plaintext(n);
+                    // Finished frames in order while `out` has room (never waiting).
+                    let n = this.pd.read(out.initialize_unfilled());
+                    out.advance(n);
                     return Poll::Ready(Ok(()));
                 }
                 Some(DriverAction::Done) => return Poll::Ready(Ok(())),
@@ -435,7 +435,19 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
                     .into()));
                 }
                 Some(DriverAction::NeedInput) => {
-                    ready!(poll_fill(&mut this.pd.engine, &mut this.inner, cx))?;
+                    match poll_read_input(&mut this.pd, &mut this.inner, cx) {
+                        Poll::Ready(r) => r?,
+                        Poll::Pending => {
+                            // Frames already read go to a worker now, not after more input;
+                            // the worker finishing them wakes this task too.
+                            this.pd.stall().map_err(io::Error::from)?;
+                            if this.pd.in_flight() == 0
+                                || !this.pd.poll_ready(cx.waker()).map_err(io::Error::from)?
+                            {
+                                return Poll::Pending;
+                            }
+                        }
+                    }
                 }
                 // Waiting for a worker: the one finishing a batch wakes this task.
                 None => {
@@ -446,6 +458,29 @@ impl<R: AsyncRead + Unpin> AsyncRead for AsyncDecryptingReader<R> {
             }
         }
     }
+}
+
+/// Polls `inner` once: in parallel mode straight into the batch of regular frames being filled
+/// when the driver says so ([`ParallelDecrypt::direct_spare`]), else into the engine.
+fn poll_read_input<R: AsyncRead + Unpin>(
+    pd: &mut ParallelDecrypt,
+    inner: &mut R,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let got = {
+        let Some(spare) = pd.direct_spare().map_err(io::Error::from)? else {
+            return poll_fill(&mut pd.engine, inner, cx);
+        };
+        loop {
+            let mut rb = ReadBuf::new(&mut *spare);
+            match ready!(Pin::new(&mut *inner).poll_read(cx, &mut rb)) {
+                Ok(()) => break rb.filled().len(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    };
+    Poll::Ready(pd.direct_commit(got).map_err(io::Error::from))
 }
 
 /// A sequential decrypting reader's `poll_read` (see [`DecryptEngine::read_step`]): polls
