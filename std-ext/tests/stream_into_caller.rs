@@ -301,7 +301,8 @@ fn every_suite_frame_and_read_size_matches_one_shot() {
             }
         }
     }
-    assert!(runs > 5000, "{runs}");
+    // 4,950 without the tokio feature (the RustCrypto-only CI build), more with it.
+    assert!(runs >= 4950, "{runs}");
 }
 
 /// The header length of a well-formed message.
