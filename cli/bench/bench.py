@@ -15,8 +15,12 @@ Soundness rules (issue #15):
   ceiling ratio is aws-encryption-cli's best time / the aws-lc SHA-384 time.
 
 * extra rows with the output going to /dev/null (frame lengths of ESDK_BENCH_NULL_FRAMES,
-  default 4096): the tools' own cost, without the kernel's copy into new page-cache pages
-  (whose cost swings by 10x from run to run on VMs that hand freed memory back to the host).
+  default: every frame length): the tools' own cost, without the kernel's copy into new
+  page-cache pages (whose cost swings by 10x from run to run on VMs that hand freed memory
+  back to the host);
+* that page-cache cost itself, probed before the first and after the last cell: the time to
+  write 256 MiB to a new file in the work directory in 256 KiB writes (no tool involved), so a
+  run whose file rows were slowed by the host shows it.
 
 Usage: bench.py WORK SIZE_MIB ESDK AWSCLI SHA384_SPEED  (env: ESDK_BENCH_SUITES, ESDK_BENCH_FRAMES,
 ESDK_BENCH_REPS, ESDK_BENCH_SKIP_AWSCLI, ESDK_BENCH_THREADS).
@@ -36,7 +40,7 @@ frames = [int(f) for f in os.environ.get("ESDK_BENCH_FRAMES", "4096 65536 104857
 reps = int(os.environ.get("ESDK_BENCH_REPS", "3"))
 skip_awscli = os.environ.get("ESDK_BENCH_SKIP_AWSCLI", "0") == "1"
 threads = os.environ.get("ESDK_BENCH_THREADS", "")
-null_frames = [int(f) for f in os.environ.get("ESDK_BENCH_NULL_FRAMES", "4096").split()]
+null_frames = [int(f) for f in os.environ.get("ESDK_BENCH_NULL_FRAMES", "4096 65536 1048576").split()]
 plain = os.path.join(work, "plain")
 key = os.path.join(work, "keys", "bench")
 esdk_key = ["-w", "provider=raw-aes", "key-namespace=bench", "key-name=bench", "key-file=" + key]
@@ -108,12 +112,27 @@ def fmt(samples):
     return walls[0], statistics.median(walls), statistics.median(s[1] for s in samples), max(s[2] for s in samples)
 
 
+def page_cache_probe():
+    """Seconds per GiB to write 256 MiB to a new file in 256 KiB writes (best of 3)."""
+    path, block, best = os.path.join(work, "probe"), bytes(256 << 10), float("inf")
+    for _ in range(3):
+        os.sync()
+        t = time.monotonic()
+        with open(path, "wb") as f:
+            for _ in range(1024):
+                f.write(block)
+        best = min(best, (time.monotonic() - t) * 4)
+        os.remove(path)
+    return best
+
+
 sha = sha384_awslc_seconds()
 sha_ossl = sha384_openssl_seconds()
 print("file: %d MiB on %s; %d runs per cell, tools interleaved, sync before each run" % (
     size_mib, work, reps))
 print("one core's SHA-384 over %d MiB, this run: aws-lc (esdk's backend) %.3f s (%.0f MB/s), "
       "OpenSSL %.3f s (%.0f MB/s)" % (size_mib, sha, size / sha / 1e6, sha_ossl, size / sha_ossl / 1e6))
+print("page-cache write probe (no tool): %.3f s per GiB written to a new file" % page_cache_probe())
 tools = ["esdk"] + ([] if skip_awscli else ["awscli"])
 for suite in suites:
     signed = "ECDSA" in suite
@@ -145,3 +164,4 @@ for suite in suites:
             if signed:
                 line += "; SHA-384 ceiling %.1fx (aws-encryption-cli best / aws-lc SHA-384 time); esdk at %.2fx of that SHA-384 time" % (pb / sha, eb / sha)
             print(line)
+print("\npage-cache write probe after the last cell: %.3f s per GiB" % page_cache_probe())

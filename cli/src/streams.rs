@@ -184,8 +184,16 @@ pub enum Output {
     Direct(BufWriter<File>),
 }
 
-/// Size of the I/O chunks: reads of the input, writes of the output.
+/// Size of the output chunks handed to the writing thread (and of plain buffered I/O).
 pub const CHUNK: usize = 256 * 1024;
+/// Size of the chunks a [`BackgroundReader`] reads ahead: large, so the reading thread and
+/// the cryptography hand over rarely (reads never allocate page-cache memory).
+pub const READ_CHUNK: usize = 1024 * 1024;
+/// The largest single `write` to the output. Larger writes make Linux allocate large
+/// page-cache folios for the new file; on VMs that hand free memory back to the host those
+/// come from returned memory, and measured here a 1 MiB-per-write copy of 1 GiB took 13–16 s
+/// against 0.4–0.5 s for 256 or 512 KiB per write (`dd obs=…`, same file, same machine).
+pub const WRITE_PIECE: usize = 256 * 1024;
 /// The largest chunk: a chunk grows to hold whole frames up to this frame length.
 pub const MAX_CHUNK: usize = 4 << 20;
 
@@ -516,7 +524,11 @@ fn write_behind<W: Write>(
     let mut result = Ok(());
     for (chunk, len) in rx {
         if result.is_ok() {
-            result = inner.write_all(chunk.get(..len).unwrap_or_default());
+            result = chunk
+                .get(..len)
+                .unwrap_or_default()
+                .chunks(WRITE_PIECE)
+                .try_for_each(|piece| inner.write_all(piece));
             if result.is_err() {
                 failed.store(true, std::sync::atomic::Ordering::Release);
             }
@@ -585,8 +597,8 @@ enum Chunk {
 }
 
 /// A file read by a thread of its own, so that the kernel's copy out of the page cache runs
-/// on another core than the cryptography. Chunks of 256 KiB come over a bounded channel (at
-/// most four in flight, about 1.5 MiB in all). The end of input is an explicit message: a
+/// on another core than the cryptography. Chunks of [`READ_CHUNK`] bytes come over a bounded
+/// channel (at most four in flight, about 6 MiB in all). The end of input is an explicit message: a
 /// thread that stopped without sending it is an error, never a short input.
 pub struct BackgroundReader {
     current: Vec<u8>,
@@ -655,7 +667,7 @@ fn read_ahead<R: Read>(
 ) {
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        chunk.resize(CHUNK, 0);
+        chunk.resize(READ_CHUNK, 0);
         let mut filled = 0;
         let mut failed = None;
         while filled < chunk.len() {
