@@ -18,6 +18,9 @@ Soundness rules (issue #15):
   default: every frame length): the tools' own cost, without the kernel's copy into new
   page-cache pages (whose cost swings by 10x from run to run on VMs that hand freed memory
   back to the host);
+* the copy reference: `cp` of the input to a new file, timed in the same run;
+  aws-encryption-cli's best / cp time is the ratio a tool exactly as fast as a plain file copy
+  would show in a file row;
 * that page-cache cost itself, probed before the first and after the last cell: the time to
   write 256 MiB to a new file in the work directory in 256 KiB writes (no tool involved), so a
   run whose file rows were slowed by the host shows it.
@@ -126,6 +129,20 @@ def page_cache_probe():
     return best
 
 
+def copy_seconds():
+    """Seconds to copy the input to a new file with `cp` (one thread, in-kernel copy, no
+    crypto; best of 3): aws-encryption-cli's best / this is the ratio a tool exactly as fast as
+    a plain file copy would show in a file row."""
+    path, best = os.path.join(work, "copy"), float("inf")
+    for _ in range(3):
+        os.sync()
+        t = time.monotonic()
+        subprocess.run(["cp", plain, path], check=True)
+        best = min(best, time.monotonic() - t)
+        os.remove(path)
+    return best
+
+
 sha = sha384_awslc_seconds()
 sha_ossl = sha384_openssl_seconds()
 print("file: %d MiB on %s; %d runs per cell, tools interleaved, sync before each run" % (
@@ -133,6 +150,8 @@ print("file: %d MiB on %s; %d runs per cell, tools interleaved, sync before each
 print("one core's SHA-384 over %d MiB, this run: aws-lc (esdk's backend) %.3f s (%.0f MB/s), "
       "OpenSSL %.3f s (%.0f MB/s)" % (size_mib, sha, size / sha / 1e6, sha_ossl, size / sha_ossl / 1e6))
 print("page-cache write probe (no tool): %.3f s per GiB written to a new file" % page_cache_probe())
+cp_s = copy_seconds()
+print("cp of the input to a new file: %.3f s (the copy reference of the file rows)" % cp_s)
 tools = ["esdk"] + ([] if skip_awscli else ["awscli"])
 for suite in suites:
     signed = "ECDSA" in suite
@@ -161,6 +180,8 @@ for suite in suites:
             pb, pm, pc, pr = fmt(res[("awscli", op)])
             line = "%s: esdk %.1fx faster (best), %.1fx (median), %.1fx less CPU; peak RSS %.1f vs %.1f MiB" % (
                 op, pb / eb, pm / em, pc / ec, er / 1024, pr / 1024)
+            if ">null" not in op:
+                line += "; as fast as cp would be %.1fx (aws-encryption-cli best / cp time)" % (pb / cp_s)
             if signed:
                 line += "; SHA-384 ceiling %.1fx (aws-encryption-cli best / aws-lc SHA-384 time); esdk at %.2fx of that SHA-384 time" % (pb / sha, eb / sha)
             print(line)
