@@ -463,6 +463,7 @@ impl RawAesKeyringFor {
     }
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn tokio_ranges_match() {
     let kr = aes("k", 1, 32);
