@@ -787,14 +787,26 @@ impl Drop for BackgroundReader {
 #[cfg(test)]
 mod background_reader_tests {
     use super::BackgroundReader;
-    use std::io::{self, Read};
+    use std::io::{self, BufRead, Read};
 
     /// Gives `data` in pieces of at most `step` bytes, then fails or panics if asked to.
-    struct Source {
+    pub(super) struct Source {
         data: Vec<u8>,
         pos: usize,
         step: usize,
         then: Option<&'static str>,
+    }
+
+    impl Source {
+        /// `data` in pieces of at most `step` bytes, then the end of input.
+        pub(super) fn pieces(data: &[u8], step: usize) -> Self {
+            Self {
+                data: data.to_vec(),
+                pos: 0,
+                step,
+                then: None,
+            }
+        }
     }
 
     impl Read for Source {
@@ -819,6 +831,55 @@ mod background_reader_tests {
             .collect()
     }
 
+    /// A reader over `data` given by its source in pieces of at most `step` bytes, then `then`.
+    fn reader(data: &[u8], step: usize, then: Option<&'static str>) -> BackgroundReader {
+        BackgroundReader::new(Source {
+            then,
+            ..Source::pieces(data, step)
+        })
+    }
+
+    /// How a test takes the bytes: `read` calls with a buffer of that size, or each chunk
+    /// itself (`fill_buf`) consumed in parts of at most that size.
+    #[derive(Clone, Copy, Debug)]
+    enum Take {
+        Read(usize),
+        Buffered(usize),
+    }
+
+    /// Reads `data` back through a reader over it to the end, then checks that the end stays
+    /// the end.
+    fn read_back(data: &[u8], step: usize, take: Take) -> Vec<u8> {
+        let mut r = reader(data, step, None);
+        let mut out = Vec::new();
+        match take {
+            Take::Read(size) => {
+                let mut buf = vec![0u8; size];
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(r.read(&mut buf).unwrap(), 0);
+            }
+            Take::Buffered(part) => {
+                loop {
+                    let buf = r.fill_buf().unwrap();
+                    if buf.is_empty() {
+                        break;
+                    }
+                    let n = buf.len().min(part);
+                    out.extend_from_slice(&buf[..n]);
+                    r.consume(n);
+                }
+                assert!(r.fill_buf().unwrap().is_empty());
+            }
+        }
+        out
+    }
+
     #[test]
     fn passes_every_byte_in_order() {
         for (len, step, read) in [
@@ -830,30 +891,13 @@ mod background_reader_tests {
             (2_000_003, 8191, 10_007),
         ] {
             let d = data(len);
-            let mut r = BackgroundReader::new(Source {
-                data: d.clone(),
-                pos: 0,
-                step,
-                then: None,
-            });
-            let mut out = Vec::new();
-            let mut buf = vec![0u8; read];
-            loop {
-                let n = r.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                out.extend_from_slice(&buf[..n]);
-            }
+            let out = read_back(&d, step, Take::Read(read));
             assert_eq!(out, d, "len {len} step {step} read {read}");
-            // End of input stays the end.
-            assert_eq!(r.read(&mut buf).unwrap(), 0);
         }
     }
 
     #[test]
     fn buffered_reads_pass_every_byte_in_order() {
-        use std::io::BufRead;
         for (len, step, take) in [
             (0, 1, 1),
             (256 * 1024 + 1, 100_000, 7),
@@ -861,37 +905,15 @@ mod background_reader_tests {
             (1_000_003, 8191, 65_536),
         ] {
             let d = data(len);
-            let mut r = BackgroundReader::new(Source {
-                data: d.clone(),
-                pos: 0,
-                step,
-                then: None,
-            });
-            let mut out = Vec::new();
-            loop {
-                // The chunk itself, consumed in parts of at most `take` bytes.
-                let buf = r.fill_buf().unwrap();
-                if buf.is_empty() {
-                    break;
-                }
-                let n = buf.len().min(take);
-                out.extend_from_slice(&buf[..n]);
-                r.consume(n);
-            }
+            let out = read_back(&d, step, Take::Buffered(take));
             assert_eq!(out, d, "len {len} step {step} take {take}");
-            assert!(r.fill_buf().unwrap().is_empty());
         }
     }
 
     #[test]
     fn a_read_error_is_reported_after_the_bytes_before_it() {
         let d = data(300_000);
-        let mut r = BackgroundReader::new(Source {
-            data: d.clone(),
-            pos: 0,
-            step: 50_000,
-            then: Some("disk on fire"),
-        });
+        let mut r = reader(&d, 50_000, Some("disk on fire"));
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
         assert_eq!(err.to_string(), "disk on fire");
@@ -900,12 +922,7 @@ mod background_reader_tests {
 
     #[test]
     fn a_stopped_thread_is_an_error_not_the_end_of_input() {
-        let mut r = BackgroundReader::new(Source {
-            data: data(10),
-            pos: 0,
-            step: 10,
-            then: Some("panic"),
-        });
+        let mut r = reader(&data(10), 10, Some("panic"));
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
         assert_eq!(err.to_string(), "the input reader stopped");
@@ -913,12 +930,7 @@ mod background_reader_tests {
 
     #[test]
     fn dropping_early_stops_the_thread() {
-        let mut r = BackgroundReader::new(Source {
-            data: data(10 << 20),
-            pos: 0,
-            step: 1 << 20,
-            then: None,
-        });
+        let mut r = reader(&data(10 << 20), 1 << 20, None);
         let mut buf = [0u8; 10];
         r.read_exact(&mut buf).unwrap();
         drop(r); // joins the thread: the test would hang if it did not stop
@@ -927,8 +939,9 @@ mod background_reader_tests {
 
 #[cfg(test)]
 mod background_file_tests {
+    use super::background_reader_tests::Source;
     use super::{BackgroundFile, chunk_for_frame};
-    use std::io::{self, Read, Write};
+    use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
     /// Collects what it is given, up to `fail_after` bytes if set; then fails (like a file
@@ -994,7 +1007,7 @@ mod background_file_tests {
                 }
                 if fill {
                     // Reads of at most `step` bytes, straight into the chunks.
-                    let mut src = Pieces(&d, step);
+                    let mut src = Source::pieces(&d, step);
                     while f.fill_from(&mut src).unwrap() > 0 {}
                 } else {
                     for piece in d.chunks(step) {
@@ -1008,18 +1021,6 @@ mod background_file_tests {
                     "len {len} step {step} fill {fill}"
                 );
             }
-        }
-    }
-
-    /// Gives a slice in pieces of at most `.1` bytes.
-    struct Pieces<'a>(&'a [u8], usize);
-
-    impl Read for Pieces<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.1).min(self.0.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
         }
     }
 
@@ -1045,7 +1046,9 @@ mod background_file_tests {
         assert_eq!(f.write(b"x").unwrap_err().to_string(), "disk full");
         assert_eq!(f.flush().unwrap_err().to_string(), "disk full");
         assert_eq!(
-            f.fill_from(&mut Pieces(b"abc", 3)).unwrap_err().to_string(),
+            f.fill_from(&mut Source::pieces(b"abc", 3))
+                .unwrap_err()
+                .to_string(),
             "disk full"
         );
         assert_eq!(f.finish().unwrap_err().to_string(), "disk full");

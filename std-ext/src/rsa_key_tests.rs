@@ -4,7 +4,13 @@ use super::*;
 use rand_core::OsRng;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
+#[path = "../tests/support/rsa_keys.rs"]
+mod rsa_keys;
+use rsa_keys::{
+    VectorKey, keys_manifests, pkcs1_public_der, read_json, rsa_keys_of, rsa_pem, test_modulus,
+    vectors,
+};
 
 use base64::Engine as _;
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
@@ -35,118 +41,12 @@ fn rc_public(key: &RsaPublicKey) -> rsa::RsaPublicKey {
     )
 }
 
-/// Where the shared test vectors are read from; one clear failure when they are missing.
-#[allow(dead_code)]
-mod shared_vectors {
-    include!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../test-vectors/src/shared.rs"
-    ));
-}
-
-fn vectors() -> PathBuf {
-    shared_vectors::vector_path("")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
-}
-
-/// One RSA key from a keys manifest.
-struct VectorKey {
-    /// Name of the key in the manifest.
-    name: String,
-    /// The `type` field: `private`, `public` or `aws-kms-rsa` (a public key).
-    kind: String,
-    /// The keyring key name (`key-id`, else the manifest name).
-    key_id: String,
-    bits: usize,
-    pem: String,
-    /// Whether the material was given as an array of lines.
-    from_lines: bool,
-}
-
-/// Reads every RSA key of a keys manifest (versions 1 to 3).
-fn rsa_keys_of(path: &Path) -> Vec<VectorKey> {
-    let json = read_json(path);
-    let keys = json["keys"].as_object().expect("keys object");
-    let mut out = Vec::new();
-    for (name, key) in keys {
-        if key["algorithm"].as_str() != Some("rsa") {
-            continue;
-        }
-        assert_eq!(key["encoding"].as_str(), Some("pem"), "{name}");
-        let (pem, from_lines) = match &key["material"] {
-            Value::String(s) => (s.clone(), false),
-            Value::Array(lines) => {
-                let sep = key["line-separator"].as_str().unwrap_or("");
-                let lines: Vec<&str> = lines.iter().map(|l| l.as_str().unwrap()).collect();
-                (lines.join(sep), true)
-            }
-            other => panic!("{name}: unexpected material {other:?}"),
-        };
-        out.push(VectorKey {
-            name: name.clone(),
-            kind: key["type"].as_str().unwrap().to_owned(),
-            key_id: key["key-id"].as_str().unwrap_or(name).to_owned(),
-            bits: usize::try_from(key["bits"].as_u64().unwrap()).unwrap(),
-            pem,
-            from_lines,
-        });
-    }
-    out
-}
-
-/// Every JSON file under the vectors directory whose manifest type is `keys`.
-fn keys_manifests() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                // Message directories hold thousands of binary files.
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                if !["ciphertext", "ciphertexts", "plaintext", "plaintexts"]
-                    .contains(&name.as_str())
-                {
-                    walk(&path, out);
-                }
-            } else if path.extension().is_some_and(|x| x == "json")
-                && path.file_name().unwrap().to_string_lossy().contains("keys")
-            {
-                let json = read_json(&path);
-                if json["manifest"]["type"].as_str() == Some("keys") {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&vectors(), &mut out);
-    out
-}
-
 fn private_key(dir: &str, name: &str) -> RsaPrivateKey {
-    let path = vectors().join(dir).join("keys.json");
-    let key = rsa_keys_of(&path)
-        .into_iter()
-        .find(|k| k.name == name)
-        .unwrap();
-    RsaPrivateKey::from_pem(&key.pem).unwrap()
+    RsaPrivateKey::from_pem(&rsa_pem(dir, name)).unwrap()
 }
 
 fn public_key(dir: &str, name: &str) -> RsaPublicKey {
-    let path = vectors().join(dir).join("keys.json");
-    let key = rsa_keys_of(&path)
-        .into_iter()
-        .find(|k| k.name == name)
-        .unwrap();
-    RsaPublicKey::from_pem(&key.pem).unwrap()
+    RsaPublicKey::from_pem(&rsa_pem(dir, name)).unwrap()
 }
 
 /// A 4096-bit pair: both halves as published in the vectors.
@@ -594,26 +494,21 @@ fn modulus_size_bounds() {
     // Public keys above the rsa crate's default size cap load and wrap (an
     // odd modulus stands in for a real one: wrapping never factors it), up
     // to MAX_MODULUS_BITS. The PKCS#1 DER is written by hand.
-    let modulus = |bits: usize, odd: bool| -> Vec<u8> {
-        let mut n = vec![0u8; bits / 8];
-        n[0] = 0x80;
-        n[bits / 8 - 1] |= u8::from(odd);
-        n
-    };
     let key_8192 =
-        RsaPublicKey::from_der(&pkcs1_public_der(&modulus(8192, true), &[1, 0, 1])).unwrap();
+        RsaPublicKey::from_der(&pkcs1_public_der(&test_modulus(8192, true), &[1, 0, 1])).unwrap();
     assert_eq!(key_8192.modulus_bits(), 8192);
     let wrapped = key_8192
         .wrap(RsaPadding::OaepSha512, &[1; 32], &mut OsRng)
         .unwrap();
     assert_eq!(wrapped.len(), 1024);
-    let key_16384 = pkcs1_public_der(&modulus(16384, true), &[1, 0, 1]);
+    let key_16384 = pkcs1_public_der(&test_modulus(16384, true), &[1, 0, 1]);
     assert_eq!(
         RsaPublicKey::from_der(&key_16384).unwrap().modulus_bits(),
         16384
     );
     assert_eq!(
-        RsaPublicKey::from_der(&pkcs1_public_der(&modulus(16392, true), &[1, 0, 1])).unwrap_err(),
+        RsaPublicKey::from_der(&pkcs1_public_der(&test_modulus(16392, true), &[1, 0, 1]))
+            .unwrap_err(),
         RsaKeyError::KeyTooLarge {
             bits: 16392,
             max: 16384
@@ -622,43 +517,14 @@ fn modulus_size_bounds() {
     // Numbers that are not an RSA public key at all: an even modulus, and a
     // public exponent of 1.
     for (n, e) in [
-        (modulus(2048, false), vec![1, 0, 1]),
-        (modulus(2048, true), vec![1]),
+        (test_modulus(2048, false), vec![1, 0, 1]),
+        (test_modulus(2048, true), vec![1]),
     ] {
         assert_eq!(
             RsaPublicKey::from_der(&pkcs1_public_der(&n, &e)).unwrap_err(),
             RsaKeyError::InvalidPublicKey
         );
     }
-}
-
-/// DER of a PKCS#1 `RSAPublicKey` with the given big-endian numbers.
-fn pkcs1_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(u8::try_from(len).unwrap());
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap());
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
-    fn integer(be: &[u8]) -> Vec<u8> {
-        // A leading zero keeps a number with its top bit set positive.
-        let mut content = if be[0] & 0x80 != 0 {
-            vec![0u8]
-        } else {
-            Vec::new()
-        };
-        content.extend_from_slice(be);
-        tlv(0x02, &content)
-    }
-    tlv(0x30, &[integer(n), integer(e)].concat())
 }
 
 #[test]

@@ -10,6 +10,8 @@
 )]
 
 mod common;
+#[path = "support/mutations.rs"]
+mod mutations;
 
 use common::*;
 use esdk_std::keyring::RawAesKeyring;
@@ -17,6 +19,7 @@ use esdk_std::stream::io::{
     DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter,
 };
 use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions};
+use mutations::mutations;
 use std::io::{Read, Write};
 
 fn lengths(f: usize) -> Vec<usize> {
@@ -270,32 +273,10 @@ fn every_mutation_fails_in_parallel_mode_with_no_more_plaintext_released() {
             )
             .unwrap()
             .ciphertext;
-        let mut variants: Vec<Vec<u8>> = Vec::new();
-        for i in 0..msg.len() {
-            let mut m = msg.clone();
-            m[i] ^= 0x01;
-            variants.push(m);
-        }
-        for cut in 0..msg.len() {
-            variants.push(msg[..cut].to_vec());
-        }
-        let mut extra = msg.clone();
-        extra.push(0);
-        variants.push(extra);
-        // Unsigned: frames swapped (2 and 3) and a frame dropped (2).
-        if suite.signature().is_none() {
-            let header_len = msg.len() - (7 * 96 + 40 + 10);
-            let (a, b) = (header_len + 96, header_len + 2 * 96);
-            let mut sw = msg.clone();
-            let f2 = sw[a..b].to_vec();
-            sw.copy_within(b..b + 96, a);
-            sw[b..b + 96].copy_from_slice(&f2);
-            variants.push(sw);
-            let mut drop = msg.clone();
-            drop.drain(a..b);
-            variants.push(drop);
-        }
-        for (n, m) in variants.iter().enumerate() {
+        // Unsigned: also frames swapped (2 and 3) and a frame dropped (2).
+        let frames = suite.signature().is_none().then_some(96);
+        let variants = mutations(&msg, 0x01, frames);
+        for (n, (m, _)) in variants.iter().enumerate() {
             let seq = DecryptingReader::new(&client, &DecryptOptions::keyring(&kr), &m[..]);
             let (seq_out, seq_err) = match seq {
                 Ok(r) => read_all(r),

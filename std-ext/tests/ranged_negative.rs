@@ -12,11 +12,14 @@
 )]
 
 mod common;
+#[path = "support/mutations.rs"]
+mod mutations;
 
 use common::*;
 use esdk_std::ranged::RangeOptions;
 use esdk_std::stream::io::DecryptingReader;
 use esdk_std::{DecryptOptions, EncryptOptions};
+use mutations::{Mutation, header_len, mutations};
 use std::io::{Cursor, Read};
 use std::ops::Range;
 
@@ -109,28 +112,24 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
             )
             .unwrap()
             .ciphertext;
-        let header_len = msg.len() - (REGULAR as usize * RECORD + 40 + TAIL as usize);
-        let mut variants: Vec<(Vec<u8>, Damage)> = Vec::new();
-        for i in 0..msg.len() {
-            let mut m = msg.clone();
-            m[i] ^= 0x40;
-            variants.push((m, frames_from(header_len, i, false)));
-        }
-        for cut in 0..msg.len() {
-            variants.push((msg[..cut].to_vec(), frames_from(header_len, cut, true)));
-        }
-        let mut extra = msg.clone();
-        extra.push(0);
-        variants.push((extra, Damage::Frames(vec![FINAL])));
-        let (a, b) = (header_len + RECORD, header_len + 2 * RECORD);
-        let mut swapped = msg.clone();
-        let f2 = swapped[a..b].to_vec();
-        swapped.copy_within(b..b + RECORD, a);
-        swapped[b..b + RECORD].copy_from_slice(&f2);
-        variants.push((swapped, Damage::Frames(vec![1, 2])));
-        let mut dropped = msg.clone();
-        dropped.drain(a..b);
-        variants.push((dropped, Damage::Frames((1..=FINAL).collect())));
+        let h = header_len(&msg);
+        assert_eq!(
+            h,
+            msg.len() - (REGULAR as usize * RECORD + 40 + TAIL as usize)
+        );
+        let variants: Vec<(Vec<u8>, Damage)> = mutations(&msg, 0x40, Some(RECORD))
+            .into_iter()
+            .map(|(m, how)| {
+                let damage = match how {
+                    Mutation::Flipped(at) => frames_from(h, at, false),
+                    Mutation::Truncated(cut) => frames_from(h, cut, true),
+                    Mutation::Trailing => Damage::Frames(vec![FINAL]),
+                    Mutation::Swapped => Damage::Frames(vec![1, 2]),
+                    Mutation::Dropped => Damage::Frames((1..=FINAL).collect()),
+                };
+                (m, damage)
+            })
+            .collect();
 
         let opts = DecryptOptions::keyring(&kr);
         #[cfg(feature = "tokio")]

@@ -8,6 +8,7 @@ mod common;
 #[path = "support/counting_provider.rs"]
 mod counting_provider;
 
+use common::rsa_keys::{pkcs1_public_der, test_modulus};
 use common::{NS, rsa_4096_pems};
 use counting_provider::{Counting, get};
 use esdk_core::crypto::rustcrypto::RustCrypto;
@@ -288,15 +289,9 @@ fn key_errors_are_the_same_on_every_backend() {
         }
     }
     // Small keys and unusable numbers, written as PKCS#1 DER by hand.
-    let modulus = |bits: usize, odd: bool| -> Vec<u8> {
-        let mut n = vec![0u8; bits / 8];
-        n[0] = 0x80;
-        n[bits / 8 - 1] |= u8::from(odd);
-        n
-    };
     for (n, e, expected) in [
         (
-            modulus(1024, true),
+            test_modulus(1024, true),
             vec![1, 0, 1],
             RsaKeyError::KeyTooSmall {
                 bits: 1024,
@@ -304,13 +299,17 @@ fn key_errors_are_the_same_on_every_backend() {
             },
         ),
         (
-            modulus(2048, false),
+            test_modulus(2048, false),
             vec![1, 0, 1],
             RsaKeyError::InvalidPublicKey,
         ),
-        (modulus(2048, true), vec![1], RsaKeyError::InvalidPublicKey),
         (
-            modulus(16392, true),
+            test_modulus(2048, true),
+            vec![1],
+            RsaKeyError::InvalidPublicKey,
+        ),
+        (
+            test_modulus(16392, true),
             vec![1, 0, 1],
             RsaKeyError::KeyTooLarge {
                 bits: 16392,
@@ -329,41 +328,14 @@ fn key_errors_are_the_same_on_every_backend() {
     }
     // Public keys above AWS-LC's 8192 bits wrap on every backend (aws-lc: with the pure-Rust
     // public operation).
-    let big = RsaPublicKey::from_der(&pkcs1_public_der(&modulus(12288, true), &[1, 0, 1])).unwrap();
+    let big =
+        RsaPublicKey::from_der(&pkcs1_public_der(&test_modulus(12288, true), &[1, 0, 1])).unwrap();
     for b in &all {
         let ct = big
             .wrap_with(b, RsaPadding::OaepSha256, &[1; 32], &mut OsRng)
             .unwrap();
         assert_eq!(ct.len(), 12288 / 8, "{b:?}");
     }
-}
-
-/// DER of a PKCS#1 `RSAPublicKey` with the given big-endian numbers.
-fn pkcs1_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(u8::try_from(len).unwrap());
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap());
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
-    fn integer(be: &[u8]) -> Vec<u8> {
-        let mut content = if be[0] & 0x80 != 0 {
-            vec![0u8]
-        } else {
-            Vec::new()
-        };
-        content.extend_from_slice(be);
-        tlv(0x02, &content)
-    }
-    tlv(0x30, &[integer(n), integer(e)].concat())
 }
 
 #[test]

@@ -26,11 +26,14 @@
 mod common;
 #[path = "support/counting_provider.rs"]
 mod counting_provider;
+#[path = "support/mutations.rs"]
+mod mutations;
 
 use common::*;
 use esdk_std::keyring::RawAesKeyring;
 use esdk_std::stream::io::{DecryptingReader, DecryptingWriter};
 use esdk_std::{Backend, Client, DecryptOptions, EncryptOptions};
+use mutations::{Mutation, header_len, mutations};
 use std::io::{self, Read, Write};
 
 /// Filled into every `read` buffer before the call; plaintexts here never contain it (nor 0).
@@ -305,15 +308,6 @@ fn every_suite_frame_and_read_size_matches_one_shot() {
     assert!(runs >= 4950, "{runs}");
 }
 
-/// The header length of a well-formed message.
-fn header_len(msg: &[u8]) -> usize {
-    let opts = esdk_core::header::ParseOptions {
-        commitment_policy: esdk_core::CommitmentPolicy::RequireEncryptAllowDecrypt,
-        ..Default::default()
-    };
-    esdk_core::HeaderRef::parse(msg, &opts).unwrap().1
-}
-
 #[test]
 fn mutations_release_nothing_unverified_and_leave_no_plaintext_in_the_buffer() {
     const F: usize = 64;
@@ -339,31 +333,20 @@ fn mutations_release_nothing_unverified_and_leave_no_plaintext_in_the_buffer() {
         // released when byte `p` (or anything after it) is damaged or missing.
         let before = |p: usize| (p.saturating_sub(h) / RECORD).min(REGULAR) * F;
         let before = |p: usize| if p < h { 0 } else { before(p) };
-        // (variant, most plaintext it may release)
-        let mut variants: Vec<(Vec<u8>, usize)> = Vec::new();
-        for i in 0..msg.len() {
-            let mut m = msg.clone();
-            m[i] ^= 0x10;
-            variants.push((m, before(i)));
-        }
-        for cut in 0..msg.len() {
-            variants.push((msg[..cut].to_vec(), before(cut)));
-        }
-        let mut extra = msg.clone();
-        extra.push(0);
-        // Trailing data: every regular frame may go, never the final frame.
-        variants.push((extra, REGULAR * F));
-        if suite.signature().is_none() {
-            let (a, b) = (h + RECORD, h + 2 * RECORD);
-            let mut sw = msg.clone();
-            let f2 = sw[a..b].to_vec();
-            sw.copy_within(b..b + RECORD, a);
-            sw[b..b + RECORD].copy_from_slice(&f2);
-            variants.push((sw, F));
-            let mut dropped = msg.clone();
-            dropped.drain(a..b);
-            variants.push((dropped, F));
-        }
+        // (variant, most plaintext it may release); frames swapped and dropped when unsigned.
+        let frames = suite.signature().is_none().then_some(RECORD);
+        let variants: Vec<(Vec<u8>, usize)> = mutations(&msg, 0x10, frames)
+            .into_iter()
+            .map(|(m, how)| {
+                let most = match how {
+                    Mutation::Flipped(p) | Mutation::Truncated(p) => before(p),
+                    // Trailing data: every regular frame may go, never the final frame.
+                    Mutation::Trailing => REGULAR * F,
+                    Mutation::Swapped | Mutation::Dropped => F,
+                };
+                (m, most)
+            })
+            .collect();
         for (n, (m, most)) in variants.iter().enumerate() {
             for size in [1, F, 1 << 16] {
                 let what = format!("{suite} variant {n} read {size}");

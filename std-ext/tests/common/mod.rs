@@ -16,19 +16,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-/// Where the shared test vectors are read from; one clear failure when they are missing.
-#[allow(dead_code)]
-mod shared_vectors {
-    include!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../test-vectors/src/shared.rs"
-    ));
-}
-
-/// The shared test vectors (keys manifests with RSA PEM keys); a clear failure when missing.
-pub fn vectors() -> std::path::PathBuf {
-    shared_vectors::vector_path("")
-}
+/// RSA keys of the shared test vectors (the same file serves `rsa_key`'s unit tests).
+#[path = "../support/rsa_keys.rs"]
+pub mod rsa_keys;
+#[allow(unused_imports)] // Not every test crate uses both.
+pub use rsa_keys::{rsa_4096_pems, vectors};
 
 pub const NS: &str = "test-namespace";
 
@@ -79,20 +71,6 @@ pub fn std_of(e: &io::Error) -> Option<&Error> {
 /// The core error carried by an `io::Error` from an adapter, if any.
 pub fn core_of_io(e: &io::Error) -> Option<esdk_core::Error> {
     std_of(e).and_then(core_of)
-}
-
-/// PEM text of the RSA-4096 key pair of the Dafny 4.1.0 vectors: (public SPKI, private PKCS#8).
-pub fn rsa_4096_pems() -> (String, String) {
-    let path = vectors().join("dafny-4.1.0/keys.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let pem = |id: &str| {
-        json["keys"][id]["material"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{id} in {}", path.display()))
-            .to_owned()
-    };
-    (pem("rsa-4096-public"), pem("rsa-4096-private"))
 }
 
 /// A keyring that counts its calls and forwards them.
