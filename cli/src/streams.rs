@@ -786,7 +786,7 @@ impl Drop for BackgroundReader {
 
 #[cfg(test)]
 mod background_reader_tests {
-    use super::BackgroundReader;
+    use super::{BackgroundReader, READ_CHUNK};
     use std::io::{self, BufRead, Read};
 
     /// Gives `data` in pieces of at most `step` bytes, then fails or panics if asked to.
@@ -885,9 +885,9 @@ mod background_reader_tests {
         for (len, step, read) in [
             (0, 1, 1),
             (1, 1, 7),
-            (256 * 1024, 4096, 65536),
-            (256 * 1024 + 1, 100_000, 3),
-            (3 * 256 * 1024 - 5, 256 * 1024, 256 * 1024),
+            (READ_CHUNK, 4096, 65536),
+            (READ_CHUNK + 1, 100_000, 3),
+            (3 * READ_CHUNK - 5, READ_CHUNK, READ_CHUNK),
             (2_000_003, 8191, 10_007),
         ] {
             let d = data(len);
@@ -900,8 +900,8 @@ mod background_reader_tests {
     fn buffered_reads_pass_every_byte_in_order() {
         for (len, step, take) in [
             (0, 1, 1),
-            (256 * 1024 + 1, 100_000, 7),
-            (3 * 256 * 1024 - 5, 256 * 1024, 1 << 20),
+            (READ_CHUNK + 1, 100_000, 7),
+            (3 * READ_CHUNK - 5, READ_CHUNK, 1 << 20),
             (1_000_003, 8191, 65_536),
         ] {
             let d = data(len);
@@ -940,7 +940,7 @@ mod background_reader_tests {
 #[cfg(test)]
 mod background_file_tests {
     use super::background_reader_tests::Source;
-    use super::{BackgroundFile, chunk_for_frame};
+    use super::{BackgroundFile, WRITE_PIECE, chunk_for_frame};
     use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
@@ -951,6 +951,10 @@ mod background_file_tests {
         got: Arc<Mutex<Vec<u8>>>,
         fail_after: Option<usize>,
         calls: Arc<Mutex<usize>>,
+        /// The longest buffer a `write` was given.
+        largest: Arc<Mutex<usize>>,
+        /// Whether writes are cut short (at 100,000 bytes).
+        short: bool,
     }
 
     impl Sink {
@@ -959,6 +963,8 @@ mod background_file_tests {
                 got: Arc::default(),
                 fail_after,
                 calls: Arc::default(),
+                largest: Arc::default(),
+                short: true,
             }
         }
     }
@@ -966,13 +972,16 @@ mod background_file_tests {
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             *self.calls.lock().unwrap() += 1;
+            let mut largest = self.largest.lock().unwrap();
+            *largest = (*largest).max(buf.len());
             let mut got = self.got.lock().unwrap();
             let room = self.fail_after.map_or(usize::MAX, |n| n - got.len());
             if room == 0 {
                 return Err(io::Error::other("disk full"));
             }
             // Short writes, to exercise the thread's retrying.
-            let n = buf.len().min(100_000).min(room);
+            let cap = if self.short { 100_000 } else { usize::MAX };
+            let n = buf.len().min(cap).min(room);
             got.extend_from_slice(&buf[..n]);
             Ok(n)
         }
@@ -1056,6 +1065,22 @@ mod background_file_tests {
         // writes, then 37,856 bytes and the failing call.
         assert_eq!(sink.got.lock().unwrap().len(), 300_000);
         assert_eq!(*sink.calls.lock().unwrap(), 5);
+    }
+
+    /// Chunks larger than [`WRITE_PIECE`] (1 MiB frames) reach the output in writes of at
+    /// most that size, every byte in order.
+    #[test]
+    fn no_write_is_larger_than_a_piece() {
+        let mut sink = Sink::new(None);
+        sink.short = false;
+        let d = data(5_000_000);
+        let mut f = BackgroundFile::new(sink.clone());
+        f.set_chunk(chunk_for_frame(1 << 20));
+        assert_eq!(f.write(&d).unwrap(), d.len());
+        f.finish().unwrap();
+        assert!(*sink.got.lock().unwrap() == d);
+        assert_eq!(*sink.largest.lock().unwrap(), WRITE_PIECE);
+        assert_eq!(*sink.calls.lock().unwrap(), d.len().div_ceil(WRITE_PIECE));
     }
 
     #[test]
