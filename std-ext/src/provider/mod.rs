@@ -32,6 +32,7 @@ mod aws_lc;
 mod backend;
 mod custom;
 mod ext;
+mod pipelined;
 mod rng;
 mod rsa;
 
@@ -44,6 +45,7 @@ pub use custom::{CustomProvider, ErasedAeadKey, ErasedDigest, ErasedGmac};
 pub use esdk_core::crypto::rustcrypto::RustCrypto;
 pub use ext::StdProvider;
 pub(crate) use ext::scalar_len;
+pub use pipelined::{PIPELINED_DIGEST_MIN_BYTES, PipelinedBackend, PipelinedDigest};
 pub use rng::SharedRng;
 
 #[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]
