@@ -26,6 +26,11 @@
 //! instrumented wrapper) implements esdk-core's
 //! [`CryptoProvider`](esdk_core::crypto::CryptoProvider) and this crate's [`StdProvider`], and
 //! plugs in with [`Backend::custom`]; it then serves every layer like a built-in backend.
+//!
+//! Any backend can hash the footer signature's running digest of large signed messages on a
+//! thread of its own ([`Backend::with_pipelined_digest`], or
+//! [`ClientBuilder::pipelined_digest`](crate::ClientBuilder::pipelined_digest)): off by
+//! default, on in the `esdk` CLI.
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
