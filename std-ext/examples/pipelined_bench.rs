@@ -24,6 +24,9 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+/// A named measurement run with one client.
+type Cell<'a> = (String, Box<dyn Fn(&Client) + 'a>);
+
 fn time(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
     f();
@@ -56,11 +59,13 @@ fn main() {
         let ct_f = clients[0]
             .encrypt(
                 &pt,
-                &EncryptOptions::keyring(&kr).suite(suite).frame_length(frame),
+                &EncryptOptions::keyring(&kr)
+                    .suite(suite)
+                    .frame_length(frame),
             )
             .unwrap()
             .ciphertext;
-        let cells: Vec<(String, Box<dyn Fn(&Client)>)> = vec![
+        let cells: Vec<Cell<'_>> = vec![
             (
                 format!("one-shot encrypt, 1 worker, {frame} B frames"),
                 Box::new(|c: &Client| {
@@ -81,7 +86,9 @@ fn main() {
             (
                 format!("one-shot encrypt, default, {frame} B frames"),
                 Box::new(|c: &Client| {
-                    let enc = EncryptOptions::keyring(&kr).suite(suite).frame_length(frame);
+                    let enc = EncryptOptions::keyring(&kr)
+                        .suite(suite)
+                        .frame_length(frame);
                     black_box(c.encrypt(&pt, &enc).unwrap());
                 }),
             ),
@@ -94,7 +101,9 @@ fn main() {
             (
                 format!("writer encrypt, {frame} B frames"),
                 Box::new(|c: &Client| {
-                    let enc = EncryptOptions::keyring(&kr).suite(suite).frame_length(frame);
+                    let enc = EncryptOptions::keyring(&kr)
+                        .suite(suite)
+                        .frame_length(frame);
                     let mut w = EncryptingWriter::new(c, &enc, std::io::sink()).unwrap();
                     for piece in pt.chunks(64 << 10) {
                         w.write_all(piece).unwrap();

@@ -5,7 +5,11 @@
 //! the same errors after the same released plaintext (the final frame never before the
 //! signature verified). The helper's failure is injected in the unit tests of
 //! `provider::pipelined` (a test hook of the crate).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use esdk_std::keyring::RawAesKeyring;
 use esdk_std::provider::{Backend, PIPELINED_DIGEST_MIN_BYTES, SharedRng};

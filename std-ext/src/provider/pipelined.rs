@@ -114,24 +114,21 @@ struct Pipe {
 }
 
 impl Pipe {
-    /// Starts the helper with `d`; gives `d` back if no thread could be started.
-    fn start(d: BackendDigest, fail_after: Option<u64>) -> Result<Self, BackendDigest> {
+    /// Starts the helper with `d`; `None` if no thread could be started.
+    fn start(d: BackendDigest, fail_after: Option<u64>) -> Option<Self> {
         let (tx, rx) = mpsc::channel::<Msg>();
         let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
-        let keep = d.clone();
         let spawned = std::thread::Builder::new()
             .name("esdk-digest".into())
             .spawn(move || helper(d, rx, back_tx, fail_after));
-        match spawned {
-            Ok(handle) => Ok(Self {
-                tx,
-                free: Mutex::new(back_rx),
-                allocated: 1,
-                cur: Vec::with_capacity(CHUNK),
-                handle,
-            }),
-            Err(_) => Err(keep),
-        }
+        let handle = spawned.ok()?;
+        Some(Self {
+            tx,
+            free: Mutex::new(back_rx),
+            allocated: 1,
+            cur: Vec::with_capacity(CHUNK),
+            handle,
+        })
     }
 
     /// Copies `data` into buffers, sending each full one.
@@ -243,14 +240,13 @@ impl PipelinedDigest {
     }
 
     fn start(&mut self) {
-        let State::Inline(d) = std::mem::replace(&mut self.state, State::Failed) else {
+        let State::Inline(d) = &self.state else {
             return;
         };
-        self.state = match Pipe::start(d, self.fail_after) {
-            Ok(p) => State::Piped(p),
-            // No thread to be had: keep hashing here (the same bytes, the same digest).
-            Err(d) => State::Inline(d),
-        };
+        // No thread to be had: keep hashing here (the same bytes, the same digest).
+        if let Some(p) = Pipe::start(d.clone(), self.fail_after) {
+            self.state = State::Piped(p);
+        }
     }
 }
 
@@ -321,7 +317,9 @@ mod tests {
     const ALGS: [SignatureAlg; 2] = [SignatureAlg::EcdsaP256Sha256, SignatureAlg::EcdsaP384Sha384];
 
     fn data(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+        (0..len)
+            .map(|i| u8::try_from(i * 31 % 251).unwrap())
+            .collect()
     }
 
     fn pipelined(base: &Backend, fail_after: Option<u64>) -> Backend {
