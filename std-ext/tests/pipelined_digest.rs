@@ -11,6 +11,10 @@
     clippy::cast_possible_truncation
 )]
 
+#[path = "support/counting_provider.rs"]
+mod counting_provider;
+
+use counting_provider::{Counting, get};
 use esdk_std::keyring::RawAesKeyring;
 use esdk_std::provider::{Backend, PIPELINED_DIGEST_MIN_BYTES, SharedRng};
 use esdk_std::stream::io::{DecryptingReader, DecryptingWriter, EncryptingWriter};
@@ -250,4 +254,48 @@ fn a_large_signed_message_hashes_on_a_helper_thread() {
         .unwrap()
         .plaintext;
     assert!(out[..] == plaintext(2 * T)[..]);
+}
+
+/// Work linear in the message whatever the chunking, with the digest pipelined: the std::io
+/// writer and reader at one byte per call do exactly the provider calls they do at 64 KiB
+/// (the helper's hash updates, one per 256 KiB buffer, counted with the rest), and the hash
+/// absorbs each message byte once.
+#[test]
+fn one_byte_per_call_does_the_same_work_with_the_pipelined_digest() {
+    let kr = keyring();
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
+    let pt = plaintext(3 * T + 5);
+    let run = |step: usize| {
+        let p = Counting::default();
+        let c = Client::builder()
+            .backend(Backend::custom(p.clone()).with_pipelined_digest(true))
+            .rng(SharedRng::new(StdRng::seed_from_u64(3)))
+            .build();
+        let enc = EncryptOptions::keyring(&kr).suite(suite).frame_length(4096);
+        let mut w = EncryptingWriter::new(&c, &enc, Vec::new()).unwrap();
+        for piece in pt.chunks(step) {
+            w.write_all(piece).unwrap();
+        }
+        let ct = w.finish().unwrap();
+        let (out, err) = read_all(&c, &ct, step);
+        assert_eq!(err, None);
+        assert!(out == pt);
+        let k = &p.counts;
+        let calls = [
+            get(&k.seal),
+            get(&k.open),
+            get(&k.digest),
+            get(&k.digest_update),
+            get(&k.ecdsa_sign),
+            get(&k.ecdsa_verify),
+        ];
+        (calls, ct.len())
+    };
+    let (bytewise, n) = run(1);
+    let (chunked, _) = run(64 << 10);
+    assert_eq!(bytewise, chunked);
+    // Two messages' worth of updates: each frame inline up to the threshold, then one per
+    // 256 KiB buffer (about 8 per message here), not one per caller call.
+    let frames = n / (4096 + 28);
+    assert!(bytewise[3] < 2 * (frames / 3 + 20), "{bytewise:?}");
 }
