@@ -525,6 +525,46 @@ mod tests {
         }
     }
 
+    /// RSA keys belong to the base backend: a key parsed on a pipelined backend is the base's,
+    /// and a raw RSA keyring serves a pipelined client without importing its key again.
+    #[cfg(feature = "aws-lc")]
+    #[test]
+    fn rsa_keys_are_the_base_backends() {
+        use crate::keyring::RawRsaKeyring;
+        use crate::{RsaPadding, RsaPrivateKey, RsaPublicKey};
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&pair).unwrap();
+        let spki = pair.public_key().as_der().unwrap();
+        for base in Backend::all() {
+            let pb = base.clone().with_pipelined_digest(true);
+            let private = RsaPrivateKey::from_der_with(&pb, pkcs8.as_ref()).unwrap();
+            let public = RsaPublicKey::from_der_with(&pb, spki.as_ref()).unwrap();
+            assert_eq!(private.backend(), base);
+            assert_eq!(public.backend(), base);
+            let kr = RawRsaKeyring::new(
+                "ns",
+                "rsa",
+                RsaPadding::OaepSha256,
+                Some(public),
+                Some(private),
+            )
+            .unwrap();
+            let c = Client::builder().backend(pb.clone()).build();
+            let pt = data((1 << 20) + 4096);
+            let ct = c
+                .encrypt(&pt, &EncryptOptions::keyring(&kr))
+                .unwrap()
+                .ciphertext;
+            let out = c
+                .decrypt(&ct, &DecryptOptions::keyring(&kr))
+                .unwrap()
+                .plaintext;
+            assert!(out[..] == pt[..]);
+        }
+    }
+
     #[test]
     fn the_option_round_trips_and_names_the_base() {
         for base in Backend::all() {
