@@ -405,6 +405,7 @@ pub struct Client {
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
     inner: Client,
+    pipelined_digest: Option<bool>,
 }
 
 impl ClientBuilder {
@@ -437,6 +438,24 @@ impl ClientBuilder {
         self.inner.backend = backend;
         self
     }
+    /// Whether the running digest of large signed messages (the footer signature's hash over
+    /// the whole message) runs on a thread of its own, beside the encryption and copies of the
+    /// thread that drives the message (default: as the [backend](Self::backend) says, off for
+    /// the built-in ones). Applied to the backend at [`build`](Self::build), whichever is set
+    /// first; see [`Backend::with_pipelined_digest`] for what it changes (only the thread that
+    /// hashes: every output byte and the release of plaintext stay the same). Leave it off
+    /// where no extra thread is allowed.
+    ///
+    /// ```
+    /// use esdk_std::Client;
+    /// let client = Client::builder().pipelined_digest(true).build();
+    /// assert!(client.backend().pipelined_digest());
+    /// assert!(!Client::builder().build().backend().pipelined_digest());
+    /// ```
+    pub fn pipelined_digest(mut self, on: bool) -> Self {
+        self.pipelined_digest = Some(on);
+        self
+    }
     /// The randomness for everything this client does (default: the operating system's).
     /// Inject a seeded generator to make tests deterministic.
     pub fn rng(mut self, rng: SharedRng) -> Self {
@@ -445,7 +464,11 @@ impl ClientBuilder {
     }
     /// The client.
     pub fn build(self) -> Client {
-        self.inner
+        let mut client = self.inner;
+        if let Some(on) = self.pipelined_digest {
+            client.backend = client.backend.with_pipelined_digest(on);
+        }
+        client
     }
 }
 
@@ -467,6 +490,7 @@ impl Client {
                 backend: Backend::default(),
                 rng: SharedRng::default(),
             },
+            pipelined_digest: None,
         }
     }
     /// The commitment policy.

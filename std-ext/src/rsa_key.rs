@@ -316,6 +316,7 @@ impl<K: ?Sized> Bound<K> {
         der: Zeroizing<Vec<u8>>,
         import: Import<K>,
     ) -> Result<Self, RsaKeyError> {
+        let backend = backend.base();
         let key = import(backend, encoding, &der)?;
         Ok(Self {
             backend: backend.clone(),
@@ -328,6 +329,8 @@ impl<K: ?Sized> Bound<K> {
 
     /// The key in `backend`: its own, or imported once and kept.
     fn on(&self, backend: &Backend, import: Import<K>) -> Result<Arc<K>, RsaKeyError> {
+        // A pipelined backend's keys are its base's.
+        let backend = backend.base();
         if *backend == self.backend {
             return Ok(Arc::clone(&self.key));
         }

@@ -147,7 +147,13 @@ pub(crate) async fn decrypt_one_shot(
         client.decrypt_config(opts),
         opts.reproduced_encryption_context.clone(),
         usize::MAX,
-        client.backend(),
+        // With workers, the calling thread hashes while they open: a pipelined digest pays
+        // only on one thread (measured: `examples/pipelined_bench.rs`).
+        if workers > 1 {
+            client.backend().base().clone()
+        } else {
+            client.backend()
+        },
     );
     engine.set_sealed_frames(true);
     let mut fed = 0usize;

@@ -4,6 +4,7 @@ use super::StdProvider;
 #[cfg(feature = "aws-lc")]
 use super::aws_lc::{AwsLc, AwsLcAeadKey, AwsLcDigest, AwsLcGmac};
 use super::custom::{self, CustomProvider};
+use super::pipelined::{PipelinedBackend, PipelinedDigest};
 use super::rsa::{RsaDecryptingKey, RsaEncryptingKey, RsaKeyEncoding};
 use crate::keyring::raw_ecdh::EcdhCurve;
 use crate::rsa_key::RsaKeyError;
@@ -31,6 +32,9 @@ pub enum Backend {
     RustCrypto,
     /// A provider supplied by the user; see [`Backend::custom`].
     Custom(CustomProvider),
+    /// Another backend whose running digests hash large signed messages on a thread of their
+    /// own; see [`Backend::with_pipelined_digest`].
+    Pipelined(PipelinedBackend),
 }
 
 impl Default for Backend {
@@ -83,7 +87,8 @@ impl Backend {
     {
         Self::Custom(CustomProvider::new(provider))
     }
-    /// A short name (`"aws-lc"`, `"rustcrypto"`, or a custom provider's type name).
+    /// A short name (`"aws-lc"`, `"rustcrypto"`, or a custom provider's type name; a
+    /// pipelined backend has the name of the backend it runs on).
     pub fn name(&self) -> &'static str {
         match self {
             #[cfg(feature = "aws-lc")]
@@ -91,6 +96,56 @@ impl Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => "rustcrypto",
             Self::Custom(p) => p.name(),
+            Self::Pipelined(p) => p.base().name(),
+        }
+    }
+    /// This backend with the running digest of signed messages (the footer signature's
+    /// SHA-384 or SHA-256 over the whole message) hashed on a thread of its own once a message
+    /// has fed it more than [`PIPELINED_DIGEST_MIN_BYTES`](super::PIPELINED_DIGEST_MIN_BYTES)
+    /// (1 MiB), so it runs beside the AES-GCM and the copies of the thread that drives the
+    /// message instead of after them: on two cores, signed messages of many MiB then take about
+    /// the time of the hash alone. `false` gives the backend back without it.
+    ///
+    /// The bytes hashed and signed or verified, the output, and when plaintext is released are
+    /// exactly as without it; only the thread that hashes changes. Smaller messages (and
+    /// unsigned suites) never start a thread, nor does the frame-parallel one-shot path
+    /// (`parallelism` > 1), whose calling thread already hashes while the workers seal or open. A large signed message holds one helper thread
+    /// and at most 1 MiB of buffered message bytes (ciphertext, never plaintext) until it is
+    /// signed or verified; if that thread fails, signing fails and verifying reports an invalid
+    /// signature (nothing is released). Off unless asked for: turn it on where a spare core
+    /// exists and extra threads are allowed ([`ClientBuilder::pipelined_digest`]; the `esdk`
+    /// CLI does).
+    ///
+    /// ```
+    /// use esdk_std::{Backend, Client};
+    /// let backend = Backend::default().with_pipelined_digest(true);
+    /// assert!(backend.pipelined_digest());
+    /// assert_eq!(backend.name(), Backend::default().name());
+    /// assert_eq!(backend.clone().with_pipelined_digest(false), Backend::default());
+    /// let client = Client::builder().backend(backend).build();
+    /// # let _ = client;
+    /// ```
+    ///
+    /// [`ClientBuilder::pipelined_digest`]: crate::ClientBuilder::pipelined_digest
+    #[must_use]
+    pub fn with_pipelined_digest(self, on: bool) -> Backend {
+        match (self, on) {
+            (Self::Pipelined(p), false) => *p.base,
+            (b @ Self::Pipelined(_), true) => b,
+            (b, true) => Self::Pipelined(PipelinedBackend::new(b)),
+            (b, false) => b,
+        }
+    }
+    /// Whether running digests are pipelined ([`Backend::with_pipelined_digest`]).
+    pub fn pipelined_digest(&self) -> bool {
+        matches!(self, Self::Pipelined(_))
+    }
+    /// The backend that does the cryptography: this one, or the one a pipelined backend
+    /// runs on.
+    pub fn base(&self) -> &Backend {
+        match self {
+            Self::Pipelined(p) => p.base(),
+            b => b,
         }
     }
     /// Whether this backend's RSA private-key operation (the raw RSA keyring's unwrap, which
@@ -142,6 +197,8 @@ pub enum BackendDigest {
     RustCrypto(RustCryptoDigest),
     /// A custom provider's.
     Custom(Box<dyn custom::ErasedDigest>),
+    /// A pipelined backend's ([`Backend::with_pipelined_digest`]).
+    Pipelined(Box<PipelinedDigest>),
 }
 
 impl Clone for Box<dyn custom::ErasedDigest> {
@@ -197,7 +254,14 @@ impl Gmac for BackendGmac {
 impl RunningDigest for BackendDigest {
     #[inline]
     fn update(&mut self, data: &[u8]) {
-        each!(BackendDigest, self, d => d.update(data))
+        match self {
+            #[cfg(feature = "aws-lc")]
+            Self::AwsLc(d) => d.update(data),
+            #[cfg(feature = "rustcrypto")]
+            Self::RustCrypto(d) => d.update(data),
+            Self::Custom(d) => d.update(data),
+            Self::Pipelined(d) => d.update(data),
+        }
     }
 }
 
@@ -271,6 +335,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.aead_key(key).map(BackendAeadKey::RustCrypto),
             Self::Custom(p) => p.get().aead_key(key).map(BackendAeadKey::Custom),
+            Self::Pipelined(p) => p.base().aead_key(key),
         }
     }
     fn hkdf(
@@ -287,6 +352,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.hkdf(hash, salt, ikm, info, okm),
             Self::Custom(p) => p.get().hkdf(hash, salt, ikm, info, okm),
+            Self::Pipelined(p) => p.base().hkdf(hash, salt, ikm, info, okm),
         }
     }
     fn hkdf_two(
@@ -305,6 +371,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
             Self::Custom(p) => p.get().hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
+            Self::Pipelined(p) => p.base().hkdf_two(hash, salt, ikm, info1, okm1, info2, okm2),
         }
     }
     fn digest(&self, alg: SignatureAlg) -> Self::Digest {
@@ -314,6 +381,9 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => BackendDigest::RustCrypto(RustCrypto.digest(alg)),
             Self::Custom(p) => BackendDigest::Custom(p.get().digest(alg)),
+            Self::Pipelined(p) => {
+                BackendDigest::Pipelined(Box::new(p.digest(p.base().digest(alg))))
+            }
         }
     }
     fn ecdsa_generate(
@@ -328,6 +398,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_generate(alg, rng, secret),
             Self::Custom(p) => p.get().ecdsa_generate(alg, rng, secret),
+            Self::Pipelined(p) => p.base().ecdsa_generate(alg, rng, secret),
         }
     }
     fn ecdsa_generate_pair(
@@ -343,6 +414,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_generate_pair(alg, rng, secret, public),
             Self::Custom(p) => p.get().ecdsa_generate_pair(alg, rng, secret, public),
+            Self::Pipelined(p) => p.base().ecdsa_generate_pair(alg, rng, secret, public),
         }
     }
     fn ecdsa_public_key(
@@ -357,6 +429,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_public_key(alg, secret, out),
             Self::Custom(p) => p.get().ecdsa_public_key(alg, secret, out),
+            Self::Pipelined(p) => p.base().ecdsa_public_key(alg, secret, out),
         }
     }
     fn ecdsa_check_public_key(
@@ -370,6 +443,7 @@ impl CryptoProvider for Backend {
             #[cfg(feature = "rustcrypto")]
             Self::RustCrypto => RustCrypto.ecdsa_check_public_key(alg, public_key),
             Self::Custom(p) => p.get().ecdsa_check_public_key(alg, public_key),
+            Self::Pipelined(p) => p.base().ecdsa_check_public_key(alg, public_key),
         }
     }
     fn ecdsa_sign(
@@ -382,6 +456,13 @@ impl CryptoProvider for Backend {
     ) -> Result<usize, CryptoError> {
         #[allow(unreachable_patterns)]
         match (self, digest) {
+            // The helper thread's digest first (a failed helper fails the signature), then the
+            // backend it runs on.
+            (_, BackendDigest::Pipelined(d)) => {
+                let d = d.finish().map_err(|_| CryptoError::Other)?;
+                self.ecdsa_sign(alg, secret, d, rng, out)
+            }
+            (Self::Pipelined(p), d) => p.base().ecdsa_sign(alg, secret, d, rng, out),
             #[cfg(feature = "aws-lc")]
             (Self::AwsLc, BackendDigest::AwsLc(d)) => AwsLc.ecdsa_sign(alg, secret, d, rng, out),
             #[cfg(feature = "rustcrypto")]
@@ -403,6 +484,12 @@ impl CryptoProvider for Backend {
     ) -> Result<(), AuthFailed> {
         #[allow(unreachable_patterns)]
         match (self, digest) {
+            // A failed helper thread is an invalid signature: nothing is released.
+            (_, BackendDigest::Pipelined(d)) => {
+                let d = d.finish().map_err(|_| AuthFailed)?;
+                self.ecdsa_verify(alg, public_key, d, signature)
+            }
+            (Self::Pipelined(p), d) => p.base().ecdsa_verify(alg, public_key, d, signature),
             #[cfg(feature = "aws-lc")]
             (Self::AwsLc, BackendDigest::AwsLc(d)) => {
                 AwsLc.ecdsa_verify(alg, public_key, d, signature)
@@ -435,6 +522,10 @@ macro_rules! ext {
             }
             Backend::Custom(c) => {
                 let $p = c.get().ext();
+                $e
+            }
+            Backend::Pipelined(pb) => {
+                let $p = pb.base();
                 $e
             }
         }

@@ -26,12 +26,18 @@
 //! instrumented wrapper) implements esdk-core's
 //! [`CryptoProvider`](esdk_core::crypto::CryptoProvider) and this crate's [`StdProvider`], and
 //! plugs in with [`Backend::custom`]; it then serves every layer like a built-in backend.
+//!
+//! Any backend can hash the footer signature's running digest of large signed messages on a
+//! thread of its own ([`Backend::with_pipelined_digest`], or
+//! [`ClientBuilder::pipelined_digest`](crate::ClientBuilder::pipelined_digest)): off by
+//! default, on in the `esdk` CLI.
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
 mod backend;
 mod custom;
 mod ext;
+mod pipelined;
 mod rng;
 mod rsa;
 
@@ -44,6 +50,7 @@ pub use custom::{CustomProvider, ErasedAeadKey, ErasedDigest, ErasedGmac};
 pub use esdk_core::crypto::rustcrypto::RustCrypto;
 pub use ext::StdProvider;
 pub(crate) use ext::scalar_len;
+pub use pipelined::{PIPELINED_DIGEST_MIN_BYTES, PipelinedBackend, PipelinedDigest};
 pub use rng::SharedRng;
 
 #[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]
