@@ -89,11 +89,11 @@ fn every_chunking_writes_the_same_bytes() {
     for id in [0x0478u16, 0x0578] {
         let suite = AlgorithmSuite::from_id(id).unwrap();
         for len in [0, 1, f - 1, f, f + 1, 2 * f, 3 * f, 3 * f + 5] {
-            let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+            let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 1).to_le_bytes()[0]).collect();
             for on in [true, false] {
                 let opts = EncryptOptions::keyring(&keyring)
                     .suite(suite)
-                    .frame_length(f as u32)
+                    .frame_length(u32::try_from(f).unwrap())
                     .empty_final_frame(on);
                 let want = client(9).encrypt(&plain, &opts).unwrap().ciphertext;
                 for step in [1, f - 1, f, f + 1, 2 * f, 5 * f] {
