@@ -9,11 +9,11 @@
 )]
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
-use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterialsRef, Decryptor};
+use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, Decryptor};
 
-/// The no_std check's deterministic 0x0478 message (frame length 64, one raw AES EDK).
-const FIXTURE_0478: &[u8] = include_bytes!("../no-std-check/src/fixture_0478_f64.bin");
-const WRAPPING_KEY: [u8; 32] = [0x2b; 32];
+#[path = "support/fixture_0478.rs"]
+mod fixture_0478;
+use fixture_0478::{FIXTURE_0478, provide_fixture_materials};
 
 /// `decrypt.rs`: `<Decryptor as Debug>::fmt` replaced by `Ok(())` survived. The Debug form
 /// names the stage and the counters (what a caller logs), and never key material.
@@ -38,21 +38,7 @@ fn decryptor_debug_names_each_stage() {
                 assert!(text.starts_with("MaterialsRequest {"), "{text}");
                 assert!(text.contains("suite: AlgorithmSuite { id: 1144"), "{text}");
                 assert!(text.ends_with(".. }"), "{text}");
-                let suite = req.suite();
-                let ec = req.encryption_context_unverified();
-                let edk = req.encrypted_data_keys().into_iter().next().unwrap();
-                let dk = esdk_core::raw_aes::unwrap(
-                    &RustCrypto,
-                    "no-std-check",
-                    b"fixed-wrapping-key",
-                    &WRAPPING_KEY,
-                    &ec,
-                    &edk,
-                )
-                .unwrap()
-                .unwrap();
-                req.provide(&DecryptionMaterialsRef::new(suite, &dk))
-                    .unwrap();
+                provide_fixture_materials(req);
                 false
             }
             DecryptState::Done => true,
@@ -260,21 +246,7 @@ fn sealed_frames_frame_cipher_and_plaintext_debug() {
             let mut verified = false;
             let done = match state.unwrap() {
                 DecryptState::NeedMaterials(req) => {
-                    let suite = req.suite();
-                    let ec = req.encryption_context_unverified();
-                    let edk = req.encrypted_data_keys().into_iter().next().unwrap();
-                    let dk = esdk_core::raw_aes::unwrap(
-                        &RustCrypto,
-                        "no-std-check",
-                        b"fixed-wrapping-key",
-                        &WRAPPING_KEY,
-                        &ec,
-                        &edk,
-                    )
-                    .unwrap()
-                    .unwrap();
-                    req.provide(&DecryptionMaterialsRef::new(suite, &dk))
-                        .unwrap();
+                    provide_fixture_materials(req);
                     false
                 }
                 DecryptState::HeaderVerified(_) => {

@@ -12,11 +12,11 @@
 
 use esdk_core::crypto::rustcrypto::RustCrypto;
 use esdk_core::error::{Error, UsageError};
-use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, DecryptionMaterialsRef, Decryptor};
+use esdk_core::{DecryptConfig, DecryptState, DecryptStatus, Decryptor};
 
-/// The no_std check's deterministic 0x0478 message (frame length 64, one raw AES EDK).
-const FIXTURE_0478: &[u8] = include_bytes!("../no-std-check/src/fixture_0478_f64.bin");
-const WRAPPING_KEY: [u8; 32] = [0x2b; 32];
+#[path = "support/fixture_0478.rs"]
+mod fixture_0478;
+use fixture_0478::{FIXTURE_0478, provide_fixture_materials};
 const RECORD: usize = 64 + 32;
 
 /// Runs `dec` over `input` until the header verified; returns the header length.
@@ -26,21 +26,7 @@ fn to_header(dec: &mut Decryptor<RustCrypto>, input: &mut [u8]) -> usize {
         let DecryptStatus { discard, state } = dec.process(&mut input[at..], false);
         let verified = match state.unwrap() {
             DecryptState::NeedMaterials(req) => {
-                let suite = req.suite();
-                let ec = req.encryption_context_unverified();
-                let edk = req.encrypted_data_keys().into_iter().next().unwrap();
-                let dk = esdk_core::raw_aes::unwrap(
-                    &RustCrypto,
-                    "no-std-check",
-                    b"fixed-wrapping-key",
-                    &WRAPPING_KEY,
-                    &ec,
-                    &edk,
-                )
-                .unwrap()
-                .unwrap();
-                req.provide(&DecryptionMaterialsRef::new(suite, &dk))
-                    .unwrap();
+                provide_fixture_materials(req);
                 false
             }
             DecryptState::HeaderVerified(_) => true,

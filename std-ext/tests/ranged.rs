@@ -15,7 +15,7 @@ use esdk_core::error::{AuthStage, PolicyError};
 use esdk_core::{DataKey, EdkRef, EncryptConfig, EncryptionContextRef, Encryptor};
 use esdk_std::ranged::RangeOptions;
 use esdk_std::{AlgorithmSuite, Client, DecryptOptions, EncryptOptions};
-use mutations::swapped_frames;
+use mutations::{framed_message, swapped_frames};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -56,15 +56,7 @@ fn random_ranges_match_full_decrypt_for_every_unsigned_suite() {
         for frame in [1u32, 7, 64, 4096] {
             for len in [0usize, 1, frame as usize, 3 * frame as usize, 5000] {
                 let pt = bytes(len, u64::from(frame) + len as u64);
-                let msg = client
-                    .encrypt(
-                        &pt,
-                        &EncryptOptions::keyring(&kr)
-                            .suite(suite)
-                            .frame_length(frame),
-                    )
-                    .unwrap()
-                    .ciphertext;
+                let msg = framed_message(&client, &kr, suite, frame, &pt);
                 let full = client.decrypt(&msg, &DecryptOptions::keyring(&kr)).unwrap();
                 assert_eq!(full.plaintext, pt);
                 let l = len as u64;
@@ -132,13 +124,7 @@ fn tampered_frame_in_range_fails_and_outside_it_is_not_read() {
     let kr = aes("k", 1, 32);
     let client = client_for(S0478);
     let pt = bytes(10 * 64, 5);
-    let msg = client
-        .encrypt(
-            &pt,
-            &EncryptOptions::keyring(&kr).suite(S0478).frame_length(64),
-        )
-        .unwrap()
-        .ciphertext;
+    let msg = framed_message(&client, &kr, S0478, 64, &pt);
     let header_len = msg.len() - (9 * 96 + 40 + 64);
     // Flip a content byte of frame 4 (plaintext 192..256).
     let mut bad = msg.clone();
@@ -182,15 +168,7 @@ fn signed_messages_need_the_explicit_opt_in() {
         let client = client_for(suite);
         for (frame, len) in [(64u32, 1000usize), (1, 40), (4096, 4096), (100, 0)] {
             let pt = bytes(len, 9);
-            let msg = client
-                .encrypt(
-                    &pt,
-                    &EncryptOptions::keyring(&kr)
-                        .suite(suite)
-                        .frame_length(frame),
-                )
-                .unwrap()
-                .ciphertext;
+            let msg = framed_message(&client, &kr, suite, frame, &pt);
             let e = range_of(&client, &msg, 0..10, &kr, &RangeOptions::new()).unwrap_err();
             assert_eq!(
                 core_of(&e),
@@ -469,13 +447,7 @@ fn tokio_ranges_match() {
     let kr = aes("k", 1, 32);
     let client = client_for(S0478);
     let pt = bytes(20_000, 77);
-    let msg = client
-        .encrypt(
-            &pt,
-            &EncryptOptions::keyring(&kr).suite(S0478).frame_length(1000),
-        )
-        .unwrap()
-        .ciphertext;
+    let msg = framed_message(&client, &kr, S0478, 1000, &pt);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

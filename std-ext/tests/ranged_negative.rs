@@ -16,10 +16,10 @@ mod common;
 mod mutations;
 
 use common::*;
+use esdk_std::DecryptOptions;
 use esdk_std::ranged::RangeOptions;
 use esdk_std::stream::io::DecryptingReader;
-use esdk_std::{DecryptOptions, EncryptOptions};
-use mutations::{Mutation, header_len, mutations};
+use mutations::{Mutation, framed_message, header_len, mutations};
 use std::io::{Cursor, Read};
 use std::ops::Range;
 
@@ -103,15 +103,7 @@ fn damaged_frames_inside_a_range_fail_the_ranged_decrypt_with_nothing_of_them_re
     for suite in [S0478, S0178, S0014] {
         let client = client_for(suite);
         let pt = bytes(PT_LEN as usize, 17);
-        let msg = client
-            .encrypt(
-                &pt,
-                &EncryptOptions::keyring(&kr)
-                    .suite(suite)
-                    .frame_length(F as u32),
-            )
-            .unwrap()
-            .ciphertext;
+        let msg = framed_message(&client, &kr, suite, F as u32, &pt);
         let h = header_len(&msg);
         assert_eq!(
             h,

@@ -33,7 +33,7 @@ use common::*;
 use esdk_std::keyring::RawAesKeyring;
 use esdk_std::stream::io::{DecryptingReader, DecryptingWriter};
 use esdk_std::{Backend, Client, DecryptOptions, EncryptOptions};
-use mutations::{Mutation, header_len, mutations};
+use mutations::{Mutation, framed_message, header_len, mutations};
 use std::io::{self, Read, Write};
 
 /// Filled into every `read` buffer before the call; plaintexts here never contain it (nor 0).
@@ -319,15 +319,7 @@ fn mutations_release_nothing_unverified_and_leave_no_plaintext_in_the_buffer() {
         let client = client_for(suite);
         let opts = DecryptOptions::keyring(&kr);
         let pt = plaintext(REGULAR * F + 10, 3);
-        let msg = client
-            .encrypt(
-                &pt,
-                &EncryptOptions::keyring(&kr)
-                    .suite(suite)
-                    .frame_length(F as u32),
-            )
-            .unwrap()
-            .ciphertext;
+        let msg = framed_message(&client, &kr, suite, F as u32, &pt);
         let h = header_len(&msg);
         // Regular frames whose whole record lies before byte `p`: the most that may be
         // released when byte `p` (or anything after it) is damaged or missing.
@@ -405,15 +397,7 @@ fn a_failed_frame_in_a_large_read_returns_the_verified_frames_then_the_error() {
     let client = client_for(S0478);
     let f = 4096usize;
     let pt = plaintext(10 * f + 100, 1);
-    let mut msg = client
-        .encrypt(
-            &pt,
-            &EncryptOptions::keyring(&kr)
-                .suite(S0478)
-                .frame_length(f as u32),
-        )
-        .unwrap()
-        .ciphertext;
+    let mut msg = framed_message(&client, &kr, S0478, f as u32, &pt);
     let h = header_len(&msg);
     // Damage the 4th frame's ciphertext.
     msg[h + 3 * (f + 32) + 100] ^= 1;

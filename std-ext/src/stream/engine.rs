@@ -355,20 +355,13 @@ impl EncryptEngine {
 
     /// Writes the final frame (or non-framed body) and the footer.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        let mut frames = self
+        let frames = self
             .frames
             .take()
             .ok_or(Error::Core(esdk_core::Error::Usage(
                 esdk_core::error::UsageError::AlreadyDone,
             )))?;
-        if self.empty_final_frame
-            && !self.legacy_non_framed
-            && self.frame_len > 0
-            && self.staged.len() == self.frame_len
-        {
-            seal_appending(&mut frames, &mut self.out, &self.staged)?;
-            self.staged.clear();
-        }
+        // With an empty final frame, `push` has sealed every full frame: the tail is shorter.
         let start = self.out.len();
         let room = self.out.grow(frames.finish_len(self.staged.len()));
         if let Err(e) = frames.finish(&self.staged, room, &mut self.rng) {

@@ -69,3 +69,21 @@ pub fn mutations(msg: &[u8], mask: u8, frame_record: Option<usize>) -> Vec<(Vec<
     }
     out
 }
+
+/// A well-formed framed message of `pt` (the one these suites damage): `suite`, frames of
+/// `frame` bytes, one keyring.
+pub fn framed_message<K: esdk_std::keyring::Keyring>(
+    client: &esdk_std::Client,
+    keyring: &K,
+    suite: esdk_std::AlgorithmSuite,
+    frame: u32,
+    pt: &[u8],
+) -> Vec<u8> {
+    let opts = esdk_std::EncryptOptions::keyring(keyring)
+        .suite(suite)
+        .frame_length(frame);
+    match client.encrypt(pt, &opts) {
+        Ok(m) => m.ciphertext,
+        Err(e) => panic!("cannot encrypt the test message: {e}"),
+    }
+}
