@@ -109,10 +109,11 @@ impl Backend {
     /// The bytes hashed and signed or verified, the output, and when plaintext is released are
     /// exactly as without it; only the thread that hashes changes. Smaller messages (and
     /// unsigned suites) never start a thread, nor does the frame-parallel one-shot path
-    /// (`parallelism` > 1), whose calling thread already hashes while the workers seal or open. A large signed message holds one helper thread
-    /// and at most 1 MiB of buffered message bytes (ciphertext, never plaintext) until it is
-    /// signed or verified; if that thread fails, signing fails and verifying reports an invalid
-    /// signature (nothing is released). Off unless asked for: turn it on where a spare core
+    /// (`parallelism` > 1), whose calling thread already hashes while the workers seal or
+    /// open. A large signed message holds one helper thread and at most 1 MiB of buffered
+    /// message bytes (ciphertext, never plaintext) until it is signed or verified; if that
+    /// thread fails, signing fails and verifying reports an invalid signature (nothing is
+    /// released). Off unless asked for: turn it on where a spare core
     /// exists and extra threads are allowed ([`ClientBuilder::pipelined_digest`]; the `esdk`
     /// CLI does).
     ///
